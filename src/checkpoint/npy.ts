@@ -1,0 +1,105 @@
+import { fail } from '../util/errors.js';
+import { readFileChecked, writeFileAtomic } from '../util/fs.js';
+import { DTYPE_BYTES, bytesOf, numel, typedFromBytes, type DType, type NdArray } from '../util/ndarray.js';
+
+/**
+ * NumPy .npy, versions 1–3, both directions. Fortran-ordered arrays are transposed to C order on
+ * reading; big-endian data is refused with a clear message (numpy writes little-endian by default).
+ */
+const DESCR_TO_DTYPE: Record<string, DType> = {
+  '<f4': 'float32', '<f2': 'float16', '<f8': 'float64', '<i8': 'int64', '<i4': 'int32', '<i2': 'int16',
+  '|i1': 'int8', '|u1': 'uint8', '|b1': 'bool', '<u2': 'bfloat16' /* never written by numpy; see below */,
+};
+const DTYPE_TO_DESCR: Partial<Record<DType, string>> = {
+  float32: '<f4', float16: '<f2', float64: '<f8', int64: '<i8', int32: '<i4', int16: '<i2', int8: '|i1', uint8: '|u1', bool: '|b1',
+};
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+
+export function isNpy(bytes: Uint8Array): boolean {
+  return bytes.length >= 10 && MAGIC.every((b, i) => bytes[i] === b);
+}
+
+function parseHeader(text: string, label: string): { descr: string; fortran: boolean; shape: number[] } {
+  // The header is a Python dict literal; parse just the three keys numpy writes.
+  const descr = /'descr'\s*:\s*'([^']*)'/.exec(text)?.[1];
+  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
+  const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
+  if (descr === undefined || fortran === undefined || shapeText === undefined) fail('format', `${label}: .npy header is malformed`);
+  const shape = shapeText!.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((s) => {
+    if (!/^\d+L?$/.test(s)) fail('format', `${label}: .npy shape has a bad dimension ${s}`);
+    return Number.parseInt(s, 10);
+  });
+  return { descr: descr!, fortran: fortran === 'True', shape };
+}
+
+export function parseNpy(bytes: Uint8Array, label: string): NdArray {
+  if (!isNpy(bytes)) fail('format', `${label}: not a .npy file (bad magic)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const major = bytes[6]!;
+  let headerLen: number;
+  let start: number;
+  if (major === 1) { headerLen = view.getUint16(8, true); start = 10; }
+  else if (major === 2 || major === 3) {
+    if (bytes.length < 12) fail('format', `${label}: .npy header is truncated`);
+    headerLen = view.getUint32(8, true); start = 12;
+  } else return fail('format', `${label}: .npy version ${major} is not supported`);
+  if (start + headerLen > bytes.length) fail('format', `${label}: .npy header runs past the end of the file`);
+  const { descr, fortran, shape } = parseHeader(Buffer.from(bytes.subarray(start, start + headerLen)).toString('latin1'), label);
+  const dtype = DESCR_TO_DTYPE[descr.replace(/^=/, '<')];
+  if (!dtype || descr === '<u2') {
+    fail('format', `${label}: .npy dtype ${descr} is not supported${descr.startsWith('>') ? ' (big-endian)' : ''}`);
+  }
+  const n = numel(shape);
+  const dataStart = start + headerLen;
+  const need = n * DTYPE_BYTES[dtype!];
+  if (!Number.isSafeInteger(need) || dataStart + need > bytes.length) {
+    fail('format', `${label}: .npy holds ${bytes.length - dataStart} data bytes, shape [${shape}] of ${descr} needs ${need}`);
+  }
+  const data = typedFromBytes(dtype!, bytes.subarray(dataStart, dataStart + need));
+  if (!fortran || shape.length < 2) return { dtype: dtype!, shape, data };
+  return { dtype: dtype!, shape, data: fortranToC(data, shape) };
+}
+
+/** Reorders a column-major buffer into row-major order. */
+function fortranToC<T extends NdArray['data']>(src: T, shape: number[]): T {
+  const out = new (src.constructor as { new (n: number): T })(src.length);
+  const rank = shape.length;
+  const fStride = new Array<number>(rank);
+  let s = 1;
+  for (let d = 0; d < rank; d++) { fStride[d] = s; s *= shape[d]!; }
+  const idx = new Array<number>(rank).fill(0);
+  for (let i = 0; i < src.length; i++) {
+    let f = 0;
+    for (let d = 0; d < rank; d++) f += idx[d]! * fStride[d]!;
+    (out as unknown as number[])[i] = (src as unknown as number[])[f]!;
+    for (let d = rank - 1; d >= 0; d--) { if (++idx[d]! < shape[d]!) break; idx[d] = 0; }
+  }
+  return out;
+}
+
+export function readNpy(file: string): NdArray {
+  return parseNpy(readFileChecked(file, '.npy file'), file);
+}
+
+export function encodeNpy(a: NdArray): Uint8Array {
+  const descr = DTYPE_TO_DESCR[a.dtype];
+  if (!descr) fail('usage', `cannot write ${a.dtype} to .npy`);
+  const shapeText = a.shape.length === 1 ? `(${a.shape[0]},)` : `(${a.shape.join(', ')})`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  // Pad with spaces so the data starts on a 64-byte boundary, newline-terminated, as numpy does.
+  const total = 10 + header.length + 1;
+  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  const hb = Buffer.from(header, 'latin1');
+  const body = bytesOf(a.data);
+  const out = new Uint8Array(10 + hb.length + body.length);
+  out.set(MAGIC, 0);
+  out[6] = 1; out[7] = 0;
+  new DataView(out.buffer).setUint16(8, hb.length, true);
+  out.set(hb, 10);
+  out.set(body, 10 + hb.length);
+  return out;
+}
+
+export function writeNpy(file: string, a: NdArray): void {
+  writeFileAtomic(file, encodeNpy(a));
+}

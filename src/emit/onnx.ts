@@ -1,0 +1,166 @@
+import onnxProto from 'onnx-proto';
+import { foldBatchNorm, type WeightMap } from '../ir/fold.js';
+import { nodeParams, type Graph, type Node } from '../ir/graph.js';
+import { fail } from '../util/errors.js';
+
+const { onnx } = onnxProto;
+type INode = onnxProto.onnx.INodeProto;
+type IAttr = onnxProto.onnx.IAttributeProto;
+type ITensor = onnxProto.onnx.ITensorProto;
+
+export const DEFAULT_OPSET = 17;
+export const MIN_OPSET = 13;
+export const MAX_OPSET = 21;
+
+export interface OnnxEmitOptions {
+  opset?: number;
+  /** Extra metadata_props (preprocessing, class names…). */
+  metadata?: Record<string, string>;
+  producerVersion?: string;
+}
+
+/** The ONNX IR version that goes with an opset (onnx/helper.py's VERSION_TABLE). */
+function irVersionFor(opset: number): number {
+  if (opset <= 14) return 7;
+  if (opset <= 18) return 8;
+  if (opset <= 20) return 9;
+  return 10;
+}
+
+// Small builders over the protobuf, in the spirit of onnx.helper.
+const attrInt = (name: string, i: number): IAttr => ({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+const attrInts = (name: string, ints: number[]): IAttr => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints });
+const attrFloat = (name: string, f: number): IAttr => ({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f });
+const attrString = (name: string, s: string): IAttr => ({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(s) });
+const node = (opType: string, name: string, input: string[], output: string[], attribute: IAttr[] = []): INode => ({ opType, name, input, output, attribute });
+
+function floatTensor(name: string, dims: number[], data: Float32Array): ITensor {
+  return { name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+function int64Tensor(name: string, values: number[]): ITensor {
+  const data = BigInt64Array.from(values.map(BigInt));
+  return { name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(data.buffer) };
+}
+
+interface Ctx { nodes: INode[]; initializers: Map<string, ITensor> }
+
+function constFloat(ctx: Ctx, name: string, values: number[]): string {
+  if (!ctx.initializers.has(name)) ctx.initializers.set(name, floatTensor(name, [values.length], Float32Array.from(values)));
+  return name;
+}
+function constInt64(ctx: Ctx, name: string, values: number[]): string {
+  if (!ctx.initializers.has(name)) ctx.initializers.set(name, int64Tensor(name, values));
+  return name;
+}
+
+/** Sizes N, C of `x` followed by H, W of `like`, for a Resize to another tensor's spatial size. */
+function sizesLike(ctx: Ctx, prefix: string, x: string, like: string): string {
+  const starts0 = constInt64(ctx, 'const.i64.0', [0]);
+  const two = constInt64(ctx, 'const.i64.2', [2]);
+  const four = constInt64(ctx, 'const.i64.4', [4]);
+  ctx.nodes.push(node('Shape', `${prefix}.shape_x`, [x], [`${prefix}.shape_x`]));
+  ctx.nodes.push(node('Slice', `${prefix}.nc`, [`${prefix}.shape_x`, starts0, two, starts0], [`${prefix}.nc`]));
+  ctx.nodes.push(node('Shape', `${prefix}.shape_like`, [like], [`${prefix}.shape_like`]));
+  ctx.nodes.push(node('Slice', `${prefix}.hw`, [`${prefix}.shape_like`, two, four, starts0], [`${prefix}.hw`]));
+  ctx.nodes.push(node('Concat', `${prefix}.sizes`, [`${prefix}.nc`, `${prefix}.hw`], [`${prefix}.sizes`], [attrInt('axis', 0)]));
+  return `${prefix}.sizes`;
+}
+
+function emitNode(ctx: Ctx, n: Node): void {
+  const a = n.attrs;
+  const out = [n.name];
+  switch (a.op) {
+    case 'conv': {
+      const inputs = [n.inputs[0]!, `${n.name}.weight`, ...(a.bias ? [`${n.name}.bias`] : [])];
+      ctx.nodes.push(node('Conv', n.name, inputs, out, [
+        attrInts('kernel_shape', [a.kernel, a.kernel]), attrInts('strides', [a.stride, a.stride]),
+        // ONNX pads: [H_begin, W_begin, H_end, W_end]
+        attrInts('pads', [a.pads[0], a.pads[1], a.pads[2], a.pads[3]]), attrInts('dilations', [1, 1]), attrInt('group', a.groups),
+      ]));
+      return;
+    }
+    case 'batchnorm':
+      ctx.nodes.push(node('BatchNormalization', n.name,
+        [n.inputs[0]!, `${n.name}.weight`, `${n.name}.bias`, `${n.name}.running_mean`, `${n.name}.running_var`], out, [attrFloat('epsilon', a.eps)]));
+      return;
+    case 'relu': ctx.nodes.push(node('Relu', n.name, n.inputs, out)); return;
+    case 'sigmoid': ctx.nodes.push(node('Sigmoid', n.name, n.inputs, out)); return;
+    case 'add': ctx.nodes.push(node('Add', n.name, n.inputs, out)); return;
+    case 'mul': ctx.nodes.push(node('Mul', n.name, n.inputs, out)); return;
+    case 'concat': ctx.nodes.push(node('Concat', n.name, n.inputs, out, [attrInt('axis', 1)])); return;
+    case 'globalavgpool': ctx.nodes.push(node('GlobalAveragePool', n.name, n.inputs, out)); return;
+    case 'maxpool':
+      // ONNX MaxPool pads with −∞, as PyTorch does.
+      ctx.nodes.push(node('MaxPool', n.name, n.inputs, out, [
+        attrInts('kernel_shape', [a.kernel, a.kernel]), attrInts('strides', [a.stride, a.stride]), attrInts('pads', [...a.pads]),
+      ]));
+      return;
+    case 'avgpool':
+      // One AveragePool node carrying its own pads: a separate Pad + AveragePool was mis-fused by
+      // onnxruntime ≤ 1.20 (reference doc), and count_include_pad must match PyTorch's.
+      ctx.nodes.push(node('AveragePool', n.name, n.inputs, out, [
+        attrInts('kernel_shape', [a.kernel, a.kernel]), attrInts('strides', [a.stride, a.stride]), attrInts('pads', [...a.pads]),
+        attrInt('count_include_pad', a.countIncludePad ? 1 : 0),
+      ]));
+      return;
+    case 'resize': {
+      const modeAttrs = a.mode === 'nearest'
+        ? [attrString('mode', 'nearest'), attrString('coordinate_transformation_mode', 'asymmetric'), attrString('nearest_mode', 'floor')]
+        : [attrString('mode', 'linear'), attrString('coordinate_transformation_mode', 'half_pixel')];
+      const inputs = a.scale !== undefined
+        ? [n.inputs[0]!, '', constFloat(ctx, `const.scales.${a.scale}`, [1, 1, a.scale, a.scale])]
+        : [n.inputs[0]!, '', '', sizesLike(ctx, n.name, n.inputs[0]!, n.inputs[1]!)];
+      ctx.nodes.push(node('Resize', n.name, inputs, out, modeAttrs));
+      return;
+    }
+    case 'argmax':
+      ctx.nodes.push(node('ArgMax', n.name, n.inputs, out, [attrInt('axis', 1), attrInt('keepdims', 0)]));
+      return;
+  }
+}
+
+const dim = (d: number | string): onnxProto.onnx.TensorShapeProto.IDimension => (typeof d === 'number' ? { dimValue: d } : { dimParam: d });
+function valueInfo(name: string, elemType: number, dims: (number | string)[]): onnxProto.onnx.IValueInfoProto {
+  return { name, type: { tensorType: { elemType, shape: { dim: dims.map(dim) } } } };
+}
+
+/** Emits an ONNX model (bytes) for a graph and its canonical weights. BatchNorm is folded first. */
+export function emitOnnx(graph: Graph, weights: WeightMap, opts: OnnxEmitOptions = {}): Uint8Array {
+  const opset = opts.opset ?? DEFAULT_OPSET;
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) fail('usage', `--opset ${opset} is not supported (${MIN_OPSET}–${MAX_OPSET})`);
+  for (const p of graph.nodes.flatMap(nodeParams)) {
+    if (!weights.has(p.name)) fail('layout', `no weights for ${p.name}`);
+  }
+  const folded = foldBatchNorm(graph, weights);
+  const ctx: Ctx = { nodes: [], initializers: new Map() };
+  for (const n of folded.graph.nodes) {
+    for (const p of nodeParams(n)) ctx.initializers.set(p.name, floatTensor(p.name, p.shape, folded.weights.get(p.name)!));
+    emitNode(ctx, n);
+  }
+  // Outputs are named after the graph's outputs; an Identity bridges where a tensor has another name.
+  for (const o of folded.graph.outputs) {
+    if (o.tensor !== o.name) ctx.nodes.push(node('Identity', o.name, [o.tensor], [o.name]));
+  }
+  const FLOAT = onnx.TensorProto.DataType.FLOAT;
+  const INT64 = onnx.TensorProto.DataType.INT64;
+  const numClasses = Number(graph.metadata.num_classes);
+  const outputs = folded.graph.outputs.map((o) => o.name === 'labels'
+    ? valueInfo(o.name, INT64, ['N', 'H', 'W'])
+    : valueInfo(o.name, FLOAT, ['N', numClasses, 'H', 'W']));
+  const metadata = { ...graph.metadata, ...(opts.metadata ?? {}) };
+  const model = onnx.ModelProto.create({
+    irVersion: irVersionFor(opset),
+    opsetImport: [{ domain: '', version: opset }],
+    producerName: 'bisenet-port',
+    producerVersion: opts.producerVersion ?? '0.1.0',
+    graph: {
+      name: graph.name,
+      node: ctx.nodes,
+      initializer: [...ctx.initializers.values()],
+      input: [valueInfo(graph.input.name, FLOAT, ['N', graph.input.channels, 'H', 'W'])],
+      output: outputs,
+    },
+    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
+  });
+  return onnx.ModelProto.encode(model).finish();
+}

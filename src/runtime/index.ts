@@ -1,0 +1,27 @@
+import { fail } from '../util/errors.js';
+import { ortCpu } from './ort.js';
+import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
+
+export type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
+
+/** Every runtime the tool knows, by id. Later runtimes (tfjs, browser, GPU) register here. */
+export const RUNTIMES: RuntimeInfo[] = [ortCpu];
+
+export function runtimeById(id: string): RuntimeInfo {
+  const r = RUNTIMES.find((x) => x.id === id);
+  if (!r) fail('usage', `unknown runtime ${id}; available: ${RUNTIMES.map((x) => x.id).join(', ')}`);
+  return r!;
+}
+
+/** The runtime to use for a model file when none is named. */
+export function defaultRuntimeFor(modelPath: string): RuntimeInfo {
+  const r = RUNTIMES.find((x) => x.accepts(modelPath));
+  if (!r) fail('usage', `${modelPath}: no runtime loads this kind of model (expected an .onnx file)`);
+  return r!;
+}
+
+export async function loadRunner(modelPath: string, runtimeId: string | undefined, opts: RunnerOptions = {}): Promise<Runner> {
+  const rt = runtimeId ? runtimeById(runtimeId) : defaultRuntimeFor(modelPath);
+  if (!rt.accepts(modelPath)) fail('usage', `runtime ${rt.id} cannot load ${modelPath}`);
+  return rt.load(modelPath, opts);
+}

@@ -1,0 +1,29 @@
+import type { NdArray } from '../util/ndarray.js';
+
+/**
+ * One interface for every runtime (onnxruntime-node, tfjs, browser, GPU): inputs and outputs are
+ * NCHW NdArrays keyed by name, whatever layout the runtime uses inside.
+ */
+export interface Runner {
+  /** e.g. "ort-cpu" */
+  readonly runtime: string;
+  /** Human-readable device/adapter, e.g. "CPU (2 threads)". */
+  readonly device: string;
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+  run(inputs: Record<string, NdArray>): Promise<Record<string, NdArray>>;
+  dispose(): Promise<void>;
+}
+
+export interface RunnerOptions {
+  /** Threads for CPU runtimes; default: all cores. */
+  threads?: number;
+}
+
+export interface RuntimeInfo {
+  id: string;
+  description: string;
+  /** Which model files it loads. */
+  accepts: (modelPath: string) => boolean;
+  load(modelPath: string, opts: RunnerOptions): Promise<Runner>;
+}
