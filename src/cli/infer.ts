@@ -1,0 +1,31 @@
+import { readNpy, writeNpy } from '../checkpoint/npy.js';
+import { inferArrays } from '../infer.js';
+import { fail } from '../util/errors.js';
+import { ensureNotExists } from '../util/fs.js';
+import type { NdArray } from '../util/ndarray.js';
+import { argmaxChannels } from '../verify/compare.js';
+import { AUX_OUTPUTS } from '../models/bisenetv2.js';
+
+interface Opts { input: string; out: string; aux?: boolean; labels?: boolean; runtime?: string; threads?: number; force?: boolean }
+
+const sibling = (out: string, name: string): string => `${out.replace(/\.npy$/i, '')}.${name}.npy`;
+
+export async function inferCommand(model: string, o: Opts): Promise<void> {
+  const input = readNpy(o.input);
+  const outputs = await inferArrays(model, input, { runtime: o.runtime, threads: o.threads });
+  const names = Object.keys(outputs);
+  const first = outputs.logits ?? outputs[names[0]!]!;
+  const files = new Map<string, NdArray>([[o.out, first]]);
+  if (o.aux) {
+    const present = AUX_OUTPUTS.filter((a) => outputs[a]);
+    if (present.length === 0) fail('usage', `${model} has no booster outputs (convert with --aux to include them)`);
+    for (const a of present) files.set(sibling(o.out, a), outputs[a]!);
+  }
+  if (o.labels) {
+    const labels = outputs.labels ?? { dtype: 'int32', shape: [first.shape[0]!, ...first.shape.slice(2)], data: argmaxChannels(first) };
+    files.set(sibling(o.out, 'labels'), labels);
+  }
+  for (const f of files.keys()) ensureNotExists(f, Boolean(o.force));
+  for (const [f, a] of files) writeNpy(f, a);
+  process.stdout.write(`${[...files].map(([f, a]) => `${f} ${a.dtype} [${a.shape.join(', ')}]`).join('\n')}\n`);
+}

@@ -1,0 +1,108 @@
+import { Command, CommanderError, Option } from 'commander';
+import { isBisenetError } from '../util/errors.js';
+
+/**
+ * The `bisenet` command line: it parses arguments and prints; the work is done by the library.
+ * Exit codes: 0 success, 1 verification mismatch, 2 user mistake (bad file, option, shape), 3 bug.
+ */
+export class ExitCode extends Error {
+  constructor(readonly code: number) { super(`exit ${code}`); }
+}
+
+let verbose = false;
+
+function intOption(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new CommanderError(2, 'bisenet.badOption', `error: ${name} must be an integer in ${min}–${max}, got '${v}'`);
+    return n;
+  };
+}
+function floatOption(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new CommanderError(2, 'bisenet.badOption', `error: ${name} must be a non-negative number, got '${v}'`);
+    return n;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('bisenet')
+    .description('Port BiSeNet V2 checkpoints to ONNX, run them, and verify parity against PyTorch goldens')
+    .version('0.1.0')
+    .option('-v, --verbose', 'print details of errors (e.g. every mismatching key)')
+    .hook('preAction', (cmd) => { verbose = Boolean(cmd.opts().verbose); })
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program.command('inspect')
+    .description('identify a checkpoint: family, class count, booster heads, tensors, problems')
+    .argument('<checkpoint>', '.pth (torch.save zip) or .safetensors file')
+    .option('--json', 'print JSON instead of text')
+    .action(async (file: string, o: { json?: boolean }) => (await import('./inspect.js')).inspectCommand(file, o));
+
+  program.command('convert')
+    .description('convert a checkpoint to a deployable model')
+    .argument('<checkpoint>', '.pth (torch.save zip) or .safetensors file')
+    .addOption(new Option('--to <target>', 'target format').choices(['onnx']).makeOptionMandatory())
+    .requiredOption('--out <file>', 'output file')
+    .option('--opset <n>', 'ONNX opset (13–21)', intOption('--opset', 1, 1000), 17)
+    .option('--aux', 'also export the four booster heads as outputs aux2, aux3, aux4, aux5_4')
+    .option('--labels', 'add a "labels" output: argmax over classes (int64)')
+    .addOption(new Option('--family <family>', 'checkpoint family (default: detected from the keys)').choices(['coincheung', 'mmseg', 'paddleseg']))
+    .option('--classes <n>', 'expected class count (an error if the checkpoint differs)', intOption('--classes', 1, 100000))
+    .option('--force', 'replace the output if it exists')
+    .action(async (file: string, o) => (await import('./convert.js')).convertCommand(file, o));
+
+  program.command('infer')
+    .description('run a model on an input .npy and write its outputs as .npy')
+    .argument('<model>', 'model file (.onnx)')
+    .requiredOption('--input <x.npy>', 'input, N×3×H×W float32 (H, W multiples of 32)')
+    .requiredOption('--out <y.npy>', 'where to write the first output (logits), float32')
+    .option('--aux', 'also write booster outputs to sibling files (<out>.aux2.npy …)')
+    .option('--labels', 'also write the labels output (or the argmax of logits) to <out>.labels.npy')
+    .option('--runtime <id>', 'runtime (default: from the model file)')
+    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
+    .option('--force', 'replace outputs that exist')
+    .action(async (model: string, o) => (await import('./infer.js')).inferCommand(model, o));
+
+  program.command('verify')
+    .description('run golden inputs through a model and compare with golden outputs; exit 0 pass, 1 mismatch, 2 bad input')
+    .argument('<model>', 'model file (.onnx)')
+    .requiredOption('--golden <dir>', 'golden set: a directory with input.npy and reference outputs (or subdirectories of such)')
+    .option('--json <file>', 'also write the report as JSON')
+    .option('--runtime <id>', 'runtime (default: from the model file)')
+    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
+    .option('--tolerance <rel>', 'max |Δ| allowed, relative to max |reference|', floatOption('--tolerance'), 1e-4)
+    .option('--min-agreement <share>', 'least share of agreeing argmax labels', floatOption('--min-agreement'), 0.9999)
+    .action(async (model: string, o) => (await import('./verify.js')).verifyCommand(model, o));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof ExitCode) return e.code;
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'bisenet.badOption') process.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    if (isBisenetError(e)) {
+      process.stderr.write(`error: ${e.message}\n`);
+      if (verbose) for (const d of e.details) process.stderr.write(`  ${d}\n`);
+      else if (e.details.length) process.stderr.write(`  (${e.details.length} details: run with --verbose to list them)\n`);
+      return 2;
+    }
+    process.stderr.write(`internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    if (verbose) process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
+    else process.stderr.write('  (this is a bug in bisenet-port; run with --verbose for the stack trace)\n');
+    return 3;
+  }
+}

@@ -1,0 +1,20 @@
+import { checkModelInput } from '../infer.js';
+import { loadRunner } from '../runtime/index.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { verifyGolden } from '../verify/index.js';
+import { formatReport, reportJson } from '../verify/report.js';
+import { ExitCode } from './main.js';
+
+interface Opts { golden: string; json?: string; runtime?: string; threads?: number; tolerance: number; minAgreement: number }
+
+export async function verifyCommand(model: string, o: Opts): Promise<void> {
+  const runner = await loadRunner(model, o.runtime, { threads: o.threads });
+  try {
+    const report = await verifyGolden(runner, model, o.golden, { rel: o.tolerance, minAgreement: o.minAgreement }, checkModelInput);
+    process.stdout.write(`${formatReport(report)}\n`);
+    if (o.json) writeFileAtomic(o.json, `${reportJson(report)}\n`);
+    if (!report.pass) throw new ExitCode(1);
+  } finally {
+    await runner.dispose();
+  }
+}

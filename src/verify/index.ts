@@ -1,0 +1,67 @@
+import type { Runner } from '../runtime/types.js';
+import { fail } from '../util/errors.js';
+import { toFloat32, type NdArray } from '../util/ndarray.js';
+import { argmaxChannels, compareOutput, DEFAULT_TOLERANCE, type OutputStats, type Tolerance } from './compare.js';
+import { loadGolden, readReference } from './golden.js';
+
+export { DEFAULT_TOLERANCE, type OutputStats, type Tolerance } from './compare.js';
+
+export interface CaseReport {
+  case: string;
+  inputShape: number[];
+  outputs: OutputStats[];
+  /** reference outputs the model does not produce (e.g. booster heads of a model exported without them) */
+  skipped: string[];
+  pass: boolean;
+}
+
+export interface VerifyReport {
+  model: string;
+  runtime: string;
+  device: string;
+  golden: string;
+  tolerance: Tolerance;
+  cases: CaseReport[];
+  pass: boolean;
+}
+
+/** The model's inputs as float32, whatever float type the golden file holds. */
+export function asFloat32Input(a: NdArray): NdArray {
+  if (a.dtype === 'float32') return a;
+  if (!['float16', 'bfloat16', 'float64'].includes(a.dtype)) fail('usage', `input has dtype ${a.dtype}; expected float32`);
+  return { dtype: 'float32', shape: a.shape, data: toFloat32(a) };
+}
+
+/**
+ * Runs every golden case through a runner and compares each output the model produces with the
+ * reference of the same name. Where the reference holds `labels` but the model has none, the
+ * model's logits are reduced by argmax and compared with them.
+ */
+export async function verifyGolden(runner: Runner, modelPath: string, goldenDir: string, tol: Tolerance = DEFAULT_TOLERANCE,
+  check: (input: NdArray, label: string) => void = () => {}): Promise<VerifyReport> {
+  const cases = loadGolden(goldenDir);
+  const reports: CaseReport[] = [];
+  for (const c of cases) {
+    const input = asFloat32Input(c.input);
+    check(input, `${c.dir}/input.npy`);
+    const outputs = await runner.run({ [runner.inputNames[0]!]: input });
+    const stats: OutputStats[] = [];
+    const skipped: string[] = [];
+    for (const [name, file] of c.references) {
+      const actual = outputs[name];
+      if (actual) { stats.push(compareOutput(name, actual, readReference(file), tol)); continue; }
+      if (name === 'labels' && outputs.logits) {
+        const labels: NdArray = { dtype: 'int32', shape: [outputs.logits.shape[0]!, ...outputs.logits.shape.slice(2)], data: argmaxChannels(outputs.logits) };
+        stats.push({ ...compareOutput(name, labels, readReference(file), tol), name: 'labels (argmax of logits)' });
+        continue;
+      }
+      skipped.push(name);
+    }
+    if (stats.length === 0) fail('usage', `${c.dir}: none of the reference outputs (${[...c.references.keys()].join(', ')}) is an output of the model (${runner.outputNames.join(', ')})`);
+    reports.push({ case: c.name, inputShape: input.shape, outputs: stats, skipped, pass: stats.every((s) => s.pass) });
+  }
+  return {
+    model: modelPath, runtime: runner.runtime, device: runner.device, golden: goldenDir, tolerance: tol,
+    cases: reports, pass: reports.every((r) => r.pass),
+  };
+}
