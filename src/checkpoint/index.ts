@@ -60,7 +60,11 @@ function fromTorch(load: TorchLoad, file: string): Checkpoint {
 
 /** Reads any supported checkpoint file; the format is detected from its bytes, not its name. */
 export function loadCheckpoint(file: string): Checkpoint {
-  const bytes = readFileChecked(file, 'checkpoint');
+  return parseCheckpoint(readFileChecked(file, 'checkpoint'), file);
+}
+
+/** Parses checkpoint bytes; `file` names them in errors. */
+export function parseCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
   if (isZip(bytes)) return fromTorch(readTorchZip(bytes, file), file);
   if (looksLikeSafetensors(bytes)) {
     return { file, format: 'safetensors', tensors: stripCommonPrefix(readSafetensors(bytes, file)), wrapper: '', ignored: [] };
