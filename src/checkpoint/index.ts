@@ -1,5 +1,6 @@
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
+import { LIMITS } from '../util/limits.js';
 import { isNpy } from './npy.js';
 import { looksLikeSafetensors, readSafetensors } from './safetensors.js';
 import { isLegacyTorchPickle, readTorchZip, torchTensorEntry, TorchTensor, type TorchLoad } from './torch.js';
@@ -10,7 +11,7 @@ export type { Checkpoint, TensorEntry } from './types.js';
 
 /** Keys under which training scripts nest the weights, tried in this order. */
 const WRAPPER_KEYS = ['state_dict', 'model', 'model_state_dict', 'net', 'params'];
-const MAX_WRAP_DEPTH = 4;
+const MAX_WRAP_DEPTH = LIMITS.wrapDepth;
 
 function unwrapStateDict(root: unknown, label: string): { dict: Map<unknown, unknown>; wrapper: string } {
   let node = root;

@@ -1,4 +1,5 @@
 import { fail } from '../util/errors.js';
+import { LIMITS } from '../util/limits.js';
 import { copyBytes } from '../util/ndarray.js';
 
 /**
@@ -40,7 +41,7 @@ function isBuildable(o: unknown): o is Buildable {
 
 export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
   const { label } = opts;
-  const maxItems = opts.maxItems ?? 50_000_000;
+  const maxItems = opts.maxItems ?? LIMITS.pickleItems;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const decoder = new TextDecoder('utf-8', { fatal: false });
   let pos = 0;
@@ -116,6 +117,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
   };
   const decodeLong = (b: Uint8Array): number | bigint => {
     if (b.length === 0) return 0;
+    if (b.length > LIMITS.pickleIntBytes) bad(`integer of ${b.length} bytes`);
     let v = 0n;
     for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
     if (b[b.length - 1]! & 0x80) v -= 1n << BigInt(8 * b.length);
@@ -143,21 +145,21 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
       case 0x4d: push(u16()); break; // BININT2
       case 0x4a: push(i32()); break; // BININT
       case 0x8a: { const n = u8(); push(decodeLong(take(n))); break; } // LONG1
-      case 0x8b: { const n = i32(); if (n < 0) bad('negative LONG4 length'); push(decodeLong(take(n))); break; } // LONG4
+      case 0x8b: { const n = i32(); if (n < 0 || n > LIMITS.pickleIntBytes) bad(`LONG4 of ${n} bytes`); push(decodeLong(take(n))); break; } // LONG4
       case 0x49: { // INT (text)
         const s = line();
         if (s === '00') push(false); else if (s === '01') push(true);
-        else { const v = Number.parseInt(s, 10); if (Number.isNaN(v)) bad(`bad INT ${s}`); push(v); }
+        else { const v = Number.parseInt(s, 10); if (Number.isNaN(v)) bad(`bad INT ${s.slice(0, 20)}`); push(v); }
         break;
       }
       case 0x4c: { // LONG (text)
         const s = line().replace(/L$/, '');
-        if (!/^-?\d+$/.test(s)) bad(`bad LONG ${s}`);
+        if (!/^-?\d+$/.test(s) || s.length > 2.5 * LIMITS.pickleIntBytes) bad(`bad LONG ${s.slice(0, 20)}`);
         const v = BigInt(s);
         push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
         break;
       }
-      case 0x46: { const s = line(); const v = Number.parseFloat(s); if (Number.isNaN(v) && !/nan/i.test(s)) bad(`bad FLOAT ${s}`); push(v); break; } // FLOAT
+      case 0x46: { const s = line(); const v = Number.parseFloat(s); if (Number.isNaN(v) && !/nan/i.test(s)) bad(`bad FLOAT ${s.slice(0, 20)}`); push(v); break; } // FLOAT
       case 0x47: { need(8); push(view.getFloat64(pos, false)); pos += 8; break; } // BINFLOAT (big-endian)
       case 0x58: { const n = u32(); push(decoder.decode(take(n))); break; } // BINUNICODE
       case 0x8c: { const n = u8(); push(decoder.decode(take(n))); break; } // SHORT_BINUNICODE

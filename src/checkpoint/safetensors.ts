@@ -1,4 +1,5 @@
 import { fail } from '../util/errors.js';
+import { LIMITS } from '../util/limits.js';
 import { DTYPE_BYTES, bytesOf, numel, typedFromBytes, type DType, type NdArray } from '../util/ndarray.js';
 import type { TensorEntry } from './types.js';
 
@@ -7,7 +8,7 @@ const ST_DTYPES: Record<string, DType> = {
   F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64', I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8', U8: 'uint8', BOOL: 'bool',
 };
 const ST_NAMES = Object.fromEntries(Object.entries(ST_DTYPES).map(([k, v]) => [v, k])) as Record<DType, string>;
-const MAX_HEADER = 100 * 1024 * 1024;
+const MAX_HEADER = LIMITS.safetensorsHeader;
 
 export function looksLikeSafetensors(bytes: Uint8Array): boolean {
   if (bytes.length < 10) return false;

@@ -1,4 +1,5 @@
 import { fail } from '../util/errors.js';
+import { LIMITS, noteAllocation } from '../util/limits.js';
 import { DTYPE_BYTES, numel, typedFromBytes, type DType, type NdArray } from '../util/ndarray.js';
 
 /**
@@ -24,7 +25,7 @@ export function gatherView(
   }
   // Overlapping views (stride 0) may legitimately hold more elements than their storage, but a tiny
   // file must not be able to ask for gigabytes that way.
-  if (n > storageNumel && n * item > 64 * 2 ** 20) {
+  if (n > storageNumel && n * item > LIMITS.overlappingViewBytes) {
     fail('security', `${label}: a view of [${shape}] over ${storageNumel} stored elements would allocate ${n * item} bytes`);
   }
   // Contiguous: one slice.
@@ -37,6 +38,7 @@ export function gatherView(
   if (contiguous) {
     return { dtype, shape, data: typedFromBytes(dtype, storage.subarray(offset * item, (offset + n) * item)) };
   }
+  noteAllocation(n * item);
   const out = new Uint8Array(n * item);
   const idx = new Array<number>(shape.length).fill(0);
   let src = offset;

@@ -1,5 +1,6 @@
 import * as zlib from 'node:zlib';
 import { fail } from '../util/errors.js';
+import { LIMITS } from '../util/limits.js';
 
 /**
  * A read-only zip reader for the archives torch.save writes: stored (uncompressed) entries,
@@ -20,7 +21,6 @@ const SIG_EOCD64 = 0x06064b50;
 const SIG_EOCD64_LOCATOR = 0x07064b50;
 const SIG_CENTRAL = 0x02014b50;
 const SIG_LOCAL = 0x04034b50;
-const MAX_ENTRIES = 1_000_000;
 
 export function isZip(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
@@ -68,7 +68,8 @@ export class ZipArchive {
       cdSize = u64(this.view, eocd64 + 40);
       cdOffset = u64(this.view, eocd64 + 48);
     }
-    if (count > MAX_ENTRIES) this.bad(`${count} entries declared`);
+    // Each central directory entry takes at least 46 bytes: a count beyond that is a lie.
+    if (count > LIMITS.zipEntries || count * 46 > this.bytes.length) this.bad(`${count} entries declared`);
     if (cdOffset + cdSize > this.bytes.length) this.bad('central directory lies beyond the end of the file');
     let p = cdOffset;
     for (let i = 0; i < count; i++) {
@@ -127,7 +128,9 @@ export class ZipArchive {
     }
     if (e.method === 8) {
       // Bound the output by the declared size so a zip bomb cannot allocate more than it says.
-      if (e.uncompressedSize > 4 * 1024 ** 3) this.bad(`entry ${name} declares ${e.uncompressedSize} bytes`);
+      if (e.uncompressedSize > e.compressedSize * LIMITS.zipInflateRatio + 1024) {
+        fail('security', `${this.label}: entry ${name} declares ${e.uncompressedSize} bytes from ${e.compressedSize} compressed (a zip bomb?)`);
+      }
       try {
         const out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, e.uncompressedSize) });
         if (out.length !== e.uncompressedSize) this.bad(`entry ${name} inflates to ${out.length} bytes, ${e.uncompressedSize} declared`);

@@ -1,3 +1,5 @@
+import { noteAllocation } from './limits.js';
+
 /**
  * A minimal n-dimensional array: a typed array in C (row-major) order plus its shape.
  * Readers produce these, runtimes consume and return them, verify compares them.
@@ -123,5 +125,6 @@ export function bytesOf(data: TypedData): Uint8Array {
 
 /** An owned, aligned copy (Buffer#slice would return a view into Node's shared pool). */
 export function copyBytes(bytes: Uint8Array): Uint8Array {
+  noteAllocation(bytes.length);
   return new Uint8Array(bytes);
 }

@@ -28,11 +28,8 @@ function readCase(dir: string, name: string): GoldenCase {
   for (const f of fs.readdirSync(dir).sort()) {
     if (f.endsWith('.npy') && f !== 'input.npy') references.set(f.slice(0, -4), path.join(dir, f));
   }
-  let manifest: Record<string, unknown> | null = null;
   const mf = path.join(dir, 'manifest.json');
-  if (fs.existsSync(mf)) {
-    try { manifest = JSON.parse(fs.readFileSync(mf, 'utf8')) as Record<string, unknown>; } catch { fail('format', `${mf}: not valid JSON`); }
-  }
+  const manifest = fs.existsSync(mf) ? parseManifest(fs.readFileSync(mf), mf) : null;
   return { name, dir, input, references, manifest };
 }
 
@@ -48,4 +45,30 @@ export function loadGolden(dir: string): GoldenCase[] {
 
 export function readReference(file: string): NdArray {
   return readNpy(file);
+}
+
+/**
+ * A golden manifest: JSON with optional `checkpoint` (path), `family`, `n_classes` and `files`
+ * (name → {shape, dtype, sha256?}). Anything else in it is kept but not interpreted.
+ */
+export function parseManifest(bytes: Uint8Array, label: string): Record<string, unknown> {
+  let m: unknown;
+  try { m = JSON.parse(Buffer.from(bytes).toString('utf8')); } catch { return fail('format', `${label}: not valid JSON`); }
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) fail('format', `${label}: a manifest must be a JSON object`);
+  const o = m as Record<string, unknown>;
+  for (const k of ['checkpoint', 'family', 'source']) {
+    if (k in o && typeof o[k] !== 'string') fail('format', `${label}: "${k}" must be a string`);
+  }
+  if ('n_classes' in o && !(Number.isInteger(o.n_classes) && (o.n_classes as number) > 0)) fail('format', `${label}: "n_classes" must be a positive integer`);
+  if ('files' in o) {
+    const files = o.files;
+    if (typeof files !== 'object' || files === null || Array.isArray(files)) fail('format', `${label}: "files" must be an object`);
+    for (const [name, f] of Object.entries(files as Record<string, unknown>)) {
+      const spec = f as { shape?: unknown; dtype?: unknown };
+      if (typeof spec !== 'object' || spec === null) fail('format', `${label}: files.${name} must be an object`);
+      if ('shape' in spec && !(Array.isArray(spec.shape) && spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0))) fail('format', `${label}: files.${name}.shape must be a list of sizes`);
+      if ('dtype' in spec && typeof spec.dtype !== 'string') fail('format', `${label}: files.${name}.dtype must be a string`);
+    }
+  }
+  return o;
 }

@@ -1,5 +1,5 @@
 /**
- * A pickle assembler for tests: builds protocol-2 pickles op by op, so tests can write exactly
+ * A pickle assembler (used by the fuzzer and the tests): builds protocol-2 pickles op by op, so tests can write exactly
  * the gadgets an attacker would (GLOBAL os.system + REDUCE) and the structures torch.save writes.
  */
 export class PickleWriter {
@@ -8,7 +8,14 @@ export class PickleWriter {
   private text(s: string): number[] { return [...Buffer.from(s, 'utf8')]; }
   global(module: string, name: string): this { return this.op(0x63, ...this.text(`${module}\n${name}\n`)); }
   str(s: string): this { const b = this.text(s); return this.op(0x58, b.length & 0xff, (b.length >> 8) & 0xff, 0, 0, ...b); }
-  int(n: number): this { const b = Buffer.alloc(4); b.writeInt32LE(n); return this.op(0x4a, ...b); }
+  int(n: number): this {
+    if (n >= -(2 ** 31) && n < 2 ** 31) { const b = Buffer.alloc(4); b.writeInt32LE(n); return this.op(0x4a, ...b); }
+    // LONG1: little-endian two's complement, as pickle writes Python ints beyond 32 bits.
+    const bytes: number[] = [];
+    let v = BigInt(n);
+    do { bytes.push(Number(v & 0xffn)); v >>= 8n; } while (!(v === 0n && bytes[bytes.length - 1]! < 0x80) && !(v === -1n && bytes[bytes.length - 1]! >= 0x80));
+    return this.op(0x8a, bytes.length, ...bytes);
+  }
   none(): this { return this.op(0x4e); }
   bool(v: boolean): this { return this.op(v ? 0x88 : 0x89); }
   mark(): this { return this.op(0x28); }

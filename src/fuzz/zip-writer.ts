@@ -1,7 +1,7 @@
 import * as zlib from 'node:zlib';
 
 /**
- * A tiny zip writer for tests, to build archives the way torch.save does (stored entries, a top
+ * A tiny zip writer (used by the fuzzer and the tests) to build archives the way torch.save does (stored entries, a top
  * folder, optional data descriptors and zip64 records) and to damage them on purpose.
  */
 export interface ZipInput { name: string; data: Uint8Array; deflate?: boolean }
