@@ -160,3 +160,53 @@ describe('user mistakes: exit 2, one line, nothing written', () => {
     expectUserError(bisenet('convert', CKPT, '--to', 'onnx', '--out', out), /output directory .* does not exist/, [out]);
   });
 });
+
+describe('more user mistakes (issue 5 list)', () => {
+  it('wrong extension for the output or the model', () => {
+    const out = path.join(work, 'model.txt');
+    expectUserError(bisenet('convert', CKPT, '--to', 'onnx', '--out', out), /must end in \.onnx/, [out]);
+    expectUserError(bisenet('verify', CKPT, '--golden', GOLDEN), /no runtime loads this kind of model/);
+  });
+
+  it('a forced class count that differs from the checkpoint', () => {
+    const out = path.join(work, 'c21.onnx');
+    expectUserError(bisenet('convert', CKPT, '--to', 'onnx', '--out', out, '--classes', '21'), /--classes 21 was given, but the checkpoint's classifier has 19 classes/, [out]);
+  });
+
+  it('an output path under a file, and an output that is a directory', () => {
+    const file = path.join(work, 'plain-file');
+    fs.writeFileSync(file, 'x');
+    expectUserError(bisenet('convert', CKPT, '--to', 'onnx', '--out', path.join(file, 'm.onnx')), /is not a directory/);
+    const dir = path.join(work, 'dir.onnx');
+    fs.mkdirSync(dir);
+    expectUserError(bisenet('convert', CKPT, '--to', 'onnx', '--out', dir, '--force'), /is a directory/);
+  });
+
+  it('leaves no temporary files beside the output after a failure', () => {
+    const dir = tmpDir();
+    const r = bisenet('convert', path.join(work, 'random.pth'), '--to', 'onnx', '--out', path.join(dir, 'x.onnx'));
+    expect(r.code).toBe(2);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('--verbose lists every detail of a layout error', () => {
+    // Every upstream key, but each conv weight with a wrong shape: the porter finds them all.
+    const keys = fs.readFileSync(fixture(UPSTREAM, 'state_dict_keys.txt'), 'utf8').trim().split('\n').map((l) => l.split(' ')[0]!);
+    const w = new PickleWriter().global('collections', 'OrderedDict').emptyTuple().reduce().mark();
+    for (const k of keys) {
+      w.str(k);
+      if (k === 'head.conv_out.1.weight') torchTensor(w, 'FloatStorage', '0', 4, 0, [19, 1, 1, 1], [0, 0, 0, 0]);
+      else torchTensor(w, 'FloatStorage', '0', 4, 0, [1], [1]);
+    }
+    w.setitems();
+    const f = path.join(work, 'misshapen.pth');
+    fs.writeFileSync(f, makeZip([{ name: 'archive/data.pkl', data: w.stop() }, { name: 'archive/data/0', data: new Uint8Array(16) }]));
+    const quiet = bisenet('convert', f, '--to', 'onnx', '--out', path.join(work, 'p.onnx'));
+    expectUserError(quiet, /shape mismatches \(first: detail\.S1\.0\.conv\.weight: expected \[64, 3, 3, 3\], found \[1\]\)/, [path.join(work, 'p.onnx')]);
+    expect(quiet.stderr).toMatch(/run with --verbose to list them/);
+    const loud = bisenet('--verbose', 'convert', f, '--to', 'onnx', '--out', path.join(work, 'p.onnx'));
+    expect(loud.code).toBe(2);
+    expect(loud.stderr).toContain('shape mismatch bga.conv.1.running_var: expected [128], found [1]');
+    expect(loud.stderr.split('\n').length).toBeGreaterThan(250);
+  });
+});
