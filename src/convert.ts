@@ -1,12 +1,17 @@
 import { loadCheckpoint, type Checkpoint } from './checkpoint/index.js';
 import { emitOnnx } from './emit/onnx.js';
+import type { Quantization } from './emit/tfjs-common.js';
+import { emitTfjsGraph } from './emit/tfjs-graph.js';
+import { emitTfjsLayers } from './emit/tfjs-layers.js';
 import type { Graph } from './ir/graph.js';
 import type { Family } from './models/bisenetv2.js';
 import { modelFor, portWeights, type Ported } from './port/index.js';
 import { fail } from './util/errors.js';
 
-export type Target = 'onnx';
-export const TARGETS: Target[] = ['onnx'];
+export type Target = 'onnx' | 'tfjs-layers' | 'tfjs-graph';
+export const TARGETS: Target[] = ['onnx', 'tfjs-layers', 'tfjs-graph'];
+/** Targets written as a directory (model.json and weight shards) rather than one file. */
+export const DIRECTORY_TARGETS: Target[] = ['tfjs-layers', 'tfjs-graph'];
 
 export interface ConvertOptions {
   to: Target;
@@ -17,14 +22,20 @@ export interface ConvertOptions {
   /** Add an argmax `labels` output. */
   labels?: boolean;
   opset?: number;
+  /** tfjs targets: store weights quantized per tensor (float16, uint8 or uint16). */
+  quantize?: Quantization;
+  /** tfjs targets: largest weight shard, in bytes (default 4 MiB). */
+  shardBytes?: number;
 }
 
 export interface Converted {
   checkpoint: Checkpoint;
   ported: Ported;
   graph: Graph;
-  /** Files to write: one for ONNX. */
+  /** The model file: the .onnx bytes, or a tfjs model's model.json. */
   bytes: Uint8Array;
+  /** Directory targets (tfjs): every file of the directory by name, model.json included. */
+  files?: Map<string, Uint8Array>;
 }
 
 /** Reads, ports and emits: the whole conversion, as a library call. */
@@ -33,6 +44,12 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
   const checkpoint = loadCheckpoint(file);
   const ported = portWeights(checkpoint, { family: opts.family, aux: opts.aux, numClasses: opts.numClasses });
   const graph = modelFor(ported, { labels: opts.labels, aux: opts.aux });
-  const bytes = emitOnnx(graph, ported.weights, { opset: opts.opset });
-  return { checkpoint, ported, graph, bytes };
+  if (opts.to === 'onnx') {
+    if (opts.quantize) fail('usage', '--quantize applies to the tfjs targets only');
+    const bytes = emitOnnx(graph, ported.weights, { opset: opts.opset });
+    return { checkpoint, ported, graph, bytes };
+  }
+  const emit = opts.to === 'tfjs-layers' ? emitTfjsLayers : emitTfjsGraph;
+  const files = emit(graph, ported.weights, { quantize: opts.quantize, shardBytes: opts.shardBytes });
+  return { checkpoint, ported, graph, bytes: files.get('model.json')!, files };
 }

@@ -1,18 +1,41 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { convertCheckpoint, type Target } from '../convert.js';
+import { convertCheckpoint, DIRECTORY_TARGETS, type Target } from '../convert.js';
+import type { Quantization } from '../emit/tfjs-common.js';
 import type { Family } from '../models/bisenetv2.js';
 import { fail } from '../util/errors.js';
-import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
+import { ensureNotExists, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 
-interface Opts { to: Target; out: string; opset: number; aux?: boolean; labels?: boolean; family?: Family; classes?: number; force?: boolean }
+interface Opts { to: Target; out: string; opset: number; aux?: boolean; labels?: boolean; family?: Family; classes?: number; force?: boolean; quantize?: Quantization; shardSize?: number }
+
+/** A directory --force may replace: absent, empty, or a model directory (holds model.json). */
+function checkReplaceableDir(dir: string): void {
+  let st: fs.Stats;
+  try { st = fs.statSync(dir); } catch { return; }
+  if (!st.isDirectory()) return;
+  const entries = fs.readdirSync(dir);
+  if (entries.length && !entries.includes('model.json')) fail('usage', `--out ${dir}: an existing directory that is not a model directory (no model.json); not replacing it`);
+}
 
 export function convertCommand(file: string, o: Opts): void {
   const t0 = performance.now();
   if (o.to === 'onnx' && !o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: an ONNX model's file name must end in .onnx`);
+  const isDir = DIRECTORY_TARGETS.includes(o.to);
+  if (isDir && o.out.toLowerCase().endsWith('.json')) fail('usage', `--out ${o.out}: a ${o.to} model is a directory (model.json and weight shards); name the directory`);
+  if (!isDir && (o.quantize || o.shardSize !== undefined)) fail('usage', '--quantize and --shard-size apply to the tfjs targets only');
   ensureNotExists(o.out, Boolean(o.force));
-  const c = convertCheckpoint(file, { to: o.to, opset: o.opset, aux: o.aux, labels: o.labels, family: o.family, numClasses: o.classes });
-  writeFileAtomic(o.out, c.bytes);
+  if (isDir) checkReplaceableDir(o.out);
+  const c = convertCheckpoint(file, { to: o.to, opset: o.opset, aux: o.aux, labels: o.labels, family: o.family, numClasses: o.classes,
+    quantize: o.quantize, shardBytes: o.shardSize === undefined ? undefined : Math.round(o.shardSize * 2 ** 20) });
+  if (c.files) writeDirAtomic(o.out, c.files);
+  else writeFileAtomic(o.out, c.bytes);
   const outputs = c.graph.outputs.map((x) => x.name).join(', ');
   const ms = (performance.now() - t0).toFixed(0);
+  if (c.files) {
+    const bytes = [...c.files.values()].reduce((s, f) => s + f.length, 0);
+    const shards = c.files.size - 1;
+    process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out}/ (${o.to}, model.json + ${shards} shard${shards > 1 ? 's' : ''}, weights ${o.quantize ?? 'float32'}, outputs ${outputs}, ${(bytes / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
+    return;
+  }
   process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out} (${o.to}, opset ${o.opset}, outputs ${outputs}, ${(c.bytes.length / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
 }

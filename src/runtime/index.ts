@@ -1,11 +1,17 @@
+import * as fs from 'node:fs';
 import { fail } from '../util/errors.js';
 import { ortCpu } from './ort.js';
+import { tfjsCpu, tfjsWasm } from './tfjs.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
 export type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
-/** Every runtime the tool knows, by id. Later runtimes (tfjs, browser, GPU) register here. */
-export const RUNTIMES: RuntimeInfo[] = [ortCpu];
+/**
+ * Every runtime the tool knows, by id. Later runtimes (browser, GPU) register here. The first
+ * that accepts a model is its default: ort-cpu for .onnx, tfjs-wasm for a tfjs model directory
+ * or its model.json.
+ */
+export const RUNTIMES: RuntimeInfo[] = [ortCpu, tfjsWasm, tfjsCpu];
 
 export function runtimeById(id: string): RuntimeInfo {
   const r = RUNTIMES.find((x) => x.id === id);
@@ -16,12 +22,14 @@ export function runtimeById(id: string): RuntimeInfo {
 /** The runtime to use for a model file when none is named. */
 export function defaultRuntimeFor(modelPath: string): RuntimeInfo {
   const r = RUNTIMES.find((x) => x.accepts(modelPath));
-  if (!r) fail('usage', `${modelPath}: no runtime loads this kind of model (expected an .onnx file)`);
+  if (!r && !fs.existsSync(modelPath)) fail('io', `model not found: ${modelPath}`);
+  if (!r) fail('usage', `${modelPath}: no runtime loads this kind of model (expected an .onnx file, or a TensorFlow.js model directory or its model.json)`);
   return r!;
 }
 
 export async function loadRunner(modelPath: string, runtimeId: string | undefined, opts: RunnerOptions = {}): Promise<Runner> {
   const rt = runtimeId ? runtimeById(runtimeId) : defaultRuntimeFor(modelPath);
+  if (!rt.accepts(modelPath) && !fs.existsSync(modelPath)) fail('io', `model not found: ${modelPath}`);
   if (!rt.accepts(modelPath)) fail('usage', `runtime ${rt.id} cannot load ${modelPath}`);
   return rt.load(modelPath, opts);
 }

@@ -1,0 +1,292 @@
+/**
+ * TensorFlow.js runners: `tfjs-wasm` (@tensorflow/tfjs-backend-wasm, XNNPACK, SIMD) and
+ * `tfjs-cpu` (@tensorflow/tfjs-backend-cpu, plain JS), loading our layers and graph models from
+ * the file system without tfjs-node. The runner interface is NCHW; tfjs runs NHWC: the layout is
+ * converted here, in `toNhwc`/`toNchw`, and nowhere else.
+ */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import type * as TfcNs from '@tensorflow/tfjs-core';
+import type * as TflNs from '@tensorflow/tfjs-layers';
+import type * as TfconvNs from '@tensorflow/tfjs-converter';
+import { METADATA_KEY, type BisenetTfjsMetadata } from '../emit/tfjs-common.js';
+import { fail } from '../util/errors.js';
+import { readFileChecked } from '../util/fs.js';
+import type { NdArray } from '../util/ndarray.js';
+import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
+
+type Tfc = typeof TfcNs;
+type Backend = 'wasm' | 'cpu';
+
+interface Tfjs { tf: Tfc; layers: typeof TflNs; converter: typeof TfconvNs }
+let tfjsPromise: Promise<Tfjs> | null = null;
+
+/** tfjs, loaded once (it is heavy, and only tfjs models need it). */
+async function loadTfjs(): Promise<Tfjs> {
+  tfjsPromise ??= (async () => {
+    try {
+      const tf = await import('@tensorflow/tfjs-core');
+      await import('@tensorflow/tfjs-backend-cpu');
+      await import('@tensorflow/tfjs-backend-wasm');
+      const layers = await import('@tensorflow/tfjs-layers');
+      const converter = await import('@tensorflow/tfjs-converter');
+      return { tf, layers, converter };
+    } catch (e) {
+      tfjsPromise = null;
+      return fail('runtime', `TensorFlow.js is not available: ${(e as Error).message}`);
+    }
+  })();
+  return tfjsPromise;
+}
+
+let wasmPathsSet = false;
+
+/** Makes `backend` the active tfjs backend (initializing it the first time). */
+async function useBackend(tf: Tfc, backend: Backend): Promise<void> {
+  if (backend === 'wasm' && !wasmPathsSet) {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    // In Node the .wasm binaries are read from the package's dist/ folder by file path.
+    const require = createRequire(import.meta.url);
+    const dist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
+    wasm.setWasmPaths(dist);
+    wasmPathsSet = true;
+  }
+  if (tf.getBackend() !== backend) {
+    let ok = false;
+    try { ok = await tf.setBackend(backend); } catch (e) { fail('runtime', `tfjs backend ${backend} failed to start: ${(e as Error).message}`); }
+    if (!ok) fail('runtime', `tfjs backend ${backend} failed to start`);
+  }
+  await tf.ready();
+  // The cpu backend greets Node users with advice to install tfjs-node on its first write; not ours to print.
+  const b = tf.backend() as unknown as { firstUse?: boolean };
+  if (backend === 'cpu' && b.firstUse) b.firstUse = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model files
+
+/** The model.json of a tfjs model given as its directory or the file itself. */
+export function modelJsonPath(modelPath: string): string {
+  try {
+    if (fs.statSync(modelPath).isDirectory()) return path.join(modelPath, 'model.json');
+  } catch { /* not there: reported by the reader */ }
+  return modelPath;
+}
+
+/** Whether a path names a tfjs model (a directory holding model.json, or a .json file). */
+export function isTfjsModelPath(modelPath: string): boolean {
+  if (modelPath.toLowerCase().endsWith('.json')) return true;
+  try { return fs.statSync(modelPath).isDirectory() && fs.existsSync(path.join(modelPath, 'model.json')); } catch { return false; }
+}
+
+interface ModelJson {
+  format?: string;
+  modelTopology?: unknown;
+  weightsManifest?: { paths: string[]; weights: TfcNs.io.WeightsManifestEntry[] }[];
+  userDefinedMetadata?: Record<string, unknown>;
+  [k: string]: unknown;
+}
+
+export function readModelJson(modelPath: string): { file: string; json: ModelJson } {
+  const file = modelJsonPath(modelPath);
+  const text = readFileChecked(file, 'TensorFlow.js model.json').toString('utf8');
+  let json: ModelJson;
+  try { json = JSON.parse(text) as ModelJson; } catch { return fail('format', `${file}: not valid JSON`); }
+  if (typeof json !== 'object' || json === null || !json.modelTopology) fail('format', `${file}: not a TensorFlow.js model.json (no modelTopology)`);
+  return { file, json };
+}
+
+/**
+ * A tfjs IOHandler that reads model.json and its weight shards from the file system (what
+ * tfjs-node's file:// handler does, without tfjs-node). Shard paths are relative to model.json and
+ * must stay inside its directory.
+ */
+export function fileSystemHandler(tf: Tfc, modelPath: string): TfcNs.io.IOHandler {
+  return {
+    async load() {
+      const { file, json } = readModelJson(modelPath);
+      const dir = path.dirname(path.resolve(file));
+      return tf.io.getModelArtifactsForJSON(json as unknown as TfcNs.io.ModelJSON, async (manifest) => {
+        const specs: TfcNs.io.WeightsManifestEntry[] = [];
+        const buffers: Buffer[] = [];
+        for (const group of manifest) {
+          for (const p of group.paths) {
+            const shard = path.resolve(dir, p);
+            if (path.relative(dir, shard).startsWith('..') || path.isAbsolute(p)) fail('format', `${file}: weight shard path ${p} leaves the model directory`);
+            buffers.push(readFileChecked(shard, 'weight shard'));
+          }
+          specs.push(...group.weights);
+        }
+        const all = Buffer.concat(buffers);
+        const expected = specs.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1) * bytesPerValue(w), 0);
+        if (all.byteLength !== expected) fail('format', `${file}: weight shards hold ${all.byteLength} bytes, the manifest describes ${expected}`);
+        const data = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+        return [specs, data];
+      });
+    },
+  };
+}
+
+function bytesPerValue(w: TfcNs.io.WeightsManifestEntry): number {
+  const q = w.quantization?.dtype;
+  if (q === 'uint8') return 1;
+  if (q === 'uint16' || q === 'float16') return 2;
+  if (w.dtype === 'float32' || w.dtype === 'int32') return 4;
+  if (w.dtype === 'bool') return 1;
+  return fail('format', `weight ${w.name}: dtype ${w.dtype} is not supported`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout: the one place NCHW ↔ NHWC happens
+
+/** N×C×H×W → N×H×W×C (a copy). */
+export function toNhwc(a: NdArray): NdArray {
+  if (a.shape.length !== 4) fail('shape', `expected a 4-D N×C×H×W input, got [${a.shape.join(', ')}]`);
+  const [n, c, h, w] = a.shape as [number, number, number, number];
+  const src = a.data as Float32Array;
+  const out = new Float32Array(src.length);
+  const hw = h * w;
+  for (let b = 0; b < n; b++) {
+    const base = b * c * hw;
+    for (let ch = 0; ch < c; ch++) {
+      const s = base + ch * hw;
+      for (let p = 0; p < hw; p++) out[base + p * c + ch] = src[s + p]!;
+    }
+  }
+  return { dtype: 'float32', shape: [n, h, w, c], data: out };
+}
+
+/** N×H×W×C → N×C×H×W (a copy); other ranks (labels N×H×W) pass through. */
+export function toNchw(shape: number[], data: Float32Array | Int32Array): NdArray {
+  const dtype = data instanceof Int32Array ? 'int32' : 'float32';
+  if (shape.length !== 4) return { dtype, shape, data: data.slice() };
+  const [n, h, w, c] = shape as [number, number, number, number];
+  const out = data instanceof Int32Array ? new Int32Array(data.length) : new Float32Array(data.length);
+  const hw = h * w;
+  for (let b = 0; b < n; b++) {
+    const base = b * c * hw;
+    for (let p = 0; p < hw; p++) {
+      const s = base + p * c;
+      for (let ch = 0; ch < c; ch++) out[base + ch * hw + p] = data[s + ch]!;
+    }
+  }
+  return { dtype, shape: [n, c, h, w], data: out };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runners
+
+interface Loaded {
+  kind: 'layers-model' | 'graph-model';
+  inputName: string;
+  outputNames: string[];
+  execute(x: TfcNs.Tensor4D): TfcNs.Tensor[];
+  dispose(): void;
+}
+
+async function loadModel(t: Tfjs, modelPath: string): Promise<Loaded> {
+  const { file, json } = readModelJson(modelPath);
+  const meta = (json.userDefinedMetadata?.[METADATA_KEY] ?? null) as BisenetTfjsMetadata | null;
+  const handler = fileSystemHandler(t.tf, modelPath);
+  const kind = json.format === 'graph-model' || (json.format === undefined && Array.isArray((json.modelTopology as { node?: unknown }).node)) ? 'graph-model' : 'layers-model';
+  try {
+    if (kind === 'layers-model') {
+      const { registerBisenetLayers } = await import('../tfjs.js');
+      registerBisenetLayers();
+      const model = await t.layers.loadLayersModel(handler);
+      const outputNames = meta?.outputs ?? model.outputNames;
+      const inputName = meta?.input ?? model.inputNames[0]!;
+      return {
+        kind, inputName, outputNames,
+        execute: (x) => { const y = model.predict(x); return Array.isArray(y) ? y : [y]; },
+        dispose: () => model.dispose(),
+      };
+    }
+    const model = await t.converter.loadGraphModel(handler);
+    const sigOut = Object.keys((model.modelSignature as { outputs?: Record<string, unknown> } | undefined)?.outputs ?? {});
+    const outputNames = meta?.outputs ?? (sigOut.length ? sigOut : model.outputNodes);
+    const inputName = meta?.input ?? model.inputNodes[0]!;
+    return {
+      kind, inputName, outputNames,
+      execute: (x) => {
+        const y = model.execute({ [inputName]: x }, outputNames);
+        return Array.isArray(y) ? y : [y];
+      },
+      dispose: () => model.dispose(),
+    };
+  } catch (e) {
+    if ((e as { name?: string }).name === 'BisenetError') throw e;
+    return fail('format', `${file}: TensorFlow.js cannot load this ${kind}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+function makeRuntime(backend: Backend): RuntimeInfo {
+  const id = `tfjs-${backend}`;
+  return {
+    id,
+    description: backend === 'wasm'
+      ? 'TensorFlow.js, WebAssembly backend (XNNPACK), no tfjs-node'
+      : 'TensorFlow.js, plain JavaScript CPU backend (slow; a reference)',
+    accepts: isTfjsModelPath,
+    async load(modelPath: string, _opts: RunnerOptions): Promise<Runner> {
+      const t = await loadTfjs();
+      await useBackend(t.tf, backend);
+      const model = await loadModel(t, modelPath);
+      const simd = backend === 'wasm' && (await t.tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+      return {
+        runtime: id,
+        device: backend === 'wasm' ? `CPU, WebAssembly${simd ? ' SIMD' : ''}, 1 thread (${model.kind})` : `CPU, JavaScript (${model.kind})`,
+        inputNames: [model.inputName],
+        outputNames: [...model.outputNames],
+        async run(inputs) {
+          const input = inputs[model.inputName] ?? Object.values(inputs)[0];
+          if (!input) fail('usage', `no input given (the model takes ${model.inputName})`);
+          if (input!.dtype !== 'float32') fail('usage', `inputs of dtype ${input!.dtype} are not supported; use float32`);
+          await useBackend(t.tf, backend);
+          const nhwc = toNhwc(input!);
+          const x = t.tf.tensor4d(nhwc.data as Float32Array, nhwc.shape as [number, number, number, number], 'float32');
+          let ys: TfcNs.Tensor[] = [];
+          try {
+            try {
+              ys = model.execute(x);
+            } catch (e) {
+              return fail('runtime', `TensorFlow.js (${id}) failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
+            }
+            const out: Record<string, NdArray> = {};
+            for (let i = 0; i < ys.length; i++) {
+              const y = ys[i]!;
+              const data = (await y.data()) as Float32Array | Int32Array;
+              out[model.outputNames[i] ?? `output${i}`] = toNchw(y.shape, data);
+            }
+            return out;
+          } finally {
+            x.dispose();
+            for (const y of ys) y.dispose();
+          }
+        },
+        async dispose() { model.dispose(); },
+      };
+    },
+  };
+}
+
+export const tfjsWasm: RuntimeInfo = makeRuntime('wasm');
+export const tfjsCpu: RuntimeInfo = makeRuntime('cpu');
+
+/**
+ * For `npm run bench` (scripts/bench.mjs calls `benchTargets(checkpoint, workDir)` when the library
+ * exports it): converts the checkpoint to both tfjs formats under `workDir` and returns the cases
+ * to time in tfjs-wasm. tfjs-cpu is left out: ~100 s per 512×1024 inference on a laptop-class core.
+ */
+export async function benchTargets(checkpoint: string, workDir: string): Promise<{ runtime: string; model: string; runs: number }[]> {
+  const { convertCheckpoint } = await import('../convert.js');
+  const { writeDirAtomic } = await import('../util/fs.js');
+  const cases: { runtime: string; model: string; runs: number }[] = [];
+  for (const to of ['tfjs-graph', 'tfjs-layers'] as const) {
+    const dir = path.join(workDir, to);
+    writeDirAtomic(dir, convertCheckpoint(checkpoint, { to }).files!);
+    cases.push({ runtime: 'tfjs-wasm', model: dir, runs: 3 });
+  }
+  return cases;
+}
