@@ -2,7 +2,9 @@ import { parseCheckpoint } from '../checkpoint/index.js';
 import { encodeNpy, parseNpy } from '../checkpoint/npy.js';
 import { writeSafetensors } from '../checkpoint/safetensors.js';
 import { summarize } from '../port/index.js';
+import { assembleWeights, parseModelJson } from '../runtime/tfjs.js';
 import { parseManifest } from '../verify/golden.js';
+import { fail } from '../util/errors.js';
 import { concat } from './mutate.js';
 import { PickleWriter, torchTensor } from './pickle-writer.js';
 import type { Rng } from './prng.js';
@@ -183,7 +185,50 @@ export const TARGETS: FuzzTarget[] = [
   },
 ];
 
-/** Other readers (tfjs model.json, PaddleSeg pickles) register here. */
+/**
+ * A tfjs model as one fuzz input: u32 length of model.json, model.json, then the bytes of its one
+ * shard (every path in the manifest reads them).
+ */
+function tfjsBundle(json: unknown, shard: Uint8Array): Uint8Array {
+  const j = new TextEncoder().encode(JSON.stringify(json));
+  const len = new Uint8Array(4);
+  new DataView(len.buffer).setUint32(0, j.length, true);
+  return concat(len, j, shard);
+}
+
+const TFJS_SEED_JSON = {
+  format: 'graph-model', generatedBy: 'bisenet-port', modelTopology: { node: [] },
+  weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [
+    { name: 'conv/weights', shape: [3, 3, 3, 4], dtype: 'float32' },
+    { name: 'conv/bias', shape: [4], dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.01, min: -1 } },
+    { name: 'head/w', shape: [2, 2], dtype: 'float32', quantization: { dtype: 'float16' } },
+  ] }],
+};
+
+TARGETS.push({
+  name: 'tfjs',
+  seeds: () => [tfjsBundle(TFJS_SEED_JSON, f32(108 + 1 + 2).subarray(0, 108 * 4 + 4 + 8))],
+  generators: [(rng) => {
+    const json = JSON.parse(JSON.stringify(TFJS_SEED_JSON)) as typeof TFJS_SEED_JSON;
+    const w = json.weightsManifest[0]!.weights[rng.int(3)]! as Record<string, unknown>;
+    const which = rng.int(5);
+    if (which === 0) w.shape = [rng.pick([2 ** 31, 2 ** 53, -1, 1.5]), 4];
+    else if (which === 1) json.weightsManifest[0]!.paths = [rng.pick(['../../etc/passwd', '/etc/passwd', '', 'a/../../x'])];
+    else if (which === 2) w.quantization = rng.pick([{ dtype: 'int4' }, { dtype: 'uint8' }, null, 7]);
+    else if (which === 3) w.dtype = rng.pick(['string', 'complex64', 7]);
+    else (json as Record<string, unknown>).weightsManifest = rng.pick([{}, null, [null], [{ paths: 'x' }]]);
+    return { bytes: tfjsBundle(json, f32(111).subarray(0, 444)), note: `tfjs manifest ${which}` };
+  }],
+  run: (bytes) => {
+    if (bytes.length < 4) fail('format', 'fuzz bundle too short');
+    const n = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+    if (4 + n > bytes.length) fail('format', 'fuzz bundle: model.json length beyond the data');
+    const json = parseModelJson(bytes.subarray(4, 4 + n), 'fuzz/model.json');
+    assembleWeights('fuzz/model.json', json.weightsManifest, () => bytes.subarray(4 + n));
+  },
+});
+
+/** Other readers (PaddleSeg pickles) register here. */
 export function registerFuzzTarget(t: FuzzTarget): void {
   if (!TARGETS.some((x) => x.name === t.name)) TARGETS.push(t);
 }

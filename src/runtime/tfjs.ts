@@ -90,11 +90,54 @@ interface ModelJson {
 
 export function readModelJson(modelPath: string): { file: string; json: ModelJson } {
   const file = modelJsonPath(modelPath);
-  const text = readFileChecked(file, 'TensorFlow.js model.json').toString('utf8');
+  return { file, json: parseModelJson(readFileChecked(file, 'TensorFlow.js model.json'), file) };
+}
+
+export function parseModelJson(bytes: Uint8Array, file: string): ModelJson {
   let json: ModelJson;
-  try { json = JSON.parse(text) as ModelJson; } catch { return fail('format', `${file}: not valid JSON`); }
-  if (typeof json !== 'object' || json === null || !json.modelTopology) fail('format', `${file}: not a TensorFlow.js model.json (no modelTopology)`);
-  return { file, json };
+  try { json = JSON.parse(Buffer.from(bytes).toString('utf8')) as ModelJson; } catch { return fail('format', `${file}: not valid JSON`); }
+  if (typeof json !== 'object' || json === null || Array.isArray(json) || !json.modelTopology) fail('format', `${file}: not a TensorFlow.js model.json (no modelTopology)`);
+  return json;
+}
+
+const QUANT_DTYPES = new Set(['uint8', 'uint16', 'float16']);
+
+/**
+ * Validates a weights manifest and joins its shards into one buffer, before tfjs sees either:
+ * every group has string paths inside the model directory, every weight a name, a known dtype, a
+ * shape of sizes and a well-formed quantization, and the shards hold exactly the bytes described.
+ */
+export function assembleWeights(file: string, manifest: unknown, readShard: (relPath: string) => Uint8Array): [TfcNs.io.WeightsManifestEntry[], ArrayBuffer] {
+  if (!Array.isArray(manifest)) fail('format', `${file}: weightsManifest must be a list of groups`);
+  const specs: TfcNs.io.WeightsManifestEntry[] = [];
+  const buffers: Uint8Array[] = [];
+  let expected = 0;
+  for (const group of manifest as unknown[]) {
+    const g = group as { paths?: unknown; weights?: unknown };
+    if (typeof g !== 'object' || g === null || !Array.isArray(g.paths) || !Array.isArray(g.weights)) fail('format', `${file}: a weights group needs "paths" and "weights" lists`);
+    for (const w of g.weights as unknown[]) {
+      const e = w as TfcNs.io.WeightsManifestEntry;
+      if (typeof e !== 'object' || e === null || typeof e.name !== 'string') fail('format', `${file}: a weight entry has no name`);
+      if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail('format', `${file}: weight ${e.name} has an invalid shape`);
+      const q = e.quantization;
+      if (q !== undefined && (typeof q !== 'object' || q === null || !QUANT_DTYPES.has(q.dtype)
+        || (q.dtype !== 'float16' && !(Number.isFinite(q.scale) && Number.isFinite(q.min))))) fail('format', `${file}: weight ${e.name} has an invalid quantization`);
+      const n = e.shape.reduce((a, b) => a * b, 1);
+      expected += n * bytesPerValue(e);
+      if (!Number.isSafeInteger(expected)) fail('format', `${file}: weight ${e.name} of shape [${e.shape}] is too large`);
+      specs.push(e);
+    }
+    for (const p of g.paths as unknown[]) {
+      if (typeof p !== 'string' || p.length === 0 || path.isAbsolute(p) || p.split(/[\\/]/).includes('..')) fail('format', `${file}: weight shard path ${String(p)} leaves the model directory`);
+      buffers.push(readShard(p));
+    }
+  }
+  const total = buffers.reduce((s, b) => s + b.byteLength, 0);
+  if (total !== expected) fail('format', `${file}: weight shards hold ${total} bytes, the manifest describes ${expected}`);
+  const all = new Uint8Array(total);
+  let o = 0;
+  for (const b of buffers) { all.set(b, o); o += b.byteLength; }
+  return [specs, all.buffer];
 }
 
 /**
@@ -107,23 +150,8 @@ export function fileSystemHandler(tf: Tfc, modelPath: string): TfcNs.io.IOHandle
     async load() {
       const { file, json } = readModelJson(modelPath);
       const dir = path.dirname(path.resolve(file));
-      return tf.io.getModelArtifactsForJSON(json as unknown as TfcNs.io.ModelJSON, async (manifest) => {
-        const specs: TfcNs.io.WeightsManifestEntry[] = [];
-        const buffers: Buffer[] = [];
-        for (const group of manifest) {
-          for (const p of group.paths) {
-            const shard = path.resolve(dir, p);
-            if (path.relative(dir, shard).startsWith('..') || path.isAbsolute(p)) fail('format', `${file}: weight shard path ${p} leaves the model directory`);
-            buffers.push(readFileChecked(shard, 'weight shard'));
-          }
-          specs.push(...group.weights);
-        }
-        const all = Buffer.concat(buffers);
-        const expected = specs.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1) * bytesPerValue(w), 0);
-        if (all.byteLength !== expected) fail('format', `${file}: weight shards hold ${all.byteLength} bytes, the manifest describes ${expected}`);
-        const data = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
-        return [specs, data];
-      });
+      return tf.io.getModelArtifactsForJSON(json as unknown as TfcNs.io.ModelJSON,
+        async (manifest) => assembleWeights(file, manifest, (p) => readFileChecked(path.resolve(dir, p), 'weight shard')));
     },
   };
 }
