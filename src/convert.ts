@@ -1,5 +1,6 @@
 import { loadCheckpoint, type Checkpoint } from './checkpoint/index.js';
 import { emitOnnx } from './emit/onnx.js';
+import { emitTensorrt } from './emit/tensorrt.js';
 import type { Quantization } from './emit/tfjs-common.js';
 import { emitTfjsGraph } from './emit/tfjs-graph.js';
 import { emitTfjsLayers } from './emit/tfjs-layers.js';
@@ -8,10 +9,10 @@ import type { Family } from './models/bisenetv2.js';
 import { modelFor, portWeights, type Ported } from './port/index.js';
 import { fail } from './util/errors.js';
 
-export type Target = 'onnx' | 'tfjs-layers' | 'tfjs-graph';
-export const TARGETS: Target[] = ['onnx', 'tfjs-layers', 'tfjs-graph'];
-/** Targets written as a directory (model.json and weight shards) rather than one file. */
-export const DIRECTORY_TARGETS: Target[] = ['tfjs-layers', 'tfjs-graph'];
+export type Target = 'onnx' | 'tfjs-layers' | 'tfjs-graph' | 'tensorrt';
+export const TARGETS: Target[] = ['onnx', 'tfjs-layers', 'tfjs-graph', 'tensorrt'];
+/** Targets written as a directory (model.json and weight shards; TensorRT's model.onnx and build script) rather than one file. */
+export const DIRECTORY_TARGETS: Target[] = ['tfjs-layers', 'tfjs-graph', 'tensorrt'];
 
 export interface ConvertOptions {
   to: Target;
@@ -26,6 +27,10 @@ export interface ConvertOptions {
   quantize?: Quantization;
   /** tfjs targets: largest weight shard, in bytes (default 4 MiB). */
   shardBytes?: number;
+  /** onnx: grouped convs as channel repeat + depthwise (avoids onnxruntime-web's WebGPU bug). */
+  groupedConv?: 'native' | 'depthwise';
+  /** tensorrt: input size `1x3x512x1024`, or a `min:opt:max` profile. */
+  shapes?: string;
 }
 
 export interface Converted {
@@ -44,10 +49,17 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
   const checkpoint = loadCheckpoint(file);
   const ported = portWeights(checkpoint, { family: opts.family, aux: opts.aux, numClasses: opts.numClasses });
   const graph = modelFor(ported, { labels: opts.labels, aux: opts.aux });
+  if (opts.shapes !== undefined && opts.to !== 'tensorrt') fail('usage', '--shapes applies to the tensorrt target only');
+  if (opts.groupedConv && opts.groupedConv !== 'native' && opts.to !== 'onnx') fail('usage', '--grouped-conv applies to the onnx target only');
   if (opts.to === 'onnx') {
     if (opts.quantize) fail('usage', '--quantize applies to the tfjs targets only');
-    const bytes = emitOnnx(graph, ported.weights, { opset: opts.opset });
+    const bytes = emitOnnx(graph, ported.weights, { opset: opts.opset, groupedConv: opts.groupedConv });
     return { checkpoint, ported, graph, bytes };
+  }
+  if (opts.to === 'tensorrt') {
+    if (opts.quantize) fail('usage', '--quantize applies to the tfjs targets only (TensorRT takes --fp16/--int8 when building: see build_engine.sh)');
+    const files = emitTensorrt(graph, ported.weights, { shapes: opts.shapes, opset: opts.opset });
+    return { checkpoint, ported, graph, bytes: files.get('model.onnx')!, files };
   }
   const emit = opts.to === 'tfjs-layers' ? emitTfjsLayers : emitTfjsGraph;
   const files = emit(graph, ported.weights, { quantize: opts.quantize, shardBytes: opts.shardBytes });

@@ -6,7 +6,8 @@ import type { Family } from '../models/bisenetv2.js';
 import { fail } from '../util/errors.js';
 import { ensureNotExists, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 
-interface Opts { to: Target; out: string; opset: number; aux?: boolean; labels?: boolean; family?: Family; classes?: number; force?: boolean; quantize?: Quantization; shardSize?: number }
+interface Opts { to: Target; out: string; opset: number; aux?: boolean; labels?: boolean; family?: Family; classes?: number; force?: boolean; quantize?: Quantization; shardSize?: number;
+  groupedConv?: 'native' | 'depthwise'; shapes?: string }
 
 /** A directory --force may replace: absent, empty, or a model directory (holds model.json). */
 function checkReplaceableDir(dir: string): void {
@@ -14,7 +15,7 @@ function checkReplaceableDir(dir: string): void {
   try { st = fs.statSync(dir); } catch { return; }
   if (!st.isDirectory()) return;
   const entries = fs.readdirSync(dir);
-  if (entries.length && !entries.includes('model.json')) fail('usage', `--out ${dir}: an existing directory that is not a model directory (no model.json); not replacing it`);
+  if (entries.length && !entries.includes('model.json') && !entries.includes('tensorrt.json')) fail('usage', `--out ${dir}: an existing directory that is not a model directory (no model.json); not replacing it`);
 }
 
 export function convertCommand(file: string, o: Opts): void {
@@ -26,11 +27,17 @@ export function convertCommand(file: string, o: Opts): void {
   ensureNotExists(o.out, Boolean(o.force));
   if (isDir) checkReplaceableDir(o.out);
   const c = convertCheckpoint(file, { to: o.to, opset: o.opset, aux: o.aux, labels: o.labels, family: o.family, numClasses: o.classes,
-    quantize: o.quantize, shardBytes: o.shardSize === undefined ? undefined : Math.round(o.shardSize * 2 ** 20) });
+    quantize: o.quantize, shardBytes: o.shardSize === undefined ? undefined : Math.round(o.shardSize * 2 ** 20), groupedConv: o.groupedConv, shapes: o.shapes });
   if (c.files) writeDirAtomic(o.out, c.files);
   else writeFileAtomic(o.out, c.bytes);
   const outputs = c.graph.outputs.map((x) => x.name).join(', ');
   const ms = (performance.now() - t0).toFixed(0);
+  if (c.files && o.to === 'tensorrt') {
+    const m = JSON.parse(new TextDecoder().decode(c.files.get('tensorrt.json'))) as { shapes: { min: number[]; opt: number[]; max: number[]; static: boolean } };
+    const s = m.shapes.static ? m.shapes.opt.join('x') : `${m.shapes.min.join('x')} … ${m.shapes.opt.join('x')} … ${m.shapes.max.join('x')}`;
+    process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out}/ (tensorrt: model.onnx for input ${s}, outputs ${outputs}${c.graph.outputs.some((x) => x.name === 'labels') ? ' (labels int32)' : ''}; build the engine with: sh ${path.join(o.out, 'build_engine.sh')} [fp32|fp16|int8]) in ${ms} ms\n`);
+    return;
+  }
   if (c.files) {
     const bytes = [...c.files.values()].reduce((s, f) => s + f.length, 0);
     const shards = c.files.size - 1;

@@ -46,8 +46,8 @@ export function buildProgram(): Command {
   program.command('convert')
     .description('convert a checkpoint to a deployable model')
     .argument('<checkpoint>', '.pth (torch.save zip) or .safetensors file')
-    .addOption(new Option('--to <target>', 'target format').choices(['onnx', 'tfjs-layers', 'tfjs-graph']).makeOptionMandatory())
-    .requiredOption('--out <path>', 'output: a .onnx file, or a directory for the tfjs targets')
+    .addOption(new Option('--to <target>', 'target format').choices(['onnx', 'tfjs-layers', 'tfjs-graph', 'tensorrt']).makeOptionMandatory())
+    .requiredOption('--out <path>', 'output: a .onnx file, or a directory for the tfjs and tensorrt targets')
     .option('--opset <n>', 'ONNX opset (13–21)', intOption('--opset', 1, 1000), 17)
     .option('--aux', 'also export the four booster heads as outputs aux2, aux3, aux4, aux5_4')
     .option('--labels', 'add a "labels" output: argmax over classes (int64)')
@@ -55,6 +55,8 @@ export function buildProgram(): Command {
     .option('--classes <n>', 'expected class count (an error if the checkpoint differs)', intOption('--classes', 1, 100000))
     .addOption(new Option('--quantize <dtype>', 'tfjs targets: store weights quantized per tensor').choices(['float16', 'uint8', 'uint16']))
     .option('--shard-size <MiB>', 'tfjs targets: largest weight shard in MiB (default 4)', floatOption('--shard-size'))
+    .addOption(new Option('--grouped-conv <form>', 'onnx: grouped convs as one Conv (native) or channel repeat + depthwise (exact; avoids onnxruntime-web WebGPU\'s grouped-conv bug)').choices(['native', 'depthwise']))
+    .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile (default 1x3x512x1024)')
     .option('--force', 'replace the output if it exists')
     .action(async (file: string, o) => (await import('./convert.js')).convertCommand(file, o));
 
@@ -65,8 +67,9 @@ export function buildProgram(): Command {
     .requiredOption('--out <y.npy>', 'where to write the first output (logits), float32')
     .option('--aux', 'also write booster outputs to sibling files (<out>.aux2.npy …)')
     .option('--labels', 'also write the labels output (or the argmax of logits) to <out>.labels.npy')
-    .option('--runtime <id>', 'runtime: ort-cpu, tfjs-wasm, tfjs-cpu (default: ort-cpu for .onnx, tfjs-wasm for tfjs models)')
+    .option('--runtime <id>', 'runtime: ort-cpu, tfjs-wasm, tfjs-cpu, ort-webgpu, ort-webgpu-default, tfjs-webgpu, tensorrt (default: ort-cpu for .onnx, tfjs-wasm for tfjs models)')
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
+    .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
     .option('--force', 'replace outputs that exist')
     .action(async (model: string, o) => (await import('./infer.js')).inferCommand(model, o));
 
@@ -75,11 +78,22 @@ export function buildProgram(): Command {
     .argument('<model>', 'model: an .onnx file, or a TensorFlow.js model directory or its model.json')
     .requiredOption('--golden <dir>', 'golden set: a directory with input.npy and reference outputs (or subdirectories of such)')
     .option('--json <file>', 'also write the report as JSON')
-    .option('--runtime <id>', 'runtime: ort-cpu, tfjs-wasm, tfjs-cpu (default: ort-cpu for .onnx, tfjs-wasm for tfjs models)')
+    .option('--runtime <id>', 'runtime: ort-cpu, tfjs-wasm, tfjs-cpu, ort-webgpu, ort-webgpu-default, tfjs-webgpu, tensorrt (default: ort-cpu for .onnx, tfjs-wasm for tfjs models)')
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
+    .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
     .option('--tolerance <rel>', 'max |Δ| allowed, relative to max |reference|', floatOption('--tolerance'), 1e-4)
     .option('--min-agreement <share>', 'least share of agreeing argmax labels', floatOption('--min-agreement'), 0.9999)
     .action(async (model: string, o) => (await import('./verify.js')).verifyCommand(model, o));
+
+  program.command('doctor')
+    .description('list every runtime this machine can run (with its GPU adapter) and run the golden set through each; exit 1 if one fails parity')
+    .option('--golden <dir>', 'golden set', 'golden/coincheung-bisenetv2-n19')
+    .option('--checkpoint <file>', 'the golden set\'s checkpoint (default: from its manifest)')
+    .option('--runtimes <ids>', 'comma-separated runtimes to check (default: all)')
+    .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
+    .option('--list', 'only list the runtimes and adapters; run nothing')
+    .option('--json <file>', 'also write the results as JSON')
+    .action(async (o) => (await import('./doctor.js')).doctorCommand(o));
 
   return program;
 }

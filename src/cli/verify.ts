@@ -5,10 +5,10 @@ import { verifyGolden } from '../verify/index.js';
 import { formatReport, reportJson } from '../verify/report.js';
 import { ExitCode } from './main.js';
 
-interface Opts { golden: string; json?: string; runtime?: string; threads?: number; tolerance: number; minAgreement: number }
+interface Opts { golden: string; json?: string; runtime?: string; threads?: number; device?: string; tolerance: number; minAgreement: number }
 
 export async function verifyCommand(model: string, o: Opts): Promise<void> {
-  const runner = await loadRunner(model, o.runtime, { threads: o.threads });
+  const runner = await loadRunner(model, o.runtime, { threads: o.threads, device: o.device });
   try {
     const report = await verifyGolden(runner, model, o.golden, { rel: o.tolerance, minAgreement: o.minAgreement }, checkModelInput);
     process.stdout.write(`${formatReport(report)}\n`);

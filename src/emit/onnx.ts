@@ -17,6 +17,17 @@ export interface OnnxEmitOptions {
   /** Extra metadata_props (preprocessing, class names…). */
   metadata?: Record<string, string>;
   producerVersion?: string;
+  /**
+   * How grouped convolutions with several output channels per group (the GE layers' C→6C, groups C)
+   * are written: `native` (one Conv with `group`), or `depthwise`: a channel repeat (Gather) and a
+   * depthwise Conv, the same arithmetic exactly. `depthwise` avoids onnxruntime-web 1.30's WebGPU EP
+   * bug on grouped convs in NHWC (README, "GPU runtimes").
+   */
+  groupedConv?: 'native' | 'depthwise';
+  /** Input dims, static sizes or symbolic names (default N, channels, H, W); outputs follow. */
+  inputDims?: (number | string)[];
+  /** The labels output's type: int64 (ONNX ArgMax) or int32 (ArgMax, then Cast), as TensorRT prefers. */
+  labelsType?: 'int64' | 'int32';
 }
 
 /** The ONNX IR version that goes with an opset (onnx/helper.py's VERSION_TABLE). */
@@ -42,7 +53,7 @@ function int64Tensor(name: string, values: number[]): ITensor {
   return { name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(data.buffer) };
 }
 
-interface Ctx { nodes: INode[]; initializers: Map<string, ITensor> }
+interface Ctx { nodes: INode[]; initializers: Map<string, ITensor>; opts: OnnxEmitOptions }
 
 function constFloat(ctx: Ctx, name: string, values: number[]): string {
   if (!ctx.initializers.has(name)) ctx.initializers.set(name, floatTensor(name, [values.length], Float32Array.from(values)));
@@ -71,11 +82,21 @@ function emitNode(ctx: Ctx, n: Node): void {
   const out = [n.name];
   switch (a.op) {
     case 'conv': {
-      const inputs = [n.inputs[0]!, `${n.name}.weight`, ...(a.bias ? [`${n.name}.bias`] : [])];
+      let x = n.inputs[0]!;
+      let groups = a.groups;
+      if (ctx.opts.groupedConv === 'depthwise' && groups > 1 && groups === a.inChannels && a.outChannels > groups) {
+        // Channel c repeated outChannels/groups times, then one filter per channel: out[o] reads in[⌊o/m⌋], as before.
+        const m = a.outChannels / groups;
+        const idx = constInt64(ctx, `${n.name}.repeat_index`, Array.from({ length: a.outChannels }, (_, o) => Math.floor(o / m)));
+        ctx.nodes.push(node('Gather', `${n.name}.repeat`, [x, idx], [`${n.name}.repeat`], [attrInt('axis', 1)]));
+        x = `${n.name}.repeat`;
+        groups = a.outChannels;
+      }
+      const inputs = [x, `${n.name}.weight`, ...(a.bias ? [`${n.name}.bias`] : [])];
       ctx.nodes.push(node('Conv', n.name, inputs, out, [
         attrInts('kernel_shape', [a.kernel, a.kernel]), attrInts('strides', [a.stride, a.stride]),
         // ONNX pads: [H_begin, W_begin, H_end, W_end]
-        attrInts('pads', [a.pads[0], a.pads[1], a.pads[2], a.pads[3]]), attrInts('dilations', [1, 1]), attrInt('group', a.groups),
+        attrInts('pads', [a.pads[0], a.pads[1], a.pads[2], a.pads[3]]), attrInts('dilations', [1, 1]), attrInt('group', groups),
       ]));
       return;
     }
@@ -114,6 +135,11 @@ function emitNode(ctx: Ctx, n: Node): void {
       return;
     }
     case 'argmax':
+      if (ctx.opts.labelsType === 'int32') {
+        ctx.nodes.push(node('ArgMax', `${n.name}.int64`, n.inputs, [`${n.name}.int64`], [attrInt('axis', 1), attrInt('keepdims', 0)]));
+        ctx.nodes.push(node('Cast', n.name, [`${n.name}.int64`], out, [attrInt('to', onnx.TensorProto.DataType.INT32)]));
+        return;
+      }
       ctx.nodes.push(node('ArgMax', n.name, n.inputs, out, [attrInt('axis', 1), attrInt('keepdims', 0)]));
       return;
   }
@@ -132,7 +158,7 @@ export function emitOnnx(graph: Graph, weights: WeightMap, opts: OnnxEmitOptions
     if (!weights.has(p.name)) fail('layout', `no weights for ${p.name}`);
   }
   const folded = foldBatchNorm(graph, weights);
-  const ctx: Ctx = { nodes: [], initializers: new Map() };
+  const ctx: Ctx = { nodes: [], initializers: new Map(), opts };
   for (const n of folded.graph.nodes) {
     for (const p of nodeParams(n)) ctx.initializers.set(p.name, floatTensor(p.name, p.shape, folded.weights.get(p.name)!));
     emitNode(ctx, n);
@@ -142,11 +168,13 @@ export function emitOnnx(graph: Graph, weights: WeightMap, opts: OnnxEmitOptions
     if (o.tensor !== o.name) ctx.nodes.push(node('Identity', o.name, [o.tensor], [o.name]));
   }
   const FLOAT = onnx.TensorProto.DataType.FLOAT;
-  const INT64 = onnx.TensorProto.DataType.INT64;
+  const LABELS = opts.labelsType === 'int32' ? onnx.TensorProto.DataType.INT32 : onnx.TensorProto.DataType.INT64;
   const numClasses = Number(graph.metadata.num_classes);
+  const [dn, dc, dh, dw] = opts.inputDims ?? ['N', graph.input.channels, 'H', 'W'];
+  if (opts.inputDims && (opts.inputDims.length !== 4 || dc !== graph.input.channels)) fail('usage', `input dims [${opts.inputDims.join(', ')}] do not fit N×${graph.input.channels}×H×W`);
   const outputs = folded.graph.outputs.map((o) => o.name === 'labels'
-    ? valueInfo(o.name, INT64, ['N', 'H', 'W'])
-    : valueInfo(o.name, FLOAT, ['N', numClasses, 'H', 'W']));
+    ? valueInfo(o.name, LABELS, [dn!, dh!, dw!])
+    : valueInfo(o.name, FLOAT, [dn!, numClasses, dh!, dw!]));
   const metadata = { ...graph.metadata, ...(opts.metadata ?? {}) };
   const model = onnx.ModelProto.create({
     irVersion: irVersionFor(opset),
@@ -157,7 +185,7 @@ export function emitOnnx(graph: Graph, weights: WeightMap, opts: OnnxEmitOptions
       name: graph.name,
       node: ctx.nodes,
       initializer: [...ctx.initializers.values()],
-      input: [valueInfo(graph.input.name, FLOAT, ['N', graph.input.channels, 'H', 'W'])],
+      input: [valueInfo(graph.input.name, FLOAT, [dn!, dc!, dh!, dw!])],
       output: outputs,
     },
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),

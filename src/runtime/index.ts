@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 import { fail } from '../util/errors.js';
 import { ortCpu } from './ort.js';
+import { ortWebgpu, ortWebgpuDefault } from './ort-web.js';
+import { tensorrt } from './tensorrt.js';
 import { tfjsCpu, tfjsWasm } from './tfjs.js';
+import { tfjsWebgpu } from './tfjs-webgpu.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
 export type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
@@ -11,7 +14,9 @@ export type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
  * that accepts a model is its default: ort-cpu for .onnx, tfjs-wasm for a tfjs model directory
  * or its model.json.
  */
-export const RUNTIMES: RuntimeInfo[] = [ortCpu, tfjsWasm, tfjsCpu];
+export const RUNTIMES: RuntimeInfo[] = [ortCpu, tfjsWasm, tfjsCpu,
+  // GPU runtimes (WebGPU through dawn.node; TensorRT through trtexec): never a default, named with --runtime.
+  ortWebgpu, ortWebgpuDefault, tfjsWebgpu, tensorrt];
 
 export function runtimeById(id: string): RuntimeInfo {
   const r = RUNTIMES.find((x) => x.id === id);

@@ -18,6 +18,8 @@ export interface Runner {
 export interface RunnerOptions {
   /** Threads for CPU runtimes; default: all cores. */
   threads?: number;
+  /** GPU runtimes: which adapter (`--device`; see DEVICE_HELP in ./webgpu.ts). */
+  device?: string;
 }
 
 export interface RuntimeInfo {

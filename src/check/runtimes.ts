@@ -1,0 +1,245 @@
+/**
+ * Every runtime on this machine, checked the same way: which are available (and on which GPU
+ * adapter), parity on a golden set, and optionally median inference time at given sizes. Used by
+ * `bisenet doctor` and `npm run gpu-check` (scripts/gpu-check.mjs, also inside the GPU bundle).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { convertCheckpoint, type Target } from '../convert.js';
+import { RUNTIMES, runtimeById } from '../runtime/index.js';
+import { findTrtexec, TENSORRT_MISSING } from '../runtime/tensorrt.js';
+import { listAdapters, openAdapter } from '../runtime/webgpu.js';
+import { isBisenetError } from '../util/errors.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import type { NdArray } from '../util/ndarray.js';
+import { DEFAULT_TOLERANCE, verifyGolden, type Tolerance, type VerifyReport } from '../verify/index.js';
+
+/** The model format each runtime loads. */
+const MODEL_OF: Record<string, Target> = {
+  'ort-cpu': 'onnx', 'ort-webgpu': 'onnx', 'ort-webgpu-default': 'onnx', 'tfjs-wasm': 'tfjs-graph', 'tfjs-cpu': 'tfjs-graph', 'tfjs-webgpu': 'tfjs-graph', tensorrt: 'tensorrt',
+};
+
+export const GPU_RUNTIMES = new Set(['ort-webgpu', 'ort-webgpu-default', 'tfjs-webgpu', 'tensorrt']);
+
+/**
+ * GPU arithmetic (other summation orders, fused multiply-adds, fast-math shaders) is held to
+ * max |Δ| ≤ 1e-3 × max |ref| and 99.9 % label agreement; CPU runtimes to the verify defaults.
+ */
+export const GPU_TOLERANCE: Tolerance = { rel: 1e-3, minAgreement: 0.999 };
+export const toleranceFor = (id: string): Tolerance => (GPU_RUNTIMES.has(id) ? GPU_TOLERANCE : DEFAULT_TOLERANCE);
+
+/** Configurations known to fail parity: reported as failures, with the reason, without failing the check. */
+export const KNOWN_FAILURES: Record<string, string> = {
+  'ort-webgpu-default': 'onnxruntime-web 1.30 WebGPU EP in its default NHWC layout computes grouped convs with several outputs per group wrongly (README: GPU runtimes)',
+};
+
+/** Runtimes too slow to time at full size by default (parity only). */
+const NOT_TIMED = new Set(['tfjs-cpu']);
+
+export interface Probe {
+  id: string;
+  description: string;
+  available: boolean;
+  /** the adapter or device where available, else why not */
+  detail: string;
+}
+
+/** null where the import works, else why not. (Literal specifiers, so that bundlers see them.) */
+async function importError(load: () => Promise<unknown>): Promise<string | null> {
+  try { await load(); return null; } catch (e) { return (e as Error).message.split('\n')[0] ?? 'failed'; }
+}
+
+/** Which runtimes can run here, without loading a model. */
+export async function probeRuntimes(opts: { device?: string } = {}): Promise<Probe[]> {
+  const out: Probe[] = [];
+  let webgpu: { ok: boolean; detail: string } | null = null;
+  for (const r of RUNTIMES) {
+    let available = true;
+    let detail = '';
+    if (r.id === 'ort-cpu') {
+      const err = await importError(() => import('onnxruntime-node'));
+      available = !err;
+      detail = err ? `onnxruntime-node failed to load: ${err}` : `CPU (${os.availableParallelism()} threads)`;
+    } else if (r.id === 'tfjs-wasm' || r.id === 'tfjs-cpu') {
+      const err = await importError(() => import('@tensorflow/tfjs-core'));
+      available = !err;
+      detail = err ? `TensorFlow.js failed to load: ${err}` : r.id === 'tfjs-wasm' ? 'CPU, WebAssembly, 1 thread' : 'CPU, JavaScript';
+    } else if (GPU_RUNTIMES.has(r.id) && r.id !== 'tensorrt') {
+      webgpu ??= await openAdapter(opts.device).then((a) => ({ ok: true, detail: a.label }), (e: unknown) => ({ ok: false, detail: isBisenetError(e) ? e.message : String(e) }));
+      available = webgpu.ok;
+      detail = webgpu.detail;
+    } else if (r.id === 'tensorrt') {
+      const t = findTrtexec();
+      available = Boolean(t);
+      detail = t ? `trtexec at ${t}` : TENSORRT_MISSING;
+    }
+    out.push({ id: r.id, description: r.description, available, detail });
+  }
+  return out;
+}
+
+export { listAdapters };
+
+export interface CheckRow {
+  runtime: string;
+  device: string;
+  available: boolean;
+  /** parity on the golden set: null where it did not run */
+  pass: boolean | null;
+  relMax: number | null;
+  labelAgreement: number | null;
+  knownFailure?: string;
+  error?: string;
+  /** size "HxW" → median ms (null: not timed) */
+  times: Record<string, number | null>;
+  report?: VerifyReport;
+}
+
+export interface CheckOptions {
+  checkpoint: string;
+  golden: string;
+  runtimes?: string[];
+  device?: string;
+  /** sizes to time, [H, W]; none: parity only */
+  sizes?: [number, number][];
+  runs?: number;
+  /** time tfjs-cpu too (slow) */
+  timeAll?: boolean;
+  /** keep the converted models in this folder (default: a temporary one, removed) */
+  keepDir?: string;
+  log?: (line: string) => void;
+}
+
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+
+function benchInput(h: number, w: number): NdArray {
+  const n = 3 * h * w;
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = Math.sin(i * 0.001) * 2;
+  return { dtype: 'float32', shape: [1, 3, h, w], data };
+}
+
+/** The checkpoint a golden set names in its manifest, relative to the working directory or the repository. */
+export function goldenCheckpoint(goldenDir: string): string | null {
+  const mf = path.join(goldenDir, 'manifest.json');
+  if (!fs.existsSync(mf)) return null;
+  const m = JSON.parse(fs.readFileSync(mf, 'utf8')) as { checkpoint?: string };
+  if (!m.checkpoint) return null;
+  for (const base of [process.cwd(), path.resolve(goldenDir, '..', '..')]) {
+    const p = path.resolve(base, m.checkpoint);
+    if (fs.existsSync(p)) return p;
+  }
+  return null;
+}
+
+/** Converts once per format, runs the golden set through each runtime, and times it where asked. */
+export async function checkRuntimes(opts: CheckOptions): Promise<CheckRow[]> {
+  const log = opts.log ?? (() => {});
+  const ids = opts.runtimes ?? RUNTIMES.map((r) => r.id);
+  for (const id of ids) runtimeById(id);
+  const probes = await probeRuntimes({ device: opts.device });
+  const work = opts.keepDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-check-'));
+  if (opts.keepDir) fs.mkdirSync(work, { recursive: true });
+  const models = new Map<Target, string>();
+  const sizes = opts.sizes ?? [];
+  const modelFor = (target: Target): string => {
+    let p = models.get(target);
+    if (p) return p;
+    p = path.join(work, target === 'onnx' ? 'model.onnx' : target);
+    // TensorRT: one profile covering the golden input and every timed size.
+    const shapes = target === 'tensorrt' ? trtProfile(opts.golden, sizes) : undefined;
+    const c = convertCheckpoint(opts.checkpoint, { to: target, shapes });
+    if (c.files) writeDirAtomic(p, c.files); else writeFileAtomic(p, c.bytes);
+    models.set(target, p);
+    return p;
+  };
+  const rows: CheckRow[] = [];
+  try {
+    for (const id of ids) {
+      const probe = probes.find((p) => p.id === id)!;
+      const row: CheckRow = { runtime: id, device: probe.detail, available: probe.available, pass: null, relMax: null, labelAgreement: null, times: {} };
+      if (KNOWN_FAILURES[id]) row.knownFailure = KNOWN_FAILURES[id];
+      rows.push(row);
+      if (!probe.available) { log(`${id}: not available (${probe.detail})`); continue; }
+      let runner;
+      try {
+        const model = modelFor(MODEL_OF[id]!);
+        const t0 = performance.now();
+        runner = await runtimeById(id).load(model, { device: opts.device });
+        row.device = runner.device;
+        log(`${id}: loaded on ${runner.device} in ${(performance.now() - t0).toFixed(0)} ms; golden set…`);
+        const report = await verifyGolden(runner, model, opts.golden, toleranceFor(id));
+        const logits = report.cases.flatMap((c) => c.outputs).filter((o) => o.name === 'logits');
+        row.report = report;
+        row.pass = report.pass;
+        row.relMax = logits.length ? Math.max(...logits.map((o) => o.relMax)) : null;
+        row.labelAgreement = logits.length ? Math.min(...logits.map((o) => o.labelAgreement ?? 1)) : null;
+        log(`${id}: parity ${report.pass ? 'ok' : 'FAIL'} (max|Δ|/max|ref| ${row.relMax?.toExponential(2)}, labels ${(100 * (row.labelAgreement ?? NaN)).toFixed(3)}%)`);
+        for (const [h, w] of sizes) {
+          const key = `${h}x${w}`;
+          if (NOT_TIMED.has(id) && !opts.timeAll) { row.times[key] = null; continue; }
+          const x = { [runner.inputNames[0]!]: benchInput(h, w) };
+          const tw = performance.now();
+          await runner.run(x); // warm-up: shader compilation, engine build, allocation
+          const warm = performance.now() - tw;
+          const times: number[] = [];
+          for (let i = 0; i < (opts.runs ?? 5); i++) {
+            const t = performance.now();
+            await runner.run(x);
+            times.push(performance.now() - t);
+          }
+          row.times[key] = median(times);
+          log(`${id}: ${key} median ${median(times).toFixed(1)} ms of ${times.length} (first run ${warm.toFixed(0)} ms)`);
+        }
+      } catch (e) {
+        row.error = isBisenetError(e) ? e.message : `${(e as Error)?.message ?? String(e)}`;
+        log(`${id}: error: ${row.error}`);
+      } finally {
+        await runner?.dispose().catch(() => {});
+      }
+    }
+  } finally {
+    if (!opts.keepDir) fs.rmSync(work, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+function trtProfile(golden: string, sizes: [number, number][]): string {
+  const goldenShapes: number[][] = [];
+  try {
+    for (const d of [golden, ...fs.readdirSync(golden).map((x) => path.join(golden, x))]) {
+      const f = path.join(d, 'input.npy');
+      if (fs.existsSync(f)) {
+        const header = fs.readFileSync(f).subarray(0, 256).toString('latin1');
+        const m = /'shape': \(([^)]*)\)/.exec(header);
+        if (m) goldenShapes.push(m[1]!.split(',').filter((s) => s.trim()).map((s) => Number(s)));
+      }
+    }
+  } catch { /* no golden shapes: sizes only */ }
+  const all = [...goldenShapes.map((s) => [s[2]!, s[3]!]), ...sizes];
+  if (all.length === 0) all.push([512, 1024]);
+  const hs = all.map((s) => s[0]!);
+  const ws = all.map((s) => s[1]!);
+  const opt = sizes[0] ?? all[0]!;
+  return `1x3x${Math.min(...hs)}x${Math.min(...ws)}:1x3x${opt[0]}x${opt[1]}:1x3x${Math.max(...hs)}x${Math.max(...ws)}`;
+}
+
+const exp = (v: number | null): string => (v === null ? '-' : Number.isFinite(v) ? v.toExponential(2) : 'inf');
+
+/** One plain-text table of check rows. */
+export function formatCheck(rows: CheckRow[], sizes: [number, number][] = []): string {
+  const head = ['runtime', 'adapter / device', 'max|Δ|/max|ref|', 'labels agree', 'parity', ...sizes.map(([h, w]) => `median ${h}×${w}`)];
+  const body = rows.map((r) => {
+    const parity = !r.available ? 'not available' : r.error ? `error: ${r.error}` : r.pass === null ? '-'
+      : r.pass ? (r.knownFailure ? 'ok (known bug not seen: fixed?)' : 'ok') : r.knownFailure ? 'FAIL (known bug)' : 'FAIL';
+    return [r.runtime, r.available ? r.device : r.device.split(':')[0]!, exp(r.relMax), r.labelAgreement === null ? '-' : `${(100 * r.labelAgreement).toFixed(3)}%`, parity,
+      ...sizes.map(([h, w]) => { const t = r.times[`${h}x${w}`]; return t === undefined || t === null ? '-' : `${t.toFixed(1)} ms`; })];
+  });
+  const all = [head, ...body];
+  const widths = head.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  return all.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** Whether the check passed: every available runtime matches, except the known failures. */
+export const checkPassed = (rows: CheckRow[]): boolean => rows.every((r) => !r.available || r.knownFailure !== undefined || (r.pass === true && !r.error));

@@ -1,0 +1,31 @@
+import { checkPassed, checkRuntimes, formatCheck, goldenCheckpoint, listAdapters, probeRuntimes } from '../check/runtimes.js';
+import { fail } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { ExitCode } from './main.js';
+
+interface Opts { golden: string; checkpoint?: string; runtimes?: string; device?: string; list?: boolean; json?: string }
+
+export async function doctorCommand(o: Opts): Promise<void> {
+  const adapters = await listAdapters().catch(() => []);
+  process.stdout.write(`WebGPU adapters (dawn.node): ${adapters.length ? adapters.map((a) => `${a.name} [${a.backend}]`).join('; ') : 'none'}\n`);
+  if (o.list) {
+    const probes = await probeRuntimes({ device: o.device });
+    const w = Math.max(...probes.map((p) => p.id.length));
+    for (const p of probes) process.stdout.write(`${p.id.padEnd(w)}  ${p.available ? 'yes' : 'no '}  ${p.detail}\n`);
+    if (o.json) writeFileAtomic(o.json, `${JSON.stringify({ adapters, runtimes: probes }, null, 2)}\n`);
+    return;
+  }
+  const checkpoint = o.checkpoint ?? goldenCheckpoint(o.golden);
+  if (!checkpoint) fail('usage', `${o.golden}: its manifest names no checkpoint that exists here; give --checkpoint`);
+  const rows = await checkRuntimes({
+    checkpoint: checkpoint!, golden: o.golden, device: o.device,
+    runtimes: o.runtimes?.split(',').map((s) => s.trim()).filter(Boolean),
+    log: (line) => process.stderr.write(`  ${line}\n`),
+  });
+  process.stdout.write(`${formatCheck(rows)}\n`);
+  for (const r of rows) if (r.knownFailure && r.available && r.pass === false) process.stdout.write(`known failure, ${r.runtime}: ${r.knownFailure}\n`);
+  const ok = checkPassed(rows);
+  process.stdout.write(ok ? 'PASS: every available runtime matches the golden set (known failures aside)\n' : 'FAIL: a runtime does not match the golden set\n');
+  if (o.json) writeFileAtomic(o.json, `${JSON.stringify({ adapters, rows: rows.map(({ report: _r, ...rest }) => rest) }, null, 2)}\n`);
+  if (!ok) throw new ExitCode(1);
+}

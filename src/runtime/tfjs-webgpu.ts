@@ -1,0 +1,148 @@
+/**
+ * `tfjs-webgpu`: TensorFlow.js's WebGPU backend, run from Node on dawn.node (src/runtime/webgpu.ts).
+ * Model files and the NCHW ↔ NHWC conversion are shared with the CPU tfjs runners (./tfjs.ts).
+ */
+import type * as TfcNs from '@tensorflow/tfjs-core';
+import { METADATA_KEY, type BisenetTfjsMetadata } from '../emit/tfjs-common.js';
+import { fail } from '../util/errors.js';
+import type { NdArray } from '../util/ndarray.js';
+import { fileSystemHandler, isTfjsModelPath, readModelJson, toNchw, toNhwc } from './tfjs.js';
+import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
+import { generousLimits, installNavigatorGpu, openAdapter, type OpenedAdapter } from './webgpu.js';
+
+type Tfc = typeof TfcNs;
+interface State { tf: Tfc; opened: OpenedAdapter; deviceText: string }
+let statePromise: Promise<State> | null = null;
+
+/**
+ * tfjs with its WebGPU backend on the chosen adapter, once per process (tfjs has one engine).
+ * `navigator.gpu` must exist before @tensorflow/tfjs-backend-webgpu is imported: it registers
+ * its kernels and backend only if it sees WebGPU then. Its own backend factory asks
+ * `navigator.gpu` for the default adapter; it is replaced by one that uses the adapter --device chose.
+ */
+async function loadTfjsWebgpu(deviceText: string): Promise<State> {
+  statePromise ??= (async () => {
+    const opened = await openAdapter(deviceText);
+    installNavigatorGpu(opened.gpu);
+    let tf: Tfc;
+    let WebGPUBackend: new (device: unknown, info?: unknown) => TfcNs.KernelBackend;
+    try {
+      tf = await import('@tensorflow/tfjs-core');
+      await import('@tensorflow/tfjs-backend-cpu'); // kernels the WebGPU backend forwards small ops to
+      ({ WebGPUBackend } = (await import('@tensorflow/tfjs-backend-webgpu')) as unknown as { WebGPUBackend: typeof WebGPUBackend });
+      await import('@tensorflow/tfjs-layers');
+      await import('@tensorflow/tfjs-converter');
+    } catch (e) {
+      statePromise = null;
+      return fail('runtime', `TensorFlow.js WebGPU is not available: ${(e as Error).message.split('\n')[0]}`);
+    }
+    if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+    tf.registerBackend('webgpu', async () => {
+      const a = opened.adapter;
+      const device = await a.requestDevice({
+        requiredLimits: generousLimits(a),
+        requiredFeatures: a.features.has('timestamp-query') ? ['timestamp-query'] : [],
+      });
+      return new WebGPUBackend(device, a.info);
+    }, 0);
+    return { tf, opened, deviceText };
+  })();
+  const state = await statePromise;
+  if (state.deviceText !== deviceText) {
+    fail('usage', `TensorFlow.js has one WebGPU backend per process; it is on --device ${state.deviceText}, so --device ${deviceText} cannot be used too`);
+  }
+  return state;
+}
+
+async function useWebgpu(tf: Tfc): Promise<void> {
+  if (tf.getBackend() !== 'webgpu') {
+    let ok = false;
+    try { ok = await tf.setBackend('webgpu'); } catch (e) { fail('runtime', `tfjs WebGPU backend failed to start: ${(e as Error).message.split('\n')[0]}`); }
+    if (!ok) fail('runtime', 'tfjs WebGPU backend failed to start');
+  }
+  await tf.ready();
+}
+
+interface Loaded {
+  kind: 'layers-model' | 'graph-model';
+  inputName: string;
+  outputNames: string[];
+  execute(x: TfcNs.Tensor4D): TfcNs.Tensor[];
+  dispose(): void;
+}
+
+async function loadModel(tf: Tfc, modelPath: string): Promise<Loaded> {
+  const { file, json } = readModelJson(modelPath);
+  const meta = (json.userDefinedMetadata?.[METADATA_KEY] ?? null) as BisenetTfjsMetadata | null;
+  const handler = fileSystemHandler(tf, modelPath);
+  const kind = json.format === 'graph-model' || (json.format === undefined && Array.isArray((json.modelTopology as { node?: unknown }).node)) ? 'graph-model' : 'layers-model';
+  try {
+    if (kind === 'layers-model') {
+      const layers = await import('@tensorflow/tfjs-layers');
+      const { registerBisenetLayers } = await import('../tfjs.js');
+      registerBisenetLayers();
+      const model = await layers.loadLayersModel(handler);
+      return {
+        kind, inputName: meta?.input ?? model.inputNames[0]!, outputNames: meta?.outputs ?? model.outputNames,
+        execute: (x) => { const y = model.predict(x); return Array.isArray(y) ? y : [y]; },
+        dispose: () => model.dispose(),
+      };
+    }
+    const converter = await import('@tensorflow/tfjs-converter');
+    const model = await converter.loadGraphModel(handler);
+    const sigOut = Object.keys((model.modelSignature as { outputs?: Record<string, unknown> } | undefined)?.outputs ?? {});
+    const outputNames = meta?.outputs ?? (sigOut.length ? sigOut : model.outputNodes);
+    const inputName = meta?.input ?? model.inputNodes[0]!;
+    return {
+      kind, inputName, outputNames,
+      execute: (x) => { const y = model.execute({ [inputName]: x }, outputNames); return Array.isArray(y) ? y : [y]; },
+      dispose: () => model.dispose(),
+    };
+  } catch (e) {
+    if ((e as { name?: string }).name === 'BisenetError') throw e;
+    return fail('format', `${file}: TensorFlow.js cannot load this ${kind}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+export const tfjsWebgpu: RuntimeInfo = {
+  id: 'tfjs-webgpu',
+  description: 'TensorFlow.js, WebGPU backend (dawn.node: a GPU, or lavapipe in software)',
+  accepts: isTfjsModelPath,
+  async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {
+    const { tf, opened } = await loadTfjsWebgpu(opts.device ?? 'auto');
+    await useWebgpu(tf);
+    const model = await loadModel(tf, modelPath);
+    return {
+      runtime: 'tfjs-webgpu',
+      device: `${opened.label} (${model.kind})`,
+      inputNames: [model.inputName],
+      outputNames: [...model.outputNames],
+      async run(inputs) {
+        const input = inputs[model.inputName] ?? Object.values(inputs)[0];
+        if (!input) fail('usage', `no input given (the model takes ${model.inputName})`);
+        if (input!.dtype !== 'float32') fail('usage', `inputs of dtype ${input!.dtype} are not supported; use float32`);
+        await useWebgpu(tf);
+        const nhwc = toNhwc(input!);
+        const x = tf.tensor4d(nhwc.data as Float32Array, nhwc.shape as [number, number, number, number], 'float32');
+        let ys: TfcNs.Tensor[] = [];
+        try {
+          try {
+            ys = model.execute(x);
+          } catch (e) {
+            return fail('runtime', `TensorFlow.js (tfjs-webgpu) failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
+          }
+          const out: Record<string, NdArray> = {};
+          for (let i = 0; i < ys.length; i++) {
+            const y = ys[i]!;
+            out[model.outputNames[i] ?? `output${i}`] = toNchw(y.shape, (await y.data()) as Float32Array | Int32Array);
+          }
+          return out;
+        } finally {
+          x.dispose();
+          for (const y of ys) y.dispose();
+        }
+      },
+      async dispose() { model.dispose(); },
+    };
+  },
+};
