@@ -20,20 +20,50 @@ export type Family = 'coincheung' | 'mmseg' | 'paddleseg';
 
 export interface Variant {
   family: Family;
+  /** Every conv carries a bias, also before BatchNorm (Paddle's Conv2D default). */
+  convBias: boolean;
+  /** Padding of 3×3 stride-2 convs: PyTorch's symmetric 1, or Paddle 'same' on even sizes (0 top/left, 1 bottom/right). */
+  stride2Pads: Pads;
+  /** ReLU after the GE layers' depthwise convs (CoinCheung, mmseg) or not (PaddleSeg). */
+  geDepthwiseRelu: boolean;
+  /** The CE block ends in ConvBNReLU, or in a plain 3×3 conv with bias (PaddleSeg). */
+  contextLast: 'conv-bn-relu' | 'conv';
   /** How the BGA layer brings the 1/32 semantic features to the 1/8 detail size. */
   bgaUpsample: 'nearest' | 'bilinear';
-  /** The BGA 1×1 convs after the depthwise convs carry a bias (mmcv ConvModule without norm). */
+  /** The BGA 1×1 convs after the depthwise convs carry a bias (mmcv ConvModule without norm; Paddle). */
   bgaPointwiseBias: boolean;
+  /** The BGA average pool counts the zero padding (PyTorch default) or excludes it (Paddle's exclusive=True). */
+  bgaPoolCountIncludePad: boolean;
+  /** ReLU after the BGA output conv (absent in PaddleSeg). */
+  bgaOutRelu: boolean;
   /** Mid width of the segmentation head. */
   headChannels: number;
   /** The head's final upsampling: ×8 by scale, or bilinear to the input's size. */
   headUpsample: 'scale' | 'like-input';
+  /**
+   * Booster heads: CoinCheung's (conv, nearest ×2, conv to up², classifier, bilinear ×up/2), or FCN-style
+   * heads (`convs` ConvBNReLU of `channels[i]`, classifier, bilinear to the input size) as mmseg and Paddle have.
+   */
+  booster: { style: 'coincheung' } | { style: 'fcn'; channels: [number, number, number, number]; convs: 1 | 2 };
 }
 
+const SYMMETRIC: Pads = [1, 1, 1, 1];
 export const VARIANTS: Record<Family, Variant> = {
-  coincheung: { family: 'coincheung', bgaUpsample: 'nearest', bgaPointwiseBias: false, headChannels: 1024, headUpsample: 'scale' },
-  mmseg: { family: 'mmseg', bgaUpsample: 'bilinear', bgaPointwiseBias: true, headChannels: 1024, headUpsample: 'like-input' },
-  paddleseg: { family: 'paddleseg', bgaUpsample: 'bilinear', bgaPointwiseBias: true, headChannels: 128, headUpsample: 'scale' },
+  coincheung: {
+    family: 'coincheung', convBias: false, stride2Pads: SYMMETRIC, geDepthwiseRelu: true, contextLast: 'conv-bn-relu',
+    bgaUpsample: 'nearest', bgaPointwiseBias: false, bgaPoolCountIncludePad: true, bgaOutRelu: true,
+    headChannels: 1024, headUpsample: 'scale', booster: { style: 'coincheung' },
+  },
+  mmseg: {
+    family: 'mmseg', convBias: false, stride2Pads: SYMMETRIC, geDepthwiseRelu: true, contextLast: 'conv-bn-relu',
+    bgaUpsample: 'bilinear', bgaPointwiseBias: true, bgaPoolCountIncludePad: true, bgaOutRelu: true,
+    headChannels: 1024, headUpsample: 'like-input', booster: { style: 'fcn', channels: [16, 64, 256, 1024], convs: 2 },
+  },
+  paddleseg: {
+    family: 'paddleseg', convBias: true, stride2Pads: [0, 0, 1, 1], geDepthwiseRelu: false, contextLast: 'conv',
+    bgaUpsample: 'bilinear', bgaPointwiseBias: true, bgaPoolCountIncludePad: false, bgaOutRelu: false,
+    headChannels: 128, headUpsample: 'like-input', booster: { style: 'fcn', channels: [16, 32, 64, 128], convs: 1 },
+  },
 };
 
 export interface BisenetV2Options {
@@ -48,99 +78,110 @@ export interface BisenetV2Options {
 export const AUX_OUTPUTS = ['aux2', 'aux3', 'aux4', 'aux5_4'] as const;
 export const BN_EPS = 1e-5;
 
-type ConvOpts = { kernel: number; stride?: number; groups?: number; relu?: boolean; pads?: Pads; bias?: boolean };
+type ConvOpts = { kernel: number; stride?: number; groups?: number; relu?: boolean };
 
-/** Conv → BatchNorm (→ ReLU): the unit everything here is built from. */
-function convBn(g: GraphBuilder, unit: string, x: string, out: number, o: ConvOpts): string {
-  const conv = g.conv(`${unit}.conv`, x, out, { kernel: o.kernel, stride: o.stride, groups: o.groups, pads: o.pads, bias: o.bias });
-  const bn = g.batchnorm(`${unit}.bn`, conv, BN_EPS);
-  return o.relu === false ? bn : g.unary(`${unit}.relu`, 'relu', bn);
-}
+/** Builds one variant: the helpers below close over it, so each family's behaviour is decided in one place. */
+function builder(g: GraphBuilder, v: Variant) {
+  /** Conv → BatchNorm (→ ReLU): the unit everything here is built from. */
+  const convBn = (unit: string, x: string, out: number, o: ConvOpts): string => {
+    const stride = o.stride ?? 1;
+    const pads = stride === 2 && o.kernel === 3 ? v.stride2Pads : undefined;
+    const conv = g.conv(`${unit}.conv`, x, out, { kernel: o.kernel, stride, groups: o.groups, pads, bias: v.convBias });
+    const bn = g.batchnorm(`${unit}.bn`, conv, BN_EPS);
+    return o.relu === false ? bn : g.unary(`${unit}.relu`, 'relu', bn);
+  };
+  const plainConv = (unit: string, x: string, out: number, kernel: number, bias: boolean): string =>
+    g.conv(`${unit}.conv`, x, out, { kernel, bias });
 
-function plainConv(g: GraphBuilder, unit: string, x: string, out: number, kernel: number, bias: boolean): string {
-  return g.conv(`${unit}.conv`, x, out, { kernel, bias });
-}
+  const detailBranch = (x: string): string => {
+    const stages: [number, number][] = [[64, 2], [64, 3], [128, 3]];
+    let y = x;
+    stages.forEach(([ch, repeats], s) => {
+      for (let i = 0; i < repeats; i++) y = convBn(`detail.stage${s + 1}.${i}`, y, ch, { kernel: 3, stride: i === 0 ? 2 : 1 });
+    });
+    return y;
+  };
 
-function detailBranch(g: GraphBuilder, x: string): string {
-  const stages: [number, number][] = [[64, 2], [64, 3], [128, 3]];
-  let y = x;
-  stages.forEach(([ch, repeats], s) => {
-    for (let i = 0; i < repeats; i++) y = convBn(g, `detail.stage${s + 1}.${i}`, y, ch, { kernel: 3, stride: i === 0 ? 2 : 1 });
-  });
-  return y;
-}
+  const stem = (x: string): string => {
+    const p = 'semantic.stem';
+    const c = convBn(`${p}.conv`, x, 16, { kernel: 3, stride: 2 });
+    const l0 = convBn(`${p}.left.0`, c, 8, { kernel: 1 });
+    const l1 = convBn(`${p}.left.1`, l0, 16, { kernel: 3, stride: 2 });
+    const r = g.pool(`${p}.pool`, 'maxpool', c, 3, 2, 1);
+    return convBn(`${p}.fuse`, g.concat(`${p}.concat`, [l1, r]), 16, { kernel: 3 });
+  };
 
-function stem(g: GraphBuilder, x: string): string {
-  const p = 'semantic.stem';
-  const c = convBn(g, `${p}.conv`, x, 16, { kernel: 3, stride: 2 });
-  const l0 = convBn(g, `${p}.left.0`, c, 8, { kernel: 1 });
-  const l1 = convBn(g, `${p}.left.1`, l0, 16, { kernel: 3, stride: 2 });
-  const r = g.pool(`${p}.pool`, 'maxpool', c, 3, 2, 1);
-  return convBn(g, `${p}.fuse`, g.concat(`${p}.concat`, [l1, r]), 16, { kernel: 3 });
-}
+  /** Gather-and-Expand layer, stride 1: residual over a depthwise expansion ×6. */
+  const geStride1 = (p: string, x: string): string => {
+    const c = g.channels(x);
+    const a = convBn(`${p}.conv1`, x, c, { kernel: 3 });
+    const b = convBn(`${p}.dw`, a, 6 * c, { kernel: 3, groups: c, relu: v.geDepthwiseRelu });
+    const d = convBn(`${p}.project`, b, c, { kernel: 1, relu: false });
+    return g.unary(`${p}.relu`, 'relu', g.binary(`${p}.add`, 'add', d, x));
+  };
 
-/** Gather-and-Expand layer, stride 1: residual over a depthwise expansion ×6. */
-function geStride1(g: GraphBuilder, p: string, x: string): string {
-  const c = g.channels(x);
-  const a = convBn(g, `${p}.conv1`, x, c, { kernel: 3 });
-  const b = convBn(g, `${p}.dw`, a, 6 * c, { kernel: 3, groups: c });
-  const d = convBn(g, `${p}.project`, b, c, { kernel: 1, relu: false });
-  return g.unary(`${p}.relu`, 'relu', g.binary(`${p}.add`, 'add', d, x));
-}
+  /** Gather-and-Expand layer, stride 2, with a depthwise-separable shortcut. */
+  const geStride2 = (p: string, x: string, out: number): string => {
+    const c = g.channels(x);
+    const a = convBn(`${p}.conv1`, x, c, { kernel: 3 });
+    const b = convBn(`${p}.dw1`, a, 6 * c, { kernel: 3, stride: 2, groups: c, relu: false });
+    const b2 = convBn(`${p}.dw2`, b, 6 * c, { kernel: 3, groups: 6 * c, relu: v.geDepthwiseRelu });
+    const d = convBn(`${p}.project`, b2, out, { kernel: 1, relu: false });
+    const s1 = convBn(`${p}.shortcut.dw`, x, c, { kernel: 3, stride: 2, groups: c, relu: false });
+    const s2 = convBn(`${p}.shortcut.pw`, s1, out, { kernel: 1, relu: false });
+    return g.unary(`${p}.relu`, 'relu', g.binary(`${p}.add`, 'add', d, s2));
+  };
 
-/** Gather-and-Expand layer, stride 2, with a depthwise-separable shortcut. */
-function geStride2(g: GraphBuilder, p: string, x: string, out: number): string {
-  const c = g.channels(x);
-  const a = convBn(g, `${p}.conv1`, x, c, { kernel: 3 });
-  const b = convBn(g, `${p}.dw1`, a, 6 * c, { kernel: 3, stride: 2, groups: c, relu: false });
-  const b2 = convBn(g, `${p}.dw2`, b, 6 * c, { kernel: 3, groups: 6 * c });
-  const d = convBn(g, `${p}.project`, b2, out, { kernel: 1, relu: false });
-  const s1 = convBn(g, `${p}.shortcut.dw`, x, c, { kernel: 3, stride: 2, groups: c, relu: false });
-  const s2 = convBn(g, `${p}.shortcut.pw`, s1, out, { kernel: 1, relu: false });
-  return g.unary(`${p}.relu`, 'relu', g.binary(`${p}.add`, 'add', d, s2));
-}
+  const geStage = (p: string, x: string, out: number, stride1Repeats: number): string => {
+    let y = geStride2(`${p}.0`, x, out);
+    for (let i = 1; i <= stride1Repeats; i++) y = geStride1(`${p}.${i}`, y);
+    return y;
+  };
 
-function geStage(g: GraphBuilder, p: string, x: string, out: number, stride1Repeats: number): string {
-  let y = geStride2(g, `${p}.0`, x, out);
-  for (let i = 1; i <= stride1Repeats; i++) y = geStride1(g, `${p}.${i}`, y);
-  return y;
-}
+  const contextEmbedding = (x: string): string => {
+    const p = 'semantic.context';
+    const gap = g.unary(`${p}.gap`, 'globalavgpool', x);
+    const bn = g.batchnorm(`${p}.bn`, gap, BN_EPS);
+    const ctx = convBn(`${p}.gap_conv`, bn, g.channels(x), { kernel: 1 });
+    const sum = g.binary(`${p}.add`, 'add', ctx, x);
+    return v.contextLast === 'conv' ? plainConv(`${p}.last_conv`, sum, g.channels(x), 3, true) : convBn(`${p}.last_conv`, sum, g.channels(x), { kernel: 3 });
+  };
 
-function contextEmbedding(g: GraphBuilder, x: string): string {
-  const p = 'semantic.context';
-  const gap = g.unary(`${p}.gap`, 'globalavgpool', x);
-  const bn = g.batchnorm(`${p}.bn`, gap, BN_EPS);
-  const ctx = convBn(g, `${p}.gap_conv`, bn, g.channels(x), { kernel: 1 });
-  return convBn(g, `${p}.last_conv`, g.binary(`${p}.add`, 'add', ctx, x), g.channels(x), { kernel: 3 });
-}
+  const bga = (detail: string, semantic: string): string => {
+    const p = 'bga';
+    const ch = g.channels(detail);
+    const up = (name: string, x: string): string =>
+      v.bgaUpsample === 'nearest' ? g.resize(name, x, 'nearest', { scale: 4 }) : g.resize(name, x, 'bilinear', { like: detail });
+    const detailKeep = plainConv(`${p}.detail_pw`, convBn(`${p}.detail_dw`, detail, ch, { kernel: 3, groups: ch, relu: false }), ch, 1, v.bgaPointwiseBias);
+    const detailDown = g.pool(`${p}.detail_pool`, 'avgpool', convBn(`${p}.detail_down`, detail, ch, { kernel: 3, stride: 2, relu: false }), 3, 2, 1, v.bgaPoolCountIncludePad);
+    const semanticUp = convBn(`${p}.semantic_conv`, semantic, ch, { kernel: 3, relu: false });
+    const semanticKeep = plainConv(`${p}.semantic_pw`, convBn(`${p}.semantic_dw`, semantic, ch, { kernel: 3, groups: ch, relu: false }), ch, 1, v.bgaPointwiseBias);
+    const left = g.binary(`${p}.left`, 'mul', detailKeep, g.unary(`${p}.semantic_gate`, 'sigmoid', up(`${p}.semantic_up`, semanticUp)));
+    const right = up(`${p}.right_up`, g.binary(`${p}.right`, 'mul', detailDown, g.unary(`${p}.detail_gate`, 'sigmoid', semanticKeep)));
+    return convBn(`${p}.out`, g.binary(`${p}.sum`, 'add', left, right), ch, { kernel: 3, relu: v.bgaOutRelu });
+  };
 
-function bga(g: GraphBuilder, v: Variant, detail: string, semantic: string): string {
-  const p = 'bga';
-  const ch = g.channels(detail);
-  const up = (name: string, x: string): string =>
-    v.bgaUpsample === 'nearest' ? g.resize(name, x, 'nearest', { scale: 4 }) : g.resize(name, x, 'bilinear', { like: detail });
-  const detailKeep = plainConv(g, `${p}.detail_pw`, convBn(g, `${p}.detail_dw`, detail, ch, { kernel: 3, groups: ch, relu: false }), ch, 1, v.bgaPointwiseBias);
-  const detailDown = g.pool(`${p}.detail_pool`, 'avgpool', convBn(g, `${p}.detail_down`, detail, ch, { kernel: 3, stride: 2, relu: false }), 3, 2, 1, true);
-  const semanticUp = convBn(g, `${p}.semantic_conv`, semantic, ch, { kernel: 3, relu: false });
-  const semanticKeep = plainConv(g, `${p}.semantic_pw`, convBn(g, `${p}.semantic_dw`, semantic, ch, { kernel: 3, groups: ch, relu: false }), ch, 1, v.bgaPointwiseBias);
-  const left = g.binary(`${p}.left`, 'mul', detailKeep, g.unary(`${p}.semantic_gate`, 'sigmoid', up(`${p}.semantic_up`, semanticUp)));
-  const right = up(`${p}.right_up`, g.binary(`${p}.right`, 'mul', detailDown, g.unary(`${p}.detail_gate`, 'sigmoid', semanticKeep)));
-  return convBn(g, `${p}.out`, g.binary(`${p}.sum`, 'add', left, right), ch, { kernel: 3 });
-}
+  const segmentHead = (x: string, numClasses: number, input: string): string => {
+    const mid = convBn('head.conv', x, v.headChannels, { kernel: 3 });
+    const cls = plainConv('head.classifier', mid, numClasses, 1, true);
+    return v.headUpsample === 'scale' ? g.resize('logits', cls, 'bilinear', { scale: 8 }) : g.resize('logits', cls, 'bilinear', { like: input });
+  };
 
-function segmentHead(g: GraphBuilder, v: Variant, x: string, numClasses: number, input: string): string {
-  const mid = convBn(g, 'head.conv', x, v.headChannels, { kernel: 3 });
-  const cls = plainConv(g, 'head.classifier', mid, numClasses, 1, true);
-  return v.headUpsample === 'scale' ? g.resize('logits', cls, 'bilinear', { scale: 8 }) : g.resize('logits', cls, 'bilinear', { like: input });
-}
+  /** Booster head `index` (0..3) on a feature with total stride `up`, back to the input size. */
+  const boosterHead = (name: string, index: number, x: string, up: number, numClasses: number, input: string): string => {
+    const p = `booster.${name}`;
+    const b = v.booster;
+    if (b.style === 'coincheung') {
+      const a = convBn(`${p}.conv`, x, 128, { kernel: 3 });
+      const c = convBn(`${p}.up_conv`, g.resize(`${p}.up`, a, 'nearest', { scale: 2 }), up * up, { kernel: 3 });
+      return g.resize(name, plainConv(`${p}.classifier`, c, numClasses, 1, true), 'bilinear', { scale: up / 2 });
+    }
+    let y = convBn(`${p}.conv`, x, b.channels[index]!, { kernel: 3 });
+    if (b.convs === 2) y = convBn(`${p}.conv2`, y, b.channels[index]!, { kernel: 3 });
+    return g.resize(name, plainConv(`${p}.classifier`, y, numClasses, 1, true), 'bilinear', { like: input });
+  };
 
-/** Booster head on an intermediate feature with total upsampling `up` back to input size. */
-function boosterHead(g: GraphBuilder, name: string, x: string, up: number, numClasses: number): string {
-  const p = `booster.${name}`;
-  const a = convBn(g, `${p}.conv`, x, 128, { kernel: 3 });
-  const b = convBn(g, `${p}.up_conv`, g.resize(`${p}.up`, a, 'nearest', { scale: 2 }), up * up, { kernel: 3 });
-  const cls = plainConv(g, `${p}.classifier`, b, numClasses, 1, true);
-  return g.resize(name, cls, 'bilinear', { scale: up / 2 });
+  return { detailBranch, stem, geStage, contextEmbedding, bga, segmentHead, boosterHead };
 }
 
 export function bisenetv2(opts: BisenetV2Options): Graph {
@@ -148,18 +189,19 @@ export function bisenetv2(opts: BisenetV2Options): Graph {
   const v = VARIANTS[family];
   if (!Number.isInteger(opts.numClasses) || opts.numClasses < 1) throw new Error(`numClasses must be a positive integer, got ${opts.numClasses}`);
   const g = new GraphBuilder('input', 3);
-  const detail = detailBranch(g, 'input');
-  const stemOut = stem(g, 'input');
-  const s3 = geStage(g, 'semantic.stage3', stemOut, 32, 1);
-  const s4 = geStage(g, 'semantic.stage4', s3, 64, 1);
-  const s5 = geStage(g, 'semantic.stage5', s4, 128, 3);
-  const ctx = contextEmbedding(g, s5);
-  const logits = segmentHead(g, v, bga(g, v, detail, ctx), opts.numClasses, 'input');
+  const m = builder(g, v);
+  const detail = m.detailBranch('input');
+  const stemOut = m.stem('input');
+  const s3 = m.geStage('semantic.stage3', stemOut, 32, 1);
+  const s4 = m.geStage('semantic.stage4', s3, 64, 1);
+  const s5 = m.geStage('semantic.stage5', s4, 128, 3);
+  const ctx = m.contextEmbedding(s5);
+  const logits = m.segmentHead(m.bga(detail, ctx), opts.numClasses, 'input');
   const outputs = [{ name: 'logits', tensor: logits }];
   if (opts.labels) outputs.push({ name: 'labels', tensor: g.argmax('labels', logits) });
   if (opts.aux) {
     const taps: [typeof AUX_OUTPUTS[number], string, number][] = [['aux2', stemOut, 4], ['aux3', s3, 8], ['aux4', s4, 16], ['aux5_4', s5, 32]];
-    for (const [name, tap, up] of taps) outputs.push({ name, tensor: boosterHead(g, name, tap, up, opts.numClasses) });
+    taps.forEach(([name, tap, up], i) => outputs.push({ name, tensor: m.boosterHead(name, i, tap, up, opts.numClasses, 'input') }));
   }
   return {
     name: `bisenetv2-${family}`,
