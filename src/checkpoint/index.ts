@@ -2,6 +2,7 @@ import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { LIMITS } from '../util/limits.js';
 import { isNpy } from './npy.js';
+import { looksLikePicklePdparams, readPdparams } from './paddle.js';
 import { looksLikeSafetensors, readSafetensors } from './safetensors.js';
 import { isLegacyTorchPickle, readTorchZip, torchTensorEntry, TorchTensor, type TorchLoad } from './torch.js';
 import type { Checkpoint, TensorEntry } from './types.js';
@@ -73,7 +74,11 @@ export function parseCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
   if (isLegacyTorchPickle(bytes)) {
     fail('format', `${file}: legacy PyTorch format (torch.save before 1.6, not a zip); re-save it with a current torch.save`);
   }
+  if (looksLikePicklePdparams(bytes)) {
+    const { tensors, ignored } = readPdparams(bytes, file);
+    return { file, format: 'paddle-pickle', tensors, wrapper: '', ignored };
+  }
   if (isNpy(bytes)) fail('format', `${file}: is a single .npy array, not a checkpoint`);
   if (bytes.length === 0) fail('format', `${file}: file is empty`);
-  return fail('format', `${file}: not a checkpoint (neither a PyTorch zip nor safetensors)`);
+  return fail('format', `${file}: not a checkpoint (neither a PyTorch zip, safetensors nor a PaddlePaddle .pdparams pickle)`);
 }

@@ -5,10 +5,12 @@ import { fail } from '../util/errors.js';
 import { sameShape, shapeStr, toFloat32 } from '../util/ndarray.js';
 import type { LayoutTable } from './layout.js';
 import { coincheung } from './layouts/coincheung.js';
+import { mmseg } from './layouts/mmseg.js';
+import { paddleseg } from './layouts/paddleseg.js';
 
 export type { LayoutTable } from './layout.js';
 
-export const LAYOUTS: Record<string, LayoutTable> = { coincheung };
+export const LAYOUTS: Record<string, LayoutTable> = { coincheung, mmseg, paddleseg };
 
 /** Canonical weights: canonical parameter name → float32 data in the IR's shape. */
 export type Weights = Map<string, Float32Array>;

@@ -1,0 +1,97 @@
+import { fail } from '../util/errors.js';
+import { DTYPE_BYTES, numel, typedFromBytes, type DType } from '../util/ndarray.js';
+import { unpickle, type Buildable, type GlobalTable } from './pickle.js';
+import type { TensorEntry } from './types.js';
+
+/**
+ * PaddleSeg `.pdparams`: what `paddle.save(state_dict)` writes, a pickle (protocol 4, older files 2)
+ * of a dict name → numpy.ndarray, plus a "StructuredToParameterName@@" name table. numpy pickles an
+ * array as `_reconstruct(ndarray, (0,), b'b')` followed by BUILD with (version, shape, dtype,
+ * is_fortran, raw bytes), and a dtype as `dtype('f4', False, True)` + BUILD (version, byte order, …).
+ * Exactly those globals are allowed, implemented here as data builders; nothing else.
+ */
+
+const NUMPY_DTYPES: Record<string, DType> = {
+  f4: 'float32', f2: 'float16', f8: 'float64', i8: 'int64', i4: 'int32', i2: 'int16', i1: 'int8', u1: 'uint8', b1: 'bool',
+};
+
+class NumpyDtype implements Buildable {
+  readonly kind = 'numpy-dtype';
+  byteOrder = '=';
+  constructor(readonly code: string) {}
+  setState(state: unknown): void {
+    if (Array.isArray(state) && typeof state[1] === 'string') this.byteOrder = state[1];
+  }
+}
+
+export class NumpyArray implements Buildable {
+  readonly kind = 'numpy-array';
+  dtype: DType | null = null;
+  shape: number[] = [];
+  fortran = false;
+  data: Uint8Array | null = null;
+  constructor(private readonly label: string) {}
+  setState(state: unknown): void {
+    if (!Array.isArray(state) || state.length < 5) fail('format', `${this.label}: malformed numpy array state`);
+    const [, shape, dtype, fortran, data] = state as [unknown, unknown, unknown, unknown, unknown];
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) fail('format', `${this.label}: numpy array with an invalid shape`);
+    if (!(dtype instanceof NumpyDtype)) fail('format', `${this.label}: numpy array without a dtype`);
+    const d = dtype as NumpyDtype;
+    const code = d.code.replace(/^[<>=|]/, '');
+    const t = NUMPY_DTYPES[code];
+    if (!t) fail('format', `${this.label}: numpy dtype ${d.code} is not supported`);
+    if (d.byteOrder === '>' || d.code.startsWith('>')) fail('format', `${this.label}: big-endian numpy arrays are not supported`);
+    if (!(data instanceof Uint8Array)) fail('format', `${this.label}: numpy array data is not raw bytes (object arrays are refused)`);
+    const need = numel(shape as number[]) * DTYPE_BYTES[t!];
+    if (!Number.isSafeInteger(need) || (data as Uint8Array).length !== need) fail('format', `${this.label}: numpy array of shape [${shape}] ${code} holds ${(data as Uint8Array).length} bytes, needs ${need}`);
+    if (fortran === true && (shape as number[]).length > 1) fail('format', `${this.label}: Fortran-ordered numpy arrays in a checkpoint are not supported`);
+    this.dtype = t!;
+    this.shape = shape as number[];
+    this.data = data as Uint8Array;
+  }
+}
+
+function paddleGlobals(label: string): GlobalTable {
+  const ndarrayType = (): never => fail('format', `${label}: numpy.ndarray cannot be called here`);
+  const reconstruct = (args: unknown[]): NumpyArray => {
+    const cls = args[0] as { qualname?: string } | undefined;
+    if (!cls || !/^numpy\.ndarray$/.test(String(cls.qualname))) fail('format', `${label}: _reconstruct of something other than numpy.ndarray`);
+    return new NumpyArray(label);
+  };
+  const dtype = (args: unknown[]): NumpyDtype => {
+    if (typeof args[0] !== 'string') fail('format', `${label}: numpy.dtype without a type code`);
+    return new NumpyDtype(args[0] as string);
+  };
+  return {
+    'numpy.core.multiarray._reconstruct': reconstruct,
+    'numpy._core.multiarray._reconstruct': reconstruct, // numpy ≥ 2 spells the module _core
+    'numpy.ndarray': ndarrayType,
+    'numpy.dtype': dtype,
+    // Protocol-2 pickles store bytes as _codecs.encode(str, 'latin1'): one char per byte.
+    '_codecs.encode': (a) => (typeof a[0] === 'string' ? Uint8Array.from(a[0], (c) => c.charCodeAt(0) & 0xff) : a[0]),
+    'collections.OrderedDict': () => new Map(),
+  };
+}
+
+/** Paddle parameter pickles start with PROTO 2–5 and are not torch's legacy magic number. */
+export function looksLikePicklePdparams(bytes: Uint8Array): boolean {
+  return bytes.length > 3 && bytes[0] === 0x80 && bytes[1]! >= 2 && bytes[1]! <= 5 && bytes[2] !== 0x8a;
+}
+
+export function readPdparams(bytes: Uint8Array, label: string): { tensors: Map<string, TensorEntry>; ignored: string[] } {
+  const root = unpickle(bytes, { label, globals: paddleGlobals(label) });
+  if (!(root instanceof Map)) fail('format', `${label}: the pickle holds no dict of parameters`);
+  const tensors = new Map<string, TensorEntry>();
+  const ignored: string[] = [];
+  for (const [k, v] of root as Map<unknown, unknown>) {
+    if (typeof k !== 'string') fail('format', `${label}: parameter dict has a non-string key`);
+    if (!(v instanceof NumpyArray)) { ignored.push(k as string); continue; }
+    if (!v.dtype || !v.data) fail('format', `${label}: numpy array ${k} was never filled in`);
+    const arr = v;
+    tensors.set(k as string, {
+      name: k as string, dtype: arr.dtype!, shape: arr.shape,
+      load: () => ({ dtype: arr.dtype!, shape: arr.shape, data: typedFromBytes(arr.dtype!, arr.data!) }),
+    });
+  }
+  return { tensors, ignored };
+}
