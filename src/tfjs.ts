@@ -10,9 +10,9 @@
  */
 import * as tfc from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { RESIZE_LAYER_CLASS } from './emit/tfjs-common.js';
+import { EXCLUSIVE_POOL_LAYER_CLASS, RESIZE_LAYER_CLASS } from './emit/tfjs-common.js';
 
-export { RESIZE_LAYER_CLASS } from './emit/tfjs-common.js';
+export { EXCLUSIVE_POOL_LAYER_CLASS, RESIZE_LAYER_CLASS } from './emit/tfjs-common.js';
 
 /**
  * The parts of a TensorFlow.js namespace the custom layer is built from. Pass the app's own `tf`
@@ -24,6 +24,11 @@ export interface TfjsNamespace {
   serialization: Pick<typeof tfc.serialization, 'registerClass' | 'SerializationMap'>;
   image: Pick<typeof tfc.image, 'resizeBilinear' | 'resizeNearestNeighbor'>;
   tidy: typeof tfc.tidy;
+  /** for the exclusive average pool (optional: only PaddleSeg models need it) */
+  avgPool?: typeof tfc.avgPool;
+  pad?: typeof tfc.pad;
+  onesLike?: typeof tfc.onesLike;
+  div?: typeof tfc.div;
 }
 
 type Shape = (number | null)[];
@@ -117,11 +122,67 @@ export function makeResizeLayerClass(tf: TfjsNamespace): BisenetResizeClass {
   return BisenetResize as unknown as BisenetResizeClass;
 }
 
-/** The layer class on the tfjs this package resolves (what `registerBisenetLayers()` registers). */
+export interface ExclusivePoolConfig { poolSize: number; strides: number; pads: [number, number, number, number]; name?: string; trainable?: boolean; dtype?: string }
+
+/**
+ * Average pooling whose windows average only the pixels inside the image (padding excluded from the
+ * count), with explicit [top, left, bottom, right] padding: the zero-padded average divided by the
+ * same average over ones. Keras' 'same' pooling excludes padding too, but pads bottom/right only.
+ */
+export function makeExclusivePoolLayerClass(tf: TfjsNamespace): { new (config: ExclusivePoolConfig): tfl.layers.Layer; className: string } {
+  if (!tf.avgPool || !tf.pad || !tf.onesLike || !tf.div) throw new Error(`${EXCLUSIVE_POOL_LAYER_CLASS} needs avgPool, pad, onesLike and div from the tf namespace`);
+  const avgPool = tf.avgPool;
+  const pad = tf.pad;
+  const onesLike = tf.onesLike;
+  const div = tf.div;
+  class BisenetAvgPoolExclusive extends tf.layers.Layer {
+    static className = EXCLUSIVE_POOL_LAYER_CLASS;
+    readonly poolSize: number;
+    readonly strides: number;
+    readonly pads: [number, number, number, number];
+    constructor(config: ExclusivePoolConfig) {
+      super({ name: config.name, trainable: config.trainable ?? false, dtype: config.dtype as 'float32' | undefined });
+      if (!(Number.isInteger(config.poolSize) && config.poolSize > 0 && Number.isInteger(config.strides) && config.strides > 0)
+        || !Array.isArray(config.pads) || config.pads.length !== 4 || !config.pads.every((p) => Number.isInteger(p) && p >= 0)) {
+        throw new Error(`${EXCLUSIVE_POOL_LAYER_CLASS}: invalid config ${JSON.stringify(config)}`);
+      }
+      this.poolSize = config.poolSize;
+      this.strides = config.strides;
+      this.pads = config.pads;
+    }
+    private out(size: number | null, before: number, after: number): number | null {
+      return size == null ? null : Math.floor((size + before + after - this.poolSize) / this.strides) + 1;
+    }
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      const x = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+      const [t, l, b, r] = this.pads;
+      return [x[0] ?? null, this.out(x[1] ?? null, t, b), this.out(x[2] ?? null, l, r), x[3] ?? null];
+    }
+    override call(inputs: tfc.Tensor | tfc.Tensor[]): tfc.Tensor {
+      return tf.tidy(() => {
+        const x = (Array.isArray(inputs) ? inputs[0] : inputs) as Tensor4D;
+        const [t, l, b, r] = this.pads;
+        const paddings: [number, number][] = [[0, 0], [t, b], [l, r], [0, 0]];
+        const k: [number, number] = [this.poolSize, this.poolSize];
+        const s: [number, number] = [this.strides, this.strides];
+        const mean = avgPool(pad(x, paddings) as Tensor4D, k, s, 'valid');
+        const inside = avgPool(pad(onesLike(x), paddings) as Tensor4D, k, s, 'valid');
+        return div(mean, inside);
+      });
+    }
+    override getConfig(): tfc.serialization.ConfigDict {
+      return { ...super.getConfig(), poolSize: this.poolSize, strides: this.strides, pads: this.pads };
+    }
+  }
+  return BisenetAvgPoolExclusive;
+}
+
+/** The layer classes on the tfjs this package resolves (what `registerBisenetLayers()` registers). */
 export const BisenetResize = makeResizeLayerClass(defaultNamespace());
+export const BisenetAvgPoolExclusive = makeExclusivePoolLayerClass(defaultNamespace());
 
 function defaultNamespace(): TfjsNamespace {
-  return { layers: tfl.layers, serialization: tfc.serialization, image: tfc.image, tidy: tfc.tidy };
+  return { layers: tfl.layers, serialization: tfc.serialization, image: tfc.image, tidy: tfc.tidy, avgPool: tfc.avgPool, pad: tfc.pad, onesLike: tfc.onesLike, div: tfc.div };
 }
 
 /**
@@ -133,8 +194,14 @@ function defaultNamespace(): TfjsNamespace {
 export function registerBisenetLayers(tf?: TfjsNamespace): string[] {
   const ns = tf ?? defaultNamespace();
   const registry = ns.serialization.SerializationMap.getMap().classNameMap;
+  type Ctor = tfc.serialization.SerializableConstructor<tfc.serialization.Serializable>;
   if (!(RESIZE_LAYER_CLASS in registry)) {
-    ns.serialization.registerClass((tf ? makeResizeLayerClass(ns) : BisenetResize) as unknown as tfc.serialization.SerializableConstructor<tfc.serialization.Serializable>);
+    ns.serialization.registerClass((tf ? makeResizeLayerClass(ns) : BisenetResize) as unknown as Ctor);
   }
-  return [RESIZE_LAYER_CLASS];
+  // The exclusive pool (PaddleSeg models only) needs a few more ops from the namespace; a `tf` from
+  // '@tensorflow/tfjs' has them.
+  if (!(EXCLUSIVE_POOL_LAYER_CLASS in registry) && ns.avgPool && ns.pad && ns.onesLike && ns.div) {
+    ns.serialization.registerClass((tf ? makeExclusivePoolLayerClass(ns) : BisenetAvgPoolExclusive) as unknown as Ctor);
+  }
+  return [RESIZE_LAYER_CLASS, EXCLUSIVE_POOL_LAYER_CLASS].filter((c) => c in registry);
 }

@@ -13,6 +13,8 @@ import { floatToHalf } from '../util/ndarray.js';
 
 /** Class name of the custom layer the layers format uses for resizes tfjs-layers cannot express. */
 export const RESIZE_LAYER_CLASS = 'BisenetResize';
+/** Average pooling that excludes zero padding from each window's count (PaddleSeg's BGA pool). */
+export const EXCLUSIVE_POOL_LAYER_CLASS = 'BisenetAvgPoolExclusive';
 /** Key of our block inside `userDefinedMetadata` of model.json. */
 export const METADATA_KEY = 'bisenet';
 export const TFJS_PRODUCER = 'bisenet-port 0.1.0';

@@ -155,7 +155,15 @@ function emitNode(ctx: Ctx, n: Node, tensor: (t: string) => string): void {
     }
     case 'maxpool': case 'avgpool': {
       if (a.op === 'avgpool' && !a.countIncludePad && a.pads.some((p) => p > 0)) {
-        fail('usage', `${n.name}: average pooling that excludes padding is not supported by the TensorFlow.js emitters`);
+        // Excluding padding (Paddle's exclusive=True): the zero-padded average divided by the share of
+        // each window that lies inside the image, which is the same average taken over ones. TF's own
+        // 'SAME' pooling also excludes padding but places the padding bottom/right only: wrong here.
+        const attr = { ...FLOAT, ksize: aInts([1, a.kernel, a.kernel, 1]), strides: aInts([1, a.stride, a.stride, 1]), padding: aStr('VALID'), data_format: aStr('NHWC') };
+        const sum = add(ctx, { name: `${n.name}/padded_mean`, op: 'AvgPool', input: [pad(ctx, `${n.name}/pad`, x, a.pads)], attr });
+        const ones = add(ctx, { name: `${n.name}/ones`, op: 'OnesLike', input: [x], attr: FLOAT });
+        const share = add(ctx, { name: `${n.name}/inside_share`, op: 'AvgPool', input: [pad(ctx, `${n.name}/ones_pad`, ones, a.pads)], attr });
+        add(ctx, { name: n.name, op: 'RealDiv', input: [sum, share], attr: FLOAT });
+        return;
       }
       const padded = a.pads.some((p) => p > 0)
         ? pad(ctx, `${n.name}/pad`, x, a.pads, a.op === 'maxpool' ? -Infinity : undefined)

@@ -20,7 +20,7 @@ import type { WeightMap } from '../ir/fold.js';
 import type { Graph, Node } from '../ir/graph.js';
 import { fail } from '../util/errors.js';
 import {
-  emittedNodes, encodeWeights, modelFiles, modelMetadata, METADATA_KEY, padPlan, prepareGraph, RESIZE_LAYER_CLASS,
+  emittedNodes, encodeWeights, EXCLUSIVE_POOL_LAYER_CLASS, modelFiles, modelMetadata, METADATA_KEY, padPlan, prepareGraph, RESIZE_LAYER_CLASS,
   tfKernel, TFJS_PRODUCER, type PadPlan, type PreparedGraph, type TfjsEmitOptions, type TfjsWeight,
 } from './tfjs-common.js';
 
@@ -111,7 +111,9 @@ function emitNode(ctx: Ctx, n: Node, tensor: (t: string) => string): void {
     case 'maxpool': case 'avgpool': {
       const plan = padPlan(a.kernel, a.stride, a.pads);
       if (a.op === 'avgpool' && !a.countIncludePad && plan.kind !== 'valid') {
-        fail('usage', `${n.name}: average pooling that excludes padding is not supported by the TensorFlow.js emitters`);
+        // Keras' 'same' pooling excludes padding but pads bottom/right only; our custom layer pads as asked.
+        addLayer(ctx, EXCLUSIVE_POOL_LAYER_CLASS, n.name, [x], { poolSize: a.kernel, strides: a.stride, pads: a.pads });
+        return;
       }
       if (a.op === 'maxpool' && plan.kind !== 'valid' && !ctx.prepared.nonNegative.has(n.inputs[0]!)) {
         fail('usage', `${n.name}: the layers format pads a max-pool with zeros, exact only on a ReLU output; this input is not one (use --to tfjs-graph)`);
