@@ -7,6 +7,7 @@ import { emitTfjsLayers } from './emit/tfjs-layers.js';
 import type { Graph } from './ir/graph.js';
 import type { Family } from './models/bisenetv2.js';
 import { modelFor, portWeights, type Ported } from './port/index.js';
+import { modelMetadataFor, type Dataset } from './presets.js';
 import { fail } from './util/errors.js';
 
 export type Target = 'onnx' | 'tfjs-layers' | 'tfjs-graph' | 'tensorrt';
@@ -31,6 +32,8 @@ export interface ConvertOptions {
   groupedConv?: 'native' | 'depthwise';
   /** tensorrt: input size `1x3x512x1024`, or a `min:opt:max` profile. */
   shapes?: string;
+  /** Preprocessing preset recorded in the model's metadata (default: from the class count). */
+  dataset?: Dataset | 'none';
 }
 
 export interface Converted {
@@ -49,19 +52,20 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
   const checkpoint = loadCheckpoint(file);
   const ported = portWeights(checkpoint, { family: opts.family, aux: opts.aux, numClasses: opts.numClasses });
   const graph = modelFor(ported, { labels: opts.labels, aux: opts.aux });
+  const metadata = modelMetadataFor(ported.family, ported.numClasses, opts.dataset);
   if (opts.shapes !== undefined && opts.to !== 'tensorrt') fail('usage', '--shapes applies to the tensorrt target only');
   if (opts.groupedConv && opts.groupedConv !== 'native' && opts.to !== 'onnx') fail('usage', '--grouped-conv applies to the onnx target only');
   if (opts.to === 'onnx') {
     if (opts.quantize) fail('usage', '--quantize applies to the tfjs targets only');
-    const bytes = emitOnnx(graph, ported.weights, { opset: opts.opset, groupedConv: opts.groupedConv });
+    const bytes = emitOnnx(graph, ported.weights, { opset: opts.opset, groupedConv: opts.groupedConv, metadata });
     return { checkpoint, ported, graph, bytes };
   }
   if (opts.to === 'tensorrt') {
     if (opts.quantize) fail('usage', '--quantize applies to the tfjs targets only (TensorRT takes --fp16/--int8 when building: see build_engine.sh)');
-    const files = emitTensorrt(graph, ported.weights, { shapes: opts.shapes, opset: opts.opset });
+    const files = emitTensorrt(graph, ported.weights, { shapes: opts.shapes, opset: opts.opset, metadata });
     return { checkpoint, ported, graph, bytes: files.get('model.onnx')!, files };
   }
   const emit = opts.to === 'tfjs-layers' ? emitTfjsLayers : emitTfjsGraph;
-  const files = emit(graph, ported.weights, { quantize: opts.quantize, shardBytes: opts.shardBytes });
+  const files = emit(graph, ported.weights, { quantize: opts.quantize, shardBytes: opts.shardBytes, metadata });
   return { checkpoint, ported, graph, bytes: files.get('model.json')!, files };
 }

@@ -53,6 +53,7 @@ export function buildProgram(): Command {
     .option('--labels', 'add a "labels" output: argmax over classes (int64)')
     .addOption(new Option('--family <family>', 'checkpoint family (default: detected from the keys)').choices(['coincheung', 'mmseg', 'paddleseg']))
     .option('--classes <n>', 'expected class count (an error if the checkpoint differs)', intOption('--classes', 1, 100000))
+    .addOption(new Option('--dataset <name>', 'preprocessing preset recorded in the model (default: from the class count)').choices(['cityscapes', 'ade20k', 'coco-stuff', 'none']))
     .addOption(new Option('--quantize <dtype>', 'tfjs targets: store weights quantized per tensor').choices(['float16', 'uint8', 'uint16']))
     .option('--shard-size <MiB>', 'tfjs targets: largest weight shard in MiB (default 4)', floatOption('--shard-size'))
     .addOption(new Option('--grouped-conv <form>', 'onnx: grouped convs as one Conv (native) or channel repeat + depthwise (exact; avoids onnxruntime-web WebGPU\'s grouped-conv bug)').choices(['native', 'depthwise']))

@@ -98,13 +98,13 @@ function buildScript(shapes: TrtShapes): string {
 }
 
 /** Emits the TensorRT directory: model.onnx, build_engine.sh, tensorrt.json. */
-export function emitTensorrt(graph: Graph, weights: WeightMap, opts: { shapes?: string; opset?: number } = {}): Map<string, Uint8Array> {
+export function emitTensorrt(graph: Graph, weights: WeightMap, opts: { shapes?: string; opset?: number; metadata?: Record<string, string> } = {}): Map<string, Uint8Array> {
   const shapes = parseShapes(opts.shapes, graph);
   const opset = opts.opset ?? DEFAULT_OPSET;
   const inputDims: (number | string)[] = shapes.static ? shapes.opt : [
     shapes.min[0] === shapes.max[0] ? shapes.min[0]! : 'N', graph.input.channels,
     shapes.min[2] === shapes.max[2] ? shapes.min[2]! : 'H', shapes.min[3] === shapes.max[3] ? shapes.min[3]! : 'W'];
-  const onnx = emitOnnx(graph, weights, { opset, inputDims, labelsType: 'int32', metadata: { target: 'tensorrt' } });
+  const onnx = emitOnnx(graph, weights, { opset, inputDims, labelsType: 'int32', metadata: { ...(opts.metadata ?? {}), target: 'tensorrt' } });
   const model = onnxProto.onnx.ModelProto.decode(onnx);
   const unsupported = [...new Set((model.graph?.node ?? []).map((n) => n.opType ?? '').filter((op) => !TENSORRT_OPS.has(op)))];
   if (unsupported.length) fail('format', `the TensorRT model would hold ops TensorRT lacks: ${unsupported.join(', ')}`);

@@ -1,0 +1,69 @@
+import type { Family } from './models/bisenetv2.js';
+import { fail } from './util/errors.js';
+
+/**
+ * How each family's checkpoints expect their input, per dataset (facts from the reference doc and the
+ * families' configs), plus class names and palette where the dataset fixes them. Stored in every exported
+ * model's metadata so a consumer knows how to feed it: RGB, x·scale, then (x − mean) / std per channel,
+ * H and W resized (bilinear) up to a multiple of 32, logits resized back, argmax.
+ */
+export type Dataset = 'cityscapes' | 'ade20k' | 'coco-stuff';
+export const DATASETS: Dataset[] = ['cityscapes', 'ade20k', 'coco-stuff'];
+
+export interface Preprocessing {
+  color_order: 'RGB';
+  /** multiply 0..255 pixels by this first */
+  scale: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  size_multiple: number;
+  resize: string;
+}
+
+const CLASS_COUNT: Record<Dataset, number> = { cityscapes: 19, ade20k: 150, 'coco-stuff': 171 };
+
+const COINCHEUNG_STATS: Record<Dataset, { mean: [number, number, number]; std: [number, number, number] }> = {
+  cityscapes: { mean: [0.3257, 0.369, 0.3223], std: [0.2112, 0.2148, 0.2115] },
+  'coco-stuff': { mean: [0.46962251, 0.4464104, 0.40718787], std: [0.27469736, 0.27012361, 0.28515933] },
+  ade20k: { mean: [0.4934323, 0.46819794, 0.43106043], std: [0.25680755, 0.25506608, 0.27422913] },
+};
+
+const RESIZE = 'bilinear up to a multiple of 32; logits resized back to the image, then argmax over classes';
+
+export const CITYSCAPES_CLASSES = ['road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign', 'vegetation',
+  'terrain', 'sky', 'person', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle', 'bicycle'];
+export const CITYSCAPES_PALETTE: [number, number, number][] = [[128, 64, 128], [244, 35, 232], [70, 70, 70], [102, 102, 156], [190, 153, 153],
+  [153, 153, 153], [250, 170, 30], [220, 220, 0], [107, 142, 35], [152, 251, 152], [70, 130, 180], [220, 20, 60], [255, 0, 0], [0, 0, 142],
+  [0, 0, 70], [0, 60, 100], [0, 80, 100], [0, 0, 230], [119, 11, 32]];
+
+export function preprocessingFor(family: Family, dataset: Dataset): Preprocessing {
+  const base = { color_order: 'RGB' as const, size_multiple: 32, resize: RESIZE };
+  switch (family) {
+    case 'coincheung': return { ...base, scale: 1 / 255, ...COINCHEUNG_STATS[dataset] };
+    // mmsegmentation normalises 0..255 pixels with ImageNet statistics for every dataset.
+    case 'mmseg': return { ...base, scale: 1, mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375] };
+    // PaddleSeg's Normalize transform defaults: 0..1 pixels, mean 0.5, std 0.5.
+    case 'paddleseg': return { ...base, scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+  }
+}
+
+/** The dataset a class count implies (19 Cityscapes, 150 ADE20k, 171 COCO-Stuff), or null. */
+export function datasetForClasses(numClasses: number): Dataset | null {
+  return DATASETS.find((d) => CLASS_COUNT[d] === numClasses) ?? null;
+}
+
+/**
+ * Metadata for an exported model: string key → string value (ONNX metadata_props and tfjs
+ * userDefinedMetadata both take this). `dataset` 'none' records no preprocessing.
+ */
+export function modelMetadataFor(family: Family, numClasses: number, dataset?: Dataset | 'none'): Record<string, string> {
+  const d = dataset === undefined ? datasetForClasses(numClasses) : dataset === 'none' ? null : dataset;
+  if (d && CLASS_COUNT[d] !== numClasses) fail('usage', `--dataset ${d} has ${CLASS_COUNT[d]} classes, the checkpoint ${numClasses}`);
+  if (!d) return { dataset: 'unknown' };
+  const meta: Record<string, string> = { dataset: d, preprocessing: JSON.stringify(preprocessingFor(family, d)) };
+  if (d === 'cityscapes') {
+    meta.class_names = JSON.stringify(CITYSCAPES_CLASSES);
+    meta.palette = JSON.stringify(CITYSCAPES_PALETTE);
+  }
+  return meta;
+}
