@@ -228,7 +228,48 @@ TARGETS.push({
   },
 });
 
-/** Other readers (PaddleSeg pickles) register here. */
+/** A PaddleSeg-style pickle: dict name → numpy array, as numpy's __reduce__ writes it (protocol 2). */
+function pdparams(arrays: [string, string, number[], Uint8Array][]): Uint8Array {
+  const w = new PickleWriter().emptyDict().mark();
+  for (const [name, code, shape, data] of arrays) {
+    w.str(name);
+    w.global('numpy.core.multiarray', '_reconstruct').mark().global('numpy', 'ndarray').mark().int(0).tuple().str('b').tuple().reduce();
+    w.mark().int(1).mark(); for (const d of shape) w.int(d); w.tuple();
+    w.global('numpy', 'dtype').mark().str(code).bool(false).bool(true).tuple().reduce();
+    w.mark().int(3).str('<').none().none().none().int(-1).int(-1).int(0).tuple().build();
+    w.bool(false);
+    w.global('_codecs', 'encode').mark().str(String.fromCharCode(...data)).str('latin1').tuple().reduce();
+    w.tuple().build();
+  }
+  w.str('StructuredToParameterName@@').emptyDict().setitems();
+  return w.stop();
+}
+
+TARGETS.push({
+  name: 'pdparams',
+  seeds: () => [pdparams([
+    ['db.convs.0._conv.weight', 'f4', [4, 3, 1, 1], f32(12)],
+    ['db.convs.0._batch_norm._mean', 'f8', [2], new Uint8Array(16)],
+    ['n', 'i8', [1], new Uint8Array(8)],
+  ])],
+  generators: [gadgetPdparams, (rng) => {
+    const big = rng.pick([2 ** 31, 2 ** 53, 2 ** 40]);
+    return { bytes: pdparams([['x', rng.pick(['f4', 'O', '>f4', 'c8', 'U4']), [big, big], f32(4)]]), note: 'pdparams huge/odd array' };
+  }],
+  run: (bytes) => {
+    const ck = parseCheckpoint(bytes, 'fuzz.pdparams');
+    for (const t of ck.tensors.values()) t.load();
+    summarize(ck);
+  },
+});
+
+function gadgetPdparams(rng: Rng): Generated {
+  const [module, name] = rng.pick(FORBIDDEN);
+  const w = new PickleWriter().emptyDict().str('w').global(module, name).mark().str('id').tuple().reduce().setitem();
+  return { bytes: w.stop(), note: `pdparams gadget ${module}.${name}`, expectKind: 'security' };
+}
+
+/** Other readers register here. */
 export function registerFuzzTarget(t: FuzzTarget): void {
   if (!TARGETS.some((x) => x.name === t.name)) TARGETS.push(t);
 }
