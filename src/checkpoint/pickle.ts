@@ -31,6 +31,19 @@ export interface UnpickleOptions {
   persistentLoad?: (pid: unknown) => unknown;
   /** Largest number of items on the stack plus memo, as a guard against memory abuse. */
   maxItems?: number;
+  /**
+   * Globals outside the allowlist that may stand in the pickle as inert placeholders (never called:
+   * "calling" one yields another placeholder). For metadata that training frameworks pickle beside the
+   * weights (mmengine's message_hub); a placeholder can never become a tensor.
+   */
+  inert?: (qualname: string) => boolean;
+}
+
+/** A stand-in for a global that was read but is never resolved or called. */
+export class InertObject implements Buildable {
+  readonly kind = 'inert';
+  constructor(readonly qualname: string) {}
+  setState(): void { /* state is dropped */ }
 }
 
 const MARK = Symbol('mark');
@@ -94,6 +107,9 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
   const resolveGlobal = (module: string, name: string): PyGlobal => {
     const qualname = `${module}.${name}`;
     const fn = opts.globals[qualname];
+    if ((!fn || !Object.prototype.hasOwnProperty.call(opts.globals, qualname)) && opts.inert?.(qualname)) {
+      return { kind: 'global', qualname, call: () => new InertObject(qualname) };
+    }
     if (!fn || !Object.prototype.hasOwnProperty.call(opts.globals, qualname)) {
       fail('security', `${label}: refused: the pickle names the global ${qualname}, which is not on the allowlist (loading never runs code from a checkpoint)`);
     }

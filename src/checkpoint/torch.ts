@@ -104,7 +104,10 @@ export function readTorchZip(bytes: Uint8Array, label: string): TorchLoad {
     if (!ref) { ref = { kind: 'storage', dtype: dtype!, key: name }; storages.set(key, ref); }
     return ref;
   };
-  const root = unpickle(archive.read(pkl[0]!), { label, globals: torchGlobals(label), persistentLoad });
+  // mmseg 1.x checkpoints pickle mmengine objects (message_hub, visualizer state) and numpy scalars
+  // next to the weights: they stand in as inert placeholders, never resolved or called.
+  const inert = (q: string): boolean => /^(mmengine|mmcv|mmseg)\./.test(q) || /^numpy\.(core\.multiarray\.scalar|dtype|ndarray|core\.multiarray\._reconstruct|_core\.multiarray\.(scalar|_reconstruct))$/.test(q);
+  const root = unpickle(archive.read(pkl[0]!), { label, globals: torchGlobals(label), persistentLoad, inert });
   return { root, archive, prefix };
 }
 

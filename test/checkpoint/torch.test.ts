@@ -94,3 +94,25 @@ describe('PyTorch zip checkpoints', () => {
     expect(() => loadCheckpoint(tmpDir())).toThrowError(/is a directory/);
   });
 });
+
+describe('framework metadata beside the weights', () => {
+  it('reads an mmseg 1.x-style checkpoint whose message_hub pickles mmengine and numpy objects, calling none of them', () => {
+    const w = new PickleWriter().emptyDict().mark();
+    w.str('meta').emptyDict().str('epoch').int(3).setitem();
+    w.str('message_hub').global('mmengine.logging.message_hub', 'MessageHub').emptyTuple().raw(0x81)
+      .emptyDict().str('best').global('numpy.core.multiarray', 'scalar').mark().none().str('xx').tuple().reduce().setitem().build();
+    w.str('state_dict').global('collections', 'OrderedDict').emptyTuple().reduce().mark().str('a.weight');
+    torchTensor(w, 'FloatStorage', '0', 2, 0, [2], [1]);
+    w.setitems();
+    w.setitems();
+    const f = write(makeZip([{ name: 'archive/data.pkl', data: w.stop() }, { name: 'archive/data/0', data: new Uint8Array(8) }]));
+    const ck = loadCheckpoint(f);
+    expect(ck.wrapper).toBe('state_dict');
+    expect([...ck.tensors.keys()]).toEqual(['a.weight']);
+  });
+
+  it('still refuses dangerous globals in the same place', () => {
+    const w = new PickleWriter().emptyDict().str('message_hub').global('os', 'system').mark().str('id').tuple().reduce().setitem();
+    expect(() => loadCheckpoint(write(makeZip([{ name: 'archive/data.pkl', data: w.stop() }])))).toThrowError(/refused: .*os\.system/);
+  });
+});
