@@ -3,10 +3,9 @@
  * Model files and the NCHW ↔ NHWC conversion are shared with the CPU tfjs runners (./tfjs.ts).
  */
 import type * as TfcNs from '@tensorflow/tfjs-core';
-import { METADATA_KEY, type BisenetTfjsMetadata } from '../emit/tfjs-common.js';
 import { fail } from '../util/errors.js';
 import type { NdArray } from '../util/ndarray.js';
-import { fileSystemHandler, isTfjsModelPath, readModelJson, toNchw, toNhwc } from './tfjs.js';
+import { isTfjsModelPath, loadModel, toNchw, toNhwc } from './tfjs.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 import { generousLimits, installNavigatorGpu, openAdapter, type OpenedAdapter } from './webgpu.js';
 
@@ -63,47 +62,6 @@ async function useWebgpu(tf: Tfc): Promise<void> {
   await tf.ready();
 }
 
-interface Loaded {
-  kind: 'layers-model' | 'graph-model';
-  inputName: string;
-  outputNames: string[];
-  execute(x: TfcNs.Tensor4D): TfcNs.Tensor[];
-  dispose(): void;
-}
-
-async function loadModel(tf: Tfc, modelPath: string): Promise<Loaded> {
-  const { file, json } = readModelJson(modelPath);
-  const meta = (json.userDefinedMetadata?.[METADATA_KEY] ?? null) as BisenetTfjsMetadata | null;
-  const handler = fileSystemHandler(tf, modelPath);
-  const kind = json.format === 'graph-model' || (json.format === undefined && Array.isArray((json.modelTopology as { node?: unknown }).node)) ? 'graph-model' : 'layers-model';
-  try {
-    if (kind === 'layers-model') {
-      const layers = await import('@tensorflow/tfjs-layers');
-      const { registerBisenetLayers } = await import('../tfjs.js');
-      registerBisenetLayers();
-      const model = await layers.loadLayersModel(handler);
-      return {
-        kind, inputName: meta?.input ?? model.inputNames[0]!, outputNames: meta?.outputs ?? model.outputNames,
-        execute: (x) => { const y = model.predict(x); return Array.isArray(y) ? y : [y]; },
-        dispose: () => model.dispose(),
-      };
-    }
-    const converter = await import('@tensorflow/tfjs-converter');
-    const model = await converter.loadGraphModel(handler);
-    const sigOut = Object.keys((model.modelSignature as { outputs?: Record<string, unknown> } | undefined)?.outputs ?? {});
-    const outputNames = meta?.outputs ?? (sigOut.length ? sigOut : model.outputNodes);
-    const inputName = meta?.input ?? model.inputNodes[0]!;
-    return {
-      kind, inputName, outputNames,
-      execute: (x) => { const y = model.execute({ [inputName]: x }, outputNames); return Array.isArray(y) ? y : [y]; },
-      dispose: () => model.dispose(),
-    };
-  } catch (e) {
-    if ((e as { name?: string }).name === 'BisenetError') throw e;
-    return fail('format', `${file}: TensorFlow.js cannot load this ${kind}: ${(e as Error).message.split('\n')[0]}`);
-  }
-}
-
 export const tfjsWebgpu: RuntimeInfo = {
   id: 'tfjs-webgpu',
   description: 'TensorFlow.js, WebGPU backend (dawn.node: a GPU, or lavapipe in software)',
@@ -111,7 +69,8 @@ export const tfjsWebgpu: RuntimeInfo = {
   async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {
     const { tf, opened } = await loadTfjsWebgpu(opts.device ?? 'auto');
     await useWebgpu(tf);
-    const model = await loadModel(tf, modelPath);
+    // The same loader as tfjs-wasm/cpu, on this tfjs-core with the WebGPU backend active.
+    const model = await loadModel({ tf, layers: await import('@tensorflow/tfjs-layers'), converter: await import('@tensorflow/tfjs-converter') }, modelPath);
     return {
       runtime: 'tfjs-webgpu',
       device: `${opened.label} (${model.kind})`,

@@ -19,7 +19,7 @@ import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 type Tfc = typeof TfcNs;
 type Backend = 'wasm' | 'cpu';
 
-interface Tfjs { tf: Tfc; layers: typeof TflNs; converter: typeof TfconvNs }
+export interface Tfjs { tf: Tfc; layers: typeof TflNs; converter: typeof TfconvNs }
 let tfjsPromise: Promise<Tfjs> | null = null;
 
 /** tfjs, loaded once (it is heavy, and only tfjs models need it). */
@@ -205,7 +205,8 @@ export function toNchw(shape: number[], data: Float32Array | Int32Array): NdArra
 // ---------------------------------------------------------------------------------------------
 // Runners
 
-interface Loaded {
+/** A loaded tfjs model, whichever format, behind one small interface (shared with tfjs-webgpu). */
+export interface Loaded {
   kind: 'layers-model' | 'graph-model';
   inputName: string;
   outputNames: string[];
@@ -213,7 +214,7 @@ interface Loaded {
   dispose(): void;
 }
 
-async function loadModel(t: Tfjs, modelPath: string): Promise<Loaded> {
+export async function loadModel(t: Tfjs, modelPath: string): Promise<Loaded> {
   const { file, json } = readModelJson(modelPath);
   const meta = (json.userDefinedMetadata?.[METADATA_KEY] ?? null) as BisenetTfjsMetadata | null;
   const handler = fileSystemHandler(t.tf, modelPath);
