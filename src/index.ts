@@ -1,5 +1,5 @@
 /** bisenet-port as a library: everything the CLI does, callable from code. */
-export { loadCheckpoint, type Checkpoint, type TensorEntry } from './checkpoint/index.js';
+export { loadCheckpoint, parseCheckpoint, type Checkpoint, type TensorEntry } from './checkpoint/index.js';
 export { parseNpy, readNpy, encodeNpy, writeNpy } from './checkpoint/npy.js';
 export { readSafetensors, writeSafetensors } from './checkpoint/safetensors.js';
 export { bisenetv2, VARIANTS, type BisenetV2Options, type Family } from './models/bisenetv2.js';
@@ -10,6 +10,8 @@ export { LAYOUTS, detectFamily, familyKey, portWeights, summarize, type Ported, 
 export { emitOnnx, DEFAULT_OPSET } from './emit/onnx.js';
 export { emitTfjsLayers } from './emit/tfjs-layers.js';
 export { emitTfjsGraph } from './emit/tfjs-graph.js';
+export { emitTensorrt, trtexecArgs } from './emit/tensorrt.js';
+export { modelMetadataFor, preprocessingFor, DATASETS, type Dataset } from './presets.js';
 export { benchTargets } from './runtime/tfjs.js';
 export { convertCheckpoint, type ConvertOptions } from './convert.js';
 export { inferArrays } from './infer.js';
