@@ -39,13 +39,13 @@ export function buildProgram(): Command {
 
   program.command('inspect')
     .description('identify a checkpoint: family, class count, booster heads, tensors, problems')
-    .argument('<checkpoint>', '.pth (torch.save zip) or .safetensors file')
+    .argument('<checkpoint>', '.pth (torch.save zip), .safetensors or PaddleSeg .pdparams file')
     .option('--json', 'print JSON instead of text')
     .action(async (file: string, o: { json?: boolean }) => (await import('./inspect.js')).inspectCommand(file, o));
 
   program.command('convert')
     .description('convert a checkpoint to a deployable model')
-    .argument('<checkpoint>', '.pth (torch.save zip) or .safetensors file')
+    .argument('<checkpoint>', '.pth (torch.save zip), .safetensors or PaddleSeg .pdparams file')
     .addOption(new Option('--to <target>', 'target format').choices(['onnx', 'tfjs-layers', 'tfjs-graph', 'tensorrt']).makeOptionMandatory())
     .requiredOption('--out <path>', 'output: a .onnx file, or a directory for the tfjs and tensorrt targets')
     .option('--opset <n>', 'ONNX opset (13–21)', intOption('--opset', 1, 1000), 17)
