@@ -32,7 +32,7 @@ describe('preprocessing presets in the exported model', () => {
   });
 
   it('puts the same preset in tfjs userDefinedMetadata', () => {
-    const c = convertCheckpoint(fixture('coincheung-bisenetv2-n171', 'model.pth'), { to: 'tfjs-graph' });
+    const c = convertCheckpoint(fixture('coincheung-bisenetv2-n171-b2', 'model.pth'), { to: 'tfjs-graph' });
     const json = JSON.parse(Buffer.from(c.bytes).toString('utf8'));
     expect(json.userDefinedMetadata.bisenet).toMatchObject({ family: 'coincheung', dataset: 'coco-stuff' });
     expect(JSON.parse(json.userDefinedMetadata.bisenet.preprocessing).std).toEqual([0.27469736, 0.27012361, 0.28515933]);

@@ -77,12 +77,15 @@ def main():
             'mmseg layout in {meta, state_dict}, 150 classes, batch 2, float16 storages, BGA bilinear, biased BGA pointwise convs, head resized to the input size',
             {'booster_heads_in_checkpoint': False})
 
-    # PaddleSeg, 19 classes with booster heads: a protocol-4 pickle of numpy float32 arrays.
+    # PaddleSeg, 19 classes with booster heads: a protocol-4 pickle of numpy arrays.
     seed = 190
     torch.manual_seed(seed)
     pd = PaddleBiSeNetV2(19, aux=True).eval()
     randomize(pd, seed)
-    params = paddle_state_dict(pd)
+    # Stored as float16 arrays (what an AMP-O2 paddle.save writes) to keep the repository small; the
+    # reference computes with exactly the stored values.
+    pd.load_state_dict({k: (v.half().float() if v.is_floating_point() else v) for k, v in pd.state_dict().items()})
+    params = {k: (v.astype(np.float16) if v.dtype == np.float32 else v) for k, v in paddle_state_dict(pd).items()}
     params['StructuredToParameterName@@'] = {k: f'param_{i}' for i, k in enumerate(params)}
     fx = os.path.join(ROOT, 'fixtures', 'paddleseg-bisenetv2-n19')
     os.makedirs(fx, exist_ok=True)
@@ -90,7 +93,7 @@ def main():
     with open(ckpt, 'wb') as f:
         pickle.dump(params, f, protocol=4)
     goldens('paddleseg-bisenetv2-n19', 'paddleseg', pd, 1, 64, 64, seed, True, ckpt,
-            'PaddleSeg layout (.pdparams pickle of numpy arrays), biased convs, Paddle same padding, BGA pool excluding padding, no ReLU after GE depthwise / BGA output, CE ending in a plain conv, booster heads',
+            'PaddleSeg layout (.pdparams pickle of numpy float16 arrays), biased convs, Paddle same padding, BGA pool excluding padding, no ReLU after GE depthwise / BGA output, CE ending in a plain conv, booster heads',
             {'booster_heads_in_checkpoint': True})
 
     # A tiny protocol-2 .pdparams (numpy bytes via _codecs.encode), for the reader's unit tests.

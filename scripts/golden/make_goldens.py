@@ -125,14 +125,13 @@ def make_set(name, n_classes, aux, batch, h, w, dtype, seed, describe, wrap=None
 def main():
     print('checking the reference against the upstream golden set')
     check_against_upstream()
-    make_set('coincheung-bisenetv2-n150-b2', 150, False, 2, 32, 64, torch.float16, 150,
-             '150 classes (ADE20k count), batch 2, 32x64, float16 storage')
-    make_set('coincheung-bisenetv2-n171', 171, False, 1, 64, 32, torch.bfloat16, 171,
-             '171 classes (COCO-Stuff count), H > W, bfloat16 storage')
-    make_set('coincheung-bisenetv2-n19-wrapped-views', 19, True, 1, 64, 64, torch.float16, 19,
-             '{state_dict: {module.*}} wrapping, non-contiguous views (permuted, offset, strided) sharing storage, float16, booster heads',
+    # Kept small: the whole repository must stay under the 64 MiB a GPU-machine run can carry. 150 classes
+    # and an mmseg head are covered by golden/mmseg-bisenetv2-n150-b2; booster heads by the upstream set.
+    make_set('coincheung-bisenetv2-n171-b2', 171, False, 2, 64, 32, torch.bfloat16, 171,
+             '171 classes (COCO-Stuff count), batch 2, H > W, bfloat16 storage')
+    make_set('coincheung-bisenetv2-n19-wrapped-views', 19, False, 1, 64, 64, torch.float16, 19,
+             '{state_dict: {module.*}} wrapping, non-contiguous views (permuted, offset, strided) sharing storage, float16',
              wrap='state_dict+module', views=True)
-
 
 if __name__ == '__main__':
     main()
