@@ -15,6 +15,7 @@ export { modelMetadataFor, preprocessingFor, DATASETS, type Dataset } from './pr
 export { benchTargets } from './runtime/tfjs.js';
 export { convertCheckpoint, type ConvertOptions } from './convert.js';
 export { inferArrays } from './infer.js';
+export { segmentImage, encodeSegmentation, decodeImage } from './segment.js';
 export { RUNTIMES, loadRunner, type Runner, type RuntimeInfo } from './runtime/index.js';
 export { verifyGolden, DEFAULT_TOLERANCE, type VerifyReport } from './verify/index.js';
 export { formatReport, reportJson } from './verify/report.js';

@@ -74,6 +74,20 @@ export function buildProgram(): Command {
     .option('--force', 'replace outputs that exist')
     .action(async (model: string, o) => (await import('./infer.js')).inferCommand(model, o));
 
+  program.command('segment')
+    .description('segment an image (PNG or JPEG) with a model, using the preprocessing recorded in it, and write a PNG')
+    .argument('<model>', 'model file (.onnx) or tfjs model directory')
+    .requiredOption('--image <file>', 'image to segment (PNG or JPEG, any size)')
+    .requiredOption('--out <mask.png>', 'where to write the segmentation (palette colours, or --raw class indices)')
+    .option('--raw', 'write class indices as 8-bit grey instead of palette colours')
+    .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
+    .option('--runtime <id>', 'runtime (default: from the model file)')
+    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
+    .addOption(new Option('--family <family>', 'preset family, for models that record no preprocessing').choices(['coincheung', 'mmseg', 'paddleseg']))
+    .addOption(new Option('--dataset <name>', 'preset dataset, for models that record no preprocessing').choices(['cityscapes', 'ade20k', 'coco-stuff']))
+    .option('--force', 'replace the output if it exists')
+    .action(async (model: string, o) => (await import('./segment.js')).segmentCommand(model, o));
+
   program.command('verify')
     .description('run golden inputs through a model and compare with golden outputs; exit 0 pass, 1 mismatch, 2 bad input')
     .argument('<model>', 'model: an .onnx file, or a TensorFlow.js model directory or its model.json')
