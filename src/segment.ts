@@ -26,6 +26,11 @@ export function decodeImage(bytes: Uint8Array, label: string): RgbImage {
   let height: number;
   try {
     if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
+      // The decoder allocates width×height×4 from the header before reading any pixel: check it first.
+      if (bytes.length < 24) fail('format', `${label}: PNG header is truncated`);
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const [hw, hh] = [dv.getUint32(16), dv.getUint32(20)];
+      if (hw * hh > MAX_PIXELS) fail('format', `${label}: ${hw}×${hh} is larger than ${MAX_PIXELS} pixels`);
       const png = PNG.sync.read(Buffer.from(bytes));
       ({ width, height } = png);
       rgba = png.data;

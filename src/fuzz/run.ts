@@ -15,10 +15,18 @@ export interface FuzzStats { cases: number; rejected: number; accepted: number; 
 
 export interface CaseSpec { target: FuzzTarget; seed: number }
 
+/** Seed files, built once per target (some take milliseconds to encode). */
+const seedCache = new WeakMap<FuzzTarget, Uint8Array[]>();
+function seedsOf(target: FuzzTarget): Uint8Array[] {
+  let s = seedCache.get(target);
+  if (!s) { s = target.seeds(); seedCache.set(target, s); }
+  return s;
+}
+
 /** The input of one case, reproducible from (target, seed). */
 export function makeCase(target: FuzzTarget, seed: number): { bytes: Uint8Array; note: string; expectKind?: string } {
   const rng = new Rng(seed);
-  const seeds = target.seeds();
+  const seeds = seedsOf(target);
   // One case in four is structure-aware where the target has generators.
   if (target.generators.length && rng.int(4) === 0) return rng.pick(target.generators)(rng);
   const base = rng.pick(seeds);

@@ -3,7 +3,10 @@ import { encodeNpy, parseNpy } from '../checkpoint/npy.js';
 import { writeSafetensors } from '../checkpoint/safetensors.js';
 import { summarize } from '../port/index.js';
 import { assembleWeights, parseModelJson } from '../runtime/tfjs.js';
+import { decodeImage } from '../segment.js';
 import { parseManifest } from '../verify/golden.js';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
 import { fail } from '../util/errors.js';
 import { concat } from './mutate.js';
 import { PickleWriter, torchTensor } from './pickle-writer.js';
@@ -268,6 +271,22 @@ function gadgetPdparams(rng: Rng): Generated {
   const w = new PickleWriter().emptyDict().str('w').global(module, name).mark().str('id').tuple().reduce().setitem();
   return { bytes: w.stop(), note: `pdparams gadget ${module}.${name}`, expectKind: 'security' };
 }
+
+TARGETS.push({
+  name: 'image',
+  seeds: () => {
+    const png = new PNG({ width: 8, height: 5 });
+    png.data.fill(77);
+    return [new Uint8Array(PNG.sync.write(png)), new Uint8Array(jpeg.encode({ width: 8, height: 5, data: new Uint8Array(160).fill(120) }, 80).data)];
+  },
+  generators: [(rng) => {
+    const png = new PNG({ width: 4, height: 4 });
+    const bytes = new Uint8Array(PNG.sync.write(png));
+    new DataView(bytes.buffer).setUint32(rng.int(2) ? 16 : 20, rng.pick([0, 65535, 0x7fffffff, 0xffffffff]));
+    return { bytes, note: 'png with a huge or zero dimension' };
+  }],
+  run: (bytes) => { decodeImage(bytes, 'fuzz.png'); },
+});
 
 /** Other readers register here. */
 export function registerFuzzTarget(t: FuzzTarget): void {
