@@ -75,8 +75,8 @@ export function parseCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
     fail('format', `${file}: legacy PyTorch format (torch.save before 1.6, not a zip); re-save it with a current torch.save`);
   }
   if (looksLikePicklePdparams(bytes)) {
-    const { tensors, ignored } = readPdparams(bytes, file);
-    return { file, format: 'paddle-pickle', tensors, wrapper: '', ignored };
+    const { tensors, ignored, wrapper } = readPdparams(bytes, file);
+    return { file, format: 'paddle-pickle', tensors, wrapper, ignored };
   }
   if (isNpy(bytes)) fail('format', `${file}: is a single .npy array, not a checkpoint`);
   if (bytes.length === 0) fail('format', `${file}: file is empty`);

@@ -9,6 +9,10 @@ import type { TensorEntry } from './types.js';
  * array as `_reconstruct(ndarray, (0,), b'b')` followed by BUILD with (version, shape, dtype,
  * is_fortran, raw bytes), and a dtype as `dtype('f4', False, True)` + BUILD (version, byte order, …).
  * Exactly those globals are allowed, implemented here as data builders; nothing else.
+ *
+ * `paddle.save` of anything that is not a flat state dict (e.g. `{model: state_dict, epoch: 3}`, Paddle
+ * ≥ 2.1) pickles each tensor as `tuple((name, ndarray))`: `builtins.tuple` is allowed for that (it only
+ * packs its argument), and the state dict is looked for under the usual wrapper keys.
  */
 
 const NUMPY_DTYPES: Record<string, DType> = {
@@ -51,7 +55,23 @@ export class NumpyArray implements Buildable {
   }
 }
 
-function paddleGlobals(label: string): GlobalTable {
+/**
+ * `_codecs.encode` turns a pickled string into bytes. A string read once can be passed to it many times
+ * (memo GET), so a small file could ask for gigabytes: what it produces in all may not exceed the pickle's
+ * own length, which every honest file (each array's bytes written once) stays within.
+ */
+export function latin1Encoder(label: string, budget: number): (a: unknown[]) => Uint8Array {
+  let left = budget;
+  return (a) => {
+    const [text, encoding] = a;
+    if (typeof text !== 'string' || (encoding !== 'latin1' && encoding !== 'latin-1')) fail('format', `${label}: _codecs.encode is only used here as numpy does: (str, 'latin1')`);
+    left -= (text as string).length;
+    if (left < 0) fail('security', `${label}: refused: the pickle expands to more bytes than the file holds (_codecs.encode called on the same data again and again)`);
+    return new Uint8Array(Buffer.from(text as string, 'latin1'));
+  };
+}
+
+function paddleGlobals(label: string, size: number): GlobalTable {
   const ndarrayType = (): never => fail('format', `${label}: numpy.ndarray cannot be called here`);
   const reconstruct = (args: unknown[]): NumpyArray => {
     const cls = args[0] as { qualname?: string } | undefined;
@@ -68,9 +88,42 @@ function paddleGlobals(label: string): GlobalTable {
     'numpy.ndarray': ndarrayType,
     'numpy.dtype': dtype,
     // Protocol-2 pickles store bytes as _codecs.encode(str, 'latin1'): one char per byte.
-    '_codecs.encode': (a) => (typeof a[0] === 'string' ? Uint8Array.from(a[0], (c) => c.charCodeAt(0) & 0xff) : a[0]),
+    '_codecs.encode': latin1Encoder(label, size),
     'collections.OrderedDict': () => new Map(),
+    // Paddle ≥ 2.1 tensors: tuple((name, ndarray)). Packing an existing list into a tuple runs nothing.
+    'builtins.tuple': packTuple,
+    '__builtin__.tuple': packTuple, // protocol 2 spells builtins this way
   };
+}
+
+/** tuple(x) for Paddle's (name, array) pairs; only short sequences, so a memoized list cannot be copied again and again. */
+const packTuple = (args: unknown[]): unknown[] => {
+  const items = args[0];
+  if (!Array.isArray(items) || items.length > 8) fail('format', 'builtins.tuple is only used here for Paddle\'s (name, array) pairs');
+  return Object.freeze([...(items as unknown[])]) as unknown[];
+};
+
+/** A parameter value: a numpy array, or Paddle ≥ 2.1's (name, array) pair. */
+function arrayOf(v: unknown): NumpyArray | null {
+  if (v instanceof NumpyArray) return v;
+  if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && v[1] instanceof NumpyArray) return v[1];
+  return null;
+}
+
+const WRAPPER_KEYS = ['state_dict', 'model', 'model_state_dict', 'net', 'params'];
+
+/** The dict that holds the parameters: the root, or one nested under a wrapper key (a few levels at most). */
+function findParams(root: Map<unknown, unknown>, label: string): { dict: Map<unknown, unknown>; wrapper: string } {
+  let dict = root;
+  const path: string[] = [];
+  for (let depth = 0; depth <= 4; depth++) {
+    if ([...dict.values()].some((v) => arrayOf(v))) return { dict, wrapper: path.join('.') };
+    const key = WRAPPER_KEYS.find((k) => dict.get(k) instanceof Map);
+    if (!key) break;
+    path.push(key);
+    dict = dict.get(key) as Map<unknown, unknown>;
+  }
+  return fail('format', `${label}: no numpy arrays found (top-level keys: ${[...root.keys()].slice(0, 8).map(String).join(', ')})`);
 }
 
 /** Paddle parameter pickles start with PROTO 2–5 and are not torch's legacy magic number. */
@@ -78,14 +131,16 @@ export function looksLikePicklePdparams(bytes: Uint8Array): boolean {
   return bytes.length > 3 && bytes[0] === 0x80 && bytes[1]! >= 2 && bytes[1]! <= 5 && bytes[2] !== 0x8a;
 }
 
-export function readPdparams(bytes: Uint8Array, label: string): { tensors: Map<string, TensorEntry>; ignored: string[] } {
-  const root = unpickle(bytes, { label, globals: paddleGlobals(label) });
+export function readPdparams(bytes: Uint8Array, label: string): { tensors: Map<string, TensorEntry>; ignored: string[]; wrapper: string } {
+  const root = unpickle(bytes, { label, globals: paddleGlobals(label, bytes.length) });
   if (!(root instanceof Map)) fail('format', `${label}: the pickle holds no dict of parameters`);
+  const { dict, wrapper } = findParams(root as Map<unknown, unknown>, label);
   const tensors = new Map<string, TensorEntry>();
   const ignored: string[] = [];
-  for (const [k, v] of root as Map<unknown, unknown>) {
+  for (const [k, value] of dict) {
     if (typeof k !== 'string') fail('format', `${label}: parameter dict has a non-string key`);
-    if (!(v instanceof NumpyArray)) { ignored.push(k as string); continue; }
+    const v = arrayOf(value);
+    if (!v) { ignored.push(k as string); continue; }
     if (!v.dtype || !v.data) fail('format', `${label}: numpy array ${k} was never filled in`);
     const arr = v;
     tensors.set(k as string, {
@@ -93,5 +148,5 @@ export function readPdparams(bytes: Uint8Array, label: string): { tensors: Map<s
       load: () => ({ dtype: arr.dtype!, shape: arr.shape, data: typedFromBytes(arr.dtype!, arr.data!) }),
     });
   }
-  return { tensors, ignored };
+  return { tensors, ignored, wrapper };
 }

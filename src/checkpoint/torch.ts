@@ -1,5 +1,6 @@
 import { fail } from '../util/errors.js';
 import { DTYPE_BYTES, numel, type DType } from '../util/ndarray.js';
+import { latin1Encoder } from './paddle.js';
 import { unpickle, type GlobalTable } from './pickle.js';
 import { gatherView } from './strided.js';
 import type { TensorEntry } from './types.js';
@@ -42,7 +43,7 @@ function rebuildTensor(label: string, args: unknown[]): TorchTensor {
   return new TorchTensor(storage as StorageRef, offset, asInts(size, 'size', label), asInts(stride, 'stride', label));
 }
 
-function torchGlobals(label: string): GlobalTable {
+function torchGlobals(label: string, pickleBytes: number): GlobalTable {
   const table: GlobalTable = {
     'collections.OrderedDict': () => new Map(),
     'torch._utils._rebuild_tensor_v2': (a) => rebuildTensor(label, a),
@@ -60,8 +61,9 @@ function torchGlobals(label: string): GlobalTable {
     'torch.nn.parameter.Parameter': () => fail('format', `${label}: Parameter cannot be called here`),
     // Scalars and small values that training scripts store next to the weights.
     'torch.device': (a) => `device(${String(a[0])})`,
-    // Protocol-2 pickles store bytes as _codecs.encode(str, 'latin1'): one char per byte.
-    '_codecs.encode': (a) => (typeof a[0] === 'string' ? Uint8Array.from(a[0], (c) => c.charCodeAt(0) & 0xff) : a[0]),
+    // Protocol-2 pickles store bytes as _codecs.encode(str, 'latin1'): one char per byte. Its output is
+    // budgeted by the pickle's size, so re-encoding one memoized string cannot amplify memory.
+    '_codecs.encode': latin1Encoder(label, pickleBytes),
   };
   for (const name of Object.keys(STORAGE_DTYPES)) {
     table[`torch.${name}`] = () => fail('format', `${label}: torch.${name} cannot be called here`);
@@ -107,7 +109,8 @@ export function readTorchZip(bytes: Uint8Array, label: string): TorchLoad {
   // mmseg 1.x checkpoints pickle mmengine objects (message_hub, visualizer state) and numpy scalars
   // next to the weights: they stand in as inert placeholders, never resolved or called.
   const inert = (q: string): boolean => /^(mmengine|mmcv|mmseg)\./.test(q) || /^numpy\.(core\.multiarray\.scalar|dtype|ndarray|core\.multiarray\._reconstruct|_core\.multiarray\.(scalar|_reconstruct))$/.test(q);
-  const root = unpickle(archive.read(pkl[0]!), { label, globals: torchGlobals(label), persistentLoad, inert });
+  const pickle = archive.read(pkl[0]!);
+  const root = unpickle(pickle, { label, globals: torchGlobals(label, pickle.length), persistentLoad, inert });
   return { root, archive, prefix };
 }
 

@@ -116,3 +116,13 @@ describe('framework metadata beside the weights', () => {
     expect(() => loadCheckpoint(write(makeZip([{ name: 'archive/data.pkl', data: w.stop() }])))).toThrowError(/refused: .*os\.system/);
   });
 });
+
+describe('amplification', () => {
+  it('refuses a pickle that re-encodes one memoized string more often than the file has bytes', () => {
+    // One 4 KiB string, memoized, passed to _codecs.encode 2,000 times: 8 MB from a file of a few KB.
+    const w = new PickleWriter().raw(0x5d).str('x'.repeat(4096)).put(1).raw(0x30); // EMPTY_LIST, then the string memoized and popped
+    for (let i = 0; i < 2000; i++) w.global('_codecs', 'encode').mark().get(1).str('latin1').tuple().reduce().raw(0x61);
+    const f = write(makeZip([{ name: 'archive/data.pkl', data: w.stop() }]));
+    expect(() => loadCheckpoint(f)).toThrowError(/expands to more bytes than the file holds/);
+  });
+});
