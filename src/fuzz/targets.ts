@@ -77,6 +77,13 @@ function gadget(rng: Rng): Generated {
   return { bytes: torchZip(w.stop()), note: `gadget ${module}.${name}`, expectKind: 'security' };
 }
 
+/** One memoized string re-encoded again and again: bytes out of proportion to the file. */
+function amplify(rng: Rng): Generated {
+  const w = new PickleWriter().raw(0x5d).str('x'.repeat(1024 + rng.int(8192))).put(1).raw(0x30);
+  for (let i = 0, n = 500 + rng.int(3000); i < n; i++) w.global('_codecs', 'encode').mark().get(1).str('latin1').tuple().reduce().raw(0x61);
+  return { bytes: torchZip(w.stop()), note: 'memoized _codecs.encode amplification', expectKind: 'security' };
+}
+
 function deepNesting(rng: Rng): Generated {
   const depth = 1000 + rng.int(200_000);
   const kind = rng.int(3);
@@ -118,7 +125,7 @@ export const TARGETS: FuzzTarget[] = [
       torchZip(torchPickle(SEED_TENSORS, 'state_dict'), SEED_STORAGES, 'some_model_name'),
       makeZip([{ name: 'archive/data.pkl', data: torchPickle(SEED_TENSORS), deflate: true }, ...Object.entries(SEED_STORAGES).map(([k, data]) => ({ name: `archive/data/${k}`, data, deflate: true }))]),
     ],
-    generators: [gadget, deepNesting, overflowShape, zipStructure],
+    generators: [gadget, deepNesting, overflowShape, zipStructure, amplify],
     run: (bytes) => {
       const ck = parseCheckpoint(bytes, 'fuzz.pth');
       for (const t of ck.tensors.values()) t.load();
