@@ -20,7 +20,6 @@ write it), sizes other than the committed sets', and the file shapes users actua
 
 Same seeds, same weights on every run (He-normal convs, random BatchNorm statistics, random biases).
 """
-import hashlib
 import json
 import os
 import pickle
@@ -32,7 +31,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from families_ref import MMSegBiSeNetV2, PaddleBiSeNetV2, paddle_state_dict  # noqa: E402
-from make_goldens import ROOT, AUX, randomize, npy_info  # noqa: E402
+from make_goldens import ROOT, randomize, write_outputs  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -73,18 +72,7 @@ class PaddleTensor:
 
 def write_set(out_root, name, family, model, ckpt, batch, h, w, seed, aux, describe):
     gd = os.path.join(out_root, 'golden', name)
-    os.makedirs(gd, exist_ok=True)
-    gen = torch.Generator().manual_seed(seed + 1)
-    x = torch.randn((batch, 3, h, w), generator=gen)
-    with torch.no_grad():
-        outs = model(x, with_aux=aux)
-    outs = outs if aux else (outs,)
-    np.save(os.path.join(gd, 'input.npy'), x.numpy())
-    for nm, o in zip(['logits'] + (AUX if aux else []), outs):
-        np.save(os.path.join(gd, nm + '.npy'), o.numpy().astype(np.float32))
-    np.save(os.path.join(gd, 'labels.npy'), outs[0].argmax(dim=1).numpy().astype(np.int64))
-    files = {f: npy_info(os.path.join(gd, f)) for f in sorted(os.listdir(gd)) if f.endswith('.npy')}
-    files[os.path.basename(ckpt)] = {'sha256': hashlib.sha256(open(ckpt, 'rb').read()).hexdigest()}
+    x, files = write_outputs(gd, model, batch, h, w, seed, aux, ckpt)
     n = model.decode_head.conv_seg.out_channels if family == 'mmseg' else model.head.conv_1x1.out_channels
     manifest = {
         'source': f'scripts/golden/families_ref.py ({family} variant), made by make_family_extra.py, PyTorch {torch.__version__} on CPU, float32',

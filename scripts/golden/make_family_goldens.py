@@ -4,7 +4,6 @@ Run with Debian's PyTorch:  /usr/bin/python3 scripts/golden/make_family_goldens.
 Also writes fixtures/<family>-keys.txt (every state-dict key of a 19-class checkpoint with its shape),
 the table the layout tests check the TypeScript mapping against, and a tiny protocol-2 .pdparams.
 """
-import hashlib
 import json
 import os
 import pickle
@@ -15,7 +14,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from families_ref import MMSegBiSeNetV2, PaddleBiSeNetV2, paddle_state_dict  # noqa: E402
-from make_goldens import ROOT, AUX, randomize, npy_info  # noqa: E402
+from make_goldens import ROOT, randomize, write_outputs  # noqa: E402
 
 
 def write_keys(name, items):
@@ -26,18 +25,7 @@ def write_keys(name, items):
 
 def goldens(name, family, model, batch, h, w, seed, aux, ckpt_file, describe, extra):
     gd = os.path.join(ROOT, 'golden', name)
-    os.makedirs(gd, exist_ok=True)
-    gen = torch.Generator().manual_seed(seed + 1)
-    x = torch.randn((batch, 3, h, w), generator=gen)
-    with torch.no_grad():
-        outs = model(x, with_aux=aux)
-    outs = outs if aux else (outs,)
-    np.save(os.path.join(gd, 'input.npy'), x.numpy())
-    for nm, o in zip(['logits'] + (AUX if aux else []), outs):
-        np.save(os.path.join(gd, nm + '.npy'), o.numpy().astype(np.float32))
-    np.save(os.path.join(gd, 'labels.npy'), outs[0].argmax(dim=1).numpy().astype(np.int64))
-    files = {f: npy_info(os.path.join(gd, f)) for f in sorted(os.listdir(gd)) if f.endswith('.npy')}
-    files[os.path.basename(ckpt_file)] = {'sha256': hashlib.sha256(open(ckpt_file, 'rb').read()).hexdigest()}
+    x, files = write_outputs(gd, model, batch, h, w, seed, aux, ckpt_file)
     manifest = {
         'source': f'scripts/golden/families_ref.py ({family} variant, this project\'s PyTorch reference), PyTorch {torch.__version__} on CPU, float32',
         'checkpoint': os.path.relpath(ckpt_file, ROOT), 'family': family, 'n_classes': model_classes(model),

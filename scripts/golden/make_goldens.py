@@ -117,6 +117,24 @@ def npy_info(path):
             'absmax': float(np.abs(a).max())}
 
 
+def write_outputs(gd, model, batch, h, w, seed, aux, ckpt):
+    """Runs the model on a seeded input and writes input/logits/labels[/aux*].npy into `gd`; returns the
+    input and the manifest's `files` (shape, dtype, sha256, max|value| of each, sha256 of the checkpoint)."""
+    os.makedirs(gd, exist_ok=True)
+    gen = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn((batch, 3, h, w), generator=gen)
+    with torch.no_grad():
+        outs = model(x, with_aux=aux)
+    outs = outs if aux else (outs,)
+    np.save(os.path.join(gd, 'input.npy'), x.numpy())
+    for nm, o in zip(['logits'] + (AUX if aux else []), outs):
+        np.save(os.path.join(gd, nm + '.npy'), o.numpy().astype(np.float32))
+    np.save(os.path.join(gd, 'labels.npy'), outs[0].argmax(dim=1).numpy().astype(np.int64))
+    files = {f: npy_info(os.path.join(gd, f)) for f in sorted(os.listdir(gd)) if f.endswith('.npy')}
+    files[os.path.basename(ckpt)] = {'sha256': sha256(ckpt)}
+    return x, files
+
+
 def make_set(name, n_classes, aux, batch, h, w, dtype, seed, describe, wrap=None, views=False, zip_stem='model',
              out_root=ROOT):
     torch.manual_seed(seed)
@@ -155,20 +173,9 @@ def make_set(name, n_classes, aux, batch, h, w, dtype, seed, describe, wrap=None
     torch.save(obj, tmp)
     if tmp != ckpt:
         os.replace(tmp, ckpt)
-    gen = torch.Generator().manual_seed(seed + 1)
-    x = torch.randn((batch, 3, h, w), generator=gen)
-    with torch.no_grad():
-        outs = model(x, with_aux=aux)
-    outs = outs if aux else (outs,)
-    np.save(os.path.join(gd, 'input.npy'), x.numpy())
-    names = ['logits'] + (AUX if aux else [])
-    for nm, o in zip(names, outs):
-        np.save(os.path.join(gd, nm + '.npy'), o.numpy().astype(np.float32))
-    np.save(os.path.join(gd, 'labels.npy'), outs[0].argmax(dim=1).numpy().astype(np.int64))
+    x, files = write_outputs(gd, model, batch, h, w, seed, aux, ckpt)
     with zipfile.ZipFile(ckpt) as z:
         top = z.namelist()[0].split('/')[0]
-    files = {f: npy_info(os.path.join(gd, f)) for f in sorted(os.listdir(gd)) if f.endswith('.npy')}
-    files['model.pth'] = {'sha256': hashlib.sha256(open(ckpt, 'rb').read()).hexdigest()}
     manifest = {
         'source': 'scripts/golden/bisenetv2_ref.py (this project\'s PyTorch reference, checked against the upstream set), '
                   f'PyTorch {torch.__version__} on CPU, float32',
