@@ -4,8 +4,7 @@
  */
 import type * as TfcNs from '@tensorflow/tfjs-core';
 import { fail } from '../util/errors.js';
-import type { NdArray } from '../util/ndarray.js';
-import { isTfjsModelPath, loadModel, toNchw, toNhwc } from './tfjs.js';
+import { isTfjsModelPath, loadModel, runLoaded } from './tfjs.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 import { generousLimits, installNavigatorGpu, openAdapter, type OpenedAdapter } from './webgpu.js';
 
@@ -77,29 +76,8 @@ export const tfjsWebgpu: RuntimeInfo = {
       inputNames: [model.inputName],
       outputNames: [...model.outputNames],
       async run(inputs) {
-        const input = inputs[model.inputName] ?? Object.values(inputs)[0];
-        if (!input) fail('usage', `no input given (the model takes ${model.inputName})`);
-        if (input!.dtype !== 'float32') fail('usage', `inputs of dtype ${input!.dtype} are not supported; use float32`);
         await useWebgpu(tf);
-        const nhwc = toNhwc(input!);
-        const x = tf.tensor4d(nhwc.data as Float32Array, nhwc.shape as [number, number, number, number], 'float32');
-        let ys: TfcNs.Tensor[] = [];
-        try {
-          try {
-            ys = model.execute(x);
-          } catch (e) {
-            return fail('runtime', `TensorFlow.js (tfjs-webgpu) failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
-          }
-          const out: Record<string, NdArray> = {};
-          for (let i = 0; i < ys.length; i++) {
-            const y = ys[i]!;
-            out[model.outputNames[i] ?? `output${i}`] = toNchw(y.shape, (await y.data()) as Float32Array | Int32Array);
-          }
-          return out;
-        } finally {
-          x.dispose();
-          for (const y of ys) y.dispose();
-        }
+        return runLoaded(tf, model, inputs, 'tfjs-webgpu', modelPath);
       },
       async dispose() { model.dispose(); },
     };

@@ -214,6 +214,35 @@ export interface Loaded {
   dispose(): void;
 }
 
+/**
+ * One inference through a loaded model (any backend, the active one): NCHW in, NHWC inside, NCHW out.
+ * Shared by tfjs-wasm, tfjs-cpu and tfjs-webgpu.
+ */
+export async function runLoaded(tf: Tfc, model: Loaded, inputs: Record<string, NdArray>, runtime: string, modelPath: string): Promise<Record<string, NdArray>> {
+  const input = inputs[model.inputName] ?? Object.values(inputs)[0];
+  if (!input) fail('usage', `no input given (the model takes ${model.inputName})`);
+  if (input!.dtype !== 'float32') fail('usage', `inputs of dtype ${input!.dtype} are not supported; use float32`);
+  const nhwc = toNhwc(input!);
+  const x = tf.tensor4d(nhwc.data as Float32Array, nhwc.shape as [number, number, number, number], 'float32');
+  let ys: TfcNs.Tensor[] = [];
+  try {
+    try {
+      ys = model.execute(x);
+    } catch (e) {
+      return fail('runtime', `TensorFlow.js (${runtime}) failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
+    }
+    const out: Record<string, NdArray> = {};
+    for (let i = 0; i < ys.length; i++) {
+      const y = ys[i]!;
+      out[model.outputNames[i] ?? `output${i}`] = toNchw(y.shape, (await y.data()) as Float32Array | Int32Array);
+    }
+    return out;
+  } finally {
+    x.dispose();
+    for (const y of ys) y.dispose();
+  }
+}
+
 export async function loadModel(t: Tfjs, modelPath: string): Promise<Loaded> {
   const { file, json } = readModelJson(modelPath);
   const meta = (json.userDefinedMetadata?.[METADATA_KEY] ?? null) as BisenetTfjsMetadata | null;
@@ -269,30 +298,8 @@ function makeRuntime(backend: Backend): RuntimeInfo {
         inputNames: [model.inputName],
         outputNames: [...model.outputNames],
         async run(inputs) {
-          const input = inputs[model.inputName] ?? Object.values(inputs)[0];
-          if (!input) fail('usage', `no input given (the model takes ${model.inputName})`);
-          if (input!.dtype !== 'float32') fail('usage', `inputs of dtype ${input!.dtype} are not supported; use float32`);
           await useBackend(t.tf, backend);
-          const nhwc = toNhwc(input!);
-          const x = t.tf.tensor4d(nhwc.data as Float32Array, nhwc.shape as [number, number, number, number], 'float32');
-          let ys: TfcNs.Tensor[] = [];
-          try {
-            try {
-              ys = model.execute(x);
-            } catch (e) {
-              return fail('runtime', `TensorFlow.js (${id}) failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
-            }
-            const out: Record<string, NdArray> = {};
-            for (let i = 0; i < ys.length; i++) {
-              const y = ys[i]!;
-              const data = (await y.data()) as Float32Array | Int32Array;
-              out[model.outputNames[i] ?? `output${i}`] = toNchw(y.shape, data);
-            }
-            return out;
-          } finally {
-            x.dispose();
-            for (const y of ys) y.dispose();
-          }
+          return runLoaded(t.tf, model, inputs, id, modelPath);
         },
         async dispose() { model.dispose(); },
       };
