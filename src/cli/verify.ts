@@ -3,7 +3,7 @@ import { loadRunner } from '../runtime/index.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { verifyGolden } from '../verify/index.js';
 import { formatReport, reportJson } from '../verify/report.js';
-import { ExitCode } from './main.js';
+import { ExitCode } from './exit.js';
 
 interface Opts { golden: string; json?: string; runtime?: string; threads?: number; device?: string; tolerance: number; minAgreement: number }
 
