@@ -13,7 +13,9 @@ export async function doctorCommand(o: Opts): Promise<void> {
   if (o.list) {
     const probes = await probeRuntimes({ device: o.device });
     const w = Math.max(...probes.map((p) => p.id.length));
-    for (const p of probes) process.stdout.write(`${p.id.padEnd(w)}  ${p.available ? 'yes' : p.missing.length ? 'not installed' : 'no '}  ${p.detail}\n`);
+    const state = (p: (typeof probes)[number]): string => (p.available ? 'yes' : p.install ? 'not installed' : 'no');
+    const sw = Math.max(...probes.map((p) => state(p).length));
+    for (const p of probes) process.stdout.write(`${p.id.padEnd(w)}  ${state(p).padEnd(sw)}  ${p.install ?? p.detail}\n`);
     if (o.json) writeFileAtomic(o.json, `${JSON.stringify({ adapters, runtimes: probes }, null, 2)}\n`);
     return;
   }

@@ -64,3 +64,22 @@ describe('runtime registry', () => {
     }
   });
 });
+
+describe('install line', () => {
+  const node = '/opt/node/bin/node';
+  it('names the place this package was installed', async () => {
+    const { installKind } = await import('../../src/runtime/packages.js');
+    const tmp = fs.mkdtempSync(`${(await import('node:os')).tmpdir()}/bisenet-kind-`);
+    fs.mkdirSync(`${tmp}/lib/node_modules/bisenet-port`, { recursive: true });
+    fs.mkdirSync(`${tmp}/bin`);
+    expect(installKind(`${tmp}/lib/node_modules/bisenet-port`, node)).toEqual({ kind: 'local' }); // no bin/bisenet: a project's node_modules
+    fs.writeFileSync(`${tmp}/bin/bisenet`, '');
+    const g = installKind(`${tmp}/lib/node_modules/bisenet-port`, node);
+    expect(g).toEqual({ kind: 'global', prefix: tmp, defaultPrefix: false });
+    expect(installLine(['webgpu'], g)).toBe(`npm i -g --prefix ${tmp} webgpu@${pkg.peerDependencies.webgpu}`);
+    expect(installLine(['webgpu'], installKind(`${tmp}/lib/node_modules/bisenet-port`, `${tmp}/bin/node`))).toBe(`npm i -g webgpu@${pkg.peerDependencies.webgpu}`);
+    expect(installLine(['webgpu'], installKind('/home/u/.npm/_npx/0a1b/node_modules/bisenet-port', node))).toBe(`npx -p bisenet-port -p webgpu@${pkg.peerDependencies.webgpu} bisenet …`);
+    expect(installKind(ROOT, node)).toEqual({ kind: 'local' });
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+});
