@@ -3,6 +3,7 @@ import { MAX_OPSET, MIN_OPSET } from '../emit/onnx.js';
 import { TARGET_IDS, targetHelp } from '../emit/targets.js';
 import { RUNTIME_IDS, runtimeHelp } from '../runtime/index.js';
 import { isBisenetError } from '../util/errors.js';
+import { setVerbose } from '../util/verbosity.js';
 import { ExitCode } from './exit.js';
 
 /**
@@ -61,7 +62,7 @@ export function buildProgram(): Command {
     .description('Port BiSeNet V2 checkpoints to ONNX, run them, and verify parity against PyTorch goldens')
     .version('0.1.0')
     .option('-v, --verbose', 'print details of errors (e.g. every mismatching key)')
-    .hook('preAction', (cmd) => { verbose = Boolean(cmd.opts().verbose); })
+    .hook('preAction', (cmd) => { verbose = Boolean(cmd.opts().verbose); setVerbose(verbose); })
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
