@@ -125,6 +125,7 @@ export function buildProgram(): Command {
     .argument('<model>', 'model: an .onnx file, or a TensorFlow.js model directory or its model.json')
     .requiredOption('--golden <dir>', 'golden set: a directory with input.npy and reference outputs (or subdirectories of such)')
     .option('--json <file>', 'also write the report as JSON')
+    .option('--junit <file>', 'also write the report as JUnit XML (a test case per golden case and output), for CI dashboards')
     .option('--runtime <id>', RUNTIME_OPTION_HELP, runtimeOption)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
