@@ -6,8 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadCheckpoint } from '../../src/checkpoint/index.js';
-import { PickleWriter, torchTensor } from '../../src/fuzz/pickle-writer.js';
-import { makeZip } from '../../src/fuzz/zip-writer.js';
+import { PickleWriter, torchTensor } from '../fuzz-lib/pickle-writer.js';
+import { makeZip } from '../fuzz-lib/zip-writer.js';
 import { fixture, UPSTREAM } from './paths.js';
 
 type Half = 'float16' | 'bfloat16';
