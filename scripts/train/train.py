@@ -75,6 +75,11 @@ def init_weights(model):
     for name, m in model.named_modules():
         if name.endswith('conv2.1') and isinstance(m, nn.BatchNorm2d):
             nn.init.zeros_(m.weight)
+    # The classifiers (1x1, 1024 or up^2 -> n) start small, so that the first logits are near zero and the
+    # first losses near ln(n) instead of ~7 per head: a short schedule cannot afford the slow start.
+    for name, m in model.named_modules():
+        if name.endswith('conv_out.1') and isinstance(m, nn.Conv2d):
+            nn.init.normal_(m.weight, std=0.01)
 
 
 def make_training_set(seed, count, h, w, cache):
@@ -96,7 +101,7 @@ def make_training_set(seed, count, h, w, cache):
     return imgs, labs
 
 
-def augment_batch(rng, imgs, labs, batch, crop_h, crop_w, scale_lo, scale_hi):
+def augment_batch(rng, imgs, labs, batch, crop_h, crop_w, scale_lo, scale_hi, jitter):
     """CoinCheung-style: random scale, random crop (padding with ignore), horizontal flip, colour jitter."""
     xs, ys = [], []
     for _ in range(batch):
@@ -117,12 +122,13 @@ def augment_batch(rng, imgs, labs, batch, crop_h, crop_w, scale_lo, scale_hi):
         lab = lab[:, :, y0:y0 + crop_h, x0:x0 + crop_w]
         if rng.random() < 0.5:
             img, lab = img.flip(3), lab.flip(3)
-        # colour jitter: brightness, contrast, saturation (0.4 each, as CoinCheung)
-        img = img * rng.uniform(0.6, 1.4)
+        # colour jitter: brightness, contrast, saturation (CoinCheung: 0.4 each; the scenes already vary
+        # their lighting, so `jitter` defaults to 0.25)
+        img = img * rng.uniform(1 - jitter, 1 + jitter)
         m = img.mean()
-        img = (img - m) * rng.uniform(0.6, 1.4) + m
+        img = (img - m) * rng.uniform(1 - jitter, 1 + jitter) + m
         g = img.mean(dim=1, keepdim=True)
-        img = (img - g) * rng.uniform(0.6, 1.4) + g
+        img = (img - g) * rng.uniform(1 - jitter, 1 + jitter) + g
         xs.append(img.clamp(0, 1))
         ys.append(lab.long()[:, 0])
     x = torch.cat(xs)
@@ -154,6 +160,7 @@ def main():
     ap.add_argument('--crop', default='128x256', help='training crop HxW')
     ap.add_argument('--scale', default='0.5,1.5', help='random scale range')
     ap.add_argument('--lr', type=float, default=2e-3)
+    ap.add_argument('--jitter', type=float, default=0.25, help='colour jitter strength (brightness, contrast, saturation)')
     ap.add_argument('--weight-decay', type=float, default=1e-4)
     ap.add_argument('--warmup', type=int, default=150)
     ap.add_argument('--train-seed', type=int, default=1, help='generator seed of the training scenes')
@@ -198,14 +205,14 @@ def main():
     for it in range(a.iters):
         for g in opt.param_groups:
             g['lr'] = lr_at(it)
-        x, y = augment_batch(rng, imgs, labs, a.batch, crop_h, crop_w, scale_lo, scale_hi)
+        x, y = augment_batch(rng, imgs, labs, a.batch, crop_h, crop_w, scale_lo, scale_hi, a.jitter)
         logits, *aux = model(x, with_aux=True)
         loss = crit(logits, y) + sum(crit(o, y) for o in aux)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         smooth = loss.item() if smooth is None else 0.95 * smooth + 0.05 * loss.item()
-        if (it + 1) % 25 == 0 or it < 5:
+        if (it + 1) % 25 == 0:
             el = time.time() - t_train
             eta = el / (it + 1) * (a.iters - it - 1)
             print(f'iter {it + 1}/{a.iters}  loss {smooth:.3f}  lr {lr_at(it):.2e}  {el / (it + 1):.2f} s/it  eta {eta / 60:.1f} min', flush=True)
@@ -233,7 +240,7 @@ def main():
         'family': 'coincheung', 'num_classes': 19, 'class_names': names,
         'preprocessing': {'color': 'RGB', 'scale': 1 / 255, 'mean': [0.3257, 0.3690, 0.3223], 'std': [0.2112, 0.2148, 0.2115]},
         'command': 'python3 ' + ' '.join(sys.argv),
-        'seed': a.seed, 'iters': a.iters, 'batch': a.batch, 'crop': a.crop, 'scale': a.scale, 'lr': a.lr,
+        'seed': a.seed, 'iters': a.iters, 'batch': a.batch, 'crop': a.crop, 'scale': a.scale, 'lr': a.lr, 'jitter': a.jitter,
         'weight_decay': a.weight_decay, 'warmup': a.warmup, 'optimizer': 'AdamW, linear warm-up then poly 0.9',
         'loss': 'OHEM cross-entropy (p < 0.7, at least 1/16 of pixels) on logits + aux2 + aux3 + aux4 + aux5_4, weight 1 each',
         'training_set': {'generator': 'scripts/synthetic/generate.py', 'seed': a.train_seed, 'count': a.train_count, 'size': a.train_size},
