@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { Family } from '../models/bisenetv2.js';
 import type { Dataset } from '../presets.js';
-import { classShares, encodeOverlay, encodeSegmentation, expandInputs, segmentImage, segmentMany } from '../segment.js';
+import { classShares, encodeOverlay, encodeSegmentation, segmentImage, segmentMany } from '../segment.js';
 import { fail } from '../util/errors.js';
 import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
 
@@ -42,8 +42,7 @@ async function segmentManyCommand(model: string, images: string[], o: Opts): Pro
   if (o.out !== undefined) fail('usage', '--out and --out-dir: give one (--out for one image, --out-dir for many)');
   // With --out-dir, --overlay is a switch; commander's optional value then swallowed an image name.
   const args = [...(o.image ? [o.image] : []), ...(typeof o.overlay === 'string' ? [o.overlay] : []), ...images];
-  const list = expandInputs(args);
-  const r = await segmentMany(model, list, {
+  const r = await segmentMany(model, args, {
     outDir: o.outDir!, overlay: o.overlay !== undefined && o.overlay !== false, raw: o.raw, batch: o.batch, force: o.force, progress: { quiet: o.quiet },
     runtime: o.runtime, threads: o.threads, device: o.device, family: o.family, dataset: o.dataset,
   });

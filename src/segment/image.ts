@@ -96,7 +96,7 @@ export async function decodeLabelMap(bytes: ImageSource, label: string): Promise
     fail('format', `${label}: a label map must be an 8-bit greyscale PNG of class indices (255 = ignore); this one is ${m.palette ? 'a palette' : `${m.channels}-channel`} ${m.depth} PNG`);
   }
   try {
-    const { data, info } = await opened(bytes, label).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await opened(bytes, label).toColourspace('b-w').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== 1) fail('format', `${label}: decoded to ${info.channels} channels, expected 1`);
     return { width: info.width, height: info.height, data };
   } catch (e) {
@@ -106,7 +106,9 @@ export async function decodeLabelMap(bytes: ImageSource, label: string): Promise
 
 /** An 8-bit RGB (3 channels) or grey (1 channel) buffer as PNG bytes. Runs in libvips' threads. */
 export async function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<Buffer> {
-  return sharp(data, { raw: { width, height, channels } }).png({ compressionLevel: 6 }).toBuffer();
+  const img = sharp(data, { raw: { width, height, channels } });
+  // One channel stays one channel (class indices); sharp would otherwise write it as sRGB.
+  return (channels === 1 ? img.toColourspace('b-w') : img).png({ compressionLevel: 6 }).toBuffer();
 }
 
 /** Palette colours of `labels` into `out` (width·height·3 bytes). */

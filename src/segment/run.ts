@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { fail } from '../util/errors.js';
 import { FrameRunner, type Labels, type StageTimes } from './frame.js';
 import { blendOverlay, decodeRgb, encodePng, paintLabels, probeImage, type RgbImage } from './image.js';
-import { stemOf } from './inputs.js';
+import { expandInputs, stemOf } from './inputs.js';
 import { className, openModel, paletteFor, type ModelInfo, type OpenOptions } from './model.js';
 import { StagedOutputs } from './outputs.js';
 import { Progress, type ProgressOptions } from './progress.js';
@@ -115,10 +115,11 @@ export function outputNames(image: string, overlay: boolean): string[] {
 }
 
 /**
- * Many images to `outDir`: `<stem>.png` (and `<stem>.overlay.png`) each. Every input's header is read
+ * Many images (files, directories, glob patterns: see ./inputs.ts) to `outDir`: `<stem>.png` (and `<stem>.overlay.png`) each. Every input's header is read
  * and every output name checked before the model is loaded; outputs appear only if all images succeed.
  */
-export async function segmentMany(modelPath: string, images: readonly string[], o: SegmentManyOptions): Promise<SegmentManySummary> {
+export async function segmentMany(modelPath: string, inputs: readonly string[], o: SegmentManyOptions): Promise<SegmentManySummary> {
+  const images = expandInputs(inputs);
   const staged = new StagedOutputs(o.outDir, Boolean(o.force));
   staged.plan(images.flatMap((im) => outputNames(im, Boolean(o.overlay)).map((name) => ({ name, from: im }))));
   for (const im of images) await probeImage(im, im);
