@@ -3,6 +3,7 @@
 // Open-ended fuzzing of every reader. Cases run in a worker thread; a case that does not finish
 // within --hang-seconds is reported as a hang (the worker is replaced and fuzzing goes on).
 import { Worker } from 'node:worker_threads';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,6 +16,17 @@ let seed = Number(arg('start', String(1_000_000 + Math.floor(Math.random() * 1e9
 const deadline = Date.now() + seconds * 1000;
 const findings = [];
 let cases = 0;
+
+// The fuzzer lives with the tests (test/fuzz-lib/, TypeScript, not shipped in the package): bundled
+// here with esbuild (a dev dependency) into .tmp/fuzz-build, one module graph for run.js and targets.js.
+const build = path.join(root, '.tmp', 'fuzz-build');
+const esbuild = await import('esbuild');
+fs.rmSync(build, { recursive: true, force: true });
+await esbuild.build({
+  entryPoints: ['run.ts', 'targets.ts'].map((f) => path.join(root, 'test', 'fuzz-lib', f)),
+  outdir: build, bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20',
+  packages: 'external', outExtension: { '.js': '.mjs' }, logLevel: 'warning',
+});
 
 const workerCode = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -35,8 +47,8 @@ const { parentPort, workerData } = require('node:worker_threads');
 function startWorker(fromSeed) {
   const w = new Worker(workerCode, { eval: true, workerData: {
     seed: fromSeed, targets: targets ? targets.split(',') : null,
-    runUrl: new URL(`file://${path.join(root, 'dist/fuzz/run.js')}`).href,
-    targetsUrl: new URL(`file://${path.join(root, 'dist/fuzz/targets.js')}`).href,
+    runUrl: new URL(`file://${path.join(build, 'run.mjs')}`).href,
+    targetsUrl: new URL(`file://${path.join(build, 'targets.mjs')}`).href,
   }, resourceLimits: { maxOldGenerationSizeMb: 4096 } });
   let current = null;
   let startedAt = Date.now();

@@ -81,6 +81,8 @@ copyPkgJson('onnxruntime-web');
 // Its `webgpu` build in 1.30 is the asyncify one: a .mjs glue it imports at run time, and the .wasm.
 put(path.join(ortWeb, 'dist', 'ort-wasm-simd-threaded.asyncify.mjs'), `${nm}/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs`);
 put(path.join(ortWeb, 'dist', 'ort-wasm-simd-threaded.asyncify.wasm'), `${nm}/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm`, { xz: true });
+// Bundled, but the runtime registry checks that optional packages are installed by their package.json.
+copyPkgJson('@tensorflow/tfjs-backend-webgpu');
 const tfw = pkgDir('@tensorflow/tfjs-backend-wasm');
 copyPkgJson('@tensorflow/tfjs-backend-wasm');
 for (const f of fs.readdirSync(path.join(tfw, 'dist')).filter((f) => f.endsWith('.wasm'))) put(path.join(tfw, 'dist', f), `${nm}/@tensorflow/tfjs-backend-wasm/dist/${f}`, { xz: true });

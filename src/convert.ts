@@ -1,19 +1,15 @@
 import { loadCheckpoint, type Checkpoint } from './checkpoint/index.js';
-import { emitOnnx } from './emit/onnx.js';
-import { emitTensorrt } from './emit/tensorrt.js';
+import { isTarget, OPTION_FLAGS, TARGET_IDS, TARGETS, type EmitOption, type Target } from './emit/targets.js';
 import type { Quantization } from './emit/tfjs-common.js';
-import { emitTfjsGraph } from './emit/tfjs-graph.js';
-import { emitTfjsLayers } from './emit/tfjs-layers.js';
 import type { Graph } from './ir/graph.js';
 import type { Family } from './models/bisenetv2.js';
 import { modelFor, portWeights, type Ported } from './port/index.js';
 import { modelMetadataFor, type Dataset } from './presets.js';
 import { fail } from './util/errors.js';
 
-export type Target = 'onnx' | 'tfjs-layers' | 'tfjs-graph' | 'tensorrt';
-export const TARGETS: Target[] = ['onnx', 'tfjs-layers', 'tfjs-graph', 'tensorrt'];
-/** Targets written as a directory (model.json and weight shards; TensorRT's model.onnx and build script) rather than one file. */
-export const DIRECTORY_TARGETS: Target[] = ['tfjs-layers', 'tfjs-graph', 'tensorrt'];
+export { TARGET_IDS, TARGETS, type Target } from './emit/targets.js';
+/** Targets written as a directory rather than one file (from the target table). */
+export const DIRECTORY_TARGETS: Target[] = TARGET_IDS.filter((t) => TARGETS[t].directory);
 
 export interface ConvertOptions {
   to: Target;
@@ -46,26 +42,27 @@ export interface Converted {
   files?: Map<string, Uint8Array>;
 }
 
+/** `--quantize applies to the tfjs-layers and tfjs-graph targets only`, from the target table. */
+function notApplicable(option: EmitOption): never {
+  const where = TARGET_IDS.filter((t) => (TARGETS[t].options as EmitOption[]).includes(option));
+  return fail('usage', `${OPTION_FLAGS[option]} applies to the ${where.join(' and ')} target${where.length > 1 ? 's' : ''} only`);
+}
+
 /** Reads, ports and emits: the whole conversion, as a library call. */
 export function convertCheckpoint(file: string, opts: ConvertOptions): Converted {
-  if (!TARGETS.includes(opts.to)) fail('usage', `unknown target ${opts.to}; available: ${TARGETS.join(', ')}`);
+  if (!isTarget(opts.to)) fail('usage', `unknown target ${opts.to}; available: ${TARGET_IDS.join(', ')}`);
+  const target = TARGETS[opts.to];
+  const given: Record<EmitOption, unknown> = { opset: opts.opset, quantize: opts.quantize, shardBytes: opts.shardBytes,
+    groupedConv: opts.groupedConv === 'native' ? undefined : opts.groupedConv, shapes: opts.shapes };
+  for (const [option, value] of Object.entries(given) as [EmitOption, unknown][]) {
+    if (value !== undefined && !(target.options as EmitOption[]).includes(option)) notApplicable(option);
+  }
   const checkpoint = loadCheckpoint(file);
   const ported = portWeights(checkpoint, { family: opts.family, aux: opts.aux, numClasses: opts.numClasses });
   const graph = modelFor(ported, { labels: opts.labels, aux: opts.aux });
   const metadata = modelMetadataFor(ported.family, ported.numClasses, opts.dataset);
-  if (opts.shapes !== undefined && opts.to !== 'tensorrt') fail('usage', '--shapes applies to the tensorrt target only');
-  if (opts.groupedConv && opts.groupedConv !== 'native' && opts.to !== 'onnx') fail('usage', '--grouped-conv applies to the onnx target only');
-  if (opts.to === 'onnx') {
-    if (opts.quantize) fail('usage', '--quantize applies to the tfjs targets only');
-    const bytes = emitOnnx(graph, ported.weights, { opset: opts.opset, groupedConv: opts.groupedConv, metadata });
-    return { checkpoint, ported, graph, bytes };
-  }
-  if (opts.to === 'tensorrt') {
-    if (opts.quantize) fail('usage', '--quantize applies to the tfjs targets only (TensorRT takes --fp16/--int8 when building: see build_engine.sh)');
-    const files = emitTensorrt(graph, ported.weights, { shapes: opts.shapes, opset: opts.opset, metadata });
-    return { checkpoint, ported, graph, bytes: files.get('model.onnx')!, files };
-  }
-  const emit = opts.to === 'tfjs-layers' ? emitTfjsLayers : emitTfjsGraph;
-  const files = emit(graph, ported.weights, { quantize: opts.quantize, shardBytes: opts.shardBytes, metadata });
-  return { checkpoint, ported, graph, bytes: files.get('model.json')!, files };
+  const out = target.emit(graph, ported.weights, { opset: opts.opset, quantize: opts.quantize, shardBytes: opts.shardBytes,
+    groupedConv: opts.groupedConv, shapes: opts.shapes, metadata });
+  if (out instanceof Uint8Array) return { checkpoint, ported, graph, bytes: out };
+  return { checkpoint, ported, graph, bytes: out.get(target.main!)!, files: out };
 }

@@ -12,7 +12,7 @@ export { emitTfjsLayers } from './emit/tfjs-layers.js';
 export { emitTfjsGraph } from './emit/tfjs-graph.js';
 export { emitTensorrt, trtexecArgs } from './emit/tensorrt.js';
 export { modelMetadataFor, preprocessingFor, DATASETS, type Dataset } from './presets.js';
-export { benchTargets } from './runtime/tfjs.js';
+export { benchTargets } from './check/bench.js';
 export { convertCheckpoint, type ConvertOptions } from './convert.js';
 export { inferArrays } from './infer.js';
 export { segmentImage, encodeSegmentation, decodeImage } from './segment.js';

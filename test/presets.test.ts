@@ -1,8 +1,10 @@
+import * as fs from 'node:fs';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../src/convert.js';
 import { modelMetadataFor, preprocessingFor } from '../src/presets.js';
-import { fixture } from './helpers/paths.js';
+import { fixture, tmpDir } from './helpers/paths.js';
+import { coco171Checkpoint } from './helpers/synth-checkpoint.js';
 
 const meta = (bytes: Uint8Array) => Object.fromEntries(onnxProto.onnx.ModelProto.decode(bytes).metadataProps!.map((p) => [p.key, p.value]));
 
@@ -32,7 +34,9 @@ describe('preprocessing presets in the exported model', () => {
   });
 
   it('puts the same preset in tfjs userDefinedMetadata', () => {
-    const c = convertCheckpoint(fixture('coincheung-bisenetv2-n171-b2', 'model.pth'), { to: 'tfjs-graph' });
+    const dir = tmpDir();
+    const c = convertCheckpoint(coco171Checkpoint(dir).file, { to: 'tfjs-graph' }); // 171 classes: COCO-Stuff
+    fs.rmSync(dir, { recursive: true, force: true });
     const json = JSON.parse(Buffer.from(c.bytes).toString('utf8'));
     expect(json.userDefinedMetadata.bisenet).toMatchObject({ family: 'coincheung', dataset: 'coco-stuff' });
     expect(JSON.parse(json.userDefinedMetadata.bisenet.preprocessing).std).toEqual([0.27469736, 0.27012361, 0.28515933]);

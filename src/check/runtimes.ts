@@ -6,76 +6,35 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { convertCheckpoint, type Target } from '../convert.js';
-import { RUNTIMES, runtimeById } from '../runtime/index.js';
-import { findTrtexec, TENSORRT_MISSING } from '../runtime/tensorrt.js';
-import { listAdapters, openAdapter } from '../runtime/webgpu.js';
+import { convertCheckpoint } from '../convert.js';
+import type { Target } from '../emit/targets.js';
+import { probeRuntime, RUNTIMES, runtimeById, type RuntimeProbe } from '../runtime/index.js';
+import { listAdapters } from '../runtime/webgpu.js';
 import { isBisenetError } from '../util/errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { DEFAULT_TOLERANCE, verifyGolden, type Tolerance, type VerifyReport } from '../verify/index.js';
 
-/** The model format each runtime loads. */
-const MODEL_OF: Record<string, Target> = {
-  'ort-cpu': 'onnx', 'ort-webgpu': 'onnx', 'ort-webgpu-default': 'onnx', 'tfjs-wasm': 'tfjs-graph', 'tfjs-cpu': 'tfjs-graph', 'tfjs-webgpu': 'tfjs-graph', tensorrt: 'tensorrt',
-};
-
-export const GPU_RUNTIMES = new Set(['ort-webgpu', 'ort-webgpu-default', 'tfjs-webgpu', 'tensorrt']);
+/** GPU runtimes, from the registry. */
+export const GPU_RUNTIMES = new Set(RUNTIMES.filter((r) => r.gpu).map((r) => r.id));
 
 /**
  * GPU arithmetic (other summation orders, fused multiply-adds, fast-math shaders) is held to
  * max |Δ| ≤ 1e-3 × max |ref| and 99.9 % label agreement; CPU runtimes to the verify defaults.
  */
 export const GPU_TOLERANCE: Tolerance = { rel: 1e-3, minAgreement: 0.999 };
-export const toleranceFor = (id: string): Tolerance => (GPU_RUNTIMES.has(id) ? GPU_TOLERANCE : DEFAULT_TOLERANCE);
+const TOLERANCES = { cpu: DEFAULT_TOLERANCE, gpu: GPU_TOLERANCE };
+export const toleranceFor = (id: string): Tolerance => TOLERANCES[runtimeById(id).tolerance];
 
-/** Configurations known to fail parity: reported as failures, with the reason, without failing the check. */
-export const KNOWN_FAILURES: Record<string, string> = {
-  'ort-webgpu-default': 'onnxruntime-web 1.30 WebGPU EP in its default NHWC layout computes grouped convs with several outputs per group wrongly (README: GPU runtimes)',
-};
+/** Configurations known to fail parity (from the registry): reported as failures, with the reason, without failing the check. */
+export const KNOWN_FAILURES: Record<string, string> = Object.fromEntries(RUNTIMES.filter((r) => r.knownFailure).map((r) => [r.id, r.knownFailure!]));
 
-/** Runtimes too slow to time at full size by default (parity only). */
-const NOT_TIMED = new Set(['tfjs-cpu']);
-
-export interface Probe {
-  id: string;
-  description: string;
-  available: boolean;
-  /** the adapter or device where available, else why not */
-  detail: string;
-}
-
-/** null where the import works, else why not. (Literal specifiers, so that bundlers see them.) */
-async function importError(load: () => Promise<unknown>): Promise<string | null> {
-  try { await load(); return null; } catch (e) { return (e as Error).message.split('\n')[0] ?? 'failed'; }
-}
+export type Probe = RuntimeProbe;
 
 /** Which runtimes can run here, without loading a model. */
 export async function probeRuntimes(opts: { device?: string } = {}): Promise<Probe[]> {
   const out: Probe[] = [];
-  let webgpu: { ok: boolean; detail: string } | null = null;
-  for (const r of RUNTIMES) {
-    let available = true;
-    let detail = '';
-    if (r.id === 'ort-cpu') {
-      const err = await importError(() => import('onnxruntime-node'));
-      available = !err;
-      detail = err ? `onnxruntime-node failed to load: ${err}` : `CPU (${os.availableParallelism()} threads)`;
-    } else if (r.id === 'tfjs-wasm' || r.id === 'tfjs-cpu') {
-      const err = await importError(() => import('@tensorflow/tfjs-core'));
-      available = !err;
-      detail = err ? `TensorFlow.js failed to load: ${err}` : r.id === 'tfjs-wasm' ? 'CPU, WebAssembly, 1 thread' : 'CPU, JavaScript';
-    } else if (GPU_RUNTIMES.has(r.id) && r.id !== 'tensorrt') {
-      webgpu ??= await openAdapter(opts.device).then((a) => ({ ok: true, detail: a.label }), (e: unknown) => ({ ok: false, detail: isBisenetError(e) ? e.message : String(e) }));
-      available = webgpu.ok;
-      detail = webgpu.detail;
-    } else if (r.id === 'tensorrt') {
-      const t = findTrtexec();
-      available = Boolean(t);
-      detail = t ? `trtexec at ${t}` : TENSORRT_MISSING;
-    }
-    out.push({ id: r.id, description: r.description, available, detail });
-  }
+  for (const r of RUNTIMES) out.push(await probeRuntime(r, { device: opts.device }));
   return out;
 }
 
@@ -90,6 +49,8 @@ export interface CheckRow {
   relMax: number | null;
   labelAgreement: number | null;
   knownFailure?: string;
+  /** where optional packages are missing: the line that installs them */
+  install?: string;
   error?: string;
   /** size "HxW" → median ms (null: not timed) */
   times: Record<string, number | null>;
@@ -160,11 +121,12 @@ export async function checkRuntimes(opts: CheckOptions): Promise<CheckRow[]> {
       const probe = probes.find((p) => p.id === id)!;
       const row: CheckRow = { runtime: id, device: probe.detail, available: probe.available, pass: null, relMax: null, labelAgreement: null, times: {} };
       if (KNOWN_FAILURES[id]) row.knownFailure = KNOWN_FAILURES[id];
+      if (probe.install) row.install = probe.install;
       rows.push(row);
       if (!probe.available) { log(`${id}: not available (${probe.detail})`); continue; }
       let runner;
       try {
-        const model = modelFor(MODEL_OF[id]!);
+        const model = modelFor(runtimeById(id).model);
         const t0 = performance.now();
         runner = await runtimeById(id).load(model, { device: opts.device });
         row.device = runner.device;
@@ -178,7 +140,7 @@ export async function checkRuntimes(opts: CheckOptions): Promise<CheckRow[]> {
         log(`${id}: parity ${report.pass ? 'ok' : 'FAIL'} (max|Δ|/max|ref| ${row.relMax?.toExponential(2)}, labels ${(100 * (row.labelAgreement ?? NaN)).toFixed(3)}%)`);
         for (const [h, w] of sizes) {
           const key = `${h}x${w}`;
-          if (NOT_TIMED.has(id) && !opts.timeAll) { row.times[key] = null; continue; }
+          if (!runtimeById(id).timed && !opts.timeAll) { row.times[key] = null; continue; }
           const x = { [runner.inputNames[0]!]: benchInput(h, w) };
           const tw = performance.now();
           await runner.run(x); // warm-up: shader compilation, engine build, allocation
@@ -231,9 +193,9 @@ const exp = (v: number | null): string => (v === null ? '-' : Number.isFinite(v)
 export function formatCheck(rows: CheckRow[], sizes: [number, number][] = []): string {
   const head = ['runtime', 'adapter / device', 'max|Δ|/max|ref|', 'labels agree', 'parity', ...sizes.map(([h, w]) => `median ${h}×${w}`)];
   const body = rows.map((r) => {
-    const parity = !r.available ? 'not available' : r.error ? `error: ${r.error}` : r.pass === null ? '-'
+    const parity = r.install ? 'not installed' : !r.available ? 'not available' : r.error ? `error: ${r.error}` : r.pass === null ? '-'
       : r.pass ? (r.knownFailure ? 'ok (known bug not seen: fixed?)' : 'ok') : r.knownFailure ? 'FAIL (known bug)' : 'FAIL';
-    return [r.runtime, r.available ? r.device : r.device.split(':')[0]!, exp(r.relMax), r.labelAgreement === null ? '-' : `${(100 * r.labelAgreement).toFixed(3)}%`, parity,
+    return [r.runtime, r.install ?? (r.available ? r.device : r.device.split(':')[0]!), exp(r.relMax), r.labelAgreement === null ? '-' : `${(100 * r.labelAgreement).toFixed(3)}%`, parity,
       ...sizes.map(([h, w]) => { const t = r.times[`${h}x${w}`]; return t === undefined || t === null ? '-' : `${t.toFixed(1)} ms`; })];
   });
   const all = [head, ...body];

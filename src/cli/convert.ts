@@ -1,13 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { convertCheckpoint, DIRECTORY_TARGETS, type Target } from '../convert.js';
+import { convertCheckpoint } from '../convert.js';
+import { DEFAULT_OPSET } from '../emit/onnx.js';
+import { TARGETS, type Target } from '../emit/targets.js';
 import type { Quantization } from '../emit/tfjs-common.js';
 import type { Family } from '../models/bisenetv2.js';
 import { fail } from '../util/errors.js';
 import type { Dataset } from '../presets.js';
 import { ensureNotExists, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 
-interface Opts { to: Target; out: string; opset: number; aux?: boolean; labels?: boolean; family?: Family; classes?: number; force?: boolean; quantize?: Quantization; shardSize?: number;
+interface Opts { to: Target; out: string; opset?: number; aux?: boolean; labels?: boolean; family?: Family; classes?: number; force?: boolean; quantize?: Quantization; shardSize?: number;
   groupedConv?: 'native' | 'depthwise'; shapes?: string; dataset?: Dataset | 'none' }
 
 /** A directory --force may replace: absent, empty, or a model directory (holds model.json). */
@@ -22,9 +24,8 @@ function checkReplaceableDir(dir: string): void {
 export function convertCommand(file: string, o: Opts): void {
   const t0 = performance.now();
   if (o.to === 'onnx' && !o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: an ONNX model's file name must end in .onnx`);
-  const isDir = DIRECTORY_TARGETS.includes(o.to);
-  if (isDir && o.out.toLowerCase().endsWith('.json')) fail('usage', `--out ${o.out}: a ${o.to} model is a directory (model.json and weight shards); name the directory`);
-  if (!isDir && (o.quantize || o.shardSize !== undefined)) fail('usage', '--quantize and --shard-size apply to the tfjs targets only');
+  const isDir = TARGETS[o.to].directory;
+  if (isDir && o.out.toLowerCase().endsWith('.json')) fail('usage', `--out ${o.out}: a ${o.to} model is a directory (${TARGETS[o.to].main} and the files beside it); name the directory`);
   ensureNotExists(o.out, Boolean(o.force));
   if (isDir) checkReplaceableDir(o.out);
   const c = convertCheckpoint(file, { to: o.to, opset: o.opset, aux: o.aux, labels: o.labels, family: o.family, numClasses: o.classes,
@@ -45,5 +46,5 @@ export function convertCommand(file: string, o: Opts): void {
     process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out}/ (${o.to}, model.json + ${shards} shard${shards > 1 ? 's' : ''}, weights ${o.quantize ?? 'float32'}, outputs ${outputs}, ${(bytes / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
     return;
   }
-  process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out} (${o.to}, opset ${o.opset}, outputs ${outputs}, ${(c.bytes.length / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
+  process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out} (${o.to}, opset ${o.opset ?? DEFAULT_OPSET}, outputs ${outputs}, ${(c.bytes.length / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
 }

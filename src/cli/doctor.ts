@@ -1,17 +1,21 @@
 import { checkPassed, checkRuntimes, formatCheck, goldenCheckpoint, listAdapters, probeRuntimes } from '../check/runtimes.js';
+import { installLine, isInstalled } from '../runtime/index.js';
 import { fail } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { ExitCode } from './main.js';
+import { ExitCode } from './exit.js';
 
-interface Opts { golden: string; checkpoint?: string; runtimes?: string; device?: string; list?: boolean; json?: string }
+interface Opts { golden: string; checkpoint?: string; runtimes?: string[]; device?: string; list?: boolean; json?: string }
 
 export async function doctorCommand(o: Opts): Promise<void> {
-  const adapters = await listAdapters().catch(() => []);
-  process.stdout.write(`WebGPU adapters (dawn.node): ${adapters.length ? adapters.map((a) => `${a.name} [${a.backend}]`).join('; ') : 'none'}\n`);
+  const dawn = isInstalled('webgpu');
+  const adapters = dawn ? await listAdapters().catch(() => []) : [];
+  process.stdout.write(`WebGPU adapters (dawn.node): ${!dawn ? `not installed (${installLine(['webgpu'])})` : adapters.length ? adapters.map((a) => `${a.name} [${a.backend}]`).join('; ') : 'none'}\n`);
   if (o.list) {
     const probes = await probeRuntimes({ device: o.device });
     const w = Math.max(...probes.map((p) => p.id.length));
-    for (const p of probes) process.stdout.write(`${p.id.padEnd(w)}  ${p.available ? 'yes' : 'no '}  ${p.detail}\n`);
+    const state = (p: (typeof probes)[number]): string => (p.available ? 'yes' : p.install ? 'not installed' : 'no');
+    const sw = Math.max(...probes.map((p) => state(p).length));
+    for (const p of probes) process.stdout.write(`${p.id.padEnd(w)}  ${state(p).padEnd(sw)}  ${p.install ?? p.detail}\n`);
     if (o.json) writeFileAtomic(o.json, `${JSON.stringify({ adapters, runtimes: probes }, null, 2)}\n`);
     return;
   }
@@ -19,7 +23,7 @@ export async function doctorCommand(o: Opts): Promise<void> {
   if (!checkpoint) fail('usage', `${o.golden}: its manifest names no checkpoint that exists here; give --checkpoint`);
   const rows = await checkRuntimes({
     checkpoint: checkpoint!, golden: o.golden, device: o.device,
-    runtimes: o.runtimes?.split(',').map((s) => s.trim()).filter(Boolean),
+    runtimes: o.runtimes,
     log: (line) => process.stderr.write(`  ${line}\n`),
   });
   process.stdout.write(`${formatCheck(rows)}\n`);

@@ -2,7 +2,7 @@ import type { Family } from '../models/bisenetv2.js';
 import type { Dataset } from '../presets.js';
 import { evalJson, evaluate, referenceMiou } from '../eval.js';
 import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
-import { ExitCode } from './main.js';
+import { ExitCode } from './exit.js';
 
 interface Opts {
   data: string; runtime?: string; threads?: number; device?: string; json?: string; compareTo?: string; maxMiouDrop: number;

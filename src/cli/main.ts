@@ -1,13 +1,18 @@
 import { Command, CommanderError, Option } from 'commander';
+import { MAX_OPSET, MIN_OPSET } from '../emit/onnx.js';
+import { TARGET_IDS, targetHelp } from '../emit/targets.js';
+import { RUNTIME_IDS, runtimeHelp } from '../runtime/index.js';
 import { isBisenetError } from '../util/errors.js';
+import { setVerbose } from '../util/verbosity.js';
+import { ExitCode } from './exit.js';
 
 /**
  * The `bisenet` command line: it parses arguments and prints; the work is done by the library.
  * Exit codes: 0 success, 1 verification mismatch, 2 user mistake (bad file, option, shape), 3 bug.
+ * Target and runtime choices and their help come from the registries (src/emit/targets.ts,
+ * src/runtime/index.ts).
  */
-export class ExitCode extends Error {
-  constructor(readonly code: number) { super(`exit ${code}`); }
-}
+export { ExitCode } from './exit.js';
 
 let verbose = false;
 
@@ -18,6 +23,30 @@ function intOption(name: string, min: number, max: number) {
     return n;
   };
 }
+function badOption(message: string): never {
+  throw new CommanderError(2, 'bisenet.badOption', `error: ${message}`);
+}
+/** --opset: checked when parsed, against the range the ONNX emitter writes. */
+function opsetOption(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < MIN_OPSET || n > MAX_OPSET) badOption(`--opset ${v} is not supported (${MIN_OPSET}–${MAX_OPSET})`);
+  return n;
+}
+/** --runtime: one id of the runtime registry. */
+function runtimeOption(v: string): string {
+  if (!RUNTIME_IDS().includes(v)) badOption(`unknown runtime ${v}; available: ${RUNTIME_IDS().join(', ')}`);
+  return v;
+}
+/** --runtimes: a comma-separated list of registry ids. */
+function runtimesOption(v: string): string[] {
+  const ids = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!ids.length) badOption('--runtimes: name at least one runtime');
+  for (const id of ids) runtimeOption(id);
+  return ids;
+}
+const RUNTIME_OPTION_HELP = 'runtime (default: ort-cpu for .onnx, tfjs-wasm for tfjs models; see "Runtimes" below)';
+const runtimesHelpText = (): string => `\nRuntimes (--runtime):\n${runtimeHelp()}\n`;
+
 function floatOption(name: string) {
   return (v: string): number => {
     const n = Number(v);
@@ -33,7 +62,7 @@ export function buildProgram(): Command {
     .description('Port BiSeNet V2 checkpoints to ONNX, run them, and verify parity against PyTorch goldens')
     .version('0.1.0')
     .option('-v, --verbose', 'print details of errors (e.g. every mismatching key)')
-    .hook('preAction', (cmd) => { verbose = Boolean(cmd.opts().verbose); })
+    .hook('preAction', (cmd) => { verbose = Boolean(cmd.opts().verbose); setVerbose(verbose); })
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -46,9 +75,9 @@ export function buildProgram(): Command {
   program.command('convert')
     .description('convert a checkpoint to a deployable model')
     .argument('<checkpoint>', '.pth (torch.save zip), .safetensors or PaddleSeg .pdparams file')
-    .addOption(new Option('--to <target>', 'target format').choices(['onnx', 'tfjs-layers', 'tfjs-graph', 'tensorrt']).makeOptionMandatory())
+    .addOption(new Option('--to <target>', 'target format (see "Targets" below)').choices(TARGET_IDS).makeOptionMandatory())
     .requiredOption('--out <path>', 'output: a .onnx file, or a directory for the tfjs and tensorrt targets')
-    .option('--opset <n>', 'ONNX opset (13–21)', intOption('--opset', 1, 1000), 17)
+    .option('--opset <n>', `onnx, tensorrt: ONNX opset (${MIN_OPSET}–${MAX_OPSET}, default 17)`, opsetOption)
     .option('--aux', 'also export the four booster heads as outputs aux2, aux3, aux4, aux5_4')
     .option('--labels', 'add a "labels" output: argmax over classes (int64)')
     .addOption(new Option('--family <family>', 'checkpoint family (default: detected from the keys)').choices(['coincheung', 'mmseg', 'paddleseg']))
@@ -59,6 +88,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--grouped-conv <form>', 'onnx: grouped convs as one Conv (native) or channel repeat + depthwise (exact; avoids onnxruntime-web WebGPU\'s grouped-conv bug)').choices(['native', 'depthwise']))
     .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile (default 1x3x512x1024)')
     .option('--force', 'replace the output if it exists')
+    .addHelpText('after', () => `\nTargets (--to):\n${targetHelp()}\n`)
     .action(async (file: string, o) => (await import('./convert.js')).convertCommand(file, o));
 
   program.command('infer')
@@ -68,10 +98,11 @@ export function buildProgram(): Command {
     .requiredOption('--out <y.npy>', 'where to write the first output (logits), float32')
     .option('--aux', 'also write booster outputs to sibling files (<out>.aux2.npy …)')
     .option('--labels', 'also write the labels output (or the argmax of logits) to <out>.labels.npy')
-    .option('--runtime <id>', 'runtime: ort-cpu, tfjs-wasm, tfjs-cpu, ort-webgpu, ort-webgpu-default, tfjs-webgpu, tensorrt (default: ort-cpu for .onnx, tfjs-wasm for tfjs models)')
+    .option('--runtime <id>', RUNTIME_OPTION_HELP, runtimeOption)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
     .option('--force', 'replace outputs that exist')
+    .addHelpText('after', runtimesHelpText)
     .action(async (model: string, o) => (await import('./infer.js')).inferCommand(model, o));
 
   program.command('segment')
@@ -84,20 +115,21 @@ export function buildProgram(): Command {
     .option('--overlay [file]', 'also write the palette blended on the photo: to this .png (one image; default <out>.overlay.png), or <name>.overlay.png (--out-dir)')
     .option('--raw', 'write class indices as 8-bit grey instead of palette colours')
     .option('--batch <n>', 'images per inference (same-size images are batched; default 1)', intOption('--batch', 1, 64), 1)
-    .option('--runtime <id>', 'runtime: ort-cpu, tfjs-wasm, tfjs-cpu, ort-webgpu, ort-webgpu-default, tfjs-webgpu, tensorrt (default: ort-cpu for .onnx and checkpoints, tfjs-wasm for tfjs models)')
+    .option('--runtime <id>', 'runtime (default: ort-cpu for .onnx and checkpoints, tfjs-wasm for tfjs models; see "Runtimes" below)', runtimeOption)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
     .addOption(new Option('--family <family>', 'checkpoint family (default: detected), or the preset family for models that record no preprocessing').choices(['coincheung', 'mmseg', 'paddleseg']))
     .addOption(new Option('--dataset <name>', 'preset dataset, for checkpoints and models that record no preprocessing').choices(['cityscapes', 'ade20k', 'coco-stuff']))
     .option('--quiet', 'no progress output (--out-dir)')
     .option('--force', 'replace outputs that exist')
+    .addHelpText('after', runtimesHelpText)
     .action(async (model: string, images: string[], o) => (await import('./segment.js')).segmentCommand(model, images, o));
 
   program.command('eval')
     .description('score a model on a labelled set (mIoU, per-class IoU, pixel accuracy; Cityscapes conventions); exit 1 when --compare-to differs by more than --max-miou-drop')
     .argument('<model>', 'model: an .onnx file, a tfjs model directory, or a checkpoint (converted in memory, nothing written)')
     .requiredOption('--data <dir>', 'labelled set: <dir>/images/*.png|jpg and <dir>/labels/<same name>.png (8-bit class indices, 255 = ignore)')
-    .option('--runtime <id>', 'runtime: ort-cpu, tfjs-wasm, tfjs-cpu, ort-webgpu, ort-webgpu-default, tfjs-webgpu, tensorrt (default: from the model)')
+    .option('--runtime <id>', RUNTIME_OPTION_HELP, runtimeOption)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
     .option('--json <file>', 'also write the scores as JSON')
@@ -108,6 +140,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--dataset <name>', 'preset dataset, for checkpoints and models that record no preprocessing').choices(['cityscapes', 'ade20k', 'coco-stuff']))
     .option('--quiet', 'no progress output')
     .option('--force', 'replace the --json file if it exists')
+    .addHelpText('after', runtimesHelpText)
     .action(async (model: string, o) => (await import('./eval.js')).evalCommand(model, o));
 
   program.command('verify')
@@ -115,21 +148,24 @@ export function buildProgram(): Command {
     .argument('<model>', 'model: an .onnx file, or a TensorFlow.js model directory or its model.json')
     .requiredOption('--golden <dir>', 'golden set: a directory with input.npy and reference outputs (or subdirectories of such)')
     .option('--json <file>', 'also write the report as JSON')
-    .option('--runtime <id>', 'runtime: ort-cpu, tfjs-wasm, tfjs-cpu, ort-webgpu, ort-webgpu-default, tfjs-webgpu, tensorrt (default: ort-cpu for .onnx, tfjs-wasm for tfjs models)')
+    .option('--junit <file>', 'also write the report as JUnit XML (a test case per golden case and output), for CI dashboards')
+    .option('--runtime <id>', RUNTIME_OPTION_HELP, runtimeOption)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
     .option('--tolerance <rel>', 'max |Δ| allowed, relative to max |reference|', floatOption('--tolerance'), 1e-4)
     .option('--min-agreement <share>', 'least share of agreeing argmax labels', floatOption('--min-agreement'), 0.9999)
+    .addHelpText('after', runtimesHelpText)
     .action(async (model: string, o) => (await import('./verify.js')).verifyCommand(model, o));
 
   program.command('doctor')
     .description('list every runtime this machine can run (with its GPU adapter) and run the golden set through each; exit 1 if one fails parity')
     .option('--golden <dir>', 'golden set', 'golden/coincheung-bisenetv2-n19')
     .option('--checkpoint <file>', 'the golden set\'s checkpoint (default: from its manifest)')
-    .option('--runtimes <ids>', 'comma-separated runtimes to check (default: all)')
+    .option('--runtimes <ids>', 'comma-separated runtimes to check (default: all; see "Runtimes" below)', runtimesOption)
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
     .option('--list', 'only list the runtimes and adapters; run nothing')
     .option('--json <file>', 'also write the results as JSON')
+    .addHelpText('after', runtimesHelpText)
     .action(async (o) => (await import('./doctor.js')).doctorCommand(o));
 
   return program;

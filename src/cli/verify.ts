@@ -2,10 +2,11 @@ import { checkModelInput } from '../infer.js';
 import { loadRunner } from '../runtime/index.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { verifyGolden } from '../verify/index.js';
+import { reportJunit } from '../verify/junit.js';
 import { formatReport, reportJson } from '../verify/report.js';
-import { ExitCode } from './main.js';
+import { ExitCode } from './exit.js';
 
-interface Opts { golden: string; json?: string; runtime?: string; threads?: number; device?: string; tolerance: number; minAgreement: number }
+interface Opts { golden: string; json?: string; junit?: string; runtime?: string; threads?: number; device?: string; tolerance: number; minAgreement: number }
 
 export async function verifyCommand(model: string, o: Opts): Promise<void> {
   const runner = await loadRunner(model, o.runtime, { threads: o.threads, device: o.device });
@@ -13,6 +14,7 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
     const report = await verifyGolden(runner, model, o.golden, { rel: o.tolerance, minAgreement: o.minAgreement }, checkModelInput);
     process.stdout.write(`${formatReport(report)}\n`);
     if (o.json) writeFileAtomic(o.json, `${reportJson(report)}\n`);
+    if (o.junit) writeFileAtomic(o.junit, reportJunit(report));
     if (!report.pass) throw new ExitCode(1);
   } finally {
     await runner.dispose();

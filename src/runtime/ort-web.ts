@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import * as v8 from 'node:v8';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
+import { isVerbose, ortLogSeverity } from '../util/verbosity.js';
 import type { NdArray } from '../util/ndarray.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 import { installNavigatorGpu, openAdapter, type OpenedAdapter } from './webgpu.js';
@@ -50,7 +51,7 @@ async function loadOrtWeb(deviceText: string): Promise<OrtWebState> {
     const dist = path.dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm'));
     ort.env.wasm.wasmPaths = `${pathToFileURL(dist).href}/`;
     (ort.env.webgpu as { adapter: unknown }).adapter = opened.adapter;
-    ort.env.logLevel = 'error';
+    ort.env.logLevel = isVerbose() ? 'warning' : 'error';
     return { ort, opened, deviceText };
   })();
   const state = await statePromise;
@@ -97,14 +98,14 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
       ? 'onnxruntime-web WebGPU EP with its defaults (NHWC: wrong on grouped convs in 1.30; kept to show it)'
       : 'onnxruntime-web WebGPU EP (dawn.node), preferredLayout NCHW',
     accepts: (p) => p.toLowerCase().endsWith('.onnx'),
-    memoryTarget: 'onnx',
+    inMemory: true,
     async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {
       const bytes = opts.files?.get('model.onnx') ?? readFileChecked(modelPath, 'ONNX model');
       const { ort, opened } = await loadOrtWeb(opts.device ?? 'auto');
       const ep = layout === 'default' ? 'webgpu' : { name: 'webgpu' as const, preferredLayout: layout };
       let session: import('onnxruntime-web').InferenceSession;
       try {
-        session = await withLiftoffOnly(() => ort.InferenceSession.create(bytes, { executionProviders: [ep], graphOptimizationLevel: 'all' }));
+        session = await withLiftoffOnly(() => ort.InferenceSession.create(bytes, { executionProviders: [ep], graphOptimizationLevel: 'all', logSeverityLevel: ortLogSeverity() }));
       } catch (e) {
         return fail('format', `${modelPath}: onnxruntime-web cannot load this model: ${(e as Error).message.split('\n')[0]}`);
       }

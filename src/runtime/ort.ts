@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
+import { ortLogSeverity } from '../util/verbosity.js';
 import type { NdArray } from '../util/ndarray.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
@@ -35,7 +36,7 @@ export const ortCpu: RuntimeInfo = {
   id: 'ort-cpu',
   description: 'onnxruntime-node, CPU execution provider',
   accepts: (p) => p.toLowerCase().endsWith('.onnx'),
-  memoryTarget: 'onnx',
+  inMemory: true,
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
     const bytes = opts.files?.get('model.onnx') ?? readFileChecked(modelPath, 'ONNX model');
     const ort = await loadOrt();
@@ -44,6 +45,8 @@ export const ortCpu: RuntimeInfo = {
     try {
       session = await ort.InferenceSession.create(bytes, {
         intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionProviders: ['cpu'],
+        // onnxruntime's warnings (unused initializers removed…) are not the user's to act on: --verbose shows them.
+        logSeverityLevel: ortLogSeverity(),
       });
     } catch (e) {
       return fail('format', `${modelPath}: onnxruntime cannot load this model: ${(e as Error).message.split('\n')[0]}`);

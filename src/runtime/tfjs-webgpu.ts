@@ -65,7 +65,7 @@ export const tfjsWebgpu: RuntimeInfo = {
   id: 'tfjs-webgpu',
   description: 'TensorFlow.js, WebGPU backend (dawn.node: a GPU, or lavapipe in software)',
   accepts: isTfjsModelPath,
-  memoryTarget: 'tfjs-graph',
+  inMemory: true,
   async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {
     const { tf, opened } = await loadTfjsWebgpu(opts.device ?? 'auto');
     await useWebgpu(tf);

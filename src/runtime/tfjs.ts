@@ -308,7 +308,7 @@ function makeRuntime(backend: Backend): RuntimeInfo {
       ? 'TensorFlow.js, WebAssembly backend (XNNPACK), no tfjs-node'
       : 'TensorFlow.js, plain JavaScript CPU backend (slow; a reference)',
     accepts: isTfjsModelPath,
-    memoryTarget: 'tfjs-graph',
+    inMemory: true,
     async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
       const t = await loadTfjs();
       await useBackend(t.tf, backend);
@@ -331,20 +331,3 @@ function makeRuntime(backend: Backend): RuntimeInfo {
 
 export const tfjsWasm: RuntimeInfo = makeRuntime('wasm');
 export const tfjsCpu: RuntimeInfo = makeRuntime('cpu');
-
-/**
- * For `npm run bench` (scripts/bench.mjs calls `benchTargets(checkpoint, workDir)` when the library
- * exports it): converts the checkpoint to both tfjs formats under `workDir` and returns the cases
- * to time in tfjs-wasm. tfjs-cpu is left out: ~100 s per 512×1024 inference on a laptop-class core.
- */
-export async function benchTargets(checkpoint: string, workDir: string): Promise<{ runtime: string; model: string; runs: number }[]> {
-  const { convertCheckpoint } = await import('../convert.js');
-  const { writeDirAtomic } = await import('../util/fs.js');
-  const cases: { runtime: string; model: string; runs: number }[] = [];
-  for (const to of ['tfjs-graph', 'tfjs-layers'] as const) {
-    const dir = path.join(workDir, to);
-    writeDirAtomic(dir, convertCheckpoint(checkpoint, { to }).files!);
-    cases.push({ runtime: 'tfjs-wasm', model: dir, runs: 3 });
-  }
-  return cases;
-}

@@ -27,7 +27,7 @@ export interface RunnerOptions {
   /**
    * The model's files held in memory (a checkpoint converted on the fly: `model.onnx`, or a tfjs
    * `model.json` and its shards); the model path then only names them in messages. Only runtimes
-   * with a `memoryTarget` take this.
+   * marked `inMemory` take this.
    */
   files?: ReadonlyMap<string, Uint8Array>;
 }
@@ -38,6 +38,6 @@ export interface RuntimeInfo {
   /** Which model files it loads. */
   accepts: (modelPath: string) => boolean;
   load(modelPath: string, opts: RunnerOptions): Promise<Runner>;
-  /** The target a checkpoint is converted to, in memory, for this runtime (`files`); absent: model files only. */
-  memoryTarget?: 'onnx' | 'tfjs-graph';
+  /** Loads a model held in memory (`RunnerOptions.files`, in the registry's `model` format); absent: model files only. */
+  inMemory?: boolean;
 }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { Family } from '../models/bisenetv2.js';
 import { CITYSCAPES_PALETTE, modelMetadataFor, preprocessingFor, type Dataset, type Preprocessing } from '../presets.js';
-import { defaultRuntimeFor, loadRunner, runtimeById, type Runner, type RunnerOptions } from '../runtime/index.js';
+import { defaultRuntimeFor, loadRunner, requirePackages, runtimeById, type Runner, type RunnerOptions } from '../runtime/index.js';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 
@@ -117,11 +117,12 @@ export async function openModel(modelPath: string, opts: OpenOptions = {}): Prom
   if (!st) fail('io', `model not found: ${modelPath}`);
   if (st.isFile() && isCheckpointPath(modelPath)) {
     const rt = opts.runtime ? runtimeById(opts.runtime) : defaultRuntimeFor('model.onnx');
-    if (!rt.memoryTarget) fail('usage', `runtime ${rt.id} loads model files only; convert ${modelPath} first (bisenet convert), then pass the model`);
+    if (!rt.inMemory) fail('usage', `runtime ${rt.id} loads model files only; convert ${modelPath} first (bisenet convert --to ${rt.model}), then pass the model`);
+    requirePackages(rt);
     // Imported here: only checkpoints need the converter.
     const { convertCheckpoint } = await import('../convert.js');
-    const c = convertCheckpoint(modelPath, { to: rt.memoryTarget, labels: true, family: opts.family, dataset: opts.dataset });
-    label = `${path.basename(modelPath)} (converted in memory to ${rt.memoryTarget})`;
+    const c = convertCheckpoint(modelPath, { to: rt.model, labels: true, family: opts.family, dataset: opts.dataset });
+    label = `${path.basename(modelPath)} (converted in memory to ${rt.model})`;
     const files = c.files ?? new Map([['model.onnx', c.bytes]]);
     runner = await rt.load(label, { ...opts, files });
     meta = { ...c.graph.metadata, ...modelMetadataFor(c.ported.family, c.ported.numClasses, opts.dataset) };

@@ -13,6 +13,8 @@ export interface CaseReport {
   /** reference outputs the model does not produce (e.g. booster heads of a model exported without them) */
   skipped: string[];
   pass: boolean;
+  /** milliseconds the runner took for this case */
+  ms?: number;
 }
 
 export interface VerifyReport {
@@ -44,7 +46,9 @@ export async function verifyGolden(runner: Runner, modelPath: string, goldenDir:
   for (const c of cases) {
     const input = asFloat32Input(c.input);
     check(input, `${c.dir}/input.npy`);
+    const t0 = performance.now();
     const outputs = await runner.run({ [runner.inputNames[0]!]: input });
+    const ms = performance.now() - t0;
     const stats: OutputStats[] = [];
     const skipped: string[] = [];
     for (const [name, file] of c.references) {
@@ -58,7 +62,7 @@ export async function verifyGolden(runner: Runner, modelPath: string, goldenDir:
       skipped.push(name);
     }
     if (stats.length === 0) fail('usage', `${c.dir}: none of the reference outputs (${[...c.references.keys()].join(', ')}) is an output of the model (${runner.outputNames.join(', ')})`);
-    reports.push({ case: c.name, inputShape: input.shape, outputs: stats, skipped, pass: stats.every((s) => s.pass) });
+    reports.push({ case: c.name, inputShape: input.shape, outputs: stats, skipped, pass: stats.every((s) => s.pass), ms });
   }
   return {
     model: modelPath, runtime: runner.runtime, device: runner.device, golden: goldenDir, tolerance: tol,

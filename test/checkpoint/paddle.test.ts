@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint, parseCheckpoint } from '../../src/checkpoint/index.js';
-import { PickleWriter } from '../../src/fuzz/pickle-writer.js';
+import { PickleWriter } from '../fuzz-lib/pickle-writer.js';
 import { toFloat32 } from '../../src/util/ndarray.js';
 import { fixture } from '../helpers/paths.js';
 

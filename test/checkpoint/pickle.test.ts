@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { unpickle } from '../../src/checkpoint/pickle.js';
 import { BisenetError } from '../../src/util/errors.js';
-import { PickleWriter } from '../../src/fuzz/pickle-writer.js';
+import { PickleWriter } from '../fuzz-lib/pickle-writer.js';
 
 const load = (bytes: Uint8Array, globals = {}) => unpickle(bytes, { label: 'test.pkl', globals });
 

@@ -5,8 +5,8 @@ import { loadCheckpoint } from '../../src/checkpoint/index.js';
 import { BisenetError } from '../../src/util/errors.js';
 import { toFloat32 } from '../../src/util/ndarray.js';
 import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
-import { PickleWriter, torchTensor } from '../../src/fuzz/pickle-writer.js';
-import { makeZip } from '../../src/fuzz/zip-writer.js';
+import { PickleWriter, torchTensor } from '../fuzz-lib/pickle-writer.js';
+import { makeZip } from '../fuzz-lib/zip-writer.js';
 
 /** A torch.save-style zip holding a dict of tensors described by hand. */
 function torchZip(top: string, entries: { key: string; type: string; storageKey: string; numel: number; offset: number; size: number[]; stride: number[] }[], storages: Record<string, Uint8Array>, wrap?: string): Uint8Array {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ZipArchive } from '../../src/checkpoint/zip.js';
 import { BisenetError } from '../../src/util/errors.js';
-import { makeZip } from '../../src/fuzz/zip-writer.js';
+import { makeZip } from '../fuzz-lib/zip-writer.js';
 
 const files = [
   { name: 'mytop/data.pkl', data: Uint8Array.from([1, 2, 3]) },

@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, readNpy } from '../../src/checkpoint/npy.js';
 import { BIN, fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
-import { PickleWriter, torchTensor } from '../../src/fuzz/pickle-writer.js';
-import { makeZip } from '../../src/fuzz/zip-writer.js';
+import { PickleWriter, torchTensor } from '../fuzz-lib/pickle-writer.js';
+import { makeZip } from '../fuzz-lib/zip-writer.js';
 
 function bisenet(...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fuzz, makeCase, runCase } from '../../src/fuzz/run.js';
-import { TARGETS } from '../../src/fuzz/targets.js';
+import { fuzz, makeCase, runCase } from '../fuzz-lib/run.js';
+import { TARGETS } from '../fuzz-lib/targets.js';
 
 describe('fuzzing every reader with a fixed seed set', () => {
   it('ends every case in BisenetError or success: no foreign exception, hang or oversized allocation', () => {

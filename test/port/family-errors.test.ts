@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/checkpoint/index.js';
 import type { Checkpoint, TensorEntry } from '../../src/checkpoint/types.js';
-import { PickleWriter, torchTensor } from '../../src/fuzz/pickle-writer.js';
-import { makeZip } from '../../src/fuzz/zip-writer.js';
+import { PickleWriter, torchTensor } from '../fuzz-lib/pickle-writer.js';
+import { makeZip } from '../fuzz-lib/zip-writer.js';
 import { portWeights, summarize } from '../../src/port/index.js';
 import { BIN, fixture, tmpDir } from '../helpers/paths.js';
 

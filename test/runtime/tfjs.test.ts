@@ -192,7 +192,7 @@ describe('bisenet CLI with tfjs models', () => {
   it('refuses a model.json path as --out and will not replace a directory that is not a model', () => {
     let r = cli('convert', ckpt, '--to', 'tfjs-layers', '--out', path.join(work, 'x', 'model.json'));
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/is a directory \(model.json and weight shards\); name the directory/);
+    expect(r.stderr).toMatch(/is a directory \(model.json and the files beside it\); name the directory/);
     const notModel = path.join(work, 'precious');
     fs.mkdirSync(notModel);
     fs.writeFileSync(path.join(notModel, 'notes.txt'), 'keep me');
@@ -202,6 +202,6 @@ describe('bisenet CLI with tfjs models', () => {
     expect(fs.readFileSync(path.join(notModel, 'notes.txt'), 'utf8')).toBe('keep me');
     r = cli('convert', ckpt, '--to', 'onnx', '--out', path.join(work, 'q.onnx'), '--quantize', 'float16');
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/apply to the tfjs targets only/);
+    expect(r.stderr).toMatch(/--quantize applies to the tfjs-layers and tfjs-graph targets only/);
   });
 });

@@ -1,5 +1,5 @@
-import { isBisenetError } from '../util/errors.js';
-import { resetAllocationWatermark } from '../util/limits.js';
+import { isBisenetError } from '../../src/util/errors.js';
+import { resetAllocationWatermark } from '../../src/util/limits.js';
 import { mutate } from './mutate.js';
 import { Rng } from './prng.js';
 import { TARGETS, type FuzzTarget } from './targets.js';

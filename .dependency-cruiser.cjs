@@ -1,0 +1,43 @@
+/**
+ * Import rules for src/, checked by `npm test` (npm run lint:deps): no cycles, lower floors never import
+ * upper ones (a runtime never imports the converter or the CLI), the CLI sits on top, and optional
+ * runtime packages (optional peerDependencies) are only ever imported lazily.
+ * Floors, bottom up: util; ir, checkpoint; models, port, presets, emit; runtime; verify;
+ * convert, infer, segment, check; index; cli.
+ */
+const ABOVE_RUNTIME = '^src/(convert|infer|segment|presets|index)\\.ts$|^src/(cli|check|verify|port|models|checkpoint)/';
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', comment: 'An import cycle: modules that cannot be understood (or loaded) one at a time.',
+      from: { path: '^src/' }, to: { circular: true } },
+    { name: 'cli-on-top', severity: 'error', comment: 'Only the CLI imports the CLI; the library never does.',
+      from: { path: '^src/', pathNot: '^src/cli/' }, to: { path: '^src/cli/' } },
+    { name: 'util-is-the-floor', severity: 'error', comment: 'src/util imports nothing else of the project.',
+      from: { path: '^src/util/' }, to: { path: '^src/', pathNot: '^src/util/' } },
+    { name: 'ir-and-checkpoint-low', severity: 'error', comment: 'The IR and the checkpoint readers import only themselves and util.',
+      from: { path: '^src/(ir|checkpoint)/' }, to: { path: '^src/', pathNot: ['^src/util/', '^src/$1/'] } },
+    { name: 'emit-below-runtime', severity: 'error', comment: 'Emitters write formats; they never run, verify, convert or parse arguments.',
+      from: { path: '^src/emit/' }, to: { path: '^src/(runtime|verify|check|cli)/|^src/(convert|infer|segment|index)\\.ts$' } },
+    { name: 'runtime-not-into-converter', severity: 'error',
+      comment: 'A runtime loads and runs models: it never imports the converter, the checks, the verifier or the CLI above it.',
+      from: { path: '^src/runtime/' }, to: { path: ABOVE_RUNTIME } },
+    { name: 'runtime-reads-formats-only', severity: 'error',
+      comment: 'From the emitters a runtime may take types and the tfjs format constants (tfjs-common), never an emitter.',
+      from: { path: '^src/runtime/' }, to: { path: '^src/emit/', pathNot: '^src/emit/tfjs-common\\.ts$', dependencyTypesNot: ['type-only'] } },
+    { name: 'verify-below-convert', severity: 'error', comment: 'The verifier compares outputs; it does not convert, check runtimes or parse arguments.',
+      from: { path: '^src/verify/' }, to: { path: '^src/(check|cli|emit|port)/|^src/(convert|index)\\.ts$' } },
+    { name: 'optional-packages-lazily', severity: 'error',
+      comment: 'Optional runtime packages (optional peerDependencies) may be missing: import them with import() where used, never statically.',
+      from: { path: '^src/' }, to: { dependencyTypes: ['npm-peer'], dependencyTypesNot: ['dynamic-import', 'type-only', 'type-import'] } },
+    { name: 'no-dev-dependencies-in-src', severity: 'error', comment: 'The package must run with its dependencies only.',
+      from: { path: '^src/' }, to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['npm-peer', 'type-only'] } },
+    { name: 'no-tests-in-src', severity: 'error', comment: 'Test helpers (test/, the fuzzer) are not part of the package.',
+      from: { path: '^src/' }, to: { path: '^test/' } },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+  },
+};

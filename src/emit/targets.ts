@@ -1,0 +1,74 @@
+/**
+ * Every conversion target, by id, in one table: what it writes, which options apply to it, and its
+ * emitter. The converter (`src/convert.ts`), the CLI's `--to` choices and help, and the runtime
+ * registry's `model` field read this table; adding a target is adding an entry here.
+ */
+import type { WeightMap } from '../ir/fold.js';
+import type { Graph } from '../ir/graph.js';
+import { emitOnnx } from './onnx.js';
+import { emitTensorrt } from './tensorrt.js';
+import type { Quantization } from './tfjs-common.js';
+import { emitTfjsGraph } from './tfjs-graph.js';
+import { emitTfjsLayers } from './tfjs-layers.js';
+
+/** The options an emitter may take; each target names the ones that apply to it. */
+export interface EmitOptions {
+  opset?: number;
+  quantize?: Quantization;
+  shardBytes?: number;
+  groupedConv?: 'native' | 'depthwise';
+  shapes?: string;
+  metadata: Record<string, string>;
+}
+export type EmitOption = Exclude<keyof EmitOptions, 'metadata'>;
+
+/** The flag a user writes for each option (for "applies to … only" messages). */
+export const OPTION_FLAGS: Record<EmitOption, string> = {
+  opset: '--opset', quantize: '--quantize', shardBytes: '--shard-size', groupedConv: '--grouped-conv', shapes: '--shapes',
+};
+
+export interface TargetInfo {
+  description: string;
+  /** Written as a directory (the file named `main` in it is what runtimes open) rather than one file. */
+  directory: boolean;
+  /** The model file: the file itself (`null`), or its name inside the directory. */
+  main: string | null;
+  /** Options that mean something for this target; any other given is refused. */
+  options: EmitOption[];
+  emit(graph: Graph, weights: WeightMap, opts: EmitOptions): Map<string, Uint8Array> | Uint8Array;
+}
+
+const tfjsOptions: EmitOption[] = ['quantize', 'shardBytes'];
+
+export const TARGETS = {
+  onnx: {
+    description: 'one .onnx file (opset 13–21), for onnxruntime and anything that reads ONNX',
+    directory: false, main: null, options: ['opset', 'groupedConv'],
+    emit: (g, w, o) => emitOnnx(g, w, { opset: o.opset, groupedConv: o.groupedConv, metadata: o.metadata }),
+  },
+  'tfjs-layers': {
+    description: 'TensorFlow.js layers model: a directory with model.json and weight shards (needs registerBisenetLayers)',
+    directory: true, main: 'model.json', options: tfjsOptions,
+    emit: (g, w, o) => emitTfjsLayers(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata }),
+  },
+  'tfjs-graph': {
+    description: 'TensorFlow.js graph model: a directory with model.json and weight shards (no custom code)',
+    directory: true, main: 'model.json', options: tfjsOptions,
+    emit: (g, w, o) => emitTfjsGraph(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata }),
+  },
+  tensorrt: {
+    description: 'a directory with an ONNX model tailored to TensorRT\'s parser, its shapes and the trtexec build script',
+    directory: true, main: 'model.onnx', options: ['opset', 'shapes'],
+    emit: (g, w, o) => emitTensorrt(g, w, { shapes: o.shapes, opset: o.opset, metadata: o.metadata }),
+  },
+} satisfies Record<string, TargetInfo>;
+
+export type Target = keyof typeof TARGETS;
+export const TARGET_IDS = Object.keys(TARGETS) as Target[];
+
+export function isTarget(id: string): id is Target {
+  return Object.hasOwn(TARGETS, id);
+}
+
+/** One line per target, for `--help`. */
+export const targetHelp = (): string => TARGET_IDS.map((id) => `  ${id.padEnd(12)} ${TARGETS[id].description}`).join('\n');

@@ -1,0 +1,93 @@
+/**
+ * The synthetic street-scene generator (scripts/synthetic/generate.py) is deterministic: regenerating
+ * images of the committed validation set from its seed gives the committed bytes, and the same seed twice
+ * gives the same bytes. It needs Debian's python3 with numpy and Pillow; without them the tests skip and say
+ * why, and with BISENET_REQUIRE_PYTHON=1 (as CI sets) a missing interpreter fails them instead.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import { describe, expect, it, type TestContext } from 'vitest';
+import { ROOT, tmpDir } from './helpers/paths.js';
+
+const PYTHON = process.env.BISENET_PYTHON ?? '/usr/bin/python3';
+const GENERATOR = path.join(ROOT, 'scripts', 'synthetic', 'generate.py');
+const VAL = path.join(ROOT, 'data', 'synthetic-val');
+/** The command that made data/synthetic-val (its README and manifest say the same). */
+const VAL_SEED = 2026;
+const VAL_SIZE = '256x512';
+
+function pythonMissing(): string {
+  const r = spawnSync(PYTHON, ['-c', 'import numpy, PIL'], { encoding: 'utf8' });
+  if (r.error) return `${PYTHON} not found (apt-get install -y python3-numpy python3-pil)`;
+  if (r.status !== 0) return `${PYTHON} lacks numpy or Pillow (apt-get install -y python3-numpy python3-pil)`;
+  return '';
+}
+const missing = pythonMissing();
+
+function skipOrFail(ctx: TestContext): boolean {
+  if (!missing) return false;
+  if (process.env.BISENET_REQUIRE_PYTHON === '1') throw new Error(`BISENET_REQUIRE_PYTHON=1 but ${missing}`);
+  ctx.skip(`generator tests skipped: ${missing}`);
+  return true;
+}
+
+function generate(out: string, seed: number, start: number, count: number, size = VAL_SIZE): void {
+  const r = spawnSync(PYTHON, [GENERATOR, '--seed', String(seed), '--start', String(start), '--count', String(count), '--size', size, '--out', out], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+}
+
+const files = (dir: string, sub: string) => fs.readdirSync(path.join(dir, sub)).sort();
+
+describe('synthetic street-scene generator', () => {
+  it('regenerates committed validation images byte for byte from their seed', (ctx) => {
+    if (skipOrFail(ctx)) return;
+    const out = tmpDir('bisenet-synthetic-');
+    const committed = files(VAL, 'images');
+    expect(committed.length).toBeGreaterThanOrEqual(20);
+    // the first and the last image of the set (each image has its own random stream)
+    const last = committed.length - 1;
+    generate(out, VAL_SEED, 0, 1);
+    generate(out, VAL_SEED, last, 1);
+    for (const name of ['0000.png', `${String(last).padStart(4, '0')}.png`]) {
+      for (const sub of ['images', 'labels']) {
+        expect(fs.readFileSync(path.join(out, sub, name)).equals(fs.readFileSync(path.join(VAL, sub, name))), `${sub}/${name}`).toBe(true);
+      }
+    }
+  }, 60_000);
+
+  it('gives the same bytes for the same seed, other bytes for another seed, and labels within the 19 train ids or 255', (ctx) => {
+    if (skipOrFail(ctx)) return;
+    const a = tmpDir('bisenet-synthetic-a-');
+    const b = tmpDir('bisenet-synthetic-b-');
+    const c = tmpDir('bisenet-synthetic-c-');
+    generate(a, 5, 0, 2, '96x160');
+    generate(b, 5, 0, 2, '96x160');
+    generate(c, 6, 0, 2, '96x160');
+    for (const sub of ['images', 'labels']) {
+      expect(files(a, sub)).toEqual(['0000.png', '0001.png']);
+      for (const f of files(a, sub)) {
+        expect(fs.readFileSync(path.join(a, sub, f)).equals(fs.readFileSync(path.join(b, sub, f)))).toBe(true);
+        expect(fs.readFileSync(path.join(a, sub, f)).equals(fs.readFileSync(path.join(c, sub, f)))).toBe(false);
+      }
+    }
+    // 8-bit greyscale PNG: colour type 0, bit depth 8 (IHDR bytes 24 and 25), values train ids or 255
+    const lab = fs.readFileSync(path.join(a, 'labels', '0000.png'));
+    expect([lab[24], lab[25]]).toEqual([8, 0]);
+    const png = PNG.sync.read(lab, { skipRescale: true });
+    const values = new Set<number>();
+    for (let i = 0; i < png.data.length; i += 4) values.add(png.data[i]!);
+    expect([...values].every((v) => v < 19 || v === 255)).toBe(true);
+    expect(values.size).toBeGreaterThan(5);
+  }, 60_000);
+
+  it('refuses a malformed size with one line and exit status 1', (ctx) => {
+    if (skipOrFail(ctx)) return;
+    const r = spawnSync(PYTHON, [GENERATOR, '--seed', '1', '--count', '1', '--size', '12xq', '--out', tmpDir()], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/--size must be HxW/);
+  });
+});
