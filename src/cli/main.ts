@@ -114,7 +114,7 @@ export function buildProgram(): Command {
     .option('--out-dir <dir>', 'many images: write <dir>/<name>.png for each (and <name>.overlay.png with --overlay); all or nothing')
     .option('--overlay [file]', 'also write the palette blended on the photo: to this .png (one image; default <out>.overlay.png), or <name>.overlay.png (--out-dir)')
     .option('--raw', 'write class indices as 8-bit grey instead of palette colours')
-    .option('--batch <n>', 'images per inference (same-size images are batched; default 1)', intOption('--batch', 1, 64), 1)
+    .option('--batch <n>', 'images per inference (images of one processing size are batched)', intOption('--batch', 1, 64), 1)
     .option('--runtime <id>', 'runtime (default: ort-cpu for .onnx and checkpoints, tfjs-wasm for tfjs models; see "Runtimes" below)', runtimeOption)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
