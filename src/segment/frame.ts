@@ -53,14 +53,18 @@ export function resizeBilinearPlanes(src: Float32Array, planes: number, h: numbe
   return out;
 }
 
-/** Per channel, the normalised value of each 0..255 byte: (v·scale − mean) / std, in the model's channel order. */
-function lookupTables(pre: Preprocessing): Float32Array[] {
-  const order = (pre.color_order as string) === 'BGR' ? [2, 1, 0] : [0, 1, 2];
-  return order.map((src, c) => {
+/** Per input channel: which RGB byte feeds it, and the normalised value of each 0..255 byte, (v·scale − mean) / std. */
+interface Luts { src: [number, number, number]; lut: [Float32Array, Float32Array, Float32Array] }
+
+function lookupTables(pre: Preprocessing): Luts {
+  // A model recorded as fed BGR gets its first input channel from the blue byte.
+  const src: [number, number, number] = (pre.color_order as string) === 'BGR' ? [2, 1, 0] : [0, 1, 2];
+  const lut = [0, 1, 2].map((c) => {
     const t = new Float32Array(256);
     for (let v = 0; v < 256; v++) t[v] = (v * pre.scale - pre.mean[c]!) / pre.std[c]!;
-    return Object.assign(t, { src });
-  });
+    return t;
+  }) as Luts['lut'];
+  return { src, lut };
 }
 
 /**
@@ -72,16 +76,16 @@ export function fillInput(img: RgbImage, pre: Preprocessing, H: number, W: numbe
   const plane = H * W;
   if (H === h && W === w) {
     // One pass over the pixels, three planes written (three passes cost ~3× here: the bytes are read thrice).
-    const [l0, l1, l2] = luts as [Float32Array, Float32Array, Float32Array];
-    const [s0, s1, s2] = luts.map((l) => (l as Float32Array & { src: number }).src) as [number, number, number];
+    const [l0, l1, l2] = luts.lut;
+    const [s0, s1, s2] = luts.src;
     for (let p = 0, j = 0; p < plane; p++, j += 3) {
       out[p] = l0[rgb[j + s0]!]!; out[plane + p] = l1[rgb[j + s1]!]!; out[2 * plane + p] = l2[rgb[j + s2]!]!;
     }
     return;
   }
   for (let c = 0; c < 3; c++) {
-    const lut = luts[c]!;
-    const s = (lut as Float32Array & { src: number }).src;
+    const lut = luts.lut[c]!;
+    const s = luts.src[c]!;
     const o = out.subarray(c * plane, (c + 1) * plane);
     const ys = axis(H, h);
     const xs = axis(W, w);
@@ -163,7 +167,7 @@ export class FrameRunner {
   readonly times = emptyTimes();
   /** Pixels per class over every frame run (for the summary). */
   counts: Float64Array | null;
-  private readonly luts: Float32Array[];
+  private readonly luts: Luts;
   private input: Float32Array | null = null;
   private readonly free: Labels[] = [];
   constructor(readonly model: SegModel, private readonly littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1) {
