@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
 import sharp from 'sharp';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../src/convert.js';
 import { evaluate, listLabelledSet, referenceMiou } from '../src/eval.js';
 import { segmentMany } from '../src/segment.js';
@@ -81,6 +81,8 @@ beforeAll(async () => {
   if (SUBJECT === SELF) await makeSelfSet(SELF.data());
 }, 120_000);
 
+afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
+
 describe('bisenet eval', () => {
   it('scores the exported ONNX model in onnxruntime within 0.1 point of the reference, and writes the JSON report', () => {
     const out = path.join(work, 'ort.json');
@@ -120,6 +122,7 @@ describe('bisenet eval', () => {
     expect(ck.code, ck.stderr).toBe(0);
     expect(ck.stdout).toMatch(/converted in memory to onnx/);
     expect(fs.readdirSync(cwd)).toEqual([]);
+    fs.rmdirSync(cwd);
     expect(fs.readdirSync(path.dirname(SUBJECT.checkpoint))).toEqual(before);
     scores.checkpoint = Number(/mIoU (\d+\.\d+) %/.exec(ck.stdout)![1]);
     for (const [k, v] of Object.entries(scores)) expect(Math.abs(v - ort), k).toBeLessThanOrEqual(0.1);

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../src/convert.js';
 import { inferArrays } from '../src/infer.js';
 import { CITYSCAPES_PALETTE } from '../src/presets.js';
@@ -29,6 +29,8 @@ beforeAll(() => {
   model = path.join(dir, 'model.onnx');
   fs.writeFileSync(model, convertCheckpoint(fixture('coincheung-bisenetv2-n19', 'model.pth'), { to: 'onnx' }).bytes);
 });
+
+afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
 
 describe('segment', () => {
   it('resizes bilinear with half-pixel centres, as PyTorch align_corners=False does', () => {
