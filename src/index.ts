@@ -15,7 +15,9 @@ export { modelMetadataFor, preprocessingFor, DATASETS, type Dataset } from './pr
 export { benchTargets } from './check/bench.js';
 export { convertCheckpoint, type ConvertOptions } from './convert.js';
 export { inferArrays } from './infer.js';
-export { segmentImage, encodeSegmentation, decodeImage } from './segment.js';
+export { segmentImage, segmentMany, encodeSegmentation, decodeImage, openModel, FrameRunner } from './segment.js';
+export { evaluate, evalJson, listLabelledSet, referenceMiou, type EvalReport } from './eval.js';
+export { ConfusionMatrix, type Scores } from './eval-metrics.js';
 export { RUNTIMES, loadRunner, type Runner, type RuntimeInfo } from './runtime/index.js';
 export { verifyGolden, DEFAULT_TOLERANCE, type VerifyReport } from './verify/index.js';
 export { formatReport, reportJson } from './verify/report.js';

@@ -1,25 +1,22 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import onnxProto from 'onnx-proto';
+/**
+ * Segmenting images, as the reference doc says users do it: RGB, scaled and normalised with the
+ * model's preset, resized (bilinear, half-pixel) up to a multiple of 32 when needed, logits resized
+ * back to the image, argmax over classes, coloured with the dataset's palette. The work is in
+ * ./segment/ (shared with `eval`); this module is its public face, plus a synchronous pure-JS decoder.
+ */
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import type { Family } from './models/bisenetv2.js';
-import { CITYSCAPES_PALETTE, preprocessingFor, type Dataset, type Preprocessing } from './presets.js';
-import { loadRunner, type RunnerOptions } from './runtime/index.js';
 import { fail } from './util/errors.js';
-import { readFileChecked } from './util/fs.js';
-import type { NdArray } from './util/ndarray.js';
+import { MAX_PIXELS, type RgbImage } from './segment/image.js';
 
-/**
- * Segmenting an image, as the reference doc says users do it: RGB, scaled and normalised with the
- * model's preset, resized (bilinear, half-pixel) up to a multiple of 32, logits resized back to the
- * image, argmax over classes, coloured with the dataset's palette.
- */
-export interface RgbImage { width: number; height: number; rgb: Uint8Array }
+export type { RgbImage } from './segment/image.js';
+export { decodeRgb, decodeLabelMap, probeImage, MAX_PIXELS } from './segment/image.js';
+export { resizeBilinearPlanes, imageToInput, processingSize, FrameRunner, type Labels, type StageTimes } from './segment/frame.js';
+export { modelPreprocessing, paletteFor, openModel, type ModelInfo, type SegModel, type OpenOptions as SegmentOptions } from './segment/model.js';
+export { segmentImage, segmentMany, encodeSegmentation, encodeMask, encodeOverlay, classShares, type Segmentation, type SegmentManyOptions, type SegmentManySummary } from './segment/run.js';
+export { expandInputs } from './segment/inputs.js';
 
-/** Largest image accepted (pixels), so a hostile header cannot make the decoder allocate gigabytes. */
-const MAX_PIXELS = 64 * 1024 * 1024;
-
+/** Synchronous pure-JS PNG/JPEG decoding (pngjs, jpeg-js) for library users without sharp's native code; the CLI decodes with sharp. */
 export function decodeImage(bytes: Uint8Array, label: string): RgbImage {
   let rgba: Uint8Array;
   let width: number;
@@ -51,125 +48,3 @@ export function decodeImage(bytes: Uint8Array, label: string): RgbImage {
   return { width, height, rgb };
 }
 
-/** Half-pixel bilinear resampling of planar float data (C planes of h×w) to H×W, PyTorch align_corners=False. */
-export function resizeBilinearPlanes(src: Float32Array, planes: number, h: number, w: number, H: number, W: number): Float32Array {
-  const out = new Float32Array(planes * H * W);
-  const axis = (outSize: number, inSize: number) => {
-    const i0 = new Int32Array(outSize); const i1 = new Int32Array(outSize); const f = new Float32Array(outSize);
-    const scale = inSize / outSize;
-    for (let o = 0; o < outSize; o++) {
-      const x = Math.max(0, (o + 0.5) * scale - 0.5);
-      const lo = Math.min(Math.floor(x), inSize - 1);
-      i0[o] = lo; i1[o] = Math.min(lo + 1, inSize - 1); f[o] = x - lo;
-    }
-    return { i0, i1, f };
-  };
-  const ys = axis(H, h);
-  const xs = axis(W, w);
-  for (let c = 0; c < planes; c++) {
-    const base = c * h * w;
-    for (let y = 0; y < H; y++) {
-      const r0 = base + ys.i0[y]! * w; const r1 = base + ys.i1[y]! * w; const fy = ys.f[y]!;
-      for (let x = 0; x < W; x++) {
-        const a = src[r0 + xs.i0[x]!]!; const b = src[r0 + xs.i1[x]!]!; const cc = src[r1 + xs.i0[x]!]!; const d = src[r1 + xs.i1[x]!]!;
-        const fx = xs.f[x]!;
-        const top = a + (b - a) * fx;
-        out[(c * H + y) * W + x] = top + (cc + (d - cc) * fx - top) * fy;
-      }
-    }
-  }
-  return out;
-}
-
-/** The preprocessing recorded in a model we exported (ONNX metadata_props or tfjs userDefinedMetadata). */
-export function modelPreprocessing(modelPath: string): { pre: Preprocessing | null; palette: number[][] | null } {
-  let meta: Record<string, string> = {};
-  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
-  if (!st) fail('io', `model not found: ${modelPath}`);
-  if (st!.isDirectory() || modelPath.toLowerCase().endsWith('.json')) {
-    const file = st!.isDirectory() ? path.join(modelPath, 'model.json') : modelPath;
-    try { meta = (JSON.parse(readFileChecked(file, 'model.json').toString('utf8')).userDefinedMetadata?.bisenet ?? {}) as Record<string, string>; } catch (e) {
-      if ((e as Error).name === 'BisenetError') throw e;
-      fail('format', `${file}: not valid JSON`);
-    }
-  } else {
-    try {
-      const m = onnxProto.onnx.ModelProto.decode(readFileChecked(modelPath, 'ONNX model'));
-      meta = Object.fromEntries((m.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
-    } catch (e) {
-      if ((e as Error).name === 'BisenetError') throw e;
-      fail('format', `${modelPath}: not an ONNX model`);
-    }
-  }
-  const parse = <T>(k: string): T | null => { try { return typeof meta[k] === 'string' ? JSON.parse(meta[k]!) as T : null; } catch { return null; } };
-  return { pre: parse<Preprocessing>('preprocessing'), palette: parse<number[][]>('palette') };
-}
-
-/** The image as the model's N×3×H×W input at `H`×`W`. */
-export function imageToInput(img: RgbImage, pre: Preprocessing, H: number, W: number): NdArray {
-  const { width: w, height: h } = img;
-  const planes = new Float32Array(3 * h * w);
-  for (let c = 0; c < 3; c++) for (let i = 0; i < h * w; i++) planes[c * h * w + i] = (img.rgb[3 * i + c]! * pre.scale - pre.mean[c]!) / pre.std[c]!;
-  const data = H === h && W === w ? planes : resizeBilinearPlanes(planes, 3, h, w, H, W);
-  return { dtype: 'float32', shape: [1, 3, H, W], data };
-}
-
-/** A palette for any class count: the dataset's where known, else PASCAL VOC's bit-interleaved colour map. */
-export function paletteFor(numClasses: number, known: number[][] | null): number[][] {
-  if (known && known.length >= numClasses) return known;
-  return Array.from({ length: numClasses }, (_, index) => {
-    let r = 0; let g = 0; let b = 0; let k = index;
-    for (let bit = 7; bit >= 0 && k > 0; bit--, k >>= 3) { r |= (k & 1) << bit; g |= ((k >> 1) & 1) << bit; b |= ((k >> 2) & 1) << bit; }
-    return [r, g, b];
-  });
-}
-
-export interface SegmentOptions extends RunnerOptions {
-  runtime?: string;
-  /** Where the model carries no preset: take it from this family and dataset. */
-  family?: Family;
-  dataset?: Dataset;
-}
-
-export interface Segmentation { width: number; height: number; numClasses: number; labels: Uint8Array | Uint16Array; palette: number[][] }
-
-export async function segmentImage(modelPath: string, imagePath: string, opts: SegmentOptions = {}): Promise<Segmentation> {
-  const img = decodeImage(readFileChecked(imagePath, 'image'), imagePath);
-  const found = modelPreprocessing(modelPath);
-  const pre = found.pre ?? (opts.dataset ? preprocessingFor(opts.family ?? 'coincheung', opts.dataset) : null);
-  if (!pre) fail('usage', `${modelPath} records no preprocessing; pass --dataset (and --family) to choose one`);
-  const m = pre!.size_multiple || 32;
-  const H = Math.ceil(img.height / m) * m;
-  const W = Math.ceil(img.width / m) * m;
-  const runner = await loadRunner(modelPath, opts.runtime, opts);
-  let logits: NdArray;
-  try {
-    const out = await runner.run({ [runner.inputNames[0]!]: imageToInput(img, pre!, H, W) });
-    logits = out.logits ?? out[runner.outputNames[0]!]!;
-  } finally {
-    await runner.dispose();
-  }
-  const numClasses = logits.shape[1]!;
-  const back = H === img.height && W === img.width ? (logits.data as Float32Array)
-    : resizeBilinearPlanes(logits.data as Float32Array, numClasses, H, W, img.height, img.width);
-  const n = img.width * img.height;
-  const labels = numClasses <= 256 ? new Uint8Array(n) : new Uint16Array(n);
-  for (let p = 0; p < n; p++) {
-    let best = 0; let bestVal = back[p]!;
-    for (let k = 1; k < numClasses; k++) { const v = back[k * n + p]!; if (v > bestVal) { bestVal = v; best = k; } }
-    labels[p] = best;
-  }
-  return { width: img.width, height: img.height, numClasses, labels, palette: paletteFor(numClasses, found.palette ?? (numClasses === 19 ? CITYSCAPES_PALETTE : null)) };
-}
-
-/** A PNG of the segmentation: coloured with the palette, or raw class indices (8- or 16-bit grey). */
-export function encodeSegmentation(s: Segmentation, raw = false): Uint8Array {
-  if (raw && s.numClasses > 256) fail('usage', `--raw writes 8-bit class indices; this model has ${s.numClasses} classes`);
-  const png = new PNG({ width: s.width, height: s.height });
-  for (let p = 0; p < s.labels.length; p++) {
-    const k = s.labels[p]!;
-    const [r, g, b] = raw ? [k & 0xff, k & 0xff, k & 0xff] : s.palette[k]!;
-    png.data[4 * p] = r!; png.data[4 * p + 1] = g!; png.data[4 * p + 2] = b!; png.data[4 * p + 3] = 255;
-  }
-  return PNG.sync.write(png);
-}

@@ -2,11 +2,12 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../src/convert.js';
 import { inferArrays } from '../src/infer.js';
 import { CITYSCAPES_PALETTE } from '../src/presets.js';
-import { encodeSegmentation, paletteFor, resizeBilinearPlanes, segmentImage } from '../src/segment.js';
+import { encodeSegmentation, paletteFor, resizeBilinearPlanes, segmentImage, segmentMany } from '../src/segment.js';
+import { Progress } from '../src/segment/progress.js';
 import { argmaxChannels } from '../src/verify/compare.js';
 import { BIN, fixture, tmpDir } from './helpers/paths.js';
 
@@ -28,6 +29,8 @@ beforeAll(() => {
   model = path.join(dir, 'model.onnx');
   fs.writeFileSync(model, convertCheckpoint(fixture('coincheung-bisenetv2-n19', 'model.pth'), { to: 'onnx' }).bytes);
 });
+
+afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });
 
 describe('segment', () => {
   it('resizes bilinear with half-pixel centres, as PyTorch align_corners=False does', () => {
@@ -58,11 +61,28 @@ describe('segment', () => {
     writePng(file, 70, 45);
     const s = await segmentImage(model, file, { threads: 1 });
     expect([s.width, s.height, s.labels.length]).toEqual([70, 45, 70 * 45]);
-    const raw = PNG.sync.read(Buffer.from(encodeSegmentation(s, true)));
+    const raw = PNG.sync.read(Buffer.from(await encodeSegmentation(s, true)));
     expect([raw.width, raw.height]).toEqual([70, 45]);
     expect(raw.data[0]).toBe(s.labels[0]);
-    const colour = PNG.sync.read(Buffer.from(encodeSegmentation(s)));
+    expect([...raw.data.filter((_, i) => i % 4 === 0)]).toEqual([...s.labels]);
+    const colour = PNG.sync.read(Buffer.from(await encodeSegmentation(s)));
     expect([...colour.data.subarray(0, 3)]).toEqual(CITYSCAPES_PALETTE[s.labels[0]!]);
+  });
+
+  it('draws a progress bar in place on a terminal (count, frames/s, ETA) and plain lines elsewhere', () => {
+    const written: string[] = [];
+    const stream = { isTTY: true, columns: 80, write: (t: string) => { written.push(t); return true; } };
+    const bar = new Progress(2, 'segment', { stream });
+    bar.tick('a.png');
+    bar.tick('b.png');
+    bar.finish();
+    expect(written[0]).toMatch(/^\r\x1b\[Ksegment \[#+\.+\] 1\/2 {2}\d+\.\d\d frames\/s {2}ETA \d+:\d\d$/);
+    expect(written[1]).toMatch(/^\r\x1b\[Ksegment \[#+\] 2\/2 /);
+    expect(written.at(-1)).toBe('\n');
+    const plain: string[] = [];
+    const p = new Progress(2, 'eval', { stream: { isTTY: false, write: (t: string) => { plain.push(t); return true; } } });
+    p.tick('a.png');
+    expect(plain).toEqual([expect.stringMatching(/^eval 1\/2 a\.png \(\d+\.\d\d frames\/s, ETA \d+:\d\d\)\n$/)]);
   });
 
   it('gives other class counts a distinct palette', () => {
@@ -83,5 +103,112 @@ describe('segment', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/model\.onnx: not a PNG or JPEG image/);
     expect(fs.existsSync(path.join(dir, 'x.png'))).toBe(false);
+  });
+
+  it('bisenet segment --overlay: blends the palette on the photo and names the classes found, with their shares', () => {
+    const file = path.join(dir, 'd.png');
+    const rgba = writePng(file, 96, 64);
+    const out = path.join(dir, 'd-mask.png');
+    const overlay = path.join(dir, 'd-overlay.png');
+    const r = spawnSync(process.execPath, [BIN, 'segment', model, '--image', file, '--out', out, '--overlay', overlay], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const mask = PNG.sync.read(fs.readFileSync(out));
+    const blend = PNG.sync.read(fs.readFileSync(overlay));
+    expect([blend.width, blend.height]).toEqual([96, 64]);
+    const names = ['road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle', 'bicycle'];
+    const counts = new Map<string, number>();
+    for (let p = 0; p < 96 * 64; p++) {
+      const colour = [...mask.data.subarray(4 * p, 4 * p + 3)];
+      const k = CITYSCAPES_PALETTE.findIndex((c) => c.join() === colour.join());
+      expect(k).toBeGreaterThanOrEqual(0);
+      counts.set(names[k]!, (counts.get(names[k]!) ?? 0) + 1);
+      // Half photo, half palette colour (rounded).
+      for (let c = 0; c < 3; c++) expect(Math.abs(blend.data[4 * p + c]! - (rgba[4 * p + c]! + colour[c]!) / 2)).toBeLessThanOrEqual(1);
+    }
+    const [top, n] = [...counts].sort((a, b) => b[1] - a[1])[0]!;
+    expect(r.stdout).toContain(`${top} ${(100 * n / (96 * 64)).toFixed(1)}%`);
+    expect(r.stdout).not.toMatch(/class \d+/);
+  });
+
+  it('bisenet segment --out-dir: many images (files, directories, patterns) in one process, masks and overlays, progress lines, summary', () => {
+    const inDir = path.join(dir, 'many');
+    fs.mkdirSync(path.join(inDir, 'sub'), { recursive: true });
+    writePng(path.join(inDir, 'a.png'), 64, 64);
+    writePng(path.join(inDir, 'b.png'), 64, 64);
+    writePng(path.join(inDir, 'sub', 'c.png'), 70, 45);
+    fs.writeFileSync(path.join(inDir, 'notes.txt'), 'not an image');
+    const outDir = path.join(dir, 'many-out');
+    const r = spawnSync(process.execPath, [BIN, 'segment', model, inDir, path.join(inDir, 'sub', '*.png'), '--out-dir', outDir, '--overlay', '--batch', '2'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.readdirSync(outDir).sort()).toEqual(['a.overlay.png', 'a.png', 'b.overlay.png', 'b.png', 'c.overlay.png', 'c.png']);
+    expect(PNG.sync.read(fs.readFileSync(path.join(outDir, 'c.png'))).width).toBe(70);
+    // Not a terminal: one plain line per image, then the summary on stdout.
+    expect(r.stderr.trim().split('\n').map((l) => l.replace(/ \(.*/, ''))).toEqual([
+      `segment 1/3 ${path.join(inDir, 'a.png')} → ${path.join(outDir, 'a.png')}`,
+      `segment 2/3 ${path.join(inDir, 'b.png')} → ${path.join(outDir, 'b.png')}`,
+      `segment 3/3 ${path.join(inDir, 'sub', 'c.png')} → ${path.join(outDir, 'c.png')}`]);
+    expect(r.stdout).toMatch(/^segmented 3 images → .* \d+\.\d\d frames\/s$/m);
+    expect(r.stdout).toMatch(/^per frame: decode .* preprocess .* inference .* postprocess .* encode .*/m);
+    expect(r.stdout).toMatch(/^classes: [a-z]/m);
+    // Each mask is what one image alone gives.
+    const one = path.join(dir, 'c-alone.png');
+    expect(spawnSync(process.execPath, [BIN, 'segment', model, '--image', path.join(inDir, 'sub', 'c.png'), '--out', one]).status).toBe(0);
+    expect(Buffer.compare(PNG.sync.read(fs.readFileSync(one)).data, PNG.sync.read(fs.readFileSync(path.join(outDir, 'c.png'))).data)).toBe(0);
+    // Outputs that exist are refused without --force, before any work.
+    const again = spawnSync(process.execPath, [BIN, 'segment', model, inDir, '--out-dir', outDir], { encoding: 'utf8' });
+    expect(again.status).toBe(2);
+    expect(again.stderr).toMatch(/a\.png and 1 more outputs already exist \(use --force/);
+  });
+
+  it('bisenet segment --out-dir writes nothing when any input is bad: all outputs or none', async () => {
+    const inDir = path.join(dir, 'bad-many');
+    fs.mkdirSync(inDir);
+    writePng(path.join(inDir, 'a.png'), 64, 64);
+    writePng(path.join(inDir, 'b.png'), 64, 64);
+    // A PNG whose header reads fine but whose pixel data is cut off: found only when decoded, mid-run.
+    const whole = fs.readFileSync(path.join(inDir, 'b.png'));
+    fs.writeFileSync(path.join(inDir, 'c.png'), whole.subarray(0, whole.length - 40));
+    writePng(path.join(inDir, 'd.png'), 64, 64);
+    const outDir = path.join(dir, 'bad-out');
+    const run = (...args: string[]) => spawnSync(process.execPath, [BIN, 'segment', model, ...args], { encoding: 'utf8' });
+    const truncated = run(inDir, '--out-dir', outDir);
+    expect(truncated.status).toBe(2);
+    expect(truncated.stderr).toMatch(/^error: .*c\.png: cannot decode the image/m);
+    expect(fs.existsSync(outDir)).toBe(false);
+    // Into an existing directory: it keeps only what it had.
+    fs.mkdirSync(outDir);
+    fs.writeFileSync(path.join(outDir, 'keep.txt'), 'x');
+    expect(run(inDir, '--out-dir', outDir).status).toBe(2);
+    expect(fs.readdirSync(outDir)).toEqual(['keep.txt']);
+    // Found before any work: not an image, missing files, patterns matching nothing, two inputs for one output.
+    fs.writeFileSync(path.join(dir, 'e.png'), 'not a png');
+    const cases: [string[], RegExp][] = [
+      [[path.join(inDir, 'a.png'), path.join(dir, 'e.png')], /e\.png: not a PNG or JPEG image/],
+      [[path.join(dir, 'nothing.png')], /image not found: .*nothing\.png/],
+      [[path.join(dir, 'zz*.png')], /zz\*\.png: matches no file/],
+      [[path.join(inDir, 'a.png'), path.join(dir, 'many', 'a.png')], /a\.png and .*a\.png would both write/],
+    ];
+    for (const [inputs, pattern] of cases) {
+      await expect(segmentMany(model, inputs, { outDir: path.join(dir, 'never'), progress: { quiet: true } })).rejects.toThrow(pattern);
+      expect(fs.existsSync(path.join(dir, 'never'))).toBe(false);
+    }
+  });
+
+  it('bisenet segment takes a checkpoint directly (converted in memory, nothing written beside it)', () => {
+    const file = path.join(dir, 'f.png');
+    writePng(file, 64, 64);
+    const ck = fixture('coincheung-bisenetv2-n19', 'model.pth');
+    const before = fs.readdirSync(path.dirname(ck));
+    const a = path.join(dir, 'f-ck.png');
+    const r = spawnSync(process.execPath, [BIN, 'segment', ck, '--image', file, '--out', a], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.readdirSync(path.dirname(ck))).toEqual(before);
+    const b = path.join(dir, 'f-onnx.png');
+    expect(spawnSync(process.execPath, [BIN, 'segment', model, '--image', file, '--out', b]).status).toBe(0);
+    expect(Buffer.compare(PNG.sync.read(fs.readFileSync(a)).data, PNG.sync.read(fs.readFileSync(b)).data)).toBe(0);
+    const trt = spawnSync(process.execPath, [BIN, 'segment', ck, '--image', file, '--out', path.join(dir, 'never.png'), '--runtime', 'tensorrt'], { encoding: 'utf8' });
+    expect(trt.status).toBe(2);
+    expect(trt.stderr).toMatch(/runtime tensorrt loads model files only; convert .* first/);
   });
 });

@@ -98,8 +98,9 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
       ? 'onnxruntime-web WebGPU EP with its defaults (NHWC: wrong on grouped convs in 1.30; kept to show it)'
       : 'onnxruntime-web WebGPU EP (dawn.node), preferredLayout NCHW',
     accepts: (p) => p.toLowerCase().endsWith('.onnx'),
+    inMemory: true,
     async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {
-      const bytes = readFileChecked(modelPath, 'ONNX model');
+      const bytes = opts.files?.get('model.onnx') ?? readFileChecked(modelPath, 'ONNX model');
       const { ort, opened } = await loadOrtWeb(opts.device ?? 'auto');
       const ep = layout === 'default' ? 'webgpu' : { name: 'webgpu' as const, preferredLayout: layout };
       let session: import('onnxruntime-web').InferenceSession;
@@ -113,18 +114,20 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
         device: `${opened.label}, ${layout === 'default' ? 'default layout' : `${layout} layout`}`,
         inputNames: [...session.inputNames],
         outputNames: [...session.outputNames],
-        async run(inputs) {
+        async run(inputs, outputs) {
           const feeds: Record<string, import('onnxruntime-web').Tensor> = {};
           for (const [k, v] of Object.entries(inputs)) feeds[k] = toTensor(ort, v);
+          const fetches = outputs?.filter((n) => session.outputNames.includes(n));
           let result: import('onnxruntime-web').InferenceSession.OnnxValueMapType;
           try {
-            result = await session.run(feeds);
+            result = await session.run(feeds, fetches?.length ? fetches : session.outputNames);
           } catch (e) {
             return fail('runtime', `onnxruntime-web (${id}) failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
           }
           const out: Record<string, NdArray> = {};
           for (const name of session.outputNames) {
-            const t = result[name] as import('onnxruntime-web').Tensor;
+            const t = result[name] as import('onnxruntime-web').Tensor | undefined;
+            if (!t) continue;
             out[name] = fromTensor(t);
             t.dispose?.();
           }

@@ -36,8 +36,9 @@ export const ortCpu: RuntimeInfo = {
   id: 'ort-cpu',
   description: 'onnxruntime-node, CPU execution provider',
   accepts: (p) => p.toLowerCase().endsWith('.onnx'),
+  inMemory: true,
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
-    const bytes = readFileChecked(modelPath, 'ONNX model');
+    const bytes = opts.files?.get('model.onnx') ?? readFileChecked(modelPath, 'ONNX model');
     const ort = await loadOrt();
     const threads = opts.threads ?? os.availableParallelism();
     let session: import('onnxruntime-node').InferenceSession;
@@ -55,17 +56,19 @@ export const ortCpu: RuntimeInfo = {
       device: `CPU (${threads} thread${threads > 1 ? 's' : ''})`,
       inputNames: [...session.inputNames],
       outputNames: [...session.outputNames],
-      async run(inputs) {
+      async run(inputs, outputs) {
         const feeds: Record<string, import('onnxruntime-node').Tensor> = {};
         for (const [k, v] of Object.entries(inputs)) feeds[k] = toOrtTensor(ort, v);
+        // Fetching only the outputs asked for saves reading back (and allocating) the others.
+        const fetches = outputs?.filter((n) => session.outputNames.includes(n));
         let result: import('onnxruntime-node').InferenceSession.OnnxValueMapType;
         try {
-          result = await session.run(feeds);
+          result = await session.run(feeds, fetches?.length ? fetches : session.outputNames);
         } catch (e) {
           return fail('runtime', `onnxruntime failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
         }
         const out: Record<string, NdArray> = {};
-        for (const name of session.outputNames) out[name] = fromOrtTensor(result[name] as import('onnxruntime-node').Tensor);
+        for (const name of session.outputNames) if (result[name]) out[name] = fromOrtTensor(result[name] as import('onnxruntime-node').Tensor);
         return out;
       },
       async dispose() { await session.release(); },

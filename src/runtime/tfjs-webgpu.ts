@@ -65,19 +65,20 @@ export const tfjsWebgpu: RuntimeInfo = {
   id: 'tfjs-webgpu',
   description: 'TensorFlow.js, WebGPU backend (dawn.node: a GPU, or lavapipe in software)',
   accepts: isTfjsModelPath,
+  inMemory: true,
   async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {
     const { tf, opened } = await loadTfjsWebgpu(opts.device ?? 'auto');
     await useWebgpu(tf);
     // The same loader as tfjs-wasm/cpu, on this tfjs-core with the WebGPU backend active.
-    const model = await loadModel({ tf, layers: await import('@tensorflow/tfjs-layers'), converter: await import('@tensorflow/tfjs-converter') }, modelPath);
+    const model = await loadModel({ tf, layers: await import('@tensorflow/tfjs-layers'), converter: await import('@tensorflow/tfjs-converter') }, modelPath, opts.files);
     return {
       runtime: 'tfjs-webgpu',
       device: `${opened.label} (${model.kind})`,
       inputNames: [model.inputName],
       outputNames: [...model.outputNames],
-      async run(inputs) {
+      async run(inputs, outputs) {
         await useWebgpu(tf);
-        return runLoaded(tf, model, inputs, 'tfjs-webgpu', modelPath);
+        return runLoaded(tf, model, inputs, 'tfjs-webgpu', modelPath, outputs);
       },
       async dispose() { model.dispose(); },
     };

@@ -145,15 +145,24 @@ export function assembleWeights(file: string, manifest: unknown, readShard: (rel
  * tfjs-node's file:// handler does, without tfjs-node). Shard paths are relative to model.json and
  * must stay inside its directory.
  */
-export function fileSystemHandler(tf: Tfc, modelPath: string): TfcNs.io.IOHandler {
+export function fileSystemHandler(tf: Tfc, modelPath: string, files?: ReadonlyMap<string, Uint8Array>): TfcNs.io.IOHandler {
   return {
     async load() {
+      if (files) return memoryArtifacts(tf, modelPath, files);
       const { file, json } = readModelJson(modelPath);
       const dir = path.dirname(path.resolve(file));
       return tf.io.getModelArtifactsForJSON(json as unknown as TfcNs.io.ModelJSON,
         async (manifest) => assembleWeights(file, manifest, (p) => readFileChecked(path.resolve(dir, p), 'weight shard')));
     },
   };
+}
+
+/** The same from a model held in memory (`files`: model.json and its shards by name; a converted checkpoint). */
+function memoryArtifacts(tf: Tfc, label: string, files: ReadonlyMap<string, Uint8Array>): Promise<TfcNs.io.ModelArtifacts> {
+  const json = files.get('model.json');
+  if (!json) fail('usage', `${label}: the in-memory model has no model.json`);
+  return tf.io.getModelArtifactsForJSON(parseModelJson(json!, label) as unknown as TfcNs.io.ModelJSON,
+    async (manifest) => assembleWeights(label, manifest, (p) => files.get(p) ?? fail('format', `${label}: weight shard ${p} is missing`)));
 }
 
 function bytesPerValue(w: TfcNs.io.WeightsManifestEntry): number {
@@ -210,7 +219,8 @@ export interface Loaded {
   kind: 'layers-model' | 'graph-model';
   inputName: string;
   outputNames: string[];
-  execute(x: TfcNs.Tensor4D): TfcNs.Tensor[];
+  /** The outputs named (all by default), in the order of `outputNames` filtered to those. */
+  execute(x: TfcNs.Tensor4D, names?: string[]): TfcNs.Tensor[];
   dispose(): void;
 }
 
@@ -218,23 +228,26 @@ export interface Loaded {
  * One inference through a loaded model (any backend, the active one): NCHW in, NHWC inside, NCHW out.
  * Shared by tfjs-wasm, tfjs-cpu and tfjs-webgpu.
  */
-export async function runLoaded(tf: Tfc, model: Loaded, inputs: Record<string, NdArray>, runtime: string, modelPath: string): Promise<Record<string, NdArray>> {
+export async function runLoaded(tf: Tfc, model: Loaded, inputs: Record<string, NdArray>, runtime: string, modelPath: string, outputs?: string[]): Promise<Record<string, NdArray>> {
   const input = inputs[model.inputName] ?? Object.values(inputs)[0];
   if (!input) fail('usage', `no input given (the model takes ${model.inputName})`);
   if (input!.dtype !== 'float32') fail('usage', `inputs of dtype ${input!.dtype} are not supported; use float32`);
   const nhwc = toNhwc(input!);
   const x = tf.tensor4d(nhwc.data as Float32Array, nhwc.shape as [number, number, number, number], 'float32');
   let ys: TfcNs.Tensor[] = [];
+  // Only the outputs asked for are read back (a graph model does not even compute the others).
+  const wanted = outputs?.filter((n) => model.outputNames.includes(n));
+  const names = wanted?.length ? model.outputNames.filter((n) => wanted.includes(n)) : model.outputNames;
   try {
     try {
-      ys = model.execute(x);
+      ys = model.execute(x, names);
     } catch (e) {
       return fail('runtime', `TensorFlow.js (${runtime}) failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
     }
     const out: Record<string, NdArray> = {};
     for (let i = 0; i < ys.length; i++) {
       const y = ys[i]!;
-      out[model.outputNames[i] ?? `output${i}`] = toNchw(y.shape, (await y.data()) as Float32Array | Int32Array);
+      out[names[i] ?? `output${i}`] = toNchw(y.shape, (await y.data()) as Float32Array | Int32Array);
     }
     return out;
   } finally {
@@ -243,10 +256,10 @@ export async function runLoaded(tf: Tfc, model: Loaded, inputs: Record<string, N
   }
 }
 
-export async function loadModel(t: Tfjs, modelPath: string): Promise<Loaded> {
-  const { file, json } = readModelJson(modelPath);
+export async function loadModel(t: Tfjs, modelPath: string, files?: ReadonlyMap<string, Uint8Array>): Promise<Loaded> {
+  const { file, json } = files?.has('model.json') ? { file: modelPath, json: parseModelJson(files.get('model.json')!, modelPath) } : readModelJson(modelPath);
   const meta = (json.userDefinedMetadata?.[METADATA_KEY] ?? null) as BisenetTfjsMetadata | null;
-  const handler = fileSystemHandler(t.tf, modelPath);
+  const handler = fileSystemHandler(t.tf, modelPath, files);
   const kind = json.format === 'graph-model' || (json.format === undefined && Array.isArray((json.modelTopology as { node?: unknown }).node)) ? 'graph-model' : 'layers-model';
   try {
     if (kind === 'layers-model') {
@@ -257,7 +270,15 @@ export async function loadModel(t: Tfjs, modelPath: string): Promise<Loaded> {
       const inputName = meta?.input ?? model.inputNames[0]!;
       return {
         kind, inputName, outputNames,
-        execute: (x) => { const y = model.predict(x); return Array.isArray(y) ? y : [y]; },
+        execute: (x, names) => {
+          const y = model.predict(x);
+          const all = Array.isArray(y) ? y : [y];
+          if (!names) return all;
+          // The layers format computes every output; the unwanted ones are dropped before read-back.
+          const keep = all.filter((_, i) => names.includes(outputNames[i]!));
+          for (const t of all) if (!keep.includes(t)) t.dispose();
+          return keep;
+        },
         dispose: () => model.dispose(),
       };
     }
@@ -267,8 +288,8 @@ export async function loadModel(t: Tfjs, modelPath: string): Promise<Loaded> {
     const inputName = meta?.input ?? model.inputNodes[0]!;
     return {
       kind, inputName, outputNames,
-      execute: (x) => {
-        const y = model.execute({ [inputName]: x }, outputNames);
+      execute: (x, names) => {
+        const y = model.execute({ [inputName]: x }, names ?? outputNames);
         return Array.isArray(y) ? y : [y];
       },
       dispose: () => model.dispose(),
@@ -287,19 +308,20 @@ function makeRuntime(backend: Backend): RuntimeInfo {
       ? 'TensorFlow.js, WebAssembly backend (XNNPACK), no tfjs-node'
       : 'TensorFlow.js, plain JavaScript CPU backend (slow; a reference)',
     accepts: isTfjsModelPath,
-    async load(modelPath: string, _opts: RunnerOptions): Promise<Runner> {
+    inMemory: true,
+    async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
       const t = await loadTfjs();
       await useBackend(t.tf, backend);
-      const model = await loadModel(t, modelPath);
+      const model = await loadModel(t, modelPath, opts.files);
       const simd = backend === 'wasm' && (await t.tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
       return {
         runtime: id,
         device: backend === 'wasm' ? `CPU, WebAssembly${simd ? ' SIMD' : ''}, 1 thread (${model.kind})` : `CPU, JavaScript (${model.kind})`,
         inputNames: [model.inputName],
         outputNames: [...model.outputNames],
-        async run(inputs) {
+        async run(inputs, outputs) {
           await useBackend(t.tf, backend);
-          return runLoaded(t.tf, model, inputs, id, modelPath);
+          return runLoaded(t.tf, model, inputs, id, modelPath, outputs);
         },
         async dispose() { model.dispose(); },
       };

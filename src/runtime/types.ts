@@ -11,7 +11,11 @@ export interface Runner {
   readonly device: string;
   readonly inputNames: string[];
   readonly outputNames: string[];
-  run(inputs: Record<string, NdArray>): Promise<Record<string, NdArray>>;
+  /**
+   * Runs the model. `outputs` names the outputs wanted (e.g. only `labels`): runtimes that can skip
+   * computing or reading back the others do; every runtime returns at least the ones named.
+   */
+  run(inputs: Record<string, NdArray>, outputs?: string[]): Promise<Record<string, NdArray>>;
   dispose(): Promise<void>;
 }
 
@@ -20,6 +24,12 @@ export interface RunnerOptions {
   threads?: number;
   /** GPU runtimes: which adapter (`--device`; see DEVICE_HELP in ./webgpu.ts). */
   device?: string;
+  /**
+   * The model's files held in memory (a checkpoint converted on the fly: `model.onnx`, or a tfjs
+   * `model.json` and its shards); the model path then only names them in messages. Only runtimes
+   * marked `inMemory` take this.
+   */
+  files?: ReadonlyMap<string, Uint8Array>;
 }
 
 export interface RuntimeInfo {
@@ -28,4 +38,6 @@ export interface RuntimeInfo {
   /** Which model files it loads. */
   accepts: (modelPath: string) => boolean;
   load(modelPath: string, opts: RunnerOptions): Promise<Runner>;
+  /** Loads a model held in memory (`RunnerOptions.files`, in the registry's `model` format); absent: model files only. */
+  inMemory?: boolean;
 }

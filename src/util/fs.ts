@@ -45,6 +45,10 @@ function track(tmp: string): void {
   }
 }
 
+/** For writers that stage files themselves (`segment --out-dir`): removed on SIGINT/SIGTERM until untracked. */
+export function trackTemp(tmp: string): void { track(tmp); }
+export function untrackTemp(tmp: string): void { inFlight.delete(tmp); }
+
 /**
  * Writes a file atomically: into a temporary file in the same directory, then renamed over the
  * target, so a failure or an interrupt never leaves a half-written model where the user expects one.

@@ -1,0 +1,40 @@
+import type { Family } from '../models/bisenetv2.js';
+import type { Dataset } from '../presets.js';
+import { evalJson, evaluate, referenceMiou } from '../eval.js';
+import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
+import { ExitCode } from './exit.js';
+
+interface Opts {
+  data: string; runtime?: string; threads?: number; device?: string; json?: string; compareTo?: string; maxMiouDrop: number;
+  limit?: number; family?: Family; dataset?: Dataset; quiet?: boolean; force?: boolean;
+}
+
+const pct = (v: number | null): string => (v === null ? '—' : v.toFixed(2));
+
+/** `bisenet eval`: prints the scores; exit 1 when --compare-to differs by more than --max-miou-drop. */
+export async function evalCommand(model: string, o: Opts): Promise<void> {
+  // Everything the user gave is checked before the (long) run.
+  const reference = o.compareTo !== undefined ? referenceMiou(o.compareTo) : null;
+  if (o.json) ensureNotExists(o.json, Boolean(o.force));
+  const r = await evaluate(model, o.data, {
+    runtime: o.runtime, threads: o.threads, device: o.device, family: o.family, dataset: o.dataset, limit: o.limit, progress: { quiet: o.quiet },
+  });
+  const width = Math.max(...r.classNames.map((n) => n.length));
+  const lines = [
+    `eval ${r.model} on ${r.data}: ${r.images} image${r.images > 1 ? 's' : ''}, ${r.pixels} labelled pixels (${r.ignored} ignored), ${r.runtime} [${r.device}], ${r.seconds.toFixed(1)} s`,
+    `mIoU ${pct(r.miou)} %  (${r.perClass.filter((v) => v !== null).length} of ${r.perClass.length} classes present)   pixel accuracy ${pct(r.pixelAccuracy)} %`,
+    ...r.classNames.map((n, k) => `  ${n.padEnd(width)}  ${r.perClass[k] === null ? '     —  (in neither labels nor predictions)' : pct(r.perClass[k]!).padStart(6)}`),
+  ];
+  let compare: Record<string, unknown> | undefined;
+  let pass = true;
+  if (reference) {
+    const diff = r.miou === null ? null : r.miou - reference.value;
+    pass = diff !== null && Math.abs(diff) <= o.maxMiouDrop + 1e-9;
+    compare = { reference: reference.value, source: reference.source, difference: diff === null ? null : Math.round(diff * 1e4) / 1e4, max_miou_drop: o.maxMiouDrop, pass };
+    lines.push(`compared with ${reference.value.toFixed(2)} (${reference.source}): ${diff === null ? 'no mIoU' : `${diff >= 0 ? '+' : '−'}${Math.abs(diff).toFixed(2)} points`}, `
+      + `allowed ±${o.maxMiouDrop}: ${pass ? 'ok' : 'FAIL'}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (o.json) writeFileAtomic(o.json, `${JSON.stringify(evalJson(r, compare ? { compare } : {}), null, 2)}\n`);
+  if (!pass) throw new ExitCode(1);
+}

@@ -1,0 +1,143 @@
+/**
+ * Opens what `segment` and `eval` are given as a model — an .onnx file, a tfjs model directory, or a
+ * checkpoint converted in memory (nothing written) — with what its metadata records: preprocessing,
+ * class count, class names, palette.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import onnxProto from 'onnx-proto';
+import type { Family } from '../models/bisenetv2.js';
+import { CITYSCAPES_PALETTE, modelMetadataFor, preprocessingFor, type Dataset, type Preprocessing } from '../presets.js';
+import { defaultRuntimeFor, loadRunner, requirePackages, runtimeById, type Runner, type RunnerOptions } from '../runtime/index.js';
+import { fail } from '../util/errors.js';
+import { readFileChecked } from '../util/fs.js';
+
+export interface ModelInfo {
+  pre: Preprocessing | null;
+  numClasses: number | null;
+  classNames: string[] | null;
+  palette: number[][] | null;
+}
+
+export interface OpenOptions extends RunnerOptions {
+  runtime?: string;
+  /** Models that record no preprocessing take it from this family and dataset; checkpoints are converted with them. */
+  family?: Family;
+  dataset?: Dataset;
+}
+
+export interface SegModel {
+  runner: Runner;
+  /** What the model records, with the --family/--dataset fallback applied to `pre`. */
+  info: ModelInfo & { pre: Preprocessing };
+  /** The in-graph argmax output, when the model has one. */
+  labelsOutput: string | null;
+  /** The class scores output (`logits`, else the first). */
+  logitsOutput: string;
+  /** e.g. "model.onnx" or "model.pth (converted in memory to onnx)". */
+  label: string;
+}
+
+const CHECKPOINT_EXTS = ['.pth', '.pt', '.pdparams', '.safetensors', '.ckpt', '.bin'];
+
+/** Whether `p` is given as a checkpoint rather than a converted model (by name; the bytes decide the format). */
+export function isCheckpointPath(p: string): boolean {
+  const lower = p.toLowerCase();
+  return CHECKPOINT_EXTS.some((e) => lower.endsWith(e));
+}
+
+/** The string → string metadata of a model file (ONNX metadata_props, tfjs userDefinedMetadata.bisenet). */
+export function readModelMetadata(modelPath: string): Record<string, unknown> {
+  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
+  if (!st) fail('io', `model not found: ${modelPath}`);
+  if (st.isDirectory() || modelPath.toLowerCase().endsWith('.json')) {
+    const file = st.isDirectory() ? path.join(modelPath, 'model.json') : modelPath;
+    try {
+      return (JSON.parse(readFileChecked(file, 'model.json').toString('utf8')).userDefinedMetadata?.bisenet ?? {}) as Record<string, unknown>;
+    } catch (e) {
+      if ((e as Error).name === 'BisenetError') throw e;
+      return fail('format', `${file}: not valid JSON`);
+    }
+  }
+  try {
+    const m = onnxProto.onnx.ModelProto.decode(readFileChecked(modelPath, 'ONNX model'));
+    return Object.fromEntries((m.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
+  } catch (e) {
+    if ((e as Error).name === 'BisenetError') throw e;
+    return fail('format', `${modelPath}: not an ONNX model`);
+  }
+}
+
+/** Reads the recorded values; a value that does not parse counts as not recorded. */
+export function modelInfoFrom(meta: Record<string, unknown>): ModelInfo {
+  const json = <T>(k: string, ok: (v: unknown) => boolean): T | null => {
+    const v = meta[k];
+    try {
+      const parsed: unknown = typeof v === 'string' ? JSON.parse(v) : v;
+      return ok(parsed) ? parsed as T : null;
+    } catch { return null; }
+  };
+  const pre = json<Preprocessing>('preprocessing', (v) => typeof v === 'object' && v !== null
+    && [0, 1, 2].every((i) => Number.isFinite((v as Preprocessing).mean?.[i]) && Number.isFinite((v as Preprocessing).std?.[i]) && (v as Preprocessing).std[i] !== 0)
+    && Number.isFinite((v as Preprocessing).scale));
+  const numClasses = json<number>('num_classes', (v) => Number.isInteger(v) && (v as number) > 0);
+  const classNames = json<string[]>('class_names', (v) => Array.isArray(v) && v.every((s) => typeof s === 'string'));
+  const palette = json<number[][]>('palette', (v) => Array.isArray(v) && v.every((c) => Array.isArray(c) && c.length === 3 && c.every((x) => Number.isInteger(x) && x >= 0 && x <= 255)));
+  return { pre, numClasses: numClasses ?? classNames?.length ?? null, classNames, palette };
+}
+
+/** The preprocessing recorded in a model we exported (kept for library users; `openModel` does the same). */
+export function modelPreprocessing(modelPath: string): { pre: Preprocessing | null; palette: number[][] | null } {
+  const info = modelInfoFrom(readModelMetadata(modelPath));
+  return { pre: info.pre, palette: info.palette };
+}
+
+/** A palette for any class count: the dataset's where known, else PASCAL VOC's bit-interleaved colour map. */
+export function paletteFor(numClasses: number, known: number[][] | null): number[][] {
+  if (known && known.length >= numClasses) return known;
+  if (!known && numClasses === 19) return CITYSCAPES_PALETTE;
+  return Array.from({ length: numClasses }, (_, index) => {
+    let r = 0; let g = 0; let b = 0; let k = index;
+    for (let bit = 7; bit >= 0 && k > 0; bit--, k >>= 3) { r |= (k & 1) << bit; g |= ((k >> 1) & 1) << bit; b |= ((k >> 2) & 1) << bit; }
+    return [r, g, b];
+  });
+}
+
+/** A class's name: from the model's metadata, else its index. */
+export function className(info: ModelInfo, k: number): string {
+  return info.classNames?.[k] ?? `class ${k}`;
+}
+
+/** Loads the model (converting a checkpoint in memory) and reads what it records. */
+export async function openModel(modelPath: string, opts: OpenOptions = {}): Promise<SegModel> {
+  let runner: Runner;
+  let meta: Record<string, unknown>;
+  let label = modelPath;
+  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
+  if (!st) fail('io', `model not found: ${modelPath}`);
+  if (st.isFile() && isCheckpointPath(modelPath)) {
+    const rt = opts.runtime ? runtimeById(opts.runtime) : defaultRuntimeFor('model.onnx');
+    if (!rt.inMemory) fail('usage', `runtime ${rt.id} loads model files only; convert ${modelPath} first (bisenet convert --to ${rt.model}), then pass the model`);
+    requirePackages(rt);
+    // Imported here: only checkpoints need the converter.
+    const { convertCheckpoint } = await import('../convert.js');
+    const c = convertCheckpoint(modelPath, { to: rt.model, labels: true, family: opts.family, dataset: opts.dataset });
+    label = `${path.basename(modelPath)} (converted in memory to ${rt.model})`;
+    const files = c.files ?? new Map([['model.onnx', c.bytes]]);
+    runner = await rt.load(label, { ...opts, files });
+    meta = { ...c.graph.metadata, ...modelMetadataFor(c.ported.family, c.ported.numClasses, opts.dataset) };
+    meta.num_classes = c.ported.numClasses;
+  } else {
+    meta = readModelMetadata(modelPath);
+    runner = await loadRunner(modelPath, opts.runtime, opts);
+  }
+  const info = modelInfoFrom(meta);
+  const pre = info.pre ?? (opts.dataset ? preprocessingFor(opts.family ?? 'coincheung', opts.dataset) : null);
+  if (!pre) {
+    await runner.dispose();
+    fail('usage', `${modelPath} records no preprocessing; pass --dataset (and --family) to choose one`);
+  }
+  const labelsOutput = runner.outputNames.includes('labels') ? 'labels' : null;
+  const logitsOutput = runner.outputNames.includes('logits') ? 'logits' : runner.outputNames.find((n) => n !== 'labels') ?? runner.outputNames[0]!;
+  return { runner, info: { ...info, pre: pre! }, labelsOutput, logitsOutput, label };
+}

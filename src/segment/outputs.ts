@@ -1,0 +1,79 @@
+/**
+ * The files of a many-image run, all or nothing: each output is written to a temporary file in the
+ * output directory as it is ready, and all are renamed into place only when every image succeeded.
+ * A failure or an interrupt removes the temporaries (and the directory, if this run created it).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fail } from '../util/errors.js';
+import { trackTemp, untrackTemp } from '../util/fs.js';
+
+export class StagedOutputs {
+  private readonly staged = new Map<string, string>();
+  private created = false;
+
+  constructor(readonly dir: string, private readonly force: boolean) {}
+
+  /** Checks, before any work, that the names are distinct and (without --force) not there yet, and that the directory can be made. */
+  plan(names: { name: string; from: string }[]): void {
+    const by = new Map<string, string>();
+    for (const { name, from } of names) {
+      const prev = by.get(name);
+      if (prev !== undefined) fail('usage', `${prev} and ${from} would both write ${path.join(this.dir, name)}; rename one or run them separately`);
+      by.set(name, from);
+    }
+    const st = fs.statSync(this.dir, { throwIfNoEntry: false });
+    if (st && !st.isDirectory()) fail('usage', `--out-dir ${this.dir}: exists and is not a directory`);
+    if (!st) {
+      const parent = path.dirname(path.resolve(this.dir));
+      if (!fs.statSync(parent, { throwIfNoEntry: false })?.isDirectory()) fail('io', `--out-dir ${this.dir}: parent directory ${parent} does not exist`);
+      return;
+    }
+    if (this.force) return;
+    const existing = [...by.keys()].filter((n) => fs.existsSync(path.join(this.dir, n)));
+    if (existing.length) {
+      fail('usage', `${path.join(this.dir, existing[0]!)}${existing.length > 1 ? ` and ${existing.length - 1} more outputs` : ''} already exist (use --force to replace them)`);
+    }
+  }
+
+  /** Creates the directory if needed (after planning, once the work starts). */
+  open(): void {
+    if (fs.existsSync(this.dir)) return;
+    try { fs.mkdirSync(this.dir); } catch (e) { fail('io', `--out-dir ${this.dir}: cannot create (${(e as NodeJS.ErrnoException).code ?? String(e)})`); }
+    this.created = true;
+    trackTemp(this.dir);
+  }
+
+  async write(name: string, data: Uint8Array): Promise<void> {
+    const tmp = path.join(this.dir, `.${name}.${process.pid}.tmp`);
+    trackTemp(tmp);
+    this.staged.set(name, tmp);
+    try {
+      await fs.promises.writeFile(tmp, data);
+    } catch (e) {
+      fail('io', `${path.join(this.dir, name)}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    }
+  }
+
+  /** Renames every staged file into place. */
+  commit(): void {
+    try {
+      for (const [name, tmp] of this.staged) { fs.renameSync(tmp, path.join(this.dir, name)); untrackTemp(tmp); }
+    } catch (e) {
+      this.abort();
+      fail('io', `${this.dir}: cannot move outputs into place (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    }
+    this.staged.clear();
+    untrackTemp(this.dir);
+  }
+
+  /** Removes what was staged (and the directory, if this run made it and nothing else is in it). */
+  abort(): void {
+    for (const tmp of this.staged.values()) { fs.rmSync(tmp, { force: true }); untrackTemp(tmp); }
+    this.staged.clear();
+    if (this.created) {
+      try { fs.rmdirSync(this.dir); } catch { /* not empty: something else is in it; leave it */ }
+      untrackTemp(this.dir);
+    }
+  }
+}
