@@ -296,6 +296,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         } finally { await runner.dispose(); }
       }
       const runner = await loadRunner(modelPath, id, { threads: o.threads, device: o.device });
+      if (id === 'tfjs-wasm' && !/threaded/.test(runner.device)) {
+        report.notes.push('tfjs-wasm ran its single-threaded SIMD build: tfjs-backend-wasm 4.22 never picks its threaded build in Node '
+          + '(WASM_HAS_MULTITHREAD_SUPPORT is false when IS_NODE, tfjs#3830); BISENET_WASM_THREADS=N forces it (experimental: README, "tfjs-wasm and threads")');
+      }
       try {
         for (const [h, w] of sizes) {
           log(`${id} ${h}×${w}: ${warmup} warm-up + ${runs} runs`);
