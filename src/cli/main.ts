@@ -168,6 +168,21 @@ export function buildProgram(): Command {
     .addHelpText('after', runtimesHelpText)
     .action(async (o) => (await import('./doctor.js')).doctorCommand(o));
 
+  program.command('bench')
+    .description('time a model per runtime and input size (median/min/max, frames/s, GFLOP/s, kernel time where the runtime reports it) against each runtime\'s measured conv-stack ceiling')
+    .option('--model <path>', 'a model: .onnx, or a tfjs model directory')
+    .option('--checkpoint <file>', 'a checkpoint, converted in memory to what each runtime loads')
+    .option('--runtime <ids>', 'comma-separated runtimes (default: ort-cpu,tfjs-wasm, those that load the model)')
+    .option('--size <HxW,…>', 'input sizes, H and W multiples of 32 (default 512x1024)')
+    .option('--runs <n>', 'timed runs per runtime and size', intOption('--runs', 1, 1000), 5)
+    .option('--warmup <n>', 'untimed runs first', intOption('--warmup', 0, 100), 1)
+    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
+    .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
+    .option('--no-ceiling', 'skip the conv-stack ceiling')
+    .option('--json [file]', 'print the report as JSON (or write it to file, printing text)')
+    .option('--force', 'replace the --json file if it exists')
+    .action(async (o) => (await import('./bench.js')).benchCommand(o));
+
   return program;
 }
 

@@ -1,12 +1,12 @@
-import onnxProto from 'onnx-proto';
+import { onnxProto, type OnnxProto } from '../util/onnx-proto.js';
 import { foldBatchNorm, type WeightMap } from '../ir/fold.js';
 import { nodeParams, type Graph, type Node } from '../ir/graph.js';
 import { fail } from '../util/errors.js';
 
 const { onnx } = onnxProto;
-type INode = onnxProto.onnx.INodeProto;
-type IAttr = onnxProto.onnx.IAttributeProto;
-type ITensor = onnxProto.onnx.ITensorProto;
+type INode = OnnxProto.onnx.INodeProto;
+type IAttr = OnnxProto.onnx.IAttributeProto;
+type ITensor = OnnxProto.onnx.ITensorProto;
 
 export const DEFAULT_OPSET = 17;
 export const MIN_OPSET = 13;
@@ -145,8 +145,8 @@ function emitNode(ctx: Ctx, n: Node): void {
   }
 }
 
-const dim = (d: number | string): onnxProto.onnx.TensorShapeProto.IDimension => (typeof d === 'number' ? { dimValue: d } : { dimParam: d });
-function valueInfo(name: string, elemType: number, dims: (number | string)[]): onnxProto.onnx.IValueInfoProto {
+const dim = (d: number | string): OnnxProto.onnx.TensorShapeProto.IDimension => (typeof d === 'number' ? { dimValue: d } : { dimParam: d });
+function valueInfo(name: string, elemType: number, dims: (number | string)[]): OnnxProto.onnx.IValueInfoProto {
   return { name, type: { tensorType: { elemType, shape: { dim: dims.map(dim) } } } };
 }
 

@@ -5,7 +5,7 @@
  * standard ArgMax cast to int32 (TensorRT's index type; upstream's `CustomArgMax` plugin is not
  * needed), and every op is one TensorRT implements (checked on the emitted model).
  */
-import onnxProto from 'onnx-proto';
+import { onnxProto } from '../util/onnx-proto.js';
 import type { WeightMap } from '../ir/fold.js';
 import type { Graph } from '../ir/graph.js';
 import { checkInputShape } from '../ir/shapes.js';

@@ -14,6 +14,7 @@ import { METADATA_KEY, type BisenetTfjsMetadata } from '../emit/tfjs-common.js';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
+import { platformHasWasmThreads, prepareWasmThreads, type WasmThreads } from './tfjs-wasm-threads.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
 type Tfc = typeof TfcNs;
@@ -41,9 +42,12 @@ async function loadTfjs(): Promise<Tfjs> {
 }
 
 let wasmPathsSet = false;
+/** The wasm build that started and its thread count (the backend starts once per process). */
+let wasmBuild: WasmThreads | null = null;
 
-/** Makes `backend` the active tfjs backend (initializing it the first time). */
-async function useBackend(tf: Tfc, backend: Backend): Promise<void> {
+/** Makes `backend` the active tfjs backend (initializing it the first time; wasm with `threads` threads). */
+async function useBackend(tf: Tfc, backend: Backend, threads = 1): Promise<void> {
+  let undoThreads: (() => void) | null = null;
   if (backend === 'wasm' && !wasmPathsSet) {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     // In Node the .wasm binaries are read from the package's dist/ folder by file path.
@@ -51,13 +55,20 @@ async function useBackend(tf: Tfc, backend: Backend): Promise<void> {
     const dist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
     wasm.setWasmPaths(dist);
     wasmPathsSet = true;
+    const missing = threads > 1 ? platformHasWasmThreads() : 'one thread asked for';
+    if (!missing) undoThreads = prepareWasmThreads(tf, wasm, threads);
+    wasmBuild = { build: 'simd', threads: 1, why: missing ?? undefined };
   }
   if (tf.getBackend() !== backend) {
     let ok = false;
-    try { ok = await tf.setBackend(backend); } catch (e) { fail('runtime', `tfjs backend ${backend} failed to start: ${(e as Error).message}`); }
+    try { ok = await tf.setBackend(backend); } catch (e) { fail('runtime', `tfjs backend ${backend} failed to start: ${(e as Error).message}`); } finally { undoThreads?.(); }
     if (!ok) fail('runtime', `tfjs backend ${backend} failed to start`);
   }
   await tf.ready();
+  if (undoThreads) {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    wasmBuild = { build: 'threaded-simd', threads: wasm.getThreadsCount() };
+  }
   // The cpu backend greets Node users with advice to install tfjs-node on its first write; not ours to print.
   const b = tf.backend() as unknown as { firstUse?: boolean };
   if (backend === 'cpu' && b.firstUse) b.firstUse = false;
@@ -300,6 +311,16 @@ export async function loadModel(t: Tfjs, modelPath: string, files?: ReadonlyMap<
   }
 }
 
+/**
+ * tfjs-wasm threads: 1 (the SIMD build), unless BISENET_WASM_THREADS=N asks for the threaded build
+ * (./tfjs-wasm-threads.ts). Experimental, not tied to --threads: on the 2-core VM it was 3× slower at
+ * 64×128 and stalled at 512×1024 with every thread asleep (README, "tfjs-wasm and threads").
+ */
+function wasmThreadsFromEnv(): number {
+  const n = Number(process.env.BISENET_WASM_THREADS);
+  return Number.isInteger(n) && n > 0 ? n : 1;
+}
+
 function makeRuntime(backend: Backend): RuntimeInfo {
   const id = `tfjs-${backend}`;
   return {
@@ -311,12 +332,14 @@ function makeRuntime(backend: Backend): RuntimeInfo {
     inMemory: true,
     async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
       const t = await loadTfjs();
-      await useBackend(t.tf, backend);
+      await useBackend(t.tf, backend, wasmThreadsFromEnv());
       const model = await loadModel(t, modelPath, opts.files);
       const simd = backend === 'wasm' && (await t.tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+      const w = wasmBuild ?? { build: 'simd', threads: 1 };
+      const wasmDevice = w.build === 'threaded-simd' ? `WebAssembly SIMD, threaded build (experimental), ${w.threads} thread${w.threads > 1 ? 's' : ''}` : `WebAssembly${simd ? ' SIMD' : ''}, 1 thread`;
       return {
         runtime: id,
-        device: backend === 'wasm' ? `CPU, WebAssembly${simd ? ' SIMD' : ''}, 1 thread (${model.kind})` : `CPU, JavaScript (${model.kind})`,
+        device: backend === 'wasm' ? `CPU, ${wasmDevice} (${model.kind})` : `CPU, JavaScript (${model.kind})`,
         inputNames: [model.inputName],
         outputNames: [...model.outputNames],
         async run(inputs, outputs) {

@@ -119,6 +119,22 @@ export function typedFromBytes(dtype: DType, bytes: Uint8Array): TypedData {
   }
 }
 
+/** A typed array of `dtype` viewing `bytes` in place (no copy); `bytes.byteOffset` must be a multiple of the item size. */
+export function typedView(dtype: DType, bytes: Uint8Array): TypedData {
+  const { buffer: b, byteOffset: o } = bytes;
+  const n = bytes.byteLength / DTYPE_BYTES[dtype];
+  switch (dtype) {
+    case 'float32': return new Float32Array(b, o, n);
+    case 'float64': return new Float64Array(b, o, n);
+    case 'float16': case 'bfloat16': return new Uint16Array(b, o, n);
+    case 'int64': return new BigInt64Array(b, o, n);
+    case 'int32': return new Int32Array(b, o, n);
+    case 'int16': return new Int16Array(b, o, n);
+    case 'int8': return new Int8Array(b, o, n);
+    case 'uint8': case 'bool': return new Uint8Array(b, o, n);
+  }
+}
+
 export function bytesOf(data: TypedData): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }

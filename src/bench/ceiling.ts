@@ -1,0 +1,42 @@
+/**
+ * The ceiling each runtime is measured against: a dense stack of 3×3 convolutions, built as an IR graph
+ * and emitted by the project's own emitters, so each runtime runs it in its own model format.
+ */
+import { GraphBuilder, nodeParams, type Graph } from '../ir/graph.js';
+import type { WeightMap } from '../ir/fold.js';
+import { numel } from '../util/ndarray.js';
+
+/**
+ * Eight 3×3 convs (64 → 64 channels, bias, ReLU) on 1×64×128×256: the width and resolution of BiSeNetV2's
+ * detail branch at 1/4 of a 512×1024 frame, 9.66 G multiply-adds. Dense same-size convs with a 64-wide
+ * inner product are what CPU and GPU conv kernels do best, so what a runtime reaches on this stack is a
+ * fair "this machine, this runtime" ceiling; BiSeNetV2 itself mixes depthwise and 1×1 convs, which reach less.
+ */
+export const CEILING = { channels: 64, depth: 8, height: 128, width: 256 } as const;
+
+export function convStackGraph(channels: number = CEILING.channels, depth: number = CEILING.depth): Graph {
+  const g = new GraphBuilder('input', channels);
+  let x = 'input';
+  for (let i = 0; i < depth; i++) {
+    x = g.conv(`stack.${i}.conv`, x, channels, { kernel: 3, bias: true });
+    x = g.unary(`stack.${i}.relu`, 'relu', x);
+  }
+  return {
+    name: 'conv-stack', input: { name: 'input', channels }, outputs: [{ name: 'output', tensor: x }], nodes: g.nodes,
+    sizeMultiple: 1, metadata: { family: 'conv-stack', num_classes: String(channels) },
+  };
+}
+
+/** Deterministic weights scaled so activations stay O(1) through the stack (no overflow, no all-zero ReLUs). */
+export function convStackWeights(graph: Graph): WeightMap {
+  const weights: WeightMap = new Map();
+  let seed = 1;
+  for (const n of graph.nodes) {
+    for (const p of nodeParams(n)) {
+      const fanIn = p.shape.slice(1).reduce((a, b) => a * b, 1) || 1;
+      const scale = p.role === 'bias' ? 0.01 : Math.sqrt(2 / fanIn);
+      weights.set(p.name, Float32Array.from({ length: numel(p.shape) }, () => Math.sin(seed++ * 12.9898) * scale));
+    }
+  }
+  return weights;
+}

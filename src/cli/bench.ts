@@ -1,0 +1,24 @@
+import { fail } from '../util/errors.js';
+import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
+
+interface Opts { model?: string; checkpoint?: string; runtime?: string; size?: string; runs: number; warmup: number; threads?: number; device?: string;
+  json?: string | boolean; ceiling?: boolean; force?: boolean }
+
+/** `bisenet bench`: text on stdout, or JSON (on stdout with a bare --json, else to the file); progress on stderr. */
+export async function benchCommand(o: Opts): Promise<void> {
+  const { parseSizes, runBench, DEFAULT_SIZES } = await import('../bench/index.js');
+  const sizes = o.size ? parseSizes(o.size) : DEFAULT_SIZES;
+  const runtimes = o.runtime?.split(',').map((s) => s.trim()).filter(Boolean);
+  if (runtimes && !runtimes.length) fail('usage', '--runtime: no runtime named');
+  const jsonFile = typeof o.json === 'string' ? o.json : null;
+  if (jsonFile) ensureNotExists(jsonFile, Boolean(o.force));
+  const report = await runBench({
+    model: o.model, checkpoint: o.checkpoint, runtimes, sizes, runs: o.runs, warmup: o.warmup, threads: o.threads, device: o.device,
+    ceiling: o.ceiling, log: (line) => process.stderr.write(`${line}\n`),
+  });
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  if (o.json === true) { process.stdout.write(json); return; }
+  if (jsonFile) writeFileAtomic(jsonFile, json);
+  const { formatBench } = await import('../bench/format.js');
+  process.stdout.write(formatBench(report));
+}

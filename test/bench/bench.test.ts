@@ -1,0 +1,147 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { convStackGraph, convStackWeights, CEILING } from '../../src/bench/ceiling.js';
+import { formatBench } from '../../src/bench/format.js';
+import { parseSizes, stats, type BenchReport } from '../../src/bench/index.js';
+import { timeOrtCpu } from '../../src/bench/ort.js';
+import { parseOrtProfile } from '../../src/bench/ort-profile.js';
+import { emitOnnx } from '../../src/emit/onnx.js';
+import { convMacs, gflops } from '../../src/ir/cost.js';
+import { bisenetv2 } from '../../src/models/bisenetv2.js';
+import { BIN, fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
+
+const bisenet = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+const CKPT = fixture(UPSTREAM, 'model.pth');
+let work: string;
+beforeAll(() => { work = tmpDir('bisenet-bench-test-'); });
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+describe('MAC and GFLOP/s arithmetic', () => {
+  it('counts the reference doc\'s multiply-adds and scales with batch and size', () => {
+    const g = bisenetv2({ numClasses: 19 });
+    expect(convMacs(g, [1, 3, 512, 1024]) / 1e9).toBeCloseTo(24.60, 1);
+    expect(convMacs(g, [1, 3, 1024, 2048]) / 1e9).toBeCloseTo(98.41, 1);
+    expect(convMacs(g, [2, 3, 512, 1024])).toBe(2 * convMacs(g, [1, 3, 512, 1024]));
+    // The PaddleSeg head is 128 wide instead of 1024: fewer MACs than CoinCheung's.
+    expect(convMacs(bisenetv2({ numClasses: 19, family: 'paddleseg' }), [1, 3, 512, 1024])).toBeLessThan(convMacs(g, [1, 3, 512, 1024]));
+  });
+
+  it('counts a conv stack by hand: out·H·W·(in/groups)·k² per conv', () => {
+    const g = convStackGraph();
+    expect(convMacs(g, [1, CEILING.channels, CEILING.height, CEILING.width])).toBe(CEILING.depth * 64 * 128 * 256 * 64 * 9);
+    expect(convMacs(convStackGraph(8, 2), [1, 8, 4, 4])).toBe(2 * 8 * 16 * 8 * 9);
+  });
+
+  it('turns MACs and milliseconds into GFLOP/s (one MAC is two FLOPs)', () => {
+    expect(gflops(1e9, 1000)).toBe(2);
+    expect(gflops(24.6e9, 166)).toBeCloseTo(296.4, 1);
+    expect(gflops(1e9, 0)).toBeNaN();
+  });
+
+  it('takes the median, min and max', () => {
+    expect(stats([3, 1, 2])).toEqual({ median: 2, min: 1, max: 3 });
+    expect(stats([4, 1, 3, 2])).toEqual({ median: 2.5, min: 1, max: 4 });
+  });
+
+  it('parses sizes and refuses what the model cannot take', () => {
+    expect(parseSizes('512x1024, 1024x2048')).toEqual([[512, 1024], [1024, 2048]]);
+    expect(() => parseSizes('500x1024')).toThrow(/multiples of 32/);
+    expect(() => parseSizes('512*1024')).toThrow(/expected HxW/);
+    expect(() => parseSizes('8192x8192')).toThrow(/more than bench takes/);
+  });
+});
+
+describe('onnxruntime profile parser', () => {
+  it('sums kernel time per model_run of a recorded onnxruntime-node 1.30 trace', () => {
+    const trace = JSON.parse(fs.readFileSync(path.join(__dirname, 'ort-profile-snippet.json'), 'utf8'));
+    const p = parseOrtProfile(trace);
+    expect(p.runs).toHaveLength(2);
+    expect(p.runs[0]).toEqual({ runMs: 64.47, kernelMs: (15545 + 46 + 42) / 1000, kernels: 3 });
+    expect(p.runs[1]!.kernelMs).toBeCloseTo((74 + 14 + 18) / 1000, 9);
+    expect(p.runs[1]!.runMs).toBeCloseTo(15.84, 9);
+    // Session spans (loading, initialization, the executor) are not kernels.
+    expect(p.byOp.reduce((s, o) => s + o.count, 0)).toBe(6);
+    expect(p.byOp[0]!.op).toBe('Conv');
+  });
+
+  it('ignores kernels outside any run and refuses what is not a trace', () => {
+    const p = parseOrtProfile([
+      { cat: 'Node', name: 'x_kernel_time', ts: 5, dur: 100, args: { op_name: 'Conv' } },
+      { cat: 'Session', name: 'model_run', ts: 10, dur: 50 },
+      { cat: 'Node', name: 'y_kernel_time', ts: 20, dur: 30, args: { op_name: 'Relu' } },
+      { cat: 'Node', name: 'y_fence_before', ts: 19, dur: 1 },
+    ]);
+    expect(p.runs).toEqual([{ runMs: 0.05, kernelMs: 0.03, kernels: 1 }]);
+    expect(() => parseOrtProfile({ traceEvents: [] })).toThrow(/not an onnxruntime profile/);
+  });
+
+  it('pairs a real profiled session\'s runs with the calls that made them', async () => {
+    const g = convStackGraph(8, 2);
+    const file = path.join(work, 'stack.onnx');
+    fs.writeFileSync(file, emitOnnx(g, convStackWeights(g)));
+    const r = await timeOrtCpu(file, () => [{ key: 'a', shape: [1, 8, 16, 16], fetch: ['output'] }, { key: 'b', shape: [1, 8, 8, 8], fetch: ['output'] }],
+      { runs: 3, warmup: 1, threads: 1, workDir: work });
+    for (const k of ['a', 'b']) {
+      const t = r.times.get(k)!;
+      expect(t.e2eMs).toHaveLength(3);
+      expect(t.kernelMs).toHaveLength(3);
+      for (let i = 0; i < 3; i++) {
+        expect(t.kernelMs![i]!).toBeGreaterThan(0);
+        expect(t.kernelMs![i]!).toBeLessThanOrEqual(t.ortRunMs![i]!);
+      }
+    }
+    expect(fs.readdirSync(work).filter((f) => f.startsWith('ort-profile'))).toEqual([]); // trace removed
+  });
+});
+
+describe('bisenet bench', () => {
+  it('prints a JSON report that parses, with sane rows (tiny size, 2 runs)', () => {
+    const r = bisenet('bench', '--checkpoint', CKPT, '--size', '64x128', '--runs', '2', '--warmup', '1', '--no-ceiling', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as BenchReport;
+    expect(j.tool).toBe('bisenet bench');
+    expect(j.machine.cores).toBeGreaterThan(0);
+    expect(j.model).toMatchObject({ source: 'checkpoint', family: 'coincheung', numClasses: 19 });
+    expect(j.runs).toBe(2);
+    expect(j.ceilings).toEqual([]);
+    // ort-cpu: logits and labels-only rows, with kernel time; tfjs-wasm: logits.
+    const rows = j.rows.map((x) => `${x.runtime}:${x.fetch.join(',')}`);
+    expect(rows).toEqual(['ort-cpu:logits', 'ort-cpu:labels', 'tfjs-wasm:logits']);
+    const macs = convMacs(bisenetv2({ numClasses: 19 }), [1, 3, 64, 128]) / 1e9;
+    for (const x of j.rows) {
+      expect(x.size).toEqual([64, 128]);
+      expect(x.runs).toBe(2);
+      expect(x.e2eMs.min).toBeGreaterThan(0);
+      expect(x.e2eMs.min).toBeLessThanOrEqual(x.e2eMs.median);
+      expect(x.e2eMs.median).toBeLessThanOrEqual(x.e2eMs.max);
+      expect(x.gmacs).toBeCloseTo(macs, 3);
+      expect(x.fps).toBeCloseTo(1000 / x.e2eMs.median, 1);
+      expect(x.gflops).toBeCloseTo((2 * macs) / (x.e2eMs.median / 1000), -1);
+    }
+    for (const x of j.rows.filter((y) => y.runtime === 'ort-cpu')) {
+      expect(x.kernelMs!.median).toBeGreaterThan(0);
+      expect(x.outsideMs).toBeCloseTo(x.e2eMs.median - x.kernelMs!.median, 1);
+    }
+    expect(j.rows.find((x) => x.runtime === 'tfjs-wasm')!.device).toMatch(/WebAssembly/);
+    expect(formatBench(j)).toMatch(/ort-cpu .* 64×128 → labels/);
+  });
+
+  it('bad input: one line, exit 2, no JSON file written', () => {
+    const out = path.join(work, 'bench.json');
+    for (const args of [['--size', '64x100'], ['--runtime', 'nope'], ['--runs', '0'], []]) {
+      const r = bisenet('bench', ...(args.length ? ['--checkpoint', CKPT, ...args] : []), '--json', out);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^error: /);
+    }
+    const m = bisenet('bench', '--model', path.join(work, 'missing.onnx'), '--json', out);
+    expect(m.code).toBe(2);
+    expect(m.stderr).toMatch(/not found/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});
