@@ -35,17 +35,17 @@ function listDir(dir: string, what: string, keep: (name: string) => boolean): st
 }
 
 /** The image/label pairs of a labelled set, sorted by name; every image needs its label and every label its image. */
-export function listLabelledSet(dir: string): LabelledPair[] {
+export function listLabelledSet(dir: string, labelsDir = path.join(dir, 'labels')): LabelledPair[] {
   const st = fs.statSync(dir, { throwIfNoEntry: false });
   if (!st) fail('io', `labelled set not found: ${dir}`);
   if (!st.isDirectory()) fail('usage', `${dir}: not a directory; ${LAYOUT}`);
   const images = listDir(path.join(dir, 'images'), 'images/', (n) => IMAGE_EXTS.includes(path.extname(n).toLowerCase()));
-  const labels = listDir(path.join(dir, 'labels'), 'labels/', (n) => path.extname(n).toLowerCase() === '.png');
+  const labels = listDir(labelsDir, 'labels/', (n) => path.extname(n).toLowerCase() === '.png');
   if (images.length === 0) fail('usage', `${path.join(dir, 'images')}: no .png or .jpg images; ${LAYOUT}`);
   const byStem = new Map<string, string>();
   for (const l of labels) {
     const s = stemWithout(l, LABEL_SUFFIXES);
-    if (byStem.has(s)) fail('usage', `${path.join(dir, 'labels')}: ${byStem.get(s)} and ${l} are labels of the same image`);
+    if (byStem.has(s)) fail('usage', `${labelsDir}: ${byStem.get(s)} and ${l} are labels of the same image`);
     byStem.set(s, l);
   }
   const pairs: LabelledPair[] = [];
@@ -58,12 +58,12 @@ export function listLabelledSet(dir: string): LabelledPair[] {
     const l = byStem.get(s);
     if (!l) { missing.push(im); continue; }
     byStem.delete(s);
-    pairs.push({ stem: s, image: path.join(dir, 'images', im), label: path.join(dir, 'labels', l) });
+    pairs.push({ stem: s, image: path.join(dir, 'images', im), label: path.join(labelsDir, l) });
   }
   if (missing.length) fail('usage', `${path.join(dir, 'images', missing[0]!)}${missing.length > 1 ? ` and ${missing.length - 1} more images` : ''} have no label (expected labels/${stemWithout(missing[0]!, IMAGE_SUFFIXES)}.png); ${LAYOUT}`);
   if (byStem.size) {
     const extra = [...byStem.values()];
-    fail('usage', `${path.join(dir, 'labels', extra[0]!)}${extra.length > 1 ? ` and ${extra.length - 1} more labels` : ''} have no image; ${LAYOUT}`);
+    fail('usage', `${path.join(labelsDir, extra[0]!)}${extra.length > 1 ? ` and ${extra.length - 1} more labels` : ''} have no image; ${LAYOUT}`);
   }
   return pairs;
 }
@@ -71,6 +71,8 @@ export function listLabelledSet(dir: string): LabelledPair[] {
 export interface EvalOptions extends OpenOptions {
   /** Only the first n pairs. */
   limit?: number;
+  /** Labels from this directory instead of <data>/labels (e.g. a reference model's predictions: pixel accuracy is then label agreement). */
+  labels?: string;
   progress?: ProgressOptions;
 }
 
@@ -87,7 +89,7 @@ export interface EvalReport extends Scores {
 
 /** Scores a model on a labelled set. The label is never resized: predictions are made at each image's size. */
 export async function evaluate(modelPath: string, dataDir: string, o: EvalOptions = {}): Promise<EvalReport> {
-  const pairs = listLabelledSet(dataDir).slice(0, o.limit ?? Infinity);
+  const pairs = listLabelledSet(dataDir, o.labels).slice(0, o.limit ?? Infinity);
   const model = await openModel(modelPath, o);
   const runner = new FrameRunner(model);
   const progress = new Progress(pairs.length, 'eval', o.progress);

@@ -5,7 +5,7 @@ import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
 import { ExitCode } from './exit.js';
 
 interface Opts {
-  data: string; runtime?: string; threads?: number; device?: string; json?: string; compareTo?: string; maxMiouDrop: number;
+  data: string; labels?: string; runtime?: string; threads?: number; device?: string; json?: string; compareTo?: string; maxMiouDrop: number;
   limit?: number; family?: Family; dataset?: Dataset; quiet?: boolean; force?: boolean;
 }
 
@@ -17,7 +17,7 @@ export async function evalCommand(model: string, o: Opts): Promise<void> {
   const reference = o.compareTo !== undefined ? referenceMiou(o.compareTo) : null;
   if (o.json) ensureNotExists(o.json, Boolean(o.force));
   const r = await evaluate(model, o.data, {
-    runtime: o.runtime, threads: o.threads, device: o.device, family: o.family, dataset: o.dataset, limit: o.limit, progress: { quiet: o.quiet },
+    labels: o.labels, runtime: o.runtime, threads: o.threads, device: o.device, family: o.family, dataset: o.dataset, limit: o.limit, progress: { quiet: o.quiet },
   });
   const width = Math.max(...r.classNames.map((n) => n.length));
   const lines = [

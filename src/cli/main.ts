@@ -129,6 +129,7 @@ export function buildProgram(): Command {
     .description('score a model on a labelled set (mIoU, per-class IoU, pixel accuracy; Cityscapes conventions); exit 1 when --compare-to differs by more than --max-miou-drop')
     .argument('<model>', 'model: an .onnx file, a tfjs model directory, or a checkpoint (converted in memory, nothing written)')
     .requiredOption('--data <dir>', 'labelled set: <dir>/images/*.png|jpg and <dir>/labels/<same name>.png (8-bit class indices, 255 = ignore)')
+    .option('--labels <dir>', 'labels from this directory instead of <data>/labels, e.g. PyTorch\'s predictions: pixel accuracy is then label agreement')
     .option('--runtime <id>', RUNTIME_OPTION_HELP, runtimeOption)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
