@@ -143,5 +143,5 @@ describe('bisenet bench', () => {
     expect(m.code).toBe(2);
     expect(m.stderr).toMatch(/not found/);
     expect(fs.existsSync(out)).toBe(false);
-  });
+  }, 180_000); // five CLI start-ups: seconds when idle, up to a minute on the shared VM
 });
