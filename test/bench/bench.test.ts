@@ -129,7 +129,7 @@ describe('bisenet bench', () => {
     }
     expect(j.rows.find((x) => x.runtime === 'tfjs-wasm')!.device).toMatch(/WebAssembly/);
     expect(formatBench(j)).toMatch(/ort-cpu .* 64×128 → labels/);
-  });
+  }, 240_000); // ≈ 15 s on the idle 2-core VM; two conversions and two runtimes take far longer when it is shared
 
   it('bad input: one line, exit 2, no JSON file written', () => {
     const out = path.join(work, 'bench.json');
@@ -143,5 +143,5 @@ describe('bisenet bench', () => {
     expect(m.code).toBe(2);
     expect(m.stderr).toMatch(/not found/);
     expect(fs.existsSync(out)).toBe(false);
-  });
+  }, 180_000); // five CLI start-ups: seconds when idle, up to a minute on the shared VM
 });
