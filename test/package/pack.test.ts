@@ -88,7 +88,7 @@ describe.skipIf(!RUN)('the npm package, installed from its tarball', () => {
     r = bisenet('verify', tfjs, '--golden', golden(UPSTREAM), '--runtime', 'tfjs-wasm');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^PASS: /m);
-  });
+  }, 300_000);
 
   it('leaves the optional runtimes out, and says how to add one', () => {
     const nm = path.join(prefix, 'lib', 'node_modules', 'bisenet-port', 'node_modules');
@@ -101,7 +101,7 @@ describe.skipIf(!RUN)('the npm package, installed from its tarball', () => {
     expect(d.status, d.stderr).toBe(0);
     expect(d.stdout).toMatch(new RegExp(`^ort-webgpu +not installed +${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
     expect(d.stdout).toMatch(/^ort-cpu +yes /m);
-  });
+  }, 120_000);
 
   it('installs at most 480 MiB of node_modules by default', () => {
     const bytes = treeBytes(path.join(prefix, 'lib', 'node_modules'));
