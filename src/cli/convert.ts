@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { convertCheckpoint } from '../convert.js';
-import { DEFAULT_OPSET } from '../emit/onnx.js';
+import { DEFAULT_OPSET } from '../emit/opset.js';
 import { TARGETS, type Target } from '../emit/targets.js';
 import type { Quantization } from '../emit/tfjs-common.js';
 import type { Family } from '../models/bisenetv2.js';

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { MAX_OPSET, MIN_OPSET } from '../emit/onnx.js';
+import { MAX_OPSET, MIN_OPSET } from '../emit/opset.js';
 import { TARGET_IDS, targetHelp } from '../emit/targets.js';
 import { RUNTIME_IDS, runtimeHelp } from '../runtime/index.js';
 import { isBisenetError } from '../util/errors.js';

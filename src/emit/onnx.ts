@@ -8,9 +8,9 @@ type INode = onnxProto.onnx.INodeProto;
 type IAttr = onnxProto.onnx.IAttributeProto;
 type ITensor = onnxProto.onnx.ITensorProto;
 
-export const DEFAULT_OPSET = 17;
-export const MIN_OPSET = 13;
-export const MAX_OPSET = 21;
+import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './opset.js';
+
+export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './opset.js';
 
 export interface OnnxEmitOptions {
   opset?: number;
