@@ -1,4 +1,5 @@
 import { loadCheckpoint, type Checkpoint } from './checkpoint/index.js';
+import { EMITTERS } from './emit/emitters.js';
 import { isTarget, OPTION_FLAGS, TARGET_IDS, TARGETS, type EmitOption, type Target } from './emit/targets.js';
 import type { Quantization } from './emit/tfjs-common.js';
 import type { Graph } from './ir/graph.js';
@@ -61,7 +62,7 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
   const ported = portWeights(checkpoint, { family: opts.family, aux: opts.aux, numClasses: opts.numClasses });
   const graph = modelFor(ported, { labels: opts.labels, aux: opts.aux });
   const metadata = modelMetadataFor(ported.family, ported.numClasses, opts.dataset);
-  const out = target.emit(graph, ported.weights, { opset: opts.opset, quantize: opts.quantize, shardBytes: opts.shardBytes,
+  const out = EMITTERS[opts.to](graph, ported.weights, { opset: opts.opset, quantize: opts.quantize, shardBytes: opts.shardBytes,
     groupedConv: opts.groupedConv, shapes: opts.shapes, metadata });
   if (out instanceof Uint8Array) return { checkpoint, ported, graph, bytes: out };
   return { checkpoint, ported, graph, bytes: out.get(target.main!)!, files: out };

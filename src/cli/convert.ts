@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { convertCheckpoint } from '../convert.js';
-import { DEFAULT_OPSET } from '../emit/onnx.js';
+import { DEFAULT_OPSET } from '../emit/opset.js';
 import { TARGETS, type Target } from '../emit/targets.js';
 import type { Quantization } from '../emit/tfjs-common.js';
 import type { Family } from '../models/bisenetv2.js';
@@ -37,7 +37,7 @@ export function convertCommand(file: string, o: Opts): void {
   if (c.files && o.to === 'tensorrt') {
     const m = JSON.parse(new TextDecoder().decode(c.files.get('tensorrt.json'))) as { shapes: { min: number[]; opt: number[]; max: number[]; static: boolean } };
     const s = m.shapes.static ? m.shapes.opt.join('x') : `${m.shapes.min.join('x')} … ${m.shapes.opt.join('x')} … ${m.shapes.max.join('x')}`;
-    process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out}/ (tensorrt: model.onnx for input ${s}, outputs ${outputs}${c.graph.outputs.some((x) => x.name === 'labels') ? ' (labels int32)' : ''}; build the engine with: sh ${path.join(o.out, 'build_engine.sh')} [fp32|fp16|int8]) in ${ms} ms\n`);
+    process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out}/ (tensorrt: model.onnx for input ${s}, outputs ${outputs}${c.graph.outputs.some((x) => x.dtype === 'index') ? ' (labels int32)' : ''}; build the engine with: sh ${path.join(o.out, 'build_engine.sh')} [fp32|fp16|int8]) in ${ms} ms\n`);
     return;
   }
   if (c.files) {

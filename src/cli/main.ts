@@ -1,5 +1,6 @@
+import * as fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { MAX_OPSET, MIN_OPSET } from '../emit/onnx.js';
+import { MAX_OPSET, MIN_OPSET } from '../emit/opset.js';
 import { TARGET_IDS, targetHelp } from '../emit/targets.js';
 import { RUNTIME_IDS, runtimeHelp } from '../runtime/index.js';
 import { isBisenetError } from '../util/errors.js';
@@ -15,6 +16,11 @@ import { ExitCode } from './exit.js';
 export { ExitCode } from './exit.js';
 
 let verbose = false;
+
+/** This package's version, from its package.json (two levels above dist/cli and src/cli alike). */
+function packageVersion(): string {
+  try { return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version; } catch { return 'unknown'; }
+}
 
 function intOption(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -60,7 +66,7 @@ export function buildProgram(): Command {
   program
     .name('bisenet')
     .description('Port BiSeNet V2 checkpoints to ONNX, run them, and verify parity against PyTorch goldens')
-    .version('0.1.0')
+    .version(packageVersion())
     .option('-v, --verbose', 'print details of errors (e.g. every mismatching key)')
     .hook('preAction', (cmd) => { verbose = Boolean(cmd.opts().verbose); setVerbose(verbose); })
     .exitOverride()

@@ -8,9 +8,9 @@ type INode = OnnxProto.onnx.INodeProto;
 type IAttr = OnnxProto.onnx.IAttributeProto;
 type ITensor = OnnxProto.onnx.ITensorProto;
 
-export const DEFAULT_OPSET = 17;
-export const MIN_OPSET = 13;
-export const MAX_OPSET = 21;
+import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './opset.js';
+
+export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './opset.js';
 
 export interface OnnxEmitOptions {
   opset?: number;
@@ -169,12 +169,11 @@ export function emitOnnx(graph: Graph, weights: WeightMap, opts: OnnxEmitOptions
   }
   const FLOAT = onnx.TensorProto.DataType.FLOAT;
   const LABELS = opts.labelsType === 'int32' ? onnx.TensorProto.DataType.INT32 : onnx.TensorProto.DataType.INT64;
-  const numClasses = Number(graph.metadata.num_classes);
   const [dn, dc, dh, dw] = opts.inputDims ?? ['N', graph.input.channels, 'H', 'W'];
   if (opts.inputDims && (opts.inputDims.length !== 4 || dc !== graph.input.channels)) fail('usage', `input dims [${opts.inputDims.join(', ')}] do not fit N×${graph.input.channels}×H×W`);
-  const outputs = folded.graph.outputs.map((o) => o.name === 'labels'
+  const outputs = folded.graph.outputs.map((o) => o.dtype === 'index'
     ? valueInfo(o.name, LABELS, [dn!, dh!, dw!])
-    : valueInfo(o.name, FLOAT, [dn!, numClasses, dh!, dw!]));
+    : valueInfo(o.name, FLOAT, [dn!, o.channels!, dh!, dw!]));
   const metadata = { ...graph.metadata, ...(opts.metadata ?? {}) };
   const model = onnx.ModelProto.create({
     irVersion: irVersionFor(opset),

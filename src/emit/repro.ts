@@ -36,7 +36,7 @@ export function groupedConvRepro(opts: ReproOptions = {}): { graph: Graph; onnx:
   const graph: Graph = {
     name: `grouped_conv_${c}x${m}`,
     input: { name: 'input', channels: c },
-    outputs: [{ name: 'output', tensor: y }],
+    outputs: [b.output('output', y)],
     nodes: b.nodes,
     sizeMultiple: 1,
     metadata: { num_classes: String(c * m), purpose: 'onnxruntime-web WebGPU grouped-conv reproduction' },

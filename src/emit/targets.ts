@@ -1,15 +1,10 @@
 /**
- * Every conversion target, by id, in one table: what it writes, which options apply to it, and its
- * emitter. The converter (`src/convert.ts`), the CLI's `--to` choices and help, and the runtime
- * registry's `model` field read this table; adding a target is adding an entry here.
+ * Every conversion target, by id, in one table: what it writes and which options apply to it. The
+ * converter (`src/convert.ts`), the CLI's `--to` choices and help, and the runtime registry's `model`
+ * field read this table; adding a target is adding an entry here and its emitter in `./emitters.ts`
+ * (the compiler asks for it). Data only, so that the CLI starts without loading the emitters.
  */
-import type { WeightMap } from '../ir/fold.js';
-import type { Graph } from '../ir/graph.js';
-import { emitOnnx } from './onnx.js';
-import { emitTensorrt } from './tensorrt.js';
 import type { Quantization } from './tfjs-common.js';
-import { emitTfjsGraph } from './tfjs-graph.js';
-import { emitTfjsLayers } from './tfjs-layers.js';
 
 /** The options an emitter may take; each target names the ones that apply to it. */
 export interface EmitOptions {
@@ -35,7 +30,6 @@ export interface TargetInfo {
   main: string | null;
   /** Options that mean something for this target; any other given is refused. */
   options: EmitOption[];
-  emit(graph: Graph, weights: WeightMap, opts: EmitOptions): Map<string, Uint8Array> | Uint8Array;
 }
 
 const tfjsOptions: EmitOption[] = ['quantize', 'shardBytes'];
@@ -44,22 +38,18 @@ export const TARGETS = {
   onnx: {
     description: 'one .onnx file (opset 13–21), for onnxruntime and anything that reads ONNX',
     directory: false, main: null, options: ['opset', 'groupedConv'],
-    emit: (g, w, o) => emitOnnx(g, w, { opset: o.opset, groupedConv: o.groupedConv, metadata: o.metadata }),
   },
   'tfjs-layers': {
     description: 'TensorFlow.js layers model: a directory with model.json and weight shards (needs registerBisenetLayers)',
     directory: true, main: 'model.json', options: tfjsOptions,
-    emit: (g, w, o) => emitTfjsLayers(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata }),
   },
   'tfjs-graph': {
     description: 'TensorFlow.js graph model: a directory with model.json and weight shards (no custom code)',
     directory: true, main: 'model.json', options: tfjsOptions,
-    emit: (g, w, o) => emitTfjsGraph(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata }),
   },
   tensorrt: {
     description: 'a directory with an ONNX model tailored to TensorRT\'s parser, its shapes and the trtexec build script',
     directory: true, main: 'model.onnx', options: ['opset', 'shapes'],
-    emit: (g, w, o) => emitTensorrt(g, w, { shapes: o.shapes, opset: o.opset, metadata: o.metadata }),
   },
 } satisfies Record<string, TargetInfo>;
 

@@ -108,7 +108,7 @@ export function emitTensorrt(graph: Graph, weights: WeightMap, opts: { shapes?: 
   const model = onnxProto.onnx.ModelProto.decode(onnx);
   const unsupported = [...new Set((model.graph?.node ?? []).map((n) => n.opType ?? '').filter((op) => !TENSORRT_OPS.has(op)))];
   if (unsupported.length) fail('format', `the TensorRT model would hold ops TensorRT lacks: ${unsupported.join(', ')}`);
-  const hasLabels = graph.outputs.some((o) => o.name === 'labels');
+  const hasLabels = graph.outputs.some((o) => o.dtype === 'index');
   const manifest: TensorrtManifest = {
     format: 'bisenet-tensorrt',
     onnx: 'model.onnx',

@@ -52,12 +52,19 @@ export interface BisenetTfjsMetadata {
   [key: string]: unknown;
 }
 
+/** The class count: channels of the model's first float output (its logits). */
+export function numClasses(graph: Graph): number {
+  const logits = graph.outputs.find((o) => o.dtype === 'float32');
+  if (!logits) fail('usage', `model ${graph.name} has no float output`);
+  return logits!.channels!;
+}
+
 export function modelMetadata(graph: Graph, opts: TfjsEmitOptions): BisenetTfjsMetadata {
   return {
     ...(opts.metadata ?? {}),
     producer: TFJS_PRODUCER,
     family: graph.metadata.family ?? 'unknown',
-    num_classes: Number(graph.metadata.num_classes),
+    num_classes: numClasses(graph),
     layout: 'NHWC',
     input: graph.input.name,
     outputs: graph.outputs.map((o) => o.name),

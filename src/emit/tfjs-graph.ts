@@ -203,10 +203,10 @@ export function emitTfjsGraph(graph: Graph, weights: WeightMap, opts: TfjsEmitOp
   for (const o of prepared.graph.outputs) {
     const t = tensor(o.tensor);
     if (t !== o.name) add(ctx, { name: o.name, op: 'Identity', input: [t], attr: FLOAT });
-    const labels = prepared.graph.nodes.find((m) => m.name === o.tensor)?.attrs.op === 'argmax';
+    const labels = o.dtype === 'index';
     outputs[o.name] = {
       name: `${o.name}:0`, dtype: labels ? 'DT_INT32' : 'DT_FLOAT',
-      tensorShape: { dim: dims(labels ? [-1, -1, -1] : [-1, -1, -1, prepared.channels.get(o.tensor) ?? -1]) },
+      tensorShape: { dim: dims(labels ? [-1, -1, -1] : [-1, -1, -1, o.channels!]) },
     };
   }
   const { manifest, files } = encodeWeights(ctx.weights, opts);

@@ -40,11 +40,24 @@ export interface ParamSpec {
   shape: number[];
 }
 
+/**
+ * A model output: its name, the tensor it is, and what it holds, so that emitters need not guess
+ * from names or ops: `float32` N×channels×H×W (logits, booster heads), or `index` N×H×W class
+ * indices (the argmax `labels`; each target picks its integer type).
+ */
+export interface GraphOutput {
+  name: string;
+  tensor: string;
+  dtype: 'float32' | 'index';
+  /** channels of a float32 output; null for index outputs (no channel axis) */
+  channels: number | null;
+}
+
 export interface Graph {
   name: string;
   input: { name: string; channels: number };
-  /** output name → tensor name, in the order emitters list them */
-  outputs: { name: string; tensor: string }[];
+  /** the model's outputs, in the order emitters list them */
+  outputs: GraphOutput[];
   nodes: Node[];
   /** H and W must be multiples of this */
   sizeMultiple: number;
@@ -84,6 +97,13 @@ export class GraphBuilder {
     const c = this.channelsOf.get(tensor);
     if (c === undefined) throw new Error(`model description error: unknown tensor ${tensor}`);
     return c;
+  }
+
+  /** A model output of `tensor`, with its dtype and channels from the node that makes it. */
+  output(name: string, tensor: string): GraphOutput {
+    const node = this.nodes.find((n) => n.name === tensor);
+    if (node?.attrs.op === 'argmax') return { name, tensor, dtype: 'index', channels: null };
+    return { name, tensor, dtype: 'float32', channels: this.channels(tensor) };
   }
 
   add(name: string, attrs: Attrs, inputs: string[], channels: number): string {

@@ -197,11 +197,11 @@ export function bisenetv2(opts: BisenetV2Options): Graph {
   const s5 = m.geStage('semantic.stage5', s4, 128, 3);
   const ctx = m.contextEmbedding(s5);
   const logits = m.segmentHead(m.bga(detail, ctx), opts.numClasses, 'input');
-  const outputs = [{ name: 'logits', tensor: logits }];
-  if (opts.labels) outputs.push({ name: 'labels', tensor: g.argmax('labels', logits) });
+  const outputs = [g.output('logits', logits)];
+  if (opts.labels) outputs.push(g.output('labels', g.argmax('labels', logits)));
   if (opts.aux) {
     const taps: [typeof AUX_OUTPUTS[number], string, number][] = [['aux2', stemOut, 4], ['aux3', s3, 8], ['aux4', s4, 16], ['aux5_4', s5, 32]];
-    taps.forEach(([name, tap, up], i) => outputs.push({ name, tensor: m.boosterHead(name, i, tap, up, opts.numClasses, 'input') }));
+    taps.forEach(([name, tap, up], i) => outputs.push(g.output(name, m.boosterHead(name, i, tap, up, opts.numClasses, 'input'))));
   }
   return {
     name: `bisenetv2-${family}`,

@@ -39,7 +39,7 @@ export function randomWeights(graph: Graph, seed = 7): WeightMap {
 export function tinyGraph(inputChannels: number, build: (g: GraphBuilder) => string): Graph {
   const g = new GraphBuilder('input', inputChannels);
   const out = build(g);
-  return { name: 'trap', input: { name: 'input', channels: inputChannels }, outputs: [{ name: out, tensor: out }], nodes: g.nodes, sizeMultiple: 1, metadata: { family: 'test', num_classes: '1' } };
+  return { name: 'trap', input: { name: 'input', channels: inputChannels }, outputs: [g.output(out, out)], nodes: g.nodes, sizeMultiple: 1, metadata: { family: 'test', num_classes: '1' } };
 }
 
 export function emit(format: Format, graph: Graph, weights: WeightMap): Map<string, Uint8Array> {

@@ -53,7 +53,7 @@ describe.skipIf(!RUN)('the npm package, installed from its tarball', () => {
     fs.mkdirSync(src);
     for (const f of ['package.json', 'tsconfig.json', 'README.md', 'LICENSE', 'bin', 'src', 'scripts']) fs.cpSync(path.join(ROOT, f), path.join(src, f), { recursive: true });
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(src, 'node_modules'), 'dir');
-    const pack = run('npm', ['pack', '--pack-destination', work, '--json'], src);
+    const pack = run('npm', ['pack', '--pack-destination', work, '--json'], src, 600);
     expect(pack.status, pack.stderr).toBe(0);
     const [info] = JSON.parse(pack.stdout) as { filename: string }[];
     tgz = path.join(work, info!.filename);
@@ -61,7 +61,7 @@ describe.skipIf(!RUN)('the npm package, installed from its tarball', () => {
     const inst = run('npm', ['i', '-g', '--prefix', prefix, tgz, '--prefer-offline', '--no-audit', '--no-fund'], work, 600);
     expect(inst.status, inst.stderr).toBe(0);
     bisenet = (...args: string[]) => run(path.join(prefix, 'bin', 'bisenet'), args, work);
-  }, 900_000);
+  }, 1_300_000);
 
   afterAll(() => { if (work) fs.rmSync(work, { recursive: true, force: true }); });
 
@@ -88,7 +88,7 @@ describe.skipIf(!RUN)('the npm package, installed from its tarball', () => {
     r = bisenet('verify', tfjs, '--golden', golden(UPSTREAM), '--runtime', 'tfjs-wasm');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^PASS: /m);
-  });
+  }, 300_000);
 
   it('leaves the optional runtimes out, and says how to add one', () => {
     const nm = path.join(prefix, 'lib', 'node_modules', 'bisenet-port', 'node_modules');
@@ -101,7 +101,7 @@ describe.skipIf(!RUN)('the npm package, installed from its tarball', () => {
     expect(d.status, d.stderr).toBe(0);
     expect(d.stdout).toMatch(new RegExp(`^ort-webgpu +not installed +${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
     expect(d.stdout).toMatch(/^ort-cpu +yes /m);
-  });
+  }, 120_000);
 
   it('installs at most 480 MiB of node_modules by default', () => {
     const bytes = treeBytes(path.join(prefix, 'lib', 'node_modules'));

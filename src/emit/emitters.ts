@@ -1,0 +1,21 @@
+/**
+ * The emitter of each target of the registry (`./targets.ts`), kept apart from it so that reading
+ * the registry (the CLI's choices and help) does not load the emitters and their protobuf code.
+ * A target without an emitter here does not compile.
+ */
+import type { WeightMap } from '../ir/fold.js';
+import type { Graph } from '../ir/graph.js';
+import { emitOnnx } from './onnx.js';
+import type { EmitOptions, Target } from './targets.js';
+import { emitTensorrt } from './tensorrt.js';
+import { emitTfjsGraph } from './tfjs-graph.js';
+import { emitTfjsLayers } from './tfjs-layers.js';
+
+export type Emitter = (graph: Graph, weights: WeightMap, opts: EmitOptions) => Map<string, Uint8Array> | Uint8Array;
+
+export const EMITTERS: { [T in Target]: Emitter } = {
+  onnx: (g, w, o) => emitOnnx(g, w, { opset: o.opset, groupedConv: o.groupedConv, metadata: o.metadata }),
+  'tfjs-layers': (g, w, o) => emitTfjsLayers(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata }),
+  'tfjs-graph': (g, w, o) => emitTfjsGraph(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata }),
+  tensorrt: (g, w, o) => emitTensorrt(g, w, { shapes: o.shapes, opset: o.opset, metadata: o.metadata }),
+};
