@@ -22,7 +22,7 @@ export function convStackGraph(channels: number = CEILING.channels, depth: numbe
     x = g.unary(`stack.${i}.relu`, 'relu', x);
   }
   return {
-    name: 'conv-stack', input: { name: 'input', channels }, outputs: [{ name: 'output', tensor: x }], nodes: g.nodes,
+    name: 'conv-stack', input: { name: 'input', channels }, outputs: [{ name: 'output', tensor: x, dtype: 'float32', channels }], nodes: g.nodes,
     sizeMultiple: 1, metadata: { family: 'conv-stack', num_classes: String(channels) },
   };
 }
