@@ -30,7 +30,7 @@ const SELF: Subject = {
   tfjsImages: 3,
   plantedDropAtLeast: 5,
 };
-const SUBJECT: Subject = SELF;
+const SUBJECT: Subject = TRAINED;
 
 function bisenet(args: string[], cwd = ROOT) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd });
