@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { CHROMIUM_RUNTIMES } from './chromium.js';
 import { fail } from '../util/errors.js';
 import { ortCpu } from './ort.js';
 import { ortWebgpu, ortWebgpuDefault } from './ort-web.js';
@@ -16,7 +17,9 @@ export type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
  */
 export const RUNTIMES: RuntimeInfo[] = [ortCpu, tfjsWasm, tfjsCpu,
   // GPU runtimes (WebGPU through dawn.node; TensorRT through trtexec): never a default, named with --runtime.
-  ortWebgpu, ortWebgpuDefault, tfjsWebgpu, tensorrt];
+  ortWebgpu, ortWebgpuDefault, tfjsWebgpu, tensorrt,
+  // Browser runtimes (headless Chromium): never a default either.
+  ...CHROMIUM_RUNTIMES];
 
 export function runtimeById(id: string): RuntimeInfo {
   const r = RUNTIMES.find((x) => x.id === id);

@@ -20,6 +20,8 @@ export interface RunnerOptions {
   threads?: number;
   /** GPU runtimes: which adapter (`--device`; see DEVICE_HELP in ./webgpu.ts). */
   device?: string;
+  /** Browser tfjs runtimes: TensorFlow.js environment flags set before the backend starts (`--tfjs-flags`). */
+  flags?: Record<string, boolean | number | string>;
 }
 
 export interface RuntimeInfo {
