@@ -141,12 +141,12 @@ async function openPage(backend: string, modelPath: string, routes: Map<string, 
     server.routes.set('/index.html', () => pageHtml({ title: `bisenet ${backend}`, scripts: PAGE_SCRIPTS[backend]!, module: '/lib/web/runner-page.js' }));
     context = await browser.newContext();
     const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    // A script error while the page starts ends the wait at once, with its message.
+    const pageError = new Promise<never>((_, bad) => page.on('pageerror', (e) => bad(e)));
+    pageError.catch(() => {});
     await page.goto(`${server.url}/`);
-    await page.waitForFunction(() => 'bisenetRunner' in globalThis, null, { timeout: 60_000 }).catch(() => {
-      fail('runtime', `the runner page did not start in Chromium${errors.length ? `: ${errors[0]}` : ''} (${modelPath})`);
+    await Promise.race([page.waitForFunction(() => 'bisenetRunner' in globalThis, null, { timeout: 60_000 }), pageError]).catch((e: unknown) => {
+      fail('runtime', `the runner page did not start in Chromium: ${firstLine(e)} (${modelPath})`);
     });
     return { page, context, server, version };
   } catch (e) {

@@ -6,7 +6,7 @@
 import type * as TfcNs from '@tensorflow/tfjs-core';
 import type * as OrtNs from 'onnxruntime-web';
 import { loadTfjsModel, runLoaded, type TfjsParts } from '../runtime/tfjs-model.js';
-import { registerBisenetLayers, type TfjsNamespace } from '../tfjs.js';
+import type { TfjsNamespace } from '../tfjs.js';
 import type { NdArray } from '../util/ndarray.js';
 
 /** The UMD globals the page's <script> tags define. */
@@ -68,7 +68,10 @@ async function openTfjs(spec: EngineSpec): Promise<Engine> {
   const response = await fetch(spec.modelUrl);
   if (!response.ok) throw new Error(`${spec.modelUrl}: HTTP ${response.status}`);
   const json = await response.json() as Parameters<typeof loadTfjsModel>[2];
-  const model = await loadTfjsModel({ tf, layers: tf, converter: tf }, tf.io.browserHTTPRequest(spec.modelUrl), json, spec.modelUrl, () => { registerBisenetLayers(tf); });
+  const model = await loadTfjsModel({ tf, layers: tf, converter: tf }, tf.io.browserHTTPRequest(spec.modelUrl), json, spec.modelUrl, async () => {
+    // Imported here, not above: it needs the UMD `tf`, which ONNX pages do not load.
+    (await import('../tfjs.js')).registerBisenetLayers(tf);
+  });
   return {
     backend: spec.backend,
     device: `${await tfjsDevice(backend)} (${model.kind})`,
