@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { RUNTIMES } from '../runtime/index.js';
 import { isBisenetError } from '../util/errors.js';
 
 /**
@@ -25,6 +26,21 @@ function floatOption(name: string) {
     return n;
   };
 }
+
+/** `--tfjs-flags KEY=VALUE,…`: TensorFlow.js environment flags (true/false, numbers, or text). */
+function tfjsFlags(v: string): Record<string, boolean | number | string> {
+  const flags: Record<string, boolean | number | string> = {};
+  for (const part of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(part);
+    if (!m) throw new CommanderError(2, 'bisenet.badOption', `error: --tfjs-flags takes KEY=VALUE pairs separated by commas (e.g. WEBGL_FORCE_F16_TEXTURES=true), got '${part}'`);
+    const value = m[2]!;
+    flags[m[1]!] = value === 'true' ? true : value === 'false' ? false : value !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
+  }
+  return flags;
+}
+
+const RUNTIME_HELP = `runtime: ${RUNTIMES.map((r) => r.id).join(', ')} (default: ort-cpu for .onnx, tfjs-wasm for tfjs models)`;
+const TFJS_FLAGS_HELP = 'browser tfjs runtimes: TensorFlow.js flags set before the backend starts, e.g. WEBGL_FORCE_F16_TEXTURES=true,WEBGL_PACK=false';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -68,7 +84,8 @@ export function buildProgram(): Command {
     .requiredOption('--out <y.npy>', 'where to write the first output (logits), float32')
     .option('--aux', 'also write booster outputs to sibling files (<out>.aux2.npy …)')
     .option('--labels', 'also write the labels output (or the argmax of logits) to <out>.labels.npy')
-    .option('--runtime <id>', 'runtime: ort-cpu, tfjs-wasm, tfjs-cpu, ort-webgpu, ort-webgpu-default, tfjs-webgpu, tensorrt (default: ort-cpu for .onnx, tfjs-wasm for tfjs models)')
+    .option('--runtime <id>', RUNTIME_HELP)
+    .option('--tfjs-flags <KEY=VALUE,…>', TFJS_FLAGS_HELP, tfjsFlags)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
     .option('--force', 'replace outputs that exist')
@@ -81,7 +98,8 @@ export function buildProgram(): Command {
     .requiredOption('--out <mask.png>', 'where to write the segmentation (palette colours, or --raw class indices)')
     .option('--raw', 'write class indices as 8-bit grey instead of palette colours')
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
-    .option('--runtime <id>', 'runtime (default: from the model file)')
+    .option('--runtime <id>', RUNTIME_HELP)
+    .option('--tfjs-flags <KEY=VALUE,…>', TFJS_FLAGS_HELP, tfjsFlags)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .addOption(new Option('--family <family>', 'preset family, for models that record no preprocessing').choices(['coincheung', 'mmseg', 'paddleseg']))
     .addOption(new Option('--dataset <name>', 'preset dataset, for models that record no preprocessing').choices(['cityscapes', 'ade20k', 'coco-stuff']))
@@ -93,11 +111,12 @@ export function buildProgram(): Command {
     .argument('<model>', 'model: an .onnx file, or a TensorFlow.js model directory or its model.json')
     .requiredOption('--golden <dir>', 'golden set: a directory with input.npy and reference outputs (or subdirectories of such)')
     .option('--json <file>', 'also write the report as JSON')
-    .option('--runtime <id>', 'runtime: ort-cpu, tfjs-wasm, tfjs-cpu, ort-webgpu, ort-webgpu-default, tfjs-webgpu, tensorrt (default: ort-cpu for .onnx, tfjs-wasm for tfjs models)')
+    .option('--runtime <id>', RUNTIME_HELP)
+    .option('--tfjs-flags <KEY=VALUE,…>', TFJS_FLAGS_HELP, tfjsFlags)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
-    .option('--tolerance <rel>', 'max |Δ| allowed, relative to max |reference|', floatOption('--tolerance'), 1e-4)
-    .option('--min-agreement <share>', 'least share of agreeing argmax labels', floatOption('--min-agreement'), 0.9999)
+    .option('--tolerance <rel>', 'max |Δ| allowed, relative to max |reference| (default: the runtime\'s, 1e-4 for CPU and wasm, 1e-3 for GPU and WebGL)', floatOption('--tolerance'))
+    .option('--min-agreement <share>', 'least share of agreeing argmax labels (default: the runtime\'s, 0.9999 for CPU and wasm, 0.999 for GPU and WebGL)', floatOption('--min-agreement'))
     .action(async (model: string, o) => (await import('./verify.js')).verifyCommand(model, o));
 
   program.command('doctor')
