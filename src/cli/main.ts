@@ -119,6 +119,14 @@ export function buildProgram(): Command {
     .option('--min-agreement <share>', 'least share of agreeing argmax labels (default: the runtime\'s, 0.9999 for CPU and wasm, 0.999 for GPU and WebGL)', floatOption('--min-agreement'))
     .action(async (model: string, o) => (await import('./verify.js')).verifyCommand(model, o));
 
+  program.command('serve')
+    .description('serve a page to try a model in a browser: drop an image, see the mask, time it, and check the golden set on that device')
+    .argument('<model>', 'model: an .onnx file, or a TensorFlow.js model directory or its model.json')
+    .option('--port <n>', 'port (default: a free one)', intOption('--port', 0, 65535))
+    .option('--host <address>', 'address to listen on; anything but loopback prints a warning', '127.0.0.1')
+    .option('--golden <dir>', 'golden set of this model, for the page\'s "check this device" button')
+    .action(async (model: string, o) => (await import('./serve.js')).serveCommand(model, o));
+
   program.command('doctor')
     .description('list every runtime this machine can run (with its GPU adapter) and run the golden set through each; exit 1 if one fails parity')
     .option('--golden <dir>', 'golden set', 'golden/coincheung-bisenetv2-n19')

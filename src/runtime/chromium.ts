@@ -144,7 +144,7 @@ async function openPage(backend: string, modelPath: string, routes: Map<string, 
     // A script error while the page starts ends the wait at once, with its message.
     const pageError = new Promise<never>((_, bad) => page.on('pageerror', (e) => bad(e)));
     pageError.catch(() => {});
-    await page.goto(`${server.url}/`);
+    await page.goto(`${server.url}/`, { timeout: 120_000 });
     await Promise.race([page.waitForFunction(() => 'bisenetRunner' in globalThis, null, { timeout: 60_000 }), pageError]).catch((e: unknown) => {
       fail('runtime', `the runner page did not start in Chromium: ${firstLine(e)} (${modelPath})`);
     });
@@ -225,11 +225,15 @@ function makeRuntime(def: ChromiumRuntimeDef): RuntimeInfo {
   };
 }
 
-/** The browser runtimes, in the order doctor lists them. */
-export const CHROMIUM_RUNTIMES: RuntimeInfo[] = ([
+const DEFS: ChromiumRuntimeDef[] = [
   { id: 'chromium-webgl', backend: 'tfjs-webgl', description: 'TensorFlow.js WebGL backend in headless Chromium (float32 textures; --tfjs-flags WEBGL_FORCE_F16_TEXTURES=true, WEBGL_PACK=false)' },
   { id: 'chromium-wasm', backend: 'tfjs-wasm', description: 'TensorFlow.js wasm backend in headless Chromium (SIMD, threads)' },
   { id: 'chromium-webgpu', backend: 'tfjs-webgpu', description: 'TensorFlow.js WebGPU backend in headless Chromium (Chromium\'s own Dawn)' },
   { id: 'chromium-ort-wasm', backend: 'ort-wasm', description: 'onnxruntime-web wasm EP in headless Chromium (SIMD, threads)' },
   { id: 'chromium-ort-webgpu', backend: 'ort-webgpu', description: 'onnxruntime-web WebGPU EP in headless Chromium, preferredLayout NCHW' },
-] satisfies ChromiumRuntimeDef[]).map(makeRuntime);
+];
+
+/** The browser runtimes, in the order doctor lists them. */
+export const CHROMIUM_RUNTIMES: RuntimeInfo[] = DEFS.map(makeRuntime);
+/** Page backend → the runtime id that runs it (for its tolerance). */
+export const CHROMIUM_RUNTIMES_BY_BACKEND: Record<string, string> = Object.fromEntries(DEFS.map((d) => [d.backend, d.id]));
