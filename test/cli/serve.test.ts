@@ -24,11 +24,12 @@ beforeAll(() => {
   fs.mkdirSync(layers);
   for (const [f, data] of c.files!) fs.writeFileSync(path.join(layers, f), data);
   // A street-like test card: sky, buildings, road (any picture will do; the mask shows what the random weights see).
-  const png = new PNG({ width: 200, height: 120 });
-  for (let y = 0; y < 120; y++) {
-    for (let x = 0; x < 200; x++) {
-      const i = 4 * (y * 200 + x);
-      const [r, g, b] = y < 40 ? [120, 170, 230] : y < 80 ? [(x * 3) & 255, 90, 80] : [70, 70, 75 + (x & 31)];
+  // 160×96, the golden input's size: the page's second model run then reuses the first's compiled kernels.
+  const png = new PNG({ width: 160, height: 96 });
+  for (let y = 0; y < 96; y++) {
+    for (let x = 0; x < 160; x++) {
+      const i = 4 * (y * 160 + x);
+      const [r, g, b] = y < 32 ? [120, 170, 230] : y < 64 ? [(x * 3) & 255, 90, 80] : [70, 70, 75 + (x & 31)];
       png.data[i] = r; png.data[i + 1] = g; png.data[i + 2] = b; png.data[i + 3] = 255;
     }
   }
@@ -103,10 +104,13 @@ describe('the page in headless Chromium', () => {
       await page.goto(`${server.url}/`, { timeout: 120_000 });
       await page.waitForFunction(() => document.getElementById('status')?.textContent?.includes('choose or drop'), null, { timeout: 60_000 });
       expect(await page.locator('#backend option').allTextContents()).toEqual(['WebGL (tfjs)', 'WebGPU (tfjs)', 'wasm (tfjs)']);
+      // wasm: SwiftShader's WebGL and WebGPU take minutes to compile their shaders on a busy 2-core machine;
+      // their parity is proven in test/runtime/chromium.test.ts, this test proves the page.
+      await page.selectOption('#backend', 'tfjs-wasm');
       await page.locator('#file').setInputFiles(path.join(work, 'street.png'));
       await page.waitForSelector('#overlay[data-ready="true"]', { timeout: 280_000 });
-      expect(await page.locator('#ms').textContent()).toMatch(/^\d+(\.\d+)? ms at 128×224 \(first run \d+ ms\)$/);
-      expect(await page.locator('#device').textContent()).toMatch(/runs on: WebGL2 .+, float32 textures, packed \(layers-model\)/);
+      expect(await page.locator('#ms').textContent()).toMatch(/^\d+(\.\d+)? ms at 96×160 \(first run \d+ ms\)$/);
+      expect(await page.locator('#device').textContent()).toMatch(/runs on: WebAssembly( SIMD)?, \d+ thread\(s\) \(layers-model\)/);
       // The mask is drawn: not one flat colour.
       const colours = await page.evaluate(() => {
         const c = document.getElementById('mask') as HTMLCanvasElement;
@@ -123,7 +127,7 @@ describe('the page in headless Chromium', () => {
       await fs.promises.mkdir(path.join(ROOT, '.tmp'), { recursive: true });
       await page.screenshot({ path: path.join(ROOT, '.tmp', 'serve-page.png'), fullPage: true });
       console.info(`serve page: ${result}\n${rows.join('\n')}`);
-      expect(result).toMatch(/^PASS: golden set coincheung-bisenetv2-n19 on WebGL2 .* within max\|Δ\| ≤ 0\.001 × max\|ref\|/);
+      expect(result).toMatch(/^PASS: golden set coincheung-bisenetv2-n19 on WebAssembly.* within max\|Δ\| ≤ 0\.0001 × max\|ref\|/);
       expect(rows.some((r) => /^coincheung-bisenetv2-n19logits/.test(r) && r.endsWith('ok'))).toBe(true);
     } finally {
       await context.close();
