@@ -11,6 +11,7 @@ import { convertCheckpoint, type Target } from '../convert.js';
 import { RUNTIMES, runtimeById } from '../runtime/index.js';
 import { CHROMIUM_MISSING, findChromium } from '../runtime/chromium.js';
 import { findTrtexec, TENSORRT_MISSING } from '../runtime/tensorrt.js';
+import { distDir } from '../runtime/web-server.js';
 import { listAdapters, openAdapter } from '../runtime/webgpu.js';
 import { isBisenetError } from '../util/errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
@@ -96,7 +97,7 @@ export async function probeRuntimes(opts: { device?: string } = {}): Promise<Pro
       available = webgpu.ok;
       detail = webgpu.detail;
     } else if (isChromium(r.id)) {
-      chromium ??= chromiumProbe();
+      chromium ??= await chromiumProbe();
       ({ available, detail } = chromium);
     } else if (r.id === 'tensorrt') {
       const t = findTrtexec();
@@ -109,10 +110,12 @@ export async function probeRuntimes(opts: { device?: string } = {}): Promise<Pro
 }
 
 /** Whether Chromium is here, and its version (the adapter is only known once a page asks for it). */
-function chromiumProbe(): { available: boolean; detail: string } {
+async function chromiumProbe(): Promise<{ available: boolean; detail: string }> {
   let exe: string | null;
-  try { exe = findChromium(); } catch (e) { return { available: false, detail: isBisenetError(e) ? e.message : String(e) }; }
+  try { exe = findChromium(); distDir(); } catch (e) { return { available: false, detail: isBisenetError(e) ? e.message : String(e) }; }
   if (!exe) return { available: false, detail: CHROMIUM_MISSING };
+  const err = await importError(() => import('playwright-core'));
+  if (err) return { available: false, detail: `playwright-core failed to load: ${err}` };
   const v = spawnSync(exe, ['--version'], { encoding: 'utf8', timeout: 20_000 });
   const version = /\d+\.\d+\.\d+\.\d+/.exec(v.stdout ?? '')?.[0];
   return { available: true, detail: `headless Chromium${version ? ` ${version}` : ''} (${exe}); adapter named once a page runs` };
