@@ -49,6 +49,7 @@ export function findChromium(): string | null {
 
 export interface SharedBrowser { browser: Browser; executable: string; version: string }
 let shared: Promise<SharedBrowser> | null = null;
+let current: Browser | null = null;
 let refs = 0;
 
 /** The process's browser, launched on first use; pair every call with releaseBrowser(). */
@@ -60,6 +61,9 @@ export async function acquireBrowser(): Promise<SharedBrowser> {
     const { chromium } = await import('playwright-core');
     try {
       const browser = await chromium.launch({ executablePath: executable!, args: CHROMIUM_ARGS, headless: true, timeout: 60_000 });
+      // A browser that crashed or was closed is not reused: the next runner launches another.
+      browser.on('disconnected', () => { if (current === browser) { shared = null; refs = 0; } });
+      current = browser;
       return { browser, executable: executable!, version: browser.version() };
     } catch (e) {
       return fail('runtime', `Chromium (${executable}) failed to start: ${firstLine(e)}`);
@@ -79,6 +83,7 @@ export async function releaseBrowser(): Promise<void> {
   if (refs > 0 || !shared) return;
   const s = shared;
   shared = null;
+  current = null;
   await (await s).browser.close().catch(() => {});
 }
 

@@ -4,6 +4,7 @@
  * One browser for the whole file. Where Chromium is missing the tests skip, saying why; with
  * BISENET_REQUIRE_CHROMIUM=1 (as CI sets) they fail instead.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
@@ -13,7 +14,7 @@ import { acquireBrowser, CHROMIUM_MISSING, findChromium, releaseBrowser } from '
 import { loadRunner, RUNTIMES } from '../../src/runtime/index.js';
 import { isBisenetError } from '../../src/util/errors.js';
 import { verifyGolden, type VerifyReport } from '../../src/verify/index.js';
-import { fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { BIN, fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
 let chromium: string | null = null;
@@ -22,10 +23,6 @@ const BROWSER_TIMEOUT = 300_000;
 
 beforeAll(async () => {
   work = tmpDir('bisenet-chromium-');
-  try { chromium = findChromium(); } catch (e) { missing = String(e); }
-  if (!chromium) { missing ||= CHROMIUM_MISSING; console.warn(`Chromium tests skipped: ${missing}`); return; }
-  // One browser for every runner in this file (runners share the process's browser while it is held).
-  await acquireBrowser();
   for (const to of ['onnx', 'tfjs-layers', 'tfjs-graph'] as const) {
     const c = convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to });
     if (c.files) {
@@ -33,6 +30,10 @@ beforeAll(async () => {
       for (const [f, data] of c.files) fs.writeFileSync(path.join(work, to, f), data);
     } else fs.writeFileSync(path.join(work, 'model.onnx'), c.bytes);
   }
+  try { chromium = findChromium(); } catch (e) { missing = String(e); }
+  if (!chromium) { missing ||= CHROMIUM_MISSING; console.warn(`Chromium tests skipped: ${missing}`); return; }
+  // One browser for every runner in this file (runners share the process's browser while it is held).
+  await acquireBrowser();
 }, 120_000);
 afterAll(async () => {
   if (chromium) await releaseBrowser();
@@ -70,6 +71,19 @@ describe('finding Chromium', () => {
     } finally {
       for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
     }
+  });
+
+  it('the CLI says how to install Chromium when there is none, exit 2, before loading anything', () => {
+    const env = { ...process.env, PATH: work };
+    delete env.CHROME_PATH;
+    const r = spawnSync(process.execPath, [BIN, 'verify', fixture(UPSTREAM, 'model.pth'), '--golden', golden(UPSTREAM), '--runtime', 'chromium-ort-wasm'], { encoding: 'utf8', env, timeout: 60_000 });
+    // A checkpoint is not a model: the model is checked first, and that is the one line.
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^error: runtime chromium-ort-wasm cannot load .*model\.pth\n$/);
+    const onnx = path.join(work, 'model.onnx');
+    const r2 = spawnSync(process.execPath, [BIN, 'verify', onnx, '--golden', golden(UPSTREAM), '--runtime', 'chromium-ort-wasm'], { encoding: 'utf8', env, timeout: 60_000 });
+    expect(r2.status).toBe(2);
+    expect(r2.stderr).toBe(`error: ${CHROMIUM_MISSING}\n`);
   });
 
   it('registers five chromium runtimes, each with a tolerance', () => {
