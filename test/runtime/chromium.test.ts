@@ -19,7 +19,8 @@ import { BIN, fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 let work: string;
 let chromium: string | null = null;
 let missing = '';
-const BROWSER_TIMEOUT = 300_000;
+// Software WebGL/WebGPU (SwiftShader) compiles shaders slowly: minutes on a busy 2-core machine.
+const BROWSER_TIMEOUT = 600_000;
 
 beforeAll(async () => {
   work = tmpDir('bisenet-chromium-');
