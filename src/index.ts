@@ -23,3 +23,4 @@ export { verifyGolden, DEFAULT_TOLERANCE, type VerifyReport } from './verify/ind
 export { formatReport, reportJson } from './verify/report.js';
 export { BisenetError } from './util/errors.js';
 export type { NdArray, DType } from './util/ndarray.js';
+export { startServe, type ServeOptions } from './serve.js';

@@ -28,6 +28,7 @@ export async function doctorCommand(o: Opts): Promise<void> {
   });
   process.stdout.write(`${formatCheck(rows)}\n`);
   for (const r of rows) if (r.knownFailure && r.available && r.pass === false) process.stdout.write(`known failure, ${r.runtime}: ${r.knownFailure}\n`);
+  for (const r of rows) if (r.reportOnly && r.available && !r.error) process.stdout.write(`reported only, ${r.runtime}: ${r.reportOnly}\n`);
   const ok = checkPassed(rows);
   process.stdout.write(ok ? 'PASS: every available runtime matches the golden set (known failures aside)\n' : 'FAIL: a runtime does not match the golden set\n');
   if (o.json) writeFileAtomic(o.json, `${JSON.stringify({ adapters, rows: rows.map(({ report: _r, ...rest }) => rest) }, null, 2)}\n`);

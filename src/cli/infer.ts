@@ -6,13 +6,13 @@ import type { NdArray } from '../util/ndarray.js';
 import { argmaxChannels } from '../verify/compare.js';
 import { AUX_OUTPUTS } from '../models/bisenetv2.js';
 
-interface Opts { input: string; out: string; aux?: boolean; labels?: boolean; runtime?: string; threads?: number; device?: string; force?: boolean }
+interface Opts { input: string; out: string; aux?: boolean; labels?: boolean; runtime?: string; threads?: number; device?: string; tfjsFlags?: Record<string, boolean | number | string>; force?: boolean }
 
 const sibling = (out: string, name: string): string => `${out.replace(/\.npy$/i, '')}.${name}.npy`;
 
 export async function inferCommand(model: string, o: Opts): Promise<void> {
   const input = readNpy(o.input);
-  const outputs = await inferArrays(model, input, { runtime: o.runtime, threads: o.threads, device: o.device });
+  const outputs = await inferArrays(model, input, { runtime: o.runtime, threads: o.threads, device: o.device, flags: o.tfjsFlags });
   const names = Object.keys(outputs);
   const first = outputs.logits ?? outputs[names[0]!]!;
   const files = new Map<string, NdArray>([[o.out, first]]);

@@ -55,6 +55,20 @@ function floatOption(name: string) {
   };
 }
 
+/** `--tfjs-flags KEY=VALUE,…`: TensorFlow.js environment flags (true/false, numbers, or text). */
+function tfjsFlags(v: string): Record<string, boolean | number | string> {
+  const flags: Record<string, boolean | number | string> = {};
+  for (const part of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(part);
+    if (!m) throw new CommanderError(2, 'bisenet.badOption', `error: --tfjs-flags takes KEY=VALUE pairs separated by commas (e.g. WEBGL_FORCE_F16_TEXTURES=true), got '${part}'`);
+    const value = m[2]!;
+    flags[m[1]!] = value === 'true' ? true : value === 'false' ? false : value !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
+  }
+  return flags;
+}
+
+const TFJS_FLAGS_HELP = 'browser tfjs runtimes: TensorFlow.js flags set before the backend starts, e.g. WEBGL_FORCE_F16_TEXTURES=true,WEBGL_PACK=false';
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -99,6 +113,7 @@ export function buildProgram(): Command {
     .option('--aux', 'also write booster outputs to sibling files (<out>.aux2.npy …)')
     .option('--labels', 'also write the labels output (or the argmax of logits) to <out>.labels.npy')
     .option('--runtime <id>', RUNTIME_OPTION_HELP, runtimeOption)
+    .option('--tfjs-flags <KEY=VALUE,…>', TFJS_FLAGS_HELP, tfjsFlags)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
     .option('--force', 'replace outputs that exist')
@@ -116,6 +131,7 @@ export function buildProgram(): Command {
     .option('--raw', 'write class indices as 8-bit grey instead of palette colours')
     .option('--batch <n>', 'images per inference (images of one processing size are batched)', intOption('--batch', 1, 64), 1)
     .option('--runtime <id>', 'runtime (default: ort-cpu for .onnx and checkpoints, tfjs-wasm for tfjs models; see "Runtimes" below)', runtimeOption)
+    .option('--tfjs-flags <KEY=VALUE,…>', TFJS_FLAGS_HELP, tfjsFlags)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
     .addOption(new Option('--family <family>', 'checkpoint family (default: detected), or the preset family for models that record no preprocessing').choices(['coincheung', 'mmseg', 'paddleseg']))
@@ -150,12 +166,21 @@ export function buildProgram(): Command {
     .option('--json <file>', 'also write the report as JSON')
     .option('--junit <file>', 'also write the report as JUnit XML (a test case per golden case and output), for CI dashboards')
     .option('--runtime <id>', RUNTIME_OPTION_HELP, runtimeOption)
+    .option('--tfjs-flags <KEY=VALUE,…>', TFJS_FLAGS_HELP, tfjsFlags)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
-    .option('--tolerance <rel>', 'max |Δ| allowed, relative to max |reference|', floatOption('--tolerance'), 1e-4)
-    .option('--min-agreement <share>', 'least share of agreeing argmax labels', floatOption('--min-agreement'), 0.9999)
+    .option('--tolerance <rel>', 'max |Δ| allowed, relative to max |reference| (default: the runtime\'s, 1e-4 for CPU and wasm, 1e-3 for GPU and WebGL)', floatOption('--tolerance'))
+    .option('--min-agreement <share>', 'least share of agreeing argmax labels (default: the runtime\'s, 0.9999 for CPU and wasm, 0.999 for GPU and WebGL)', floatOption('--min-agreement'))
     .addHelpText('after', runtimesHelpText)
     .action(async (model: string, o) => (await import('./verify.js')).verifyCommand(model, o));
+
+  program.command('serve')
+    .description('serve a page to try a model in a browser: drop an image, see the mask, time it, and check the golden set on that device')
+    .argument('<model>', 'model: an .onnx file, or a TensorFlow.js model directory or its model.json')
+    .option('--port <n>', 'port (default: a free one)', intOption('--port', 0, 65535))
+    .option('--host <address>', 'address to listen on; anything but loopback prints a warning', '127.0.0.1')
+    .option('--golden <dir>', 'golden set of this model, for the page\'s "check this device" button')
+    .action(async (model: string, o) => (await import('./serve.js')).serveCommand(model, o));
 
   program.command('doctor')
     .description('list every runtime this machine can run (with its GPU adapter) and run the golden set through each; exit 1 if one fails parity')

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Target } from '../emit/targets.js';
 import { fail, isBisenetError } from '../util/errors.js';
+import { chromiumProbe, chromiumRuntime } from './chromium.js';
 import { ortCpu } from './ort.js';
 import { ortWebgpu, ortWebgpuDefault } from './ort-web.js';
 import { installLine, isInstalled, missingPackages } from './packages.js';
@@ -69,6 +70,9 @@ const webgpuProbe = async (opts: RunnerOptions): Promise<Availability> => {
 const ortNodeProbe = importProbe('onnxruntime-node', () => import('onnxruntime-node'), () => `CPU (${os.availableParallelism()} threads)`);
 const tfjsProbe = (detail: string) => importProbe('TensorFlow.js', () => import('@tensorflow/tfjs-core'), () => detail);
 
+const CHROMIUM_TFJS_PACKAGES = ['playwright-core', '@tensorflow/tfjs-backend-webgl', '@tensorflow/tfjs-backend-webgpu'];
+const CHROMIUM_ORT_PACKAGES = ['playwright-core', 'onnxruntime-web'];
+
 /**
  * Every runtime the tool knows, by id, in one table that `--runtime`, the CLI help, `doctor` and
  * `gpu-check` read. Adding a runtime is adding its entry here (its runner lives in its own file).
@@ -88,6 +92,14 @@ export const RUNTIMES: RuntimeEntry[] = [
     model: 'tensorrt', gpu: true, tolerance: 'gpu', packages: [], default: false, timed: true,
     probe: async () => { const t = findTrtexec(); return t ? { available: true, detail: `trtexec at ${t}` } : { available: false, detail: TENSORRT_MISSING }; },
   }),
+  // Browser runtimes (headless Chromium through playwright-core, on a page served from 127.0.0.1): never a
+  // default either. The tfjs pages load every tfjs backend's browser build, the ONNX pages onnxruntime-web's.
+  // In the browser both tfjs formats are checked by doctor: layers (custom layers registered in the page) and graph.
+  entry(chromiumRuntime('chromium-webgl'), { model: 'tfjs-layers', gpu: true, tolerance: 'gpu', packages: CHROMIUM_TFJS_PACKAGES, default: false, timed: true, probe: chromiumProbe }),
+  entry(chromiumRuntime('chromium-wasm'), { model: 'tfjs-graph', gpu: false, tolerance: 'cpu', packages: CHROMIUM_TFJS_PACKAGES, default: false, timed: true, probe: chromiumProbe }),
+  entry(chromiumRuntime('chromium-webgpu'), { model: 'tfjs-layers', gpu: true, tolerance: 'gpu', packages: CHROMIUM_TFJS_PACKAGES, default: false, timed: true, probe: chromiumProbe }),
+  entry(chromiumRuntime('chromium-ort-wasm'), { model: 'onnx', gpu: false, tolerance: 'cpu', packages: CHROMIUM_ORT_PACKAGES, default: false, timed: true, probe: chromiumProbe }),
+  entry(chromiumRuntime('chromium-ort-webgpu'), { model: 'onnx', gpu: true, tolerance: 'gpu', packages: CHROMIUM_ORT_PACKAGES, default: false, timed: true, probe: chromiumProbe }),
 ];
 
 export const RUNTIME_IDS = (): string[] => RUNTIMES.map((r) => r.id);

@@ -2,7 +2,7 @@
  * TensorFlow.js runners: `tfjs-wasm` (@tensorflow/tfjs-backend-wasm, XNNPACK, SIMD) and
  * `tfjs-cpu` (@tensorflow/tfjs-backend-cpu, plain JS), loading our layers and graph models from
  * the file system without tfjs-node. The runner interface is NCHW; tfjs runs NHWC: the layout is
- * converted here, in `toNhwc`/`toNchw`, and nowhere else.
+ * converted in one place, `toNhwc`/`toNchw` of ./layout.js (which browser pages import too).
  */
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,12 +10,15 @@ import * as path from 'node:path';
 import type * as TfcNs from '@tensorflow/tfjs-core';
 import type * as TflNs from '@tensorflow/tfjs-layers';
 import type * as TfconvNs from '@tensorflow/tfjs-converter';
-import { METADATA_KEY, type BisenetTfjsMetadata } from '../emit/tfjs-common.js';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
+import { loadTfjsModel, runLoaded, type Loaded } from './tfjs-model.js';
 import { platformHasWasmThreads, prepareWasmThreads, type WasmThreads } from './tfjs-wasm-threads.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
+
+export { toNchw, toNhwc } from './layout.js';
+export { runLoaded, type Loaded } from './tfjs-model.js';
 
 type Tfc = typeof TfcNs;
 type Backend = 'wasm' | 'cpu';
@@ -186,129 +189,11 @@ function bytesPerValue(w: TfcNs.io.WeightsManifestEntry): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Layout: the one place NCHW ↔ NHWC happens
-
-/** N×C×H×W → N×H×W×C (a copy). */
-export function toNhwc(a: NdArray): NdArray {
-  if (a.shape.length !== 4) fail('shape', `expected a 4-D N×C×H×W input, got [${a.shape.join(', ')}]`);
-  const [n, c, h, w] = a.shape as [number, number, number, number];
-  const src = a.data as Float32Array;
-  const out = new Float32Array(src.length);
-  const hw = h * w;
-  for (let b = 0; b < n; b++) {
-    const base = b * c * hw;
-    for (let ch = 0; ch < c; ch++) {
-      const s = base + ch * hw;
-      for (let p = 0; p < hw; p++) out[base + p * c + ch] = src[s + p]!;
-    }
-  }
-  return { dtype: 'float32', shape: [n, h, w, c], data: out };
-}
-
-/** N×H×W×C → N×C×H×W (a copy); other ranks (labels N×H×W) pass through. */
-export function toNchw(shape: number[], data: Float32Array | Int32Array): NdArray {
-  const dtype = data instanceof Int32Array ? 'int32' : 'float32';
-  if (shape.length !== 4) return { dtype, shape, data: data.slice() };
-  const [n, h, w, c] = shape as [number, number, number, number];
-  const out = data instanceof Int32Array ? new Int32Array(data.length) : new Float32Array(data.length);
-  const hw = h * w;
-  for (let b = 0; b < n; b++) {
-    const base = b * c * hw;
-    for (let p = 0; p < hw; p++) {
-      const s = base + p * c;
-      for (let ch = 0; ch < c; ch++) out[base + ch * hw + p] = data[s + ch]!;
-    }
-  }
-  return { dtype, shape: [n, c, h, w], data: out };
-}
-
-// ---------------------------------------------------------------------------------------------
 // Runners
-
-/** A loaded tfjs model, whichever format, behind one small interface (shared with tfjs-webgpu). */
-export interface Loaded {
-  kind: 'layers-model' | 'graph-model';
-  inputName: string;
-  outputNames: string[];
-  /** The outputs named (all by default), in the order of `outputNames` filtered to those. */
-  execute(x: TfcNs.Tensor4D, names?: string[]): TfcNs.Tensor[];
-  dispose(): void;
-}
-
-/**
- * One inference through a loaded model (any backend, the active one): NCHW in, NHWC inside, NCHW out.
- * Shared by tfjs-wasm, tfjs-cpu and tfjs-webgpu.
- */
-export async function runLoaded(tf: Tfc, model: Loaded, inputs: Record<string, NdArray>, runtime: string, modelPath: string, outputs?: string[]): Promise<Record<string, NdArray>> {
-  const input = inputs[model.inputName] ?? Object.values(inputs)[0];
-  if (!input) fail('usage', `no input given (the model takes ${model.inputName})`);
-  if (input!.dtype !== 'float32') fail('usage', `inputs of dtype ${input!.dtype} are not supported; use float32`);
-  const nhwc = toNhwc(input!);
-  const x = tf.tensor4d(nhwc.data as Float32Array, nhwc.shape as [number, number, number, number], 'float32');
-  let ys: TfcNs.Tensor[] = [];
-  // Only the outputs asked for are read back (a graph model does not even compute the others).
-  const wanted = outputs?.filter((n) => model.outputNames.includes(n));
-  const names = wanted?.length ? model.outputNames.filter((n) => wanted.includes(n)) : model.outputNames;
-  try {
-    try {
-      ys = model.execute(x, names);
-    } catch (e) {
-      return fail('runtime', `TensorFlow.js (${runtime}) failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
-    }
-    const out: Record<string, NdArray> = {};
-    for (let i = 0; i < ys.length; i++) {
-      const y = ys[i]!;
-      out[names[i] ?? `output${i}`] = toNchw(y.shape, (await y.data()) as Float32Array | Int32Array);
-    }
-    return out;
-  } finally {
-    x.dispose();
-    for (const y of ys) y.dispose();
-  }
-}
 
 export async function loadModel(t: Tfjs, modelPath: string, files?: ReadonlyMap<string, Uint8Array>): Promise<Loaded> {
   const { file, json } = files?.has('model.json') ? { file: modelPath, json: parseModelJson(files.get('model.json')!, modelPath) } : readModelJson(modelPath);
-  const meta = (json.userDefinedMetadata?.[METADATA_KEY] ?? null) as BisenetTfjsMetadata | null;
-  const handler = fileSystemHandler(t.tf, modelPath, files);
-  const kind = json.format === 'graph-model' || (json.format === undefined && Array.isArray((json.modelTopology as { node?: unknown }).node)) ? 'graph-model' : 'layers-model';
-  try {
-    if (kind === 'layers-model') {
-      const { registerBisenetLayers } = await import('../tfjs.js');
-      registerBisenetLayers();
-      const model = await t.layers.loadLayersModel(handler);
-      const outputNames = meta?.outputs ?? model.outputNames;
-      const inputName = meta?.input ?? model.inputNames[0]!;
-      return {
-        kind, inputName, outputNames,
-        execute: (x, names) => {
-          const y = model.predict(x);
-          const all = Array.isArray(y) ? y : [y];
-          if (!names) return all;
-          // The layers format computes every output; the unwanted ones are dropped before read-back.
-          const keep = all.filter((_, i) => names.includes(outputNames[i]!));
-          for (const t of all) if (!keep.includes(t)) t.dispose();
-          return keep;
-        },
-        dispose: () => model.dispose(),
-      };
-    }
-    const model = await t.converter.loadGraphModel(handler);
-    const sigOut = Object.keys((model.modelSignature as { outputs?: Record<string, unknown> } | undefined)?.outputs ?? {});
-    const outputNames = meta?.outputs ?? (sigOut.length ? sigOut : model.outputNodes);
-    const inputName = meta?.input ?? model.inputNodes[0]!;
-    return {
-      kind, inputName, outputNames,
-      execute: (x, names) => {
-        const y = model.execute({ [inputName]: x }, names ?? outputNames);
-        return Array.isArray(y) ? y : [y];
-      },
-      dispose: () => model.dispose(),
-    };
-  } catch (e) {
-    if ((e as { name?: string }).name === 'BisenetError') throw e;
-    return fail('format', `${file}: TensorFlow.js cannot load this ${kind}: ${(e as Error).message.split('\n')[0]}`);
-  }
+  return loadTfjsModel(t, fileSystemHandler(t.tf, modelPath, files), json, file, async () => { (await import('../tfjs.js')).registerBisenetLayers(); });
 }
 
 /**

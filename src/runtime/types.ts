@@ -30,6 +30,8 @@ export interface RunnerOptions {
    * marked `inMemory` take this.
    */
   files?: ReadonlyMap<string, Uint8Array>;
+  /** Browser tfjs runtimes: TensorFlow.js environment flags set before the backend starts (`--tfjs-flags`). */
+  flags?: Record<string, boolean | number | string>;
 }
 
 export interface RuntimeInfo {
