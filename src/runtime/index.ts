@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { fail } from '../util/errors.js';
 import { ortCpu } from './ort.js';
 import { ortWebgpu, ortWebgpuDefault } from './ort-web.js';
+import { reference } from './reference.js';
 import { tensorrt } from './tensorrt.js';
 import { tfjsCpu, tfjsWasm } from './tfjs.js';
 import { tfjsWebgpu } from './tfjs-webgpu.js';
@@ -16,7 +17,9 @@ export type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
  */
 export const RUNTIMES: RuntimeInfo[] = [ortCpu, tfjsWasm, tfjsCpu,
   // GPU runtimes (WebGPU through dawn.node; TensorRT through trtexec): never a default, named with --runtime.
-  ortWebgpu, ortWebgpuDefault, tfjsWebgpu, tensorrt];
+  ortWebgpu, ortWebgpuDefault, tfjsWebgpu, tensorrt,
+  // The float64 interpreter of the IR: the only runtime that loads a checkpoint, so its default.
+  reference];
 
 export function runtimeById(id: string): RuntimeInfo {
   const r = RUNTIMES.find((x) => x.id === id);

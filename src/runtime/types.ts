@@ -11,6 +11,11 @@ export interface Runner {
   readonly device: string;
   readonly inputNames: string[];
   readonly outputNames: string[];
+  /**
+   * Intermediate tensors `run` returns beside the outputs (where `expose` was asked for), under
+   * their names in the model, which are the IR's; always NCHW, whatever layout the runtime uses.
+   */
+  readonly exposed?: string[];
   run(inputs: Record<string, NdArray>): Promise<Record<string, NdArray>>;
   dispose(): Promise<void>;
 }
@@ -20,6 +25,11 @@ export interface RunnerOptions {
   threads?: number;
   /** GPU runtimes: which adapter (`--device`; see DEVICE_HELP in ./webgpu.ts). */
   device?: string;
+  /**
+   * Also return these intermediate tensors (names in the model; 'all': every float tensor the model
+   * names), where the runtime can. Runtimes that cannot refuse with a usage error.
+   */
+  expose?: 'all' | string[];
 }
 
 export interface RuntimeInfo {
