@@ -100,6 +100,22 @@ export function buildProgram(): Command {
     .option('--min-agreement <share>', 'least share of agreeing argmax labels', floatOption('--min-agreement'), 0.9999)
     .action(async (model: string, o) => (await import('./verify.js')).verifyCommand(model, o));
 
+  program.command('diff')
+    .description('run one input through two models and compare every intermediate tensor; names the first that diverges. Exit 0 agree, 1 divergence, 2 bad input')
+    .argument('<A>', 'a checkpoint (run in the reference interpreter), an .onnx file, or a TensorFlow.js model directory or its model.json')
+    .argument('<B>', 'the same kinds as A')
+    .option('--input <x.npy>', 'input, N×3×H×W (default: a deterministic 1×3×96×160)')
+    .option('--golden <dir>', 'use the golden set\'s input(s)')
+    .option('--runtime-a <id>', 'runtime for A (default: from the file: reference, ort-cpu or tfjs-wasm)')
+    .option('--runtime-b <id>', 'runtime for B')
+    .option('--layers <names>', 'all (default), or a comma-separated list of tensors to compare')
+    .option('--tolerance <rel>', 'per-tensor max |Δ| allowed, relative to max |A| of that tensor', floatOption('--tolerance'), 1e-4)
+    .option('--json <file>', 'also write the report as JSON')
+    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
+    .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
+    .option('--force', 'replace the JSON report if it exists')
+    .action(async (a: string, b: string, o) => (await import('./diff.js')).diffCommand(a, b, o));
+
   program.command('doctor')
     .description('list every runtime this machine can run (with its GPU adapter) and run the golden set through each; exit 1 if one fails parity')
     .option('--golden <dir>', 'golden set', 'golden/coincheung-bisenetv2-n19')

@@ -17,6 +17,7 @@ import * as v8 from 'node:v8';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
+import { exposeOnnxTensors } from './onnx-expose.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 import { installNavigatorGpu, openAdapter, type OpenedAdapter } from './webgpu.js';
 
@@ -98,7 +99,10 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
       : 'onnxruntime-web WebGPU EP (dawn.node), preferredLayout NCHW',
     accepts: (p) => p.toLowerCase().endsWith('.onnx'),
     async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {
-      const bytes = readFileChecked(modelPath, 'ONNX model');
+      let bytes: Uint8Array = readFileChecked(modelPath, 'ONNX model');
+    // Intermediates asked for become extra graph outputs of an in-memory copy of the model.
+    const probe = opts.expose ? exposeOnnxTensors(bytes, opts.expose, modelPath) : null;
+    if (probe) bytes = probe.bytes;
       const { ort, opened } = await loadOrtWeb(opts.device ?? 'auto');
       const ep = layout === 'default' ? 'webgpu' : { name: 'webgpu' as const, preferredLayout: layout };
       let session: import('onnxruntime-web').InferenceSession;
@@ -111,7 +115,8 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
         runtime: id,
         device: `${opened.label}, ${layout === 'default' ? 'default layout' : `${layout} layout`}`,
         inputNames: [...session.inputNames],
-        outputNames: [...session.outputNames],
+        outputNames: probe ? probe.outputs : [...session.outputNames],
+      exposed: probe?.exposed,
         async run(inputs) {
           const feeds: Record<string, import('onnxruntime-web').Tensor> = {};
           for (const [k, v] of Object.entries(inputs)) feeds[k] = toTensor(ort, v);

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
+import { exposeOnnxTensors } from './onnx-expose.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
 type Ort = typeof import('onnxruntime-node');
@@ -36,7 +37,10 @@ export const ortCpu: RuntimeInfo = {
   description: 'onnxruntime-node, CPU execution provider',
   accepts: (p) => p.toLowerCase().endsWith('.onnx'),
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
-    const bytes = readFileChecked(modelPath, 'ONNX model');
+    let bytes: Uint8Array = readFileChecked(modelPath, 'ONNX model');
+    // Intermediates asked for become extra graph outputs of an in-memory copy of the model.
+    const probe = opts.expose ? exposeOnnxTensors(bytes, opts.expose, modelPath) : null;
+    if (probe) bytes = probe.bytes;
     const ort = await loadOrt();
     const threads = opts.threads ?? os.availableParallelism();
     let session: import('onnxruntime-node').InferenceSession;
@@ -51,7 +55,8 @@ export const ortCpu: RuntimeInfo = {
       runtime: 'ort-cpu',
       device: `CPU (${threads} thread${threads > 1 ? 's' : ''})`,
       inputNames: [...session.inputNames],
-      outputNames: [...session.outputNames],
+      outputNames: probe ? probe.outputs : [...session.outputNames],
+      exposed: probe?.exposed,
       async run(inputs) {
         const feeds: Record<string, import('onnxruntime-node').Tensor> = {};
         for (const [k, v] of Object.entries(inputs)) feeds[k] = toOrtTensor(ort, v);

@@ -69,12 +69,13 @@ export const tfjsWebgpu: RuntimeInfo = {
     const { tf, opened } = await loadTfjsWebgpu(opts.device ?? 'auto');
     await useWebgpu(tf);
     // The same loader as tfjs-wasm/cpu, on this tfjs-core with the WebGPU backend active.
-    const model = await loadModel({ tf, layers: await import('@tensorflow/tfjs-layers'), converter: await import('@tensorflow/tfjs-converter') }, modelPath);
+    const model = await loadModel({ tf, layers: await import('@tensorflow/tfjs-layers'), converter: await import('@tensorflow/tfjs-converter') }, modelPath, opts.expose);
     return {
       runtime: 'tfjs-webgpu',
       device: `${opened.label} (${model.kind})`,
       inputNames: [model.inputName],
       outputNames: [...model.outputNames],
+      exposed: model.exposed,
       async run(inputs) {
         await useWebgpu(tf);
         return runLoaded(tf, model, inputs, 'tfjs-webgpu', modelPath);

@@ -210,6 +210,8 @@ export interface Loaded {
   kind: 'layers-model' | 'graph-model';
   inputName: string;
   outputNames: string[];
+  /** Intermediate tensors returned after the outputs (layer or node names, which are the IR's). */
+  exposed: string[];
   execute(x: TfcNs.Tensor4D): TfcNs.Tensor[];
   dispose(): void;
 }
@@ -232,9 +234,11 @@ export async function runLoaded(tf: Tfc, model: Loaded, inputs: Record<string, N
       return fail('runtime', `TensorFlow.js (${runtime}) failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
     }
     const out: Record<string, NdArray> = {};
+    const names = [...model.outputNames, ...model.exposed];
     for (let i = 0; i < ys.length; i++) {
       const y = ys[i]!;
-      out[model.outputNames[i] ?? `output${i}`] = toNchw(y.shape, (await y.data()) as Float32Array | Int32Array);
+      // Every 4-D tensor inside our tfjs models is NHWC (they are emitted so), intermediates too.
+      out[names[i] ?? `output${i}`] = toNchw(y.shape, (await y.data()) as Float32Array | Int32Array);
     }
     return out;
   } finally {
@@ -243,7 +247,14 @@ export async function runLoaded(tf: Tfc, model: Loaded, inputs: Record<string, N
   }
 }
 
-export async function loadModel(t: Tfjs, modelPath: string): Promise<Loaded> {
+/** Float tensors a graph model's nodes produce (not constants, shapes or indices), by node name. */
+function graphFloatNodes(topology: unknown): string[] {
+  const nodes = (topology as { node?: { name?: unknown; op?: unknown; attr?: Record<string, { type?: unknown }> }[] }).node ?? [];
+  const NOT_FLOAT = new Set(['Const', 'Placeholder', 'Shape', 'ArgMax', 'ArgMin', 'Cast']);
+  return nodes.filter((n) => typeof n.name === 'string' && typeof n.op === 'string' && !NOT_FLOAT.has(n.op) && n.attr?.T?.type === 'DT_FLOAT').map((n) => n.name as string);
+}
+
+export async function loadModel(t: Tfjs, modelPath: string, expose?: 'all' | string[]): Promise<Loaded> {
   const { file, json } = readModelJson(modelPath);
   const meta = (json.userDefinedMetadata?.[METADATA_KEY] ?? null) as BisenetTfjsMetadata | null;
   const handler = fileSystemHandler(t.tf, modelPath);
@@ -252,11 +263,18 @@ export async function loadModel(t: Tfjs, modelPath: string): Promise<Loaded> {
     if (kind === 'layers-model') {
       const { registerBisenetLayers } = await import('../tfjs.js');
       registerBisenetLayers();
-      const model = await t.layers.loadLayersModel(handler);
-      const outputNames = meta?.outputs ?? model.outputNames;
-      const inputName = meta?.input ?? model.inputNames[0]!;
+      const loaded = await t.layers.loadLayersModel(handler);
+      const outputNames = meta?.outputs ?? loaded.outputNames;
+      const inputName = meta?.input ?? loaded.inputNames[0]!;
+      // Intermediates: a sub-model on the same layers whose outputs are the model's, then theirs.
+      const layerNames = loaded.layers.filter((l) => l.getClassName() !== 'InputLayer').map((l) => l.name);
+      const exposed = (expose === undefined ? [] : expose === 'all' ? layerNames : expose.filter((n) => layerNames.includes(n)))
+        .filter((n) => !loaded.outputNames.includes(n));
+      const model = exposed.length
+        ? t.layers.model({ inputs: loaded.inputs, outputs: [...loaded.outputs, ...exposed.map((n) => loaded.getLayer(n).output as TflNs.SymbolicTensor)] })
+        : loaded;
       return {
-        kind, inputName, outputNames,
+        kind, inputName, outputNames, exposed,
         execute: (x) => { const y = model.predict(x); return Array.isArray(y) ? y : [y]; },
         dispose: () => model.dispose(),
       };
@@ -265,10 +283,12 @@ export async function loadModel(t: Tfjs, modelPath: string): Promise<Loaded> {
     const sigOut = Object.keys((model.modelSignature as { outputs?: Record<string, unknown> } | undefined)?.outputs ?? {});
     const outputNames = meta?.outputs ?? (sigOut.length ? sigOut : model.outputNodes);
     const inputName = meta?.input ?? model.inputNodes[0]!;
+    const floats = graphFloatNodes(json.modelTopology);
+    const exposed = (expose === undefined ? [] : expose === 'all' ? floats : expose.filter((n) => floats.includes(n))).filter((n) => !outputNames.includes(n));
     return {
-      kind, inputName, outputNames,
+      kind, inputName, outputNames, exposed,
       execute: (x) => {
-        const y = model.execute({ [inputName]: x }, outputNames);
+        const y = model.execute({ [inputName]: x }, [...outputNames, ...exposed]);
         return Array.isArray(y) ? y : [y];
       },
       dispose: () => model.dispose(),
@@ -290,13 +310,14 @@ function makeRuntime(backend: Backend): RuntimeInfo {
     async load(modelPath: string, _opts: RunnerOptions): Promise<Runner> {
       const t = await loadTfjs();
       await useBackend(t.tf, backend);
-      const model = await loadModel(t, modelPath);
+      const model = await loadModel(t, modelPath, _opts.expose);
       const simd = backend === 'wasm' && (await t.tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
       return {
         runtime: id,
         device: backend === 'wasm' ? `CPU, WebAssembly${simd ? ' SIMD' : ''}, 1 thread (${model.kind})` : `CPU, JavaScript (${model.kind})`,
         inputNames: [model.inputName],
         outputNames: [...model.outputNames],
+        exposed: model.exposed,
         async run(inputs) {
           await useBackend(t.tf, backend);
           return runLoaded(t.tf, model, inputs, id, modelPath);
