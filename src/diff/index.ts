@@ -40,6 +40,11 @@ export interface TensorDiff {
   relative_error: number;
   /** Compared tensors this one is computed from, with their errors. */
   inputs: { tensor: string; relative_error: number }[];
+  /**
+   * This tensor's tolerance, relative to max |A|: the base tolerance plus the error its inputs'
+   * errors can account for through its op (see `inherited`).
+   */
+  tolerance: number;
   over: boolean;
   note?: string;
 }
@@ -228,6 +233,10 @@ async function compareSides(graph: Graph, a: LoadedSide, b: LoadedSide, input: D
     row.nodes = nodes.map((x) => x.name);
     row.op = nodes.map((x) => x.attrs.op).join('+');
     row.inputs = inputs.map((i) => (rows.get(i) ? { tensor: rows.get(i)!.tensor, relative_error: rows.get(i)!.relative_error } : { tensor: i, relative_error: 0 }));
+    if (!Number.isFinite(row.relative_error)) continue;
+    const inherit = inherited(nodes, inputs.map((i) => rows.get(i) ?? null));
+    row.tolerance = row.max_a > 0 ? tol + inherit / row.max_a : tol;
+    row.over = !(row.max_abs <= tol * row.max_a + inherit) && !(row.max_a === 0 && row.max_abs <= tol);
   }
   let tensors = [...rows.values()];
   if (layers) {
@@ -250,10 +259,38 @@ async function compareSides(graph: Graph, a: LoadedSide, b: LoadedSide, input: D
   };
 }
 
+/**
+ * The largest absolute error a chain of ops can show given only its inputs' errors (δ: max |Δ|,
+ * M: max |A|), for ops whose bound needs no weights: ReLU, pooling, resizing and concatenation
+ * pass δ through, a sigmoid at most δ/4, a sum δa + δb, a product Ma·δb + Mb·δa + δa·δb. Convs and
+ * BatchNorms scale errors by their weights, which a model file's reader cannot bound: none is
+ * inherited there (their tolerance is the base one). Without this a sigmoid after a large-valued
+ * conv turns the conv's 1e-6 into 1e-4 of its own, smaller, range (measured: BGA gates).
+ */
+function inherited(chain: Node[], inputs: (TensorDiff | null)[]): number {
+  const d = inputs.map((r) => (r ? r.max_abs : 0));
+  const m = inputs.map((r) => (r ? r.max_a : 0));
+  let err = 0;
+  chain.forEach((n, i) => {
+    const op = n.attrs.op;
+    const first = i === 0;
+    if (!first && !['relu', 'sigmoid', 'maxpool', 'avgpool', 'globalavgpool', 'resize'].includes(op)) { err = NaN; return; }
+    switch (op) {
+      case 'relu': case 'maxpool': case 'avgpool': case 'globalavgpool': case 'resize': err = first ? Math.max(0, ...d) : err; break;
+      case 'concat': err = Math.max(0, ...d); break;
+      case 'sigmoid': err = (first ? Math.max(0, ...d) : err) / 4; break;
+      case 'add': err = d.reduce((a, b) => a + b, 0); break;
+      case 'mul': err = d.length === 2 ? m[0]! * d[1]! + m[1]! * d[0]! + d[0]! * d[1]! : NaN; break;
+      default: err = NaN;
+    }
+  });
+  return Number.isFinite(err) ? err : 0;
+}
+
 function missingRow(n: Node, fa: string | null, fb: string | null): TensorDiff {
   return {
     tensor: n.name, ir_tensor: n.name, op: n.attrs.op, nodes: [n.name], a_tensor: fa, b_tensor: fb, shape: [],
-    max_abs: Infinity, max_a: NaN, relative_error: Infinity, inputs: [], over: true,
+    max_abs: Infinity, max_a: NaN, relative_error: Infinity, inputs: [], tolerance: 0, over: true,
     note: `missing in ${fa === null ? 'A' : 'B'}: the model has no tensor ${n.name} and nothing that holds its value`,
   };
 }
@@ -261,7 +298,7 @@ function missingRow(n: Node, fa: string | null, fb: string | null): TensorDiff {
 function compareRow(n: Node, fa: string, fb: string, aRef: boolean, bRef: boolean, pairs: (readonly [NdArray | undefined, NdArray | undefined])[], tol: number): TensorDiff {
   const row: TensorDiff = {
     tensor: displayName(n.name, fa, fb, aRef, bRef), ir_tensor: n.name, op: n.attrs.op, nodes: [n.name], a_tensor: fa, b_tensor: fb,
-    shape: [], max_abs: 0, max_a: 0, relative_error: 0, inputs: [], over: false,
+    shape: [], max_abs: 0, max_a: 0, relative_error: 0, inputs: [], tolerance: tol, over: false,
   };
   const notes: string[] = [];
   if (fa !== n.name) notes.push(`A holds it as ${fa}`);

@@ -5,10 +5,10 @@ const exp = (v: number): string => (Number.isFinite(v) ? v.toExponential(2) : Nu
 
 export function formatDiff(r: DiffReport): string {
   const firstName = r.first_divergence?.ir_tensor;
-  const rows: string[][] = [['', 'tensor', 'op', 'max|Δ|/max|A|', 'max|Δ|', 'max|A|', '']];
+  const rows: string[][] = [['', 'tensor', 'op', 'max|Δ|/max|A|', 'tolerance', 'max|Δ|', 'max|A|', '']];
   for (const t of r.tensors) {
     const first = t.ir_tensor === firstName;
-    rows.push([first ? '>>' : '', t.tensor, t.op, exp(t.relative_error), exp(t.max_abs), Number.isFinite(t.max_a) ? t.max_a.toPrecision(4) : '-',
+    rows.push([first ? '>>' : '', t.tensor, t.op, exp(t.relative_error), exp(t.tolerance), exp(t.max_abs), Number.isFinite(t.max_a) ? t.max_a.toPrecision(4) : '-',
       first ? 'FIRST DIVERGENCE' : t.over ? 'over' : '']);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
@@ -18,7 +18,7 @@ export function formatDiff(r: DiffReport): string {
     `input: ${r.input.source}, [${r.input.shape.join(', ')}]`,
     ...rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()),
   ];
-  const crit = `max|Δ| ≤ ${r.tolerance} × max|A| per tensor`;
+  const crit = `max|Δ| ≤ ${r.tolerance} × max|A| per tensor, plus what its inputs' errors account for`;
   const d = r.first_divergence;
   if (!d) {
     lines.push(`AGREE: ${r.tensors.length} tensors within ${crit}`);
