@@ -98,6 +98,8 @@ export function buildProgram(): Command {
     .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
     .option('--tolerance <rel>', 'max |Δ| allowed, relative to max |reference|', floatOption('--tolerance'), 1e-4)
     .option('--min-agreement <share>', 'least share of agreeing argmax labels', floatOption('--min-agreement'), 0.9999)
+    .option('--layers [names]', 'also compare every intermediate tensor (or these, comma-separated) with the reference interpreter on the golden set\'s checkpoint')
+    .option('--checkpoint <file>', 'with --layers: the checkpoint (default: the one the golden manifest names)')
     .action(async (model: string, o) => (await import('./verify.js')).verifyCommand(model, o));
 
   program.command('diff')
