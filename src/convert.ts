@@ -34,6 +34,8 @@ export interface ConvertOptions {
   shapes?: string;
   /** Preprocessing preset recorded in the model's metadata (default: from the class count). */
   dataset?: Dataset | 'none';
+  /** Also output these IR tensors (or 'all' the target holds), after the model's own outputs. */
+  expose?: 'all' | string[];
 }
 
 export interface Converted {
@@ -57,15 +59,16 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
   if (opts.groupedConv && opts.groupedConv !== 'native' && opts.to !== 'onnx') fail('usage', '--grouped-conv applies to the onnx target only');
   if (opts.to === 'onnx') {
     if (opts.quantize) fail('usage', '--quantize applies to the tfjs targets only');
-    const bytes = emitOnnx(graph, ported.weights, { opset: opts.opset, groupedConv: opts.groupedConv, metadata });
+    const bytes = emitOnnx(graph, ported.weights, { opset: opts.opset, groupedConv: opts.groupedConv, metadata, expose: opts.expose });
     return { checkpoint, ported, graph, bytes };
   }
   if (opts.to === 'tensorrt') {
+    if (opts.expose) fail('usage', '--expose applies to the onnx and tfjs targets');
     if (opts.quantize) fail('usage', '--quantize applies to the tfjs targets only (TensorRT takes --fp16/--int8 when building: see build_engine.sh)');
     const files = emitTensorrt(graph, ported.weights, { shapes: opts.shapes, opset: opts.opset, metadata });
     return { checkpoint, ported, graph, bytes: files.get('model.onnx')!, files };
   }
   const emit = opts.to === 'tfjs-layers' ? emitTfjsLayers : emitTfjsGraph;
-  const files = emit(graph, ported.weights, { quantize: opts.quantize, shardBytes: opts.shardBytes, metadata });
+  const files = emit(graph, ported.weights, { quantize: opts.quantize, shardBytes: opts.shardBytes, metadata, expose: opts.expose });
   return { checkpoint, ported, graph, bytes: files.get('model.json')!, files };
 }

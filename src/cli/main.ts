@@ -57,6 +57,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--quantize <dtype>', 'tfjs targets: store weights quantized per tensor').choices(['float16', 'uint8', 'uint16']))
     .option('--shard-size <MiB>', 'tfjs targets: largest weight shard in MiB (default 4)', floatOption('--shard-size'))
     .addOption(new Option('--grouped-conv <form>', 'onnx: grouped convs as one Conv (native) or channel repeat + depthwise (exact; avoids onnxruntime-web WebGPU\'s grouped-conv bug)').choices(['native', 'depthwise']))
+    .option('--expose <all|names>', 'onnx, tfjs: also output these intermediate tensors (IR names, comma-separated) or all, after the model\'s own outputs (for bisenet diff and debugging)')
     .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile (default 1x3x512x1024)')
     .option('--force', 'replace the output if it exists')
     .action(async (file: string, o) => (await import('./convert.js')).convertCommand(file, o));

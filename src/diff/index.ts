@@ -166,9 +166,14 @@ export async function diffModels(sideA: DiffSide, sideB: DiffSide, input: DiffIn
   }
 }
 
-function holdingOf(side: LoadedSide, graph: Graph): Holding {
+function holdingOf(side: LoadedSide, graph: Graph, label: string): Holding {
   if (side.reference) return holdings(graph, 'all');
-  return holdings(graph, new Set([...side.runner.outputNames, ...side.runner.exposed!]));
+  const h = holdings(graph, new Set([...side.runner.outputNames, ...side.runner.exposed!]));
+  // A model that names few of the IR's tensors was not written from it: refuse rather than misname.
+  const own = (side.graph ?? graph).nodes.filter((n) => n.attrs.op !== 'argmax');
+  const held = own.filter((n) => h.holder.has(n.name) || h.absorbed.has(n.name)).length;
+  if (held < own.length / 2) fail('usage', `${label} ${side.path}: only ${held} of the ${own.length} tensors of its IR are named in it; diff needs models written by bisenet convert (tensor names are the IR's)`);
+  return h;
 }
 
 async function runAll(side: LoadedSide, arrays: NdArray[]): Promise<Record<string, NdArray>[]> {
@@ -178,8 +183,8 @@ async function runAll(side: LoadedSide, arrays: NdArray[]): Promise<Record<strin
 }
 
 async function compareSides(graph: Graph, a: LoadedSide, b: LoadedSide, input: DiffInput, tol: number, layers?: string[]): Promise<DiffReport> {
-  const ha = holdingOf(a, graph);
-  const hb = holdingOf(b, graph);
+  const ha = holdingOf(a, graph, 'A');
+  const hb = holdingOf(b, graph, 'B');
   const ownA = new Set((a.graph ?? graph).nodes.map((n) => n.name));
   const ownB = new Set((b.graph ?? graph).nodes.map((n) => n.name));
   const resA = await runAll(a, input.arrays);
