@@ -21,3 +21,6 @@ export { verifyGolden, DEFAULT_TOLERANCE, type VerifyReport } from './verify/ind
 export { formatReport, reportJson } from './verify/report.js';
 export { BisenetError } from './util/errors.js';
 export type { NdArray, DType } from './util/ndarray.js';
+export { interpret, type Tensor64 } from './reference/interpreter.js';
+export { diffModels, DEFAULT_LAYER_TOLERANCE, type DiffReport, type TensorDiff } from './diff/index.js';
+export { formatDiff, diffJson } from './diff/report.js';

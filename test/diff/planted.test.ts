@@ -37,8 +37,9 @@ const expected = (fault: Fault, tfjs: boolean): string => ({
 const diff = (a: string, b: string): Promise<DiffReport> => diffModels({ path: a }, { path: b }, { source: 'test', arrays: [input] });
 
 function log(label: string, r: DiffReport): void {
-  const worstOk = Math.max(...r.tensors.filter((t) => !t.over).map((t) => t.relative_error), 0);
-  console.info(`${label}: first ${r.first_divergence?.tensor} (${r.first_divergence?.op}) ${r.first_divergence?.relative_error.toExponential(2)}; worst agreeing tensor ${worstOk.toExponential(2)}`);
+  const before = r.tensors.slice(0, r.tensors.findIndex((t) => t.over));
+  const worst = Math.max(0, ...before.map((t) => t.relative_error / t.tolerance));
+  console.info(`${label}: first ${r.first_divergence?.tensor} (${r.first_divergence?.op}) ${r.first_divergence?.relative_error.toExponential(2)}; tensors before it at most ${worst.toFixed(3)} of their tolerance`);
 }
 
 describe('diff names the planted tensor', () => {
@@ -62,4 +63,23 @@ describe('diff names the planted tensor', () => {
       }, 60_000);
     }
   }
+});
+
+describe('against the checkpoint in the reference interpreter (float64 against float32: noise must not come first)', () => {
+  it('a ReLU deleted from the ONNX (consumers rewired): named at the tensor that now holds its value', async () => {
+    const file = path.join(work, 'relu-deleted.onnx');
+    fs.writeFileSync(file, plantOnnx(fs.readFileSync(path.join(work, 'clean.onnx')), 'relu-missing', { reluByDeletion: true }));
+    const r = await diff(CKPT, file);
+    log('reference vs onnx, relu deleted', r);
+    expect(r.first_divergence).toMatchObject({ tensor: SITES.reluConv, ir_tensor: SITES.relu, op: 'conv+batchnorm+relu' });
+    expect(r.first_divergence!.inputs.every((i) => i.relative_error < 1e-5)).toBe(true);
+  }, 120_000);
+
+  it('a transposed kernel in the tfjs layers model', async () => {
+    const dir = path.join(work, 'layers-transposed-vs-ref');
+    plantTfjs(path.join(work, 'tfjs-layers'), dir, 'weight-transposed');
+    const r = await diff(CKPT, dir);
+    log('reference vs tfjs-layers, kernel transposed', r);
+    expect(r.first_divergence).toMatchObject({ tensor: SITES.conv, op: 'conv+batchnorm+relu' });
+  }, 120_000);
 });
