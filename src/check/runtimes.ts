@@ -35,7 +35,7 @@ export const KNOWN_FAILURES: Record<string, string> = {
 };
 
 /** Runtimes too slow to time at full size by default (parity only). */
-const NOT_TIMED = new Set(['tfjs-cpu']);
+const NOT_TIMED = new Set(['tfjs-cpu', 'reference']);
 
 export interface Probe {
   id: string;
@@ -69,6 +69,8 @@ export async function probeRuntimes(opts: { device?: string } = {}): Promise<Pro
       webgpu ??= await openAdapter(opts.device).then((a) => ({ ok: true, detail: a.label }), (e: unknown) => ({ ok: false, detail: isBisenetError(e) ? e.message : String(e) }));
       available = webgpu.ok;
       detail = webgpu.detail;
+    } else if (r.id === 'reference') {
+      detail = 'CPU, JavaScript float64 (reference interpreter, on the checkpoint)';
     } else if (r.id === 'tensorrt') {
       const t = findTrtexec();
       available = Boolean(t);
@@ -164,7 +166,7 @@ export async function checkRuntimes(opts: CheckOptions): Promise<CheckRow[]> {
       if (!probe.available) { log(`${id}: not available (${probe.detail})`); continue; }
       let runner;
       try {
-        const model = modelFor(MODEL_OF[id]!);
+        const model = id === 'reference' ? opts.checkpoint : modelFor(MODEL_OF[id]!); // the reference runs the checkpoint itself
         const t0 = performance.now();
         runner = await runtimeById(id).load(model, { device: opts.device });
         row.device = runner.device;

@@ -10,7 +10,7 @@ import type { Runner, RunnerOptions } from '../runtime/types.js';
 import { fail } from '../util/errors.js';
 import type { NdArray } from '../util/ndarray.js';
 import { holdings, modelGraph, type Holding } from './model-ir.js';
-import { referenceModel } from '../runtime/reference.js';
+import { isCheckpointPath, referenceModel } from '../runtime/reference.js';
 
 /**
  * Default per-tensor tolerance: max |Δ| ≤ 1e-4 × max |A| of that tensor. Float32 runtimes against
@@ -77,8 +77,13 @@ interface LoadedSide {
   graph: Graph | null;
 }
 
+/** A side's runtime: the one named, the reference for a checkpoint, else the file's default. */
+function runtimeOf(side: DiffSide) {
+  return side.runtime ? runtimeById(side.runtime) : isCheckpointPath(side.path) ? runtimeById('reference') : defaultRuntimeFor(side.path);
+}
+
 async function loadSide(side: DiffSide, label: string, candidates: string[], opts: DiffOptions): Promise<LoadedSide> {
-  const rt = side.runtime ? runtimeById(side.runtime) : defaultRuntimeFor(side.path);
+  const rt = runtimeOf(side);
   const reference = rt.id === 'reference';
   const onnx = side.path.toLowerCase().endsWith('.onnx');
   // The IR is read before the runner starts, so a file of the wrong kind fails early and plainly.
@@ -147,8 +152,7 @@ export async function diffModels(sideA: DiffSide, sideB: DiffSide, input: DiffIn
   const tol = opts.tolerance ?? DEFAULT_LAYER_TOLERANCE;
   // The IR first (from the files), so that the runners are asked for its tensors only.
   const pre = (s: DiffSide): Graph | null => {
-    const rt = s.runtime ? runtimeById(s.runtime) : defaultRuntimeFor(s.path);
-    if (rt.id === 'reference') return null;
+    if (runtimeOf(s).id === 'reference') return null;
     return modelGraph(s.path, s.path.toLowerCase().endsWith('.onnx'));
   };
   const candidates = irCandidates([pre(sideA), pre(sideB)]);
@@ -201,7 +205,7 @@ async function compareSides(graph: Graph, a: LoadedSide, b: LoadedSide, input: D
     const fb = hb.holder.get(n.name);
     const whyNot = (side: 'A' | 'B', own: Set<string>, h: Holding): string | null => {
       if (!own.has(n.name)) return `${side} does not have it (no booster heads)`;
-      if (h.absorbed.has(n.name)) return `${side} computes it inside a later tensor (${side === 'A' ? 'a' : 'b'} folded or fused op)`;
+      if (h.absorbed.has(n.name)) return `${side} computes it inside a later tensor (folded or fused)`;
       return null;
     };
     if (fa === undefined || fb === undefined) {

@@ -18,7 +18,7 @@ export type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 export const RUNTIMES: RuntimeInfo[] = [ortCpu, tfjsWasm, tfjsCpu,
   // GPU runtimes (WebGPU through dawn.node; TensorRT through trtexec): never a default, named with --runtime.
   ortWebgpu, ortWebgpuDefault, tfjsWebgpu, tensorrt,
-  // The float64 interpreter of the IR: the only runtime that loads a checkpoint, so its default.
+  // The float64 interpreter of the IR on a checkpoint: named with --runtime reference (diff picks it for checkpoints).
   reference];
 
 export function runtimeById(id: string): RuntimeInfo {
@@ -29,7 +29,7 @@ export function runtimeById(id: string): RuntimeInfo {
 
 /** The runtime to use for a model file when none is named. */
 export function defaultRuntimeFor(modelPath: string): RuntimeInfo {
-  const r = RUNTIMES.find((x) => x.accepts(modelPath));
+  const r = RUNTIMES.find((x) => !x.explicitOnly && x.accepts(modelPath));
   if (!r && !fs.existsSync(modelPath)) fail('io', `model not found: ${modelPath}`);
   if (!r) fail('usage', `${modelPath}: no runtime loads this kind of model (expected an .onnx file, or a TensorFlow.js model directory or its model.json)`);
   return r!;

@@ -31,6 +31,8 @@ export const reference: RuntimeInfo = {
   id: 'reference',
   description: 'the float64 reference interpreter of the IR, on a checkpoint (slow: golden sizes)',
   accepts: isCheckpointPath,
+  // A checkpoint given where a model is expected stays a user error unless the reference is asked for.
+  explicitOnly: true,
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
     const { ported, graph } = referenceModel(modelPath);
     const irNames = new Set(graph.nodes.filter((n) => n.attrs.op !== 'argmax').map((n) => n.name));

@@ -37,5 +37,7 @@ export interface RuntimeInfo {
   description: string;
   /** Which model files it loads. */
   accepts: (modelPath: string) => boolean;
+  /** Never chosen by default: only when named with --runtime. */
+  explicitOnly?: boolean;
   load(modelPath: string, opts: RunnerOptions): Promise<Runner>;
 }

@@ -9,8 +9,7 @@ import { goldenSets, fixture, UPSTREAM } from '../helpers/paths.js';
 describe('reference runtime on the golden sets', () => {
   for (const set of goldenSets()) {
     it(`${set.name}: every output within 1e-5 × max|ref|`, async () => {
-      const runner = await loadRunner(set.checkpoint, undefined); // a checkpoint's default runtime is the reference
-      expect(runner.runtime).toBe('reference');
+      const runner = await loadRunner(set.checkpoint, 'reference');
       const r = await verifyGolden(runner, set.checkpoint, set.dir, { rel: 1e-5, minAgreement: 1 });
       const outputs = r.cases.flatMap((c) => c.outputs);
       for (const o of outputs) if (o.labelAgreement === null || !Number.isNaN(o.relMax)) expect(o.relMax, o.name).toBeLessThanOrEqual(1e-5);
