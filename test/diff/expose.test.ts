@@ -40,7 +40,7 @@ describe('--expose', () => {
         }
         expect(ya['detail.stage1.0.conv']!.shape).toEqual([1, 64, 16, 32]);
       } finally { await a.dispose(); await b.dispose(); }
-    }, 60_000);
+    }, 180_000);
   }
 
   it('refuses a tensor the target folds away, naming the rule', () => {

@@ -25,7 +25,7 @@ beforeAll(() => {
     fs.mkdirSync(dir);
     for (const [f, d] of convertCheckpoint(CKPT, { to }).files!) fs.writeFileSync(path.join(dir, f), d);
   }
-}, 60_000);
+}, 180_000);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 
 /** The tensor each fault must be named at, per format (tfjs fuses the ReLU into its conv). */
@@ -51,7 +51,7 @@ describe('diff names the planted tensor', () => {
       log(`onnx ${fault}`, r);
       expect(r.agree).toBe(false);
       expect(r.first_divergence!.tensor).toBe(expected(fault, false));
-    }, 60_000);
+    }, 180_000);
     for (const to of ['tfjs-graph', 'tfjs-layers'] as const) {
       it(`${to}: ${fault}`, async () => {
         const dir = path.join(work, `${to}-${fault}`);
@@ -60,7 +60,7 @@ describe('diff names the planted tensor', () => {
         log(`${to} ${fault}`, r);
         expect(r.agree).toBe(false);
         expect(r.first_divergence!.tensor).toBe(expected(fault, true));
-      }, 60_000);
+      }, 180_000);
     }
   }
 });
