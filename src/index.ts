@@ -24,3 +24,6 @@ export { formatReport, reportJson } from './verify/report.js';
 export { BisenetError } from './util/errors.js';
 export type { NdArray, DType } from './util/ndarray.js';
 export { startServe, type ServeOptions } from './serve.js';
+export { interpret, type Tensor64 } from './reference/interpreter.js';
+export { diffModels, DEFAULT_LAYER_TOLERANCE, type DiffReport, type TensorDiff } from './diff/index.js';
+export { formatDiff, diffJson } from './diff/report.js';

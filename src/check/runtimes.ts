@@ -146,7 +146,8 @@ export async function checkRuntimes(opts: CheckOptions): Promise<CheckRow[]> {
       if (!probe.available) { log(`${name}: not available (${probe.detail})`); continue; }
       let runner;
       try {
-        const model = modelFor(runtimeById(id).model);
+        const rt = runtimeById(id);
+        const model = rt.model === 'checkpoint' ? opts.checkpoint : modelFor(rt.model); // the reference runs the checkpoint itself
         const t0 = performance.now();
         runner = await runtimeById(id).load(model, { device: opts.device, flags: variant?.flags });
         row.device = runner.device;

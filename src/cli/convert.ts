@@ -10,7 +10,7 @@ import type { Dataset } from '../presets.js';
 import { ensureNotExists, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 
 interface Opts { to: Target; out: string; opset?: number; aux?: boolean; labels?: boolean; family?: Family; classes?: number; force?: boolean; quantize?: Quantization; shardSize?: number;
-  groupedConv?: 'native' | 'depthwise'; shapes?: string; dataset?: Dataset | 'none' }
+  groupedConv?: 'native' | 'depthwise'; shapes?: string; dataset?: Dataset | 'none'; expose?: string }
 
 /** A directory --force may replace: absent, empty, or a model directory (holds model.json). */
 function checkReplaceableDir(dir: string): void {
@@ -29,7 +29,8 @@ export function convertCommand(file: string, o: Opts): void {
   ensureNotExists(o.out, Boolean(o.force));
   if (isDir) checkReplaceableDir(o.out);
   const c = convertCheckpoint(file, { to: o.to, opset: o.opset, aux: o.aux, labels: o.labels, family: o.family, numClasses: o.classes,
-    quantize: o.quantize, shardBytes: o.shardSize === undefined ? undefined : Math.round(o.shardSize * 2 ** 20), groupedConv: o.groupedConv, shapes: o.shapes, dataset: o.dataset });
+    quantize: o.quantize, shardBytes: o.shardSize === undefined ? undefined : Math.round(o.shardSize * 2 ** 20), groupedConv: o.groupedConv, shapes: o.shapes, dataset: o.dataset,
+    expose: o.expose === undefined ? undefined : o.expose === 'all' ? 'all' : o.expose.split(',').map((t) => t.trim()).filter(Boolean) });
   if (c.files) writeDirAtomic(o.out, c.files);
   else writeFileAtomic(o.out, c.bytes);
   const outputs = c.graph.outputs.map((x) => x.name).join(', ');

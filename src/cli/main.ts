@@ -100,6 +100,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--quantize <dtype>', 'tfjs targets: store weights quantized per tensor').choices(['float16', 'uint8', 'uint16']))
     .option('--shard-size <MiB>', 'tfjs targets: largest weight shard in MiB (default 4)', floatOption('--shard-size'))
     .addOption(new Option('--grouped-conv <form>', 'onnx: grouped convs as one Conv (native) or channel repeat + depthwise (exact; avoids onnxruntime-web WebGPU\'s grouped-conv bug)').choices(['native', 'depthwise']))
+    .option('--expose <all|names>', 'onnx, tfjs: also output these intermediate tensors (IR names, comma-separated) or all, after the model\'s own outputs (for bisenet diff and debugging)')
     .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile (default 1x3x512x1024)')
     .option('--force', 'replace the output if it exists')
     .addHelpText('after', () => `\nTargets (--to):\n${targetHelp()}\n`)
@@ -171,6 +172,8 @@ export function buildProgram(): Command {
     .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
     .option('--tolerance <rel>', 'max |Δ| allowed, relative to max |reference| (default: the runtime\'s, 1e-4 for CPU and wasm, 1e-3 for GPU and WebGL)', floatOption('--tolerance'))
     .option('--min-agreement <share>', 'least share of agreeing argmax labels (default: the runtime\'s, 0.9999 for CPU and wasm, 0.999 for GPU and WebGL)', floatOption('--min-agreement'))
+    .option('--layers [names]', 'also compare every intermediate tensor (or these, comma-separated) with the reference interpreter on the golden set\'s checkpoint')
+    .option('--checkpoint <file>', 'with --layers: the checkpoint (default: the one the golden manifest names)')
     .addHelpText('after', runtimesHelpText)
     .action(async (model: string, o) => (await import('./verify.js')).verifyCommand(model, o));
 
@@ -181,6 +184,23 @@ export function buildProgram(): Command {
     .option('--host <address>', 'address to listen on; anything but loopback prints a warning', '127.0.0.1')
     .option('--golden <dir>', 'golden set of this model, for the page\'s "check this device" button')
     .action(async (model: string, o) => (await import('./serve.js')).serveCommand(model, o));
+
+  program.command('diff')
+    .description('run one input through two models and compare every intermediate tensor; names the first that diverges. Exit 0 agree, 1 divergence, 2 bad input')
+    .argument('<A>', 'a checkpoint (run in the reference interpreter), an .onnx file, or a TensorFlow.js model directory or its model.json')
+    .argument('<B>', 'the same kinds as A')
+    .option('--input <x.npy>', 'input, N×3×H×W (default: a deterministic 1×3×96×160)')
+    .option('--golden <dir>', 'use the golden set\'s input(s)')
+    .option('--runtime-a <id>', 'runtime for A (default: from the file: reference, ort-cpu or tfjs-wasm; see "Runtimes" below)', runtimeOption)
+    .option('--runtime-b <id>', 'runtime for B', runtimeOption)
+    .option('--layers <names>', 'all (default), or a comma-separated list of tensors to compare')
+    .option('--tolerance <rel>', 'per-tensor max |Δ| allowed, relative to max |A| of that tensor', floatOption('--tolerance'), 1e-4)
+    .option('--json <file>', 'also write the report as JSON')
+    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
+    .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
+    .option('--force', 'replace the JSON report if it exists')
+    .addHelpText('after', runtimesHelpText)
+    .action(async (a: string, b: string, o) => (await import('./diff.js')).diffCommand(a, b, o));
 
   program.command('doctor')
     .description('list every runtime this machine can run (with its GPU adapter) and run the golden set through each; exit 1 if one fails parity')

@@ -5,11 +5,20 @@ import { writeFileAtomic } from '../util/fs.js';
 import { verifyGolden } from '../verify/index.js';
 import { reportJunit } from '../verify/junit.js';
 import { formatReport, reportJson } from '../verify/report.js';
+import { formatDiff } from '../diff/report.js';
+import { goldenCheckpointOf, verifyLayers } from '../verify/layers.js';
 import { ExitCode } from './exit.js';
 
-interface Opts { golden: string; json?: string; junit?: string; runtime?: string; threads?: number; device?: string; tfjsFlags?: Record<string, boolean | number | string>; tolerance?: number; minAgreement?: number }
+interface Opts {
+  layers?: string | boolean; checkpoint?: string; golden: string; json?: string; junit?: string; runtime?: string; threads?: number; device?: string;
+  tfjsFlags?: Record<string, boolean | number | string>; tolerance?: number; minAgreement?: number;
+}
 
 export async function verifyCommand(model: string, o: Opts): Promise<void> {
+  const layers = o.layers === undefined || o.layers === false ? null : o.layers === true || o.layers === 'all' ? [] : o.layers.split(',').map((s) => s.trim()).filter(Boolean);
+  // The checkpoint for --layers is found before any work.
+  const checkpoint = layers ? o.checkpoint ?? goldenCheckpointOf(o.golden) : undefined;
+  let pass = true;
   const runner = await loadRunner(model, o.runtime, { threads: o.threads, device: o.device, flags: o.tfjsFlags });
   try {
     // The runtime's tolerance (one table, src/check/runtimes.ts) unless given.
@@ -19,8 +28,14 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
     process.stdout.write(`${formatReport(report)}\n`);
     if (o.json) writeFileAtomic(o.json, `${reportJson(report)}\n`);
     if (o.junit) writeFileAtomic(o.junit, reportJunit(report));
-    if (!report.pass) throw new ExitCode(1);
+    pass = report.pass;
   } finally {
     await runner.dispose();
   }
+  if (layers) {
+    const d = await verifyLayers(model, o.golden, { checkpoint, runtime: o.runtime, layers: layers.length ? layers : undefined, threads: o.threads, device: o.device });
+    process.stdout.write(`\nlayer by layer against the reference interpreter on ${checkpoint}:\n${formatDiff(d)}\n`);
+    pass &&= d.agree;
+  }
+  if (!pass) throw new ExitCode(1);
 }

@@ -18,13 +18,15 @@ export interface EmitOptions {
   shardBytes?: number;
   groupedConv?: 'native' | 'depthwise';
   shapes?: string;
+  /** Also output these IR tensors (or 'all' the target holds), after the model's own outputs (bisenet diff). */
+  expose?: 'all' | string[];
   metadata: Record<string, string>;
 }
 export type EmitOption = Exclude<keyof EmitOptions, 'metadata'>;
 
 /** The flag a user writes for each option (for "applies to … only" messages). */
 export const OPTION_FLAGS: Record<EmitOption, string> = {
-  opset: '--opset', quantize: '--quantize', shardBytes: '--shard-size', groupedConv: '--grouped-conv', shapes: '--shapes',
+  opset: '--opset', quantize: '--quantize', shardBytes: '--shard-size', groupedConv: '--grouped-conv', shapes: '--shapes', expose: '--expose',
 };
 
 export interface TargetInfo {
@@ -38,23 +40,23 @@ export interface TargetInfo {
   emit(graph: Graph, weights: WeightMap, opts: EmitOptions): Map<string, Uint8Array> | Uint8Array;
 }
 
-const tfjsOptions: EmitOption[] = ['quantize', 'shardBytes'];
+const tfjsOptions: EmitOption[] = ['quantize', 'shardBytes', 'expose'];
 
 export const TARGETS = {
   onnx: {
     description: 'one .onnx file (opset 13–21), for onnxruntime and anything that reads ONNX',
-    directory: false, main: null, options: ['opset', 'groupedConv'],
-    emit: (g, w, o) => emitOnnx(g, w, { opset: o.opset, groupedConv: o.groupedConv, metadata: o.metadata }),
+    directory: false, main: null, options: ['opset', 'groupedConv', 'expose'],
+    emit: (g, w, o) => emitOnnx(g, w, { opset: o.opset, groupedConv: o.groupedConv, metadata: o.metadata, expose: o.expose }),
   },
   'tfjs-layers': {
     description: 'TensorFlow.js layers model: a directory with model.json and weight shards (needs registerBisenetLayers)',
     directory: true, main: 'model.json', options: tfjsOptions,
-    emit: (g, w, o) => emitTfjsLayers(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata }),
+    emit: (g, w, o) => emitTfjsLayers(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata, expose: o.expose }),
   },
   'tfjs-graph': {
     description: 'TensorFlow.js graph model: a directory with model.json and weight shards (no custom code)',
     directory: true, main: 'model.json', options: tfjsOptions,
-    emit: (g, w, o) => emitTfjsGraph(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata }),
+    emit: (g, w, o) => emitTfjsGraph(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata, expose: o.expose }),
   },
   tensorrt: {
     description: 'a directory with an ONNX model tailored to TensorRT\'s parser, its shapes and the trtexec build script',

@@ -174,6 +174,7 @@ function makeRuntime(def: ChromiumRuntimeDef): RuntimeInfo {
     async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
       const model = modelRoutes(modelPath);
       if (opts.flags && Object.keys(opts.flags).length && onnx) fail('usage', `--tfjs-flags apply to the TensorFlow.js runtimes, not ${def.id}`);
+      if (opts.expose) fail('usage', `the ${def.id} runtime cannot return intermediate tensors (use ort-cpu, tfjs-wasm or a WebGPU runtime in Node)`);
       const { page, context, server, version } = await openPage(def.backend, modelPath, model.routes);
       const closeAll = async (): Promise<void> => {
         await context.close().catch(() => {});

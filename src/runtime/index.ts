@@ -7,6 +7,7 @@ import { ortCpu } from './ort.js';
 import { ortWebgpu, ortWebgpuDefault } from './ort-web.js';
 import { installLine, isInstalled, missingPackages } from './packages.js';
 import { findTrtexec, tensorrt, TENSORRT_MISSING } from './tensorrt.js';
+import { reference } from './reference.js';
 import { tfjsCpu, tfjsWasm } from './tfjs.js';
 import { tfjsWebgpu } from './tfjs-webgpu.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
@@ -26,8 +27,8 @@ export interface Availability {
 
 /** What the registry knows of a runtime besides how to load a model: one entry per runtime, below. */
 export interface RuntimeMeta {
-  /** The model format it loads, which `doctor` converts the checkpoint to for it. */
-  model: Target;
+  /** The model format it loads, which `doctor` converts the checkpoint to for it ('checkpoint': it runs the checkpoint itself). */
+  model: Target | 'checkpoint';
   /** Runs on a GPU (never a default; held to the GPU tolerance unless `tolerance` says otherwise). */
   gpu: boolean;
   tolerance: ToleranceClass;
@@ -100,6 +101,12 @@ export const RUNTIMES: RuntimeEntry[] = [
   entry(chromiumRuntime('chromium-webgpu'), { model: 'tfjs-layers', gpu: true, tolerance: 'gpu', packages: CHROMIUM_TFJS_PACKAGES, default: false, timed: true, probe: chromiumProbe }),
   entry(chromiumRuntime('chromium-ort-wasm'), { model: 'onnx', gpu: false, tolerance: 'cpu', packages: CHROMIUM_ORT_PACKAGES, default: false, timed: true, probe: chromiumProbe }),
   entry(chromiumRuntime('chromium-ort-webgpu'), { model: 'onnx', gpu: true, tolerance: 'gpu', packages: CHROMIUM_ORT_PACKAGES, default: false, timed: true, probe: chromiumProbe }),
+  // The float64 interpreter of the IR on a checkpoint: named with --runtime reference (diff and verify --layers
+  // pick it for checkpoints). Its parity is the CPU bar; too slow to time at full size.
+  entry(reference, {
+    model: 'checkpoint', gpu: false, tolerance: 'cpu', packages: [], default: false, timed: false,
+    probe: async () => ({ available: true, detail: 'CPU, JavaScript float64 (reference interpreter, on the checkpoint)' }),
+  }),
 ];
 
 export const RUNTIME_IDS = (): string[] => RUNTIMES.map((r) => r.id);

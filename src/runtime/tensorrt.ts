@@ -70,6 +70,7 @@ export const tensorrt: RuntimeInfo = {
   description: 'NVIDIA TensorRT through trtexec (engine built per input shape; fp32)',
   accepts: (p) => p.toLowerCase().endsWith('.onnx') || fs.existsSync(path.join(p, 'tensorrt.json')),
   async load(modelPath: string, _opts: RunnerOptions): Promise<Runner> {
+    if (_opts.expose) fail('usage', 'the tensorrt runtime cannot return intermediate tensors (trtexec exports the engine\'s outputs only)');
     const { onnx, manifest } = resolveModel(modelPath);
     const trtexec = findTrtexec();
     if (!trtexec) fail('runtime', TENSORRT_MISSING);

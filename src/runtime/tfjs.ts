@@ -191,9 +191,9 @@ function bytesPerValue(w: TfcNs.io.WeightsManifestEntry): number {
 // ---------------------------------------------------------------------------------------------
 // Runners
 
-export async function loadModel(t: Tfjs, modelPath: string, files?: ReadonlyMap<string, Uint8Array>): Promise<Loaded> {
+export async function loadModel(t: Tfjs, modelPath: string, files?: ReadonlyMap<string, Uint8Array>, expose?: 'all' | string[]): Promise<Loaded> {
   const { file, json } = files?.has('model.json') ? { file: modelPath, json: parseModelJson(files.get('model.json')!, modelPath) } : readModelJson(modelPath);
-  return loadTfjsModel(t, fileSystemHandler(t.tf, modelPath, files), json, file, async () => { (await import('../tfjs.js')).registerBisenetLayers(); });
+  return loadTfjsModel(t, fileSystemHandler(t.tf, modelPath, files), json, file, async () => { (await import('../tfjs.js')).registerBisenetLayers(); }, expose);
 }
 
 /**
@@ -218,7 +218,7 @@ function makeRuntime(backend: Backend): RuntimeInfo {
     async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
       const t = await loadTfjs();
       await useBackend(t.tf, backend, wasmThreadsFromEnv());
-      const model = await loadModel(t, modelPath, opts.files);
+      const model = await loadModel(t, modelPath, opts.files, opts.expose);
       const simd = backend === 'wasm' && (await t.tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
       const w = wasmBuild ?? { build: 'simd', threads: 1 };
       const wasmDevice = w.build === 'threaded-simd' ? `WebAssembly SIMD, threaded build (experimental), ${w.threads} thread${w.threads > 1 ? 's' : ''}` : `WebAssembly${simd ? ' SIMD' : ''}, 1 thread`;
@@ -227,9 +227,10 @@ function makeRuntime(backend: Backend): RuntimeInfo {
         device: backend === 'wasm' ? `CPU, ${wasmDevice} (${model.kind})` : `CPU, JavaScript (${model.kind})`,
         inputNames: [model.inputName],
         outputNames: [...model.outputNames],
-        async run(inputs, outputs) {
+        exposed: model.exposed,
+        async run(inputs, runOpts) {
           await useBackend(t.tf, backend);
-          return runLoaded(t.tf, model, inputs, id, modelPath, outputs);
+          return runLoaded(t.tf, model, inputs, id, modelPath, runOpts?.outputs);
         },
         async dispose() { model.dispose(); },
       };
