@@ -76,7 +76,9 @@ export function summarize(ckpt: Checkpoint): CheckpointSummary {
     if (numClasses === null) problems.push(`classifier ${table.classifierKey} is missing`);
     else {
       try { portWeights(ckpt, { family, aux: hasBooster }); } catch (e) {
-        problems.push((e as Error).message, ...((e as { details?: string[] }).details ?? []));
+        // Not push(...details): a hostile checkpoint can have hundreds of thousands of them.
+        problems.splice(problems.length, 0, (e as Error).message);
+        for (const d of (e as { details?: string[] }).details ?? []) problems.push(d);
       }
     }
   } else {
