@@ -107,6 +107,7 @@ export function buildProgram(): Command {
     .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
     .option('--tolerance <rel>', 'max |Δ| allowed, relative to max |reference|', floatOption('--tolerance'), 1e-4)
     .option('--min-agreement <share>', 'least share of agreeing argmax labels', floatOption('--min-agreement'), 0.9999)
+    .option('--force', 'replace the --json file if it exists')
     .action(async (model: string, o) => (await import('./verify.js')).verifyCommand(model, o));
 
   program.command('doctor')
@@ -117,6 +118,7 @@ export function buildProgram(): Command {
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
     .option('--list', 'only list the runtimes and adapters; run nothing')
     .option('--json <file>', 'also write the results as JSON')
+    .option('--force', 'replace the --json file if it exists')
     .action(async (o) => (await import('./doctor.js')).doctorCommand(o));
 
   return program;
