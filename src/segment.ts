@@ -1,13 +1,14 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import onnxProto from 'onnx-proto';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import type { Family } from './models/bisenetv2.js';
+import { readRecordedMetadata, type RecordedMetadata } from './model-metadata.js';
 import { CITYSCAPES_PALETTE, preprocessingFor, type Dataset, type Preprocessing } from './presets.js';
 import { loadRunner, type RunnerOptions } from './runtime/index.js';
 import { fail } from './util/errors.js';
 import { readFileChecked } from './util/fs.js';
+import { LIMITS } from './util/limits.js';
+import { checkPng } from './util/png-check.js';
+import { checkRunMemory, modelRunBytes, UNKNOWN_CLASSES } from './run-memory.js';
 import type { NdArray } from './util/ndarray.js';
 
 /**
@@ -18,7 +19,7 @@ import type { NdArray } from './util/ndarray.js';
 export interface RgbImage { width: number; height: number; rgb: Uint8Array }
 
 /** Largest image accepted (pixels), so a hostile header cannot make the decoder allocate gigabytes. */
-const MAX_PIXELS = 64 * 1024 * 1024;
+const maxPixels = (): number => LIMITS.imagePixels;
 
 export function decodeImage(bytes: Uint8Array, label: string): RgbImage {
   let rgba: Uint8Array;
@@ -26,16 +27,13 @@ export function decodeImage(bytes: Uint8Array, label: string): RgbImage {
   let height: number;
   try {
     if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
-      // The decoder allocates width×height×4 from the header before reading any pixel: check it first.
-      if (bytes.length < 24) fail('format', `${label}: PNG header is truncated`);
-      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const [hw, hh] = [dv.getUint32(16), dv.getUint32(20)];
-      if (hw * hh > MAX_PIXELS) fail('format', `${label}: ${hw}×${hh} is larger than ${MAX_PIXELS} pixels`);
+      // The decoder allocates width×height×4 from the header before reading any pixel: every chunk is checked first.
+      checkPng(bytes, label);
       const png = PNG.sync.read(Buffer.from(bytes));
       ({ width, height } = png);
       rgba = png.data;
     } else if (bytes[0] === 0xff && bytes[1] === 0xd8) {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_PIXELS / 1e6, maxMemoryUsageInMB: 1024 });
+      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: maxPixels() / 1e6, maxMemoryUsageInMB: Math.ceil((maxPixels() * 8) / 2 ** 20) });
       ({ width, height } = img);
       rgba = img.data;
     } else {
@@ -45,7 +43,7 @@ export function decodeImage(bytes: Uint8Array, label: string): RgbImage {
     if ((e as Error).name === 'BisenetError') throw e;
     return fail('format', `${label}: cannot decode the image (${(e as Error).message})`);
   }
-  if (width * height > MAX_PIXELS) fail('format', `${label}: ${width}×${height} is larger than ${MAX_PIXELS} pixels`);
+  if (width * height > maxPixels()) fail('format', `${label}: ${width}×${height} is larger than ${maxPixels()} pixels`);
   const rgb = new Uint8Array(width * height * 3);
   for (let i = 0, j = 0; i < width * height; i++, j += 4) { rgb[3 * i] = rgba[j]!; rgb[3 * i + 1] = rgba[j + 1]!; rgb[3 * i + 2] = rgba[j + 2]!; }
   return { width, height, rgb };
@@ -81,28 +79,9 @@ export function resizeBilinearPlanes(src: Float32Array, planes: number, h: numbe
   return out;
 }
 
-/** The preprocessing recorded in a model we exported (ONNX metadata_props or tfjs userDefinedMetadata). */
-export function modelPreprocessing(modelPath: string): { pre: Preprocessing | null; palette: number[][] | null } {
-  let meta: Record<string, string> = {};
-  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
-  if (!st) fail('io', `model not found: ${modelPath}`);
-  if (st!.isDirectory() || modelPath.toLowerCase().endsWith('.json')) {
-    const file = st!.isDirectory() ? path.join(modelPath, 'model.json') : modelPath;
-    try { meta = (JSON.parse(readFileChecked(file, 'model.json').toString('utf8')).userDefinedMetadata?.bisenet ?? {}) as Record<string, string>; } catch (e) {
-      if ((e as Error).name === 'BisenetError') throw e;
-      fail('format', `${file}: not valid JSON`);
-    }
-  } else {
-    try {
-      const m = onnxProto.onnx.ModelProto.decode(readFileChecked(modelPath, 'ONNX model'));
-      meta = Object.fromEntries((m.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
-    } catch (e) {
-      if ((e as Error).name === 'BisenetError') throw e;
-      fail('format', `${modelPath}: not an ONNX model`);
-    }
-  }
-  const parse = <T>(k: string): T | null => { try { return typeof meta[k] === 'string' ? JSON.parse(meta[k]!) as T : null; } catch { return null; } };
-  return { pre: parse<Preprocessing>('preprocessing'), palette: parse<number[][]>('palette') };
+/** The preprocessing recorded in a model we exported (ONNX metadata_props or tfjs userDefinedMetadata), checked against its schema. */
+export function modelPreprocessing(modelPath: string): RecordedMetadata {
+  return readRecordedMetadata(modelPath);
 }
 
 /** The image as the model's N×3×H×W input at `H`×`W`. */
@@ -141,6 +120,10 @@ export async function segmentImage(modelPath: string, imagePath: string, opts: S
   const m = pre!.size_multiple || 32;
   const H = Math.ceil(img.height / m) * m;
   const W = Math.ceil(img.width / m) * m;
+  // Before the run: the model at H×W, plus our copies (input planes, logits resized back, labels, PNG).
+  const classes = found.numClasses ?? UNKNOWN_CLASSES;
+  const px = img.width * img.height;
+  checkRunMemory(imagePath, modelRunBytes(1, H, W, classes) + 12 * H * W + px * (4 + 3 + 12 + 4 * classes + 2 + 4), `segmenting ${img.width}×${img.height} (${classes} classes)`);
   const runner = await loadRunner(modelPath, opts.runtime, opts);
   let logits: NdArray;
   try {

@@ -11,7 +11,7 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
   if (o.json) ensureNotExists(o.json, Boolean(o.force));
   const runner = await loadRunner(model, o.runtime, { threads: o.threads, device: o.device });
   try {
-    const report = await verifyGolden(runner, model, o.golden, { rel: o.tolerance, minAgreement: o.minAgreement }, checkModelInput);
+    const report = await verifyGolden(runner, model, o.golden, { rel: o.tolerance, minAgreement: o.minAgreement }, (x, label) => checkModelInput(x, label, model));
     process.stdout.write(`${formatReport(report)}\n`);
     if (o.json) writeFileAtomic(o.json, `${reportJson(report)}\n`);
     if (!report.pass) throw new ExitCode(1);

@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import * as v8 from 'node:v8';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
+import { checkOnnxAmplification } from './onnx-check.js';
 import type { NdArray } from '../util/ndarray.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 import { installNavigatorGpu, openAdapter, type OpenedAdapter } from './webgpu.js';
@@ -99,6 +100,7 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
     accepts: (p) => p.toLowerCase().endsWith('.onnx'),
     async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {
       const bytes = readFileChecked(modelPath, 'ONNX model');
+      checkOnnxAmplification(bytes, modelPath);
       const { ort, opened } = await loadOrtWeb(opts.device ?? 'auto');
       const ep = layout === 'default' ? 'webgpu' : { name: 'webgpu' as const, preferredLayout: layout };
       let session: import('onnxruntime-web').InferenceSession;

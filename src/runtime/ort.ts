@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
+import { checkOnnxAmplification } from './onnx-check.js';
 import type { NdArray } from '../util/ndarray.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
@@ -37,6 +38,7 @@ export const ortCpu: RuntimeInfo = {
   accepts: (p) => p.toLowerCase().endsWith('.onnx'),
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
     const bytes = readFileChecked(modelPath, 'ONNX model');
+    checkOnnxAmplification(bytes, modelPath);
     const ort = await loadOrt();
     const threads = opts.threads ?? os.availableParallelism();
     let session: import('onnxruntime-node').InferenceSession;

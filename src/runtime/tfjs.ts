@@ -258,9 +258,52 @@ export async function runLoaded(tf: Tfc, model: Loaded, inputs: Record<string, N
   }
 }
 
+/** The input and output names a model records, checked: a string and a short list of strings, or absent. */
+function recordedIo(raw: unknown, file: string): Pick<BisenetTfjsMetadata, 'input' | 'outputs'> | null {
+  if (raw === undefined || raw === null) return null;
+  const bad = (why: string): never => fail('format', `${file}: userDefinedMetadata.${METADATA_KEY} ${why}`);
+  if (typeof raw !== 'object' || Array.isArray(raw)) bad('is not an object');
+  const m = raw as Record<string, unknown>;
+  if (m.input !== undefined && (typeof m.input !== 'string' || m.input.length > 200)) bad('has an input name that is not a string');
+  if (m.outputs !== undefined && !(Array.isArray(m.outputs) && m.outputs.length >= 1 && m.outputs.length <= 64 && m.outputs.every((o) => typeof o === 'string' && o.length <= 200))) {
+    bad('has outputs that are not a list of names');
+  }
+  return { input: m.input as string, outputs: m.outputs as string[] };
+}
+
+/**
+ * Layers that multiply their input's size by constants written in the model (UpSampling2D size, Tile
+ * reps) are bounded before tfjs builds anything: BiSeNetV2 upsamples by at most 32×32 per layer, so a
+ * model asking for more (an UpSampling2D of 500×500) is refused rather than run into gigabytes.
+ */
+export const MAX_AMPLIFICATION = 32 * 32;
+function checkAmplification(json: ModelJson, file: string): void {
+  const topo = json.modelTopology as { model_config?: { config?: { layers?: unknown } }; config?: { layers?: unknown }; node?: unknown } | undefined;
+  const layers = topo?.model_config?.config?.layers ?? topo?.config?.layers;
+  if (Array.isArray(layers)) {
+    for (const l of layers as { class_name?: unknown; config?: { size?: unknown; name?: unknown } }[]) {
+      const size = l?.config?.size;
+      const scale = (l?.config as { scale?: unknown } | undefined)?.scale;
+      if (l?.class_name === 'BisenetResize' && typeof scale === 'number' && !(scale * scale <= MAX_AMPLIFICATION)) {
+        fail('security', `${file}: layer ${render(l.config?.name)} resizes by ${scale}, more than ${MAX_AMPLIFICATION}× in area (the model would need unbounded memory)`);
+      }
+      if (l?.class_name === 'UpSampling2D' && Array.isArray(size)) {
+        const f = size.reduce((a: number, b) => a * (typeof b === 'number' ? b : Infinity), 1);
+        if (!(f <= MAX_AMPLIFICATION)) fail('security', `${file}: layer ${render(l.config?.name)} upsamples by ${render(size)}, more than ${MAX_AMPLIFICATION}× in area (the model would need unbounded memory)`);
+      }
+    }
+  }
+  if (Array.isArray(topo?.node)) {
+    for (const n of topo!.node as { op?: unknown; name?: unknown }[]) {
+      if (n?.op === 'Tile') fail('security', `${file}: node ${render(n.name)} is a Tile, whose output size the model's constants set; refused (BiSeNetV2 has none)`);
+    }
+  }
+}
+
 export async function loadModel(t: Tfjs, modelPath: string): Promise<Loaded> {
   const { file, json } = readModelJson(modelPath);
-  const meta = (json.userDefinedMetadata?.[METADATA_KEY] ?? null) as BisenetTfjsMetadata | null;
+  const meta = recordedIo(json.userDefinedMetadata?.[METADATA_KEY], file);
+  checkAmplification(json, file);
   const handler = fileSystemHandler(t.tf, modelPath);
   const kind = json.format === 'graph-model' || (json.format === undefined && Array.isArray((json.modelTopology as { node?: unknown }).node)) ? 'graph-model' : 'layers-model';
   try {
