@@ -17,6 +17,8 @@ export const DIRECTORY_TARGETS: Target[] = ['tfjs-layers', 'tfjs-graph', 'tensor
 
 export interface ConvertOptions {
   to: Target;
+  /** Convert even with NaN/Inf weights or negative running variances (see PortOptions). */
+  allowNonfinite?: boolean;
   family?: Family;
   numClasses?: number;
   /** Export the booster heads as extra outputs. */
@@ -50,7 +52,7 @@ export interface Converted {
 export function convertCheckpoint(file: string, opts: ConvertOptions): Converted {
   if (!TARGETS.includes(opts.to)) fail('usage', `unknown target ${opts.to}; available: ${TARGETS.join(', ')}`);
   const checkpoint = loadCheckpoint(file);
-  const ported = portWeights(checkpoint, { family: opts.family, aux: opts.aux, numClasses: opts.numClasses });
+  const ported = portWeights(checkpoint, { family: opts.family, aux: opts.aux, numClasses: opts.numClasses, allowNonfinite: opts.allowNonfinite });
   const graph = modelFor(ported, { labels: opts.labels, aux: opts.aux });
   const metadata = modelMetadataFor(ported.family, ported.numClasses, opts.dataset);
   if (opts.shapes !== undefined && opts.to !== 'tensorrt') fail('usage', '--shapes applies to the tensorrt target only');
