@@ -17,7 +17,7 @@ export const LIMITS = {
   /** pickle: bytes of one pickle (a whole .pdparams file: its arrays are inside it) */
   pickleBytes: 1024 * 1024 * 1024,
   /** pickle: bytes of a PyTorch zip's data.pkl once inflated (tensors live outside it; BiSeNetV2's is ~60 KB) */
-  dataPklBytes: 64 * 1024 * 1024,
+  dataPklBytes: 16 * 1024 * 1024,
   /**
    * pickle: memory the interpreter may build, estimated per allocation (stack slots, MARKs, memo entries,
    * lists, dicts, tuples, strings, bytes, items moved into containers), at most this many bytes…
