@@ -64,6 +64,9 @@ function isBuildable(o: unknown): o is Buildable {
  */
 const COST = { slot: 8, array: 40, map: 200, entry: 48, set: 160, call: 200, string: 24 } as const;
 
+/** What the last unpickle charged against its budget, and the pickle's size (for tests and tuning). */
+export const lastPickleUsage = { charged: 0, bytes: 0 };
+
 export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
   const { label } = opts;
   if (bytes.length > LIMITS.pickleBytes) {
@@ -188,6 +191,8 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
       case 0x80: u8(); break; // PROTO
       case 0x95: u64(); break; // FRAME: a length hint only
       case 0x2e: { // STOP
+        lastPickleUsage.charged = used;
+        lastPickleUsage.bytes = bytes.length;
         const result = pop();
         return result;
       }

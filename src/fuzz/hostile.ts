@@ -42,14 +42,14 @@ const FLOODS: { name: string; make: (n: number) => Uint8Array }[] = [
 /** A pickle flood, inside a PyTorch zip with data.pkl deflated (a small file carrying a big pickle). */
 function pthFlood(rng: Rng): Generated {
   const f = rng.pick(FLOODS);
-  const n = 50_000 + rng.int(400_000);
+  const n = 20_000 + rng.int(150_000);
   return { bytes: makeZip([{ name: 'archive/data.pkl', data: f.make(n), deflate: true }]), note: `${f.name} ×${n}, deflated data.pkl` };
 }
 
 /** The same floods as a bare .pdparams pickle. */
 function pdparamsFlood(rng: Rng): Generated {
   const f = rng.pick(FLOODS);
-  const n = 20_000 + rng.int(200_000);
+  const n = 10_000 + rng.int(100_000);
   return { bytes: f.make(n), note: `${f.name} ×${n}` };
 }
 
@@ -75,8 +75,8 @@ function dagPickle(rng: Rng): Generated {
 
 /** Many tensors, all views of one deflated storage: inflating per view would multiply the work. */
 function viewsOfOneStorage(rng: Rng): Generated {
-  const storageBytes = (2 + rng.int(6)) * 1024 * 1024;
-  const views = 100 + rng.int(700);
+  const storageBytes = (1 + rng.int(3)) * 1024 * 1024;
+  const views = 50 + rng.int(300);
   const w = new PickleWriter().global('collections', 'OrderedDict').emptyTuple().reduce().mark();
   for (let i = 0; i < views; i++) {
     w.str(`v${i}`);

@@ -22,9 +22,9 @@ export const LIMITS = {
    * pickle: memory the interpreter may build, estimated per allocation (stack slots, MARKs, memo entries,
    * lists, dicts, tuples, strings, bytes, items moved into containers), at most this many bytes…
    */
-  pickleMemory: 512 * 1024 * 1024,
-  /** …and at most this many times the pickle's own size (honest pickles stay under ~10×) */
-  pickleMemoryPerByte: 64,
+  pickleMemory: 256 * 1024 * 1024,
+  /** …and at most this many times the pickle's own size (torch.save's data.pkl measures 12–14×, a .pdparams 1.1×) */
+  pickleMemoryPerByte: 32,
   /** pickle: bytes of one integer (LONG1/LONG4/LONG); real checkpoints use ≤ 8 */
   pickleIntBytes: 64,
   /** state dict: levels of {state_dict: {model: …}} wrapping looked through */
