@@ -13,6 +13,8 @@ export const DIRECTORY_TARGETS: Target[] = TARGET_IDS.filter((t) => TARGETS[t].d
 
 export interface ConvertOptions {
   to: Target;
+  /** Convert even with NaN/Inf weights or negative running variances (see PortOptions). */
+  allowNonfinite?: boolean;
   family?: Family;
   numClasses?: number;
   /** Export the booster heads as extra outputs. */
@@ -60,7 +62,7 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
     if (value !== undefined && !(target.options as EmitOption[]).includes(option)) notApplicable(option);
   }
   const checkpoint = loadCheckpoint(file);
-  const ported = portWeights(checkpoint, { family: opts.family, aux: opts.aux, numClasses: opts.numClasses });
+  const ported = portWeights(checkpoint, { family: opts.family, aux: opts.aux, numClasses: opts.numClasses, allowNonfinite: opts.allowNonfinite });
   const graph = modelFor(ported, { labels: opts.labels, aux: opts.aux });
   const metadata = modelMetadataFor(ported.family, ported.numClasses, opts.dataset);
   const out = target.emit(graph, ported.weights, { opset: opts.opset, quantize: opts.quantize, shardBytes: opts.shardBytes,

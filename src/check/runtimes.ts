@@ -13,6 +13,7 @@ import { listAdapters } from '../runtime/webgpu.js';
 import { isBisenetError } from '../util/errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
+import { manifestCheckpoint } from '../verify/golden.js';
 import { DEFAULT_TOLERANCE, verifyGolden, type Tolerance, type VerifyReport } from '../verify/index.js';
 
 /** GPU runtimes, from the registry. */
@@ -100,15 +101,7 @@ function benchInput(h: number, w: number): NdArray {
 
 /** The checkpoint a golden set names in its manifest, relative to the working directory or the repository. */
 export function goldenCheckpoint(goldenDir: string): string | null {
-  const mf = path.join(goldenDir, 'manifest.json');
-  if (!fs.existsSync(mf)) return null;
-  const m = JSON.parse(fs.readFileSync(mf, 'utf8')) as { checkpoint?: string };
-  if (!m.checkpoint) return null;
-  for (const base of [process.cwd(), path.resolve(goldenDir, '..', '..')]) {
-    const p = path.resolve(base, m.checkpoint);
-    if (fs.existsSync(p)) return p;
-  }
-  return null;
+  return manifestCheckpoint(goldenDir);
 }
 
 /** Converts once per format, runs the golden set through each runtime, and times it where asked. */

@@ -1,12 +1,13 @@
 import { checkPassed, checkRuntimes, formatCheck, goldenCheckpoint, listAdapters, probeRuntimes } from '../check/runtimes.js';
 import { installLine, isInstalled } from '../runtime/index.js';
 import { fail } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
 import { ExitCode } from './exit.js';
 
-interface Opts { golden: string; checkpoint?: string; runtimes?: string[]; device?: string; list?: boolean; json?: string }
+interface Opts { force?: boolean; golden: string; checkpoint?: string; runtimes?: string[]; device?: string; list?: boolean; json?: string }
 
 export async function doctorCommand(o: Opts): Promise<void> {
+  if (o.json) ensureNotExists(o.json, Boolean(o.force));
   const dawn = isInstalled('webgpu');
   const adapters = dawn ? await listAdapters().catch(() => []) : [];
   process.stdout.write(`WebGPU adapters (dawn.node): ${!dawn ? `not installed (${installLine(['webgpu'])})` : adapters.length ? adapters.map((a) => `${a.name} [${a.backend}]`).join('; ') : 'none'}\n`);

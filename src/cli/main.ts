@@ -5,6 +5,8 @@ import { RUNTIME_IDS, runtimeHelp } from '../runtime/index.js';
 import { isBisenetError } from '../util/errors.js';
 import { setVerbose } from '../util/verbosity.js';
 import { ExitCode } from './exit.js';
+import { LIMITS, parseQuantity, setLimit } from '../util/limits.js';
+import { escapeText } from '../util/render.js';
 
 /**
  * The `bisenet` command line: it parses arguments and prints; the work is done by the library.
@@ -76,9 +78,17 @@ export function buildProgram(): Command {
     .description('Port BiSeNet V2 checkpoints to ONNX, run them, and verify parity against PyTorch goldens')
     .version('0.1.0')
     .option('-v, --verbose', 'print details of errors (e.g. every mismatching key)')
-    .hook('preAction', (cmd) => { verbose = Boolean(cmd.opts().verbose); setVerbose(verbose); })
+    .option('--limit <name=value>', 'change a resource limit (repeatable; see the README\'s limits section), e.g. --limit zip-inflated-bytes=4GiB', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--max-memory <size>', `largest estimated memory for a model run (default ${(LIMITS.modelMemory / 2 ** 20).toFixed(0)} MiB here), e.g. 4GiB`)
+    .hook('preAction', (cmd) => {
+      const g = cmd.opts() as { verbose?: boolean; limit?: string[]; maxMemory?: string };
+      verbose = Boolean(g.verbose);
+      setVerbose(verbose);
+      for (const l of g.limit ?? []) setLimit(l);
+      if (g.maxMemory !== undefined) LIMITS.modelMemory = parseQuantity(g.maxMemory, '--max-memory');
+    })
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`${escapeText(s.trimEnd())}\n`) });
 
   program.command('inspect')
     .description('identify a checkpoint: family, class count, booster heads, tensors, problems')
@@ -102,6 +112,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--grouped-conv <form>', 'onnx: grouped convs as one Conv (native) or channel repeat + depthwise (exact; avoids onnxruntime-web WebGPU\'s grouped-conv bug)').choices(['native', 'depthwise']))
     .option('--expose <all|names>', 'onnx, tfjs: also output these intermediate tensors (IR names, comma-separated) or all, after the model\'s own outputs (for bisenet diff and debugging)')
     .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile (default 1x3x512x1024)')
+    .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf or a running variance is negative (refused otherwise)')
     .option('--force', 'replace the output if it exists')
     .addHelpText('after', () => `\nTargets (--to):\n${targetHelp()}\n`)
     .action(async (file: string, o) => (await import('./convert.js')).convertCommand(file, o));
@@ -174,6 +185,7 @@ export function buildProgram(): Command {
     .option('--min-agreement <share>', 'least share of agreeing argmax labels (default: the runtime\'s, 0.9999 for CPU and wasm, 0.999 for GPU and WebGL)', floatOption('--min-agreement'))
     .option('--layers [names]', 'also compare every intermediate tensor (or these, comma-separated) with the reference interpreter on the golden set\'s checkpoint')
     .option('--checkpoint <file>', 'with --layers: the checkpoint (default: the one the golden manifest names)')
+    .option('--force', 'replace the --json file if it exists')
     .addHelpText('after', runtimesHelpText)
     .action(async (model: string, o) => (await import('./verify.js')).verifyCommand(model, o));
 
@@ -210,6 +222,7 @@ export function buildProgram(): Command {
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
     .option('--list', 'only list the runtimes and adapters; run nothing')
     .option('--json <file>', 'also write the results as JSON')
+    .option('--force', 'replace the --json file if it exists')
     .addHelpText('after', runtimesHelpText)
     .action(async (o) => (await import('./doctor.js')).doctorCommand(o));
 
@@ -240,18 +253,19 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof ExitCode) return e.code;
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      if (e.code === 'bisenet.badOption') process.stderr.write(`${e.message}\n`);
+      if (e.code === 'bisenet.badOption') process.stderr.write(`${escapeText(e.message)}\n`);
       return 2;
     }
+    // Every message is one line, escaped and bounded: it may quote names and values from a hostile file.
     if (isBisenetError(e)) {
-      process.stderr.write(`error: ${e.message}\n`);
-      if (verbose) for (const d of e.details) process.stderr.write(`  ${d}\n`);
-      else if (e.details.length) process.stderr.write(`  (${e.details.length} details: run with --verbose to list them)\n`);
+      const more = e.details.length && !verbose ? ` (${e.details.length} details: run with --verbose to list them)` : '';
+      process.stderr.write(`error: ${escapeText(e.message)}${more}\n`);
+      if (verbose) for (const d of e.details.slice(0, 10_000)) process.stderr.write(`  ${escapeText(d)}\n`);
       return 2;
     }
-    process.stderr.write(`internal error: ${(e as Error)?.message ?? String(e)}\n`);
-    if (verbose) process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
-    else process.stderr.write('  (this is a bug in bisenet-port; run with --verbose for the stack trace)\n');
+    const text = e instanceof Error ? e.message : typeof e === 'string' ? e : 'unknown';
+    process.stderr.write(`internal error: ${escapeText(text)} (this is a bug in bisenet-port; run with --verbose for the stack trace)\n`);
+    if (verbose) process.stderr.write(`${escapeText((e as Error)?.stack ?? '', 20_000)}\n`);
     return 3;
   }
 }

@@ -1,7 +1,7 @@
 import { toleranceFor } from '../check/runtimes.js';
 import { checkModelInput } from '../infer.js';
 import { loadRunner } from '../runtime/index.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
 import { verifyGolden } from '../verify/index.js';
 import { reportJunit } from '../verify/junit.js';
 import { formatReport, reportJson } from '../verify/report.js';
@@ -10,11 +10,12 @@ import { goldenCheckpointOf, verifyLayers } from '../verify/layers.js';
 import { ExitCode } from './exit.js';
 
 interface Opts {
-  layers?: string | boolean; checkpoint?: string; golden: string; json?: string; junit?: string; runtime?: string; threads?: number; device?: string;
+  layers?: string | boolean; checkpoint?: string; golden: string; json?: string; junit?: string; force?: boolean; runtime?: string; threads?: number; device?: string;
   tfjsFlags?: Record<string, boolean | number | string>; tolerance?: number; minAgreement?: number;
 }
 
 export async function verifyCommand(model: string, o: Opts): Promise<void> {
+  if (o.json) ensureNotExists(o.json, Boolean(o.force));
   const layers = o.layers === undefined || o.layers === false ? null : o.layers === true || o.layers === 'all' ? [] : o.layers.split(',').map((s) => s.trim()).filter(Boolean);
   // The checkpoint for --layers is found before any work.
   const checkpoint = layers ? o.checkpoint ?? goldenCheckpointOf(o.golden) : undefined;
@@ -24,7 +25,7 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
     // The runtime's tolerance (one table, src/check/runtimes.ts) unless given.
     const own = toleranceFor(runner.runtime);
     const tol = { rel: o.tolerance ?? own.rel, minAgreement: o.minAgreement ?? own.minAgreement };
-    const report = await verifyGolden(runner, model, o.golden, tol, checkModelInput);
+    const report = await verifyGolden(runner, model, o.golden, tol, (x, label) => checkModelInput(x, label, model));
     process.stdout.write(`${formatReport(report)}\n`);
     if (o.json) writeFileAtomic(o.json, `${reportJson(report)}\n`);
     if (o.junit) writeFileAtomic(o.junit, reportJunit(report));

@@ -17,6 +17,7 @@ import * as v8 from 'node:v8';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { isVerbose, ortLogSeverity } from '../util/verbosity.js';
+import { checkOnnxAmplification } from './onnx-check.js';
 import type { NdArray } from '../util/ndarray.js';
 import { exposeOnnxTensors } from './onnx-expose.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
@@ -105,6 +106,7 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
     // Intermediates asked for become extra graph outputs of an in-memory copy of the model.
     const probe = opts.expose ? exposeOnnxTensors(bytes, opts.expose, modelPath) : null;
     if (probe) bytes = probe.bytes;
+      checkOnnxAmplification(bytes, modelPath);
       const { ort, opened } = await loadOrtWeb(opts.device ?? 'auto');
       const ep = layout === 'default' ? 'webgpu' : { name: 'webgpu' as const, preferredLayout: layout };
       let session: import('onnxruntime-web').InferenceSession;

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { ortLogSeverity } from '../util/verbosity.js';
+import { checkOnnxAmplification } from './onnx-check.js';
 import type { NdArray } from '../util/ndarray.js';
 import { exposeOnnxTensors } from './onnx-expose.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
@@ -43,6 +44,7 @@ export const ortCpu: RuntimeInfo = {
     // Intermediates asked for become extra graph outputs of an in-memory copy of the model.
     const probe = opts.expose ? exposeOnnxTensors(bytes, opts.expose, modelPath) : null;
     if (probe) bytes = probe.bytes;
+    checkOnnxAmplification(bytes, modelPath);
     const ort = await loadOrt();
     const threads = opts.threads ?? os.availableParallelism();
     let session: import('onnxruntime-node').InferenceSession;
