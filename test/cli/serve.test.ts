@@ -34,7 +34,7 @@ beforeAll(() => {
     }
   }
   fs.writeFileSync(path.join(work, 'street.png'), PNG.sync.write(png));
-}, 60_000);
+}, 300_000);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });

@@ -35,7 +35,7 @@ beforeAll(async () => {
   if (!chromium) { missing ||= CHROMIUM_MISSING; console.warn(`Chromium tests skipped: ${missing}`); return; }
   // One browser for every runner in this file (runners share the process's browser while it is held).
   await acquireBrowser();
-}, 120_000);
+}, 300_000);
 afterAll(async () => {
   if (chromium) await releaseBrowser();
   fs.rmSync(work, { recursive: true, force: true });
