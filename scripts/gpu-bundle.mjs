@@ -61,7 +61,7 @@ await esbuild.build({
   entryPoints: [path.join(root, 'scripts', 'gpu-check.mjs')],
   outfile: path.join(out, 'app', 'gpu-check.mjs'),
   bundle: true, platform: 'node', format: 'esm', target: 'node20', minifyWhitespace: true, minifySyntax: true,
-  external: ['webgpu', 'onnxruntime-node'],
+  external: ['webgpu', 'onnxruntime-node', 'playwright-core'],
   // CommonJS dependencies inside an ES module bundle still call require() and read __dirname.
   banner: { js: "import { createRequire as __bCreateRequire } from 'node:module'; import { fileURLToPath as __bToPath } from 'node:url'; import { dirname as __bDirname } from 'node:path';"
     + ' const require = __bCreateRequire(import.meta.url); const __filename = __bToPath(import.meta.url); const __dirname = __bDirname(__filename);' },

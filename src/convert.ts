@@ -14,6 +14,8 @@ export const DIRECTORY_TARGETS: Target[] = TARGET_IDS.filter((t) => TARGETS[t].d
 
 export interface ConvertOptions {
   to: Target;
+  /** Convert even with NaN/Inf weights or negative running variances (see PortOptions). */
+  allowNonfinite?: boolean;
   family?: Family;
   numClasses?: number;
   /** Export the booster heads as extra outputs. */
@@ -31,6 +33,8 @@ export interface ConvertOptions {
   shapes?: string;
   /** Preprocessing preset recorded in the model's metadata (default: from the class count). */
   dataset?: Dataset | 'none';
+  /** Also output these IR tensors (or 'all' the target holds), after the model's own outputs. */
+  expose?: 'all' | string[];
 }
 
 export interface Converted {
@@ -54,16 +58,16 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
   if (!isTarget(opts.to)) fail('usage', `unknown target ${opts.to}; available: ${TARGET_IDS.join(', ')}`);
   const target = TARGETS[opts.to];
   const given: Record<EmitOption, unknown> = { opset: opts.opset, quantize: opts.quantize, shardBytes: opts.shardBytes,
-    groupedConv: opts.groupedConv === 'native' ? undefined : opts.groupedConv, shapes: opts.shapes };
+    groupedConv: opts.groupedConv === 'native' ? undefined : opts.groupedConv, shapes: opts.shapes, expose: opts.expose };
   for (const [option, value] of Object.entries(given) as [EmitOption, unknown][]) {
     if (value !== undefined && !(target.options as EmitOption[]).includes(option)) notApplicable(option);
   }
   const checkpoint = loadCheckpoint(file);
-  const ported = portWeights(checkpoint, { family: opts.family, aux: opts.aux, numClasses: opts.numClasses });
+  const ported = portWeights(checkpoint, { family: opts.family, aux: opts.aux, numClasses: opts.numClasses, allowNonfinite: opts.allowNonfinite });
   const graph = modelFor(ported, { labels: opts.labels, aux: opts.aux });
   const metadata = modelMetadataFor(ported.family, ported.numClasses, opts.dataset);
   const out = EMITTERS[opts.to](graph, ported.weights, { opset: opts.opset, quantize: opts.quantize, shardBytes: opts.shardBytes,
-    groupedConv: opts.groupedConv, shapes: opts.shapes, metadata });
+    groupedConv: opts.groupedConv, shapes: opts.shapes, expose: opts.expose, metadata });
   if (out instanceof Uint8Array) return { checkpoint, ported, graph, bytes: out };
   return { checkpoint, ported, graph, bytes: out.get(target.main!)!, files: out };
 }

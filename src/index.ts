@@ -28,3 +28,7 @@ export { runBench, parseSizes, type BenchOptions, type BenchReport } from './ben
 export { parseOrtProfile } from './bench/ort-profile.js';
 export { BisenetError } from './util/errors.js';
 export type { NdArray, DType } from './util/ndarray.js';
+export { startServe, type ServeOptions } from './serve.js';
+export { interpret, type Tensor64 } from './reference/interpreter.js';
+export { diffModels, DEFAULT_LAYER_TOLERANCE, type DiffReport, type TensorDiff } from './diff/index.js';
+export { formatDiff, diffJson } from './diff/report.js';

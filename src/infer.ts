@@ -2,16 +2,20 @@ import { checkInputShape } from './ir/shapes.js';
 import { bisenetv2 } from './models/bisenetv2.js';
 import { loadRunner, type RunnerOptions } from './runtime/index.js';
 import type { NdArray } from './util/ndarray.js';
+import { checkRunMemory, modelRunBytes, recordedClasses, UNKNOWN_CLASSES } from './run-memory.js';
 import { asFloat32Input } from './verify/index.js';
 
 /** Checks an input against what any BiSeNetV2 takes (N×3×H×W, H and W multiples of 32). */
-export function checkModelInput(input: NdArray, label: string): void {
+export function checkModelInput(input: NdArray, label: string, modelPath?: string): void {
   checkInputShape(bisenetv2({ numClasses: 1 }), input.shape, label);
+  const [n, , h, w] = input.shape as [number, number, number, number];
+  const classes = modelPath ? recordedClasses(modelPath) : UNKNOWN_CLASSES;
+  checkRunMemory(label, modelRunBytes(n, h, w, classes), `running the model on ${n}×3×${h}×${w} (${classes} classes)`);
 }
 
 export async function inferArrays(modelPath: string, input: NdArray, opts: RunnerOptions & { runtime?: string } = {}): Promise<Record<string, NdArray>> {
   const x = asFloat32Input(input);
-  checkModelInput(x, 'input');
+  checkModelInput(x, 'input', modelPath);
   const runner = await loadRunner(modelPath, opts.runtime, opts);
   try {
     return await runner.run({ [runner.inputNames[0]!]: x });

@@ -67,3 +67,44 @@ export function modelMetadataFor(family: Family, numClasses: number, dataset?: D
   }
   return meta;
 }
+
+/**
+ * Recorded metadata is read back from model files anyone can edit: each field is checked against
+ * this schema before use, and a field that does not fit is refused (exit 2) naming it, rather than
+ * trusted as shaped (a `size_multiple` of 10⁶ would ask for gigabytes; a missing `mean` would crash).
+ */
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const triple = (v: unknown, ok: (x: number) => boolean): v is [number, number, number] =>
+  Array.isArray(v) && v.length === 3 && v.every((x) => finite(x) && ok(x));
+
+/** Largest size multiple a recorded preprocessing may ask for (BiSeNetV2 needs 32). */
+export const MAX_SIZE_MULTIPLE = 256;
+/** Largest recorded class count / palette (the checkpoint readers accept any). */
+export const MAX_RECORDED_CLASSES = 100_000;
+
+export function validatePreprocessing(raw: unknown, label: string): Preprocessing {
+  const bad = (why: string): never => fail('format', `${label}: the recorded preprocessing ${why}`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('is not an object');
+  const p = raw as Record<string, unknown>;
+  if (p.color_order !== undefined && p.color_order !== 'RGB') bad('has a color_order other than "RGB"');
+  if (!finite(p.scale) || p.scale <= 0) bad('has no positive finite scale');
+  if (!triple(p.mean, () => true)) bad('has no mean of three finite numbers');
+  if (!triple(p.std, (x) => x > 0)) bad('has no std of three positive finite numbers');
+  const m = p.size_multiple ?? 32;
+  if (!Number.isInteger(m) || (m as number) < 1 || (m as number) > MAX_SIZE_MULTIPLE) bad(`has size_multiple ${typeof m === 'number' ? m : typeof m}, not an integer in 1–${MAX_SIZE_MULTIPLE}`);
+  return { color_order: 'RGB', scale: p.scale as number, mean: p.mean as [number, number, number], std: p.std as [number, number, number],
+    size_multiple: m as number, resize: typeof p.resize === 'string' ? p.resize : RESIZE };
+}
+
+export function validatePalette(raw: unknown, label: string): number[][] {
+  const ok = Array.isArray(raw) && raw.length >= 1 && raw.length <= MAX_RECORDED_CLASSES
+    && raw.every((c) => Array.isArray(c) && c.length === 3 && c.every((x) => Number.isInteger(x) && x >= 0 && x <= 255));
+  if (!ok) fail('format', `${label}: the recorded palette is not a list of [r, g, b] colours (integers 0–255)`);
+  return raw as number[][];
+}
+
+export function validateNumClasses(raw: unknown, label: string): number {
+  const n = typeof raw === 'string' && /^\d{1,7}$/.test(raw) ? Number(raw) : raw;
+  if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > MAX_RECORDED_CLASSES) fail('format', `${label}: the recorded num_classes is not an integer in 1–${MAX_RECORDED_CLASSES}`);
+  return n as number;
+}

@@ -7,7 +7,9 @@
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { fail } from './util/errors.js';
-import { MAX_PIXELS, type RgbImage } from './segment/image.js';
+import type { RgbImage } from './segment/image.js';
+import { LIMITS } from './util/limits.js';
+import { checkPng } from './util/png-check.js';
 
 export type { RgbImage } from './segment/image.js';
 export { decodeRgb, decodeLabelMap, probeImage, MAX_PIXELS } from './segment/image.js';
@@ -16,6 +18,9 @@ export { modelPreprocessing, paletteFor, openModel, type ModelInfo, type SegMode
 export { segmentImage, segmentMany, encodeSegmentation, encodeMask, encodeOverlay, classShares, type Segmentation, type SegmentManyOptions, type SegmentManySummary } from './segment/run.js';
 export { expandInputs } from './segment/inputs.js';
 
+/** Largest image accepted (pixels, --limit), so a hostile header cannot make the decoder allocate gigabytes. */
+const maxPixels = (): number => LIMITS.imagePixels;
+
 /** Synchronous pure-JS PNG/JPEG decoding (pngjs, jpeg-js) for library users without sharp's native code; the CLI decodes with sharp. */
 export function decodeImage(bytes: Uint8Array, label: string): RgbImage {
   let rgba: Uint8Array;
@@ -23,16 +28,13 @@ export function decodeImage(bytes: Uint8Array, label: string): RgbImage {
   let height: number;
   try {
     if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
-      // The decoder allocates width×height×4 from the header before reading any pixel: check it first.
-      if (bytes.length < 24) fail('format', `${label}: PNG header is truncated`);
-      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const [hw, hh] = [dv.getUint32(16), dv.getUint32(20)];
-      if (hw * hh > MAX_PIXELS) fail('format', `${label}: ${hw}×${hh} is larger than ${MAX_PIXELS} pixels`);
+      // The decoder allocates width×height×4 from the header before reading any pixel: every chunk is checked first.
+      checkPng(bytes, label);
       const png = PNG.sync.read(Buffer.from(bytes));
       ({ width, height } = png);
       rgba = png.data;
     } else if (bytes[0] === 0xff && bytes[1] === 0xd8) {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_PIXELS / 1e6, maxMemoryUsageInMB: 1024 });
+      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: maxPixels() / 1e6, maxMemoryUsageInMB: Math.ceil((maxPixels() * 8) / 2 ** 20) });
       ({ width, height } = img);
       rgba = img.data;
     } else {
@@ -42,7 +44,7 @@ export function decodeImage(bytes: Uint8Array, label: string): RgbImage {
     if ((e as Error).name === 'BisenetError') throw e;
     return fail('format', `${label}: cannot decode the image (${(e as Error).message})`);
   }
-  if (width * height > MAX_PIXELS) fail('format', `${label}: ${width}×${height} is larger than ${MAX_PIXELS} pixels`);
+  if (width * height > maxPixels()) fail('format', `${label}: ${width}×${height} is larger than ${maxPixels()} pixels`);
   const rgb = new Uint8Array(width * height * 3);
   for (let i = 0, j = 0; i < width * height; i++, j += 4) { rgb[3 * i] = rgba[j]!; rgb[3 * i + 1] = rgba[j + 1]!; rgb[3 * i + 2] = rgba[j + 2]!; }
   return { width, height, rgb };

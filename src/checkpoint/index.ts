@@ -1,6 +1,7 @@
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { LIMITS } from '../util/limits.js';
+import { render } from '../util/render.js';
 import { isNpy } from './npy.js';
 import { looksLikePicklePdparams, readPdparams } from './paddle.js';
 import { looksLikeSafetensors, readSafetensors } from './safetensors.js';
@@ -12,22 +13,21 @@ export type { Checkpoint, TensorEntry } from './types.js';
 
 /** Keys under which training scripts nest the weights, tried in this order. */
 const WRAPPER_KEYS = ['state_dict', 'model', 'model_state_dict', 'net', 'params'];
-const MAX_WRAP_DEPTH = LIMITS.wrapDepth;
 
 function unwrapStateDict(root: unknown, label: string): { dict: Map<unknown, unknown>; wrapper: string } {
   let node = root;
   const path: string[] = [];
-  for (let depth = 0; depth <= MAX_WRAP_DEPTH; depth++) {
+  for (let depth = 0; depth <= LIMITS.wrapDepth; depth++) {
     if (!(node instanceof Map)) fail('format', `${label}: the checkpoint holds ${describe(node)}${path.length ? ` under ${path.join('.')}` : ''}, not a dict of tensors`);
     const dict = node as Map<unknown, unknown>;
     const hasTensors = [...dict.values()].some((v) => v instanceof TorchTensor);
     if (hasTensors) return { dict, wrapper: path.join('.') };
     const key = WRAPPER_KEYS.find((k) => dict.get(k) instanceof Map);
-    if (!key) fail('format', `${label}: no tensors found (top-level keys: ${[...dict.keys()].slice(0, 8).map(String).join(', ')})`);
+    if (!key) fail('format', `${label}: no tensors found (top-level keys: ${[...dict.keys()].slice(0, 8).map((k) => render(k, { depth: 1, items: 3, chars: 60 })).join(', ')})`);
     path.push(key!);
     node = dict.get(key!);
   }
-  return fail('format', `${label}: state dict nested deeper than ${MAX_WRAP_DEPTH} levels`);
+  return fail('format', `${label}: state dict nested deeper than ${LIMITS.wrapDepth} levels`);
 }
 
 function describe(v: unknown): string {

@@ -1,6 +1,8 @@
 import { fail } from '../util/errors.js';
 import { readFileChecked, writeFileAtomic } from '../util/fs.js';
-import { DTYPE_BYTES, bytesOf, numel, typedFromBytes, type DType, type NdArray } from '../util/ndarray.js';
+import { LIMITS } from '../util/limits.js';
+import { escapeText } from '../util/render.js';
+import { DTYPE_BYTES, bytesOf, numel, shapeStr, typedFromBytes, type DType, type NdArray } from '../util/ndarray.js';
 
 /**
  * NumPy .npy, versions 1–3, both directions. Fortran-ordered arrays are transposed to C order on
@@ -19,17 +21,60 @@ export function isNpy(bytes: Uint8Array): boolean {
   return bytes.length >= 10 && MAGIC.every((b, i) => bytes[i] === b);
 }
 
+/**
+ * The header is a Python dict literal; numpy writes three keys: 'descr' (a string), 'fortran_order'
+ * (True/False) and 'shape' (a tuple of ints). Read by one left-to-right scan (linear in the header,
+ * whatever it holds), dimensions bounded by LIMITS.rank.
+ */
 function parseHeader(text: string, label: string): { descr: string; fortran: boolean; shape: number[] } {
-  // The header is a Python dict literal; parse just the three keys numpy writes.
-  const descr = /'descr'\s*:\s*'([^']*)'/.exec(text)?.[1];
-  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(text)?.[1];
-  const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) fail('format', `${label}: .npy header is malformed`);
-  const shape = shapeText!.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map((s) => {
-    if (!/^\d+L?$/.test(s)) fail('format', `${label}: .npy shape has a bad dimension ${s}`);
-    return Number.parseInt(s, 10);
-  });
-  return { descr: descr!, fortran: fortran === 'True', shape };
+  const bad = (why: string): never => fail('format', `${label}: .npy header is malformed (${why})`);
+  let i = 0;
+  const ws = (): void => { while (i < text.length && /\s/.test(text[i]!)) i++; };
+  const expect = (c: string): void => { ws(); if (text[i] !== c) bad(`expected ${c} at ${i}`); i++; };
+  const str = (): string => {
+    ws();
+    const q = text[i];
+    if (q !== "'" && q !== '"') bad(`expected a string at ${i}`);
+    const end = text.indexOf(q!, i + 1);
+    if (end < 0) bad('unterminated string');
+    const v = text.slice(i + 1, end);
+    i = end + 1;
+    return v;
+  };
+  const fields: { descr?: string; fortran?: boolean; shape?: number[] } = {};
+  expect('{');
+  for (;;) {
+    ws();
+    if (text[i] === '}') break;
+    const key = str();
+    expect(':');
+    ws();
+    if (key === 'descr') fields.descr = escapeText(str(), 40);
+    else if (key === 'fortran_order') {
+      if (text.startsWith('True', i)) { fields.fortran = true; i += 4; } else if (text.startsWith('False', i)) { fields.fortran = false; i += 5; } else bad('fortran_order is not True or False');
+    } else if (key === 'shape') {
+      expect('(');
+      const dims: number[] = [];
+      for (;;) {
+        ws();
+        if (text[i] === ')') { i++; break; }
+        const m = /^\d{1,20}L?/.exec(text.slice(i, i + 22));
+        if (!m) bad(`shape has a bad dimension at ${i}`);
+        if (dims.length >= LIMITS.rank) bad(`shape has more than ${LIMITS.rank} dimensions`);
+        dims.push(Number.parseInt(m![0], 10));
+        i += m![0].length;
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] !== ')') bad(`shape is not a tuple (at ${i})`);
+      }
+      fields.shape = dims;
+    } else return bad(`unexpected key ${escapeText(key, 40)}`);
+    ws();
+    if (text[i] === ',') i++;
+    else if (text[i] !== '}') bad(`expected , or } at ${i}`);
+  }
+  if (fields.descr === undefined || fields.fortran === undefined || fields.shape === undefined) bad('descr, fortran_order or shape missing');
+  return { descr: fields.descr!, fortran: fields.fortran!, shape: fields.shape! };
 }
 
 export function parseNpy(bytes: Uint8Array, label: string): NdArray {
@@ -44,6 +89,7 @@ export function parseNpy(bytes: Uint8Array, label: string): NdArray {
     headerLen = view.getUint32(8, true); start = 12;
   } else return fail('format', `${label}: .npy version ${major} is not supported`);
   if (start + headerLen > bytes.length) fail('format', `${label}: .npy header runs past the end of the file`);
+  if (headerLen > LIMITS.npyHeader) fail('format', `${label}: .npy header of ${headerLen} bytes is longer than ${LIMITS.npyHeader} (--limit npy-header)`);
   const { descr, fortran, shape } = parseHeader(Buffer.from(bytes.subarray(start, start + headerLen)).toString('latin1'), label);
   const dtype = DESCR_TO_DTYPE[descr.replace(/^=/, '<')];
   if (!dtype || descr === '<u2') {
@@ -53,7 +99,7 @@ export function parseNpy(bytes: Uint8Array, label: string): NdArray {
   const dataStart = start + headerLen;
   const need = n * DTYPE_BYTES[dtype!];
   if (!Number.isSafeInteger(need) || dataStart + need > bytes.length) {
-    fail('format', `${label}: .npy holds ${bytes.length - dataStart} data bytes, shape [${shape}] of ${descr} needs ${need}`);
+    fail('format', `${label}: .npy holds ${bytes.length - dataStart} data bytes, shape ${shapeStr(shape)} of ${descr} needs ${need}`);
   }
   const data = typedFromBytes(dtype!, bytes.subarray(dataStart, dataStart + need));
   if (!fortran || shape.length < 2) return { dtype: dtype!, shape, data };

@@ -1,5 +1,6 @@
 import { fail } from '../util/errors.js';
 import { DTYPE_BYTES, numel, typedFromBytes, type DType } from '../util/ndarray.js';
+import { escapeText, render, shapeText } from '../util/render.js';
 import { unpickle, type Buildable, type GlobalTable } from './pickle.js';
 import type { TensorEntry } from './types.js';
 
@@ -43,11 +44,11 @@ export class NumpyArray implements Buildable {
     const d = dtype as NumpyDtype;
     const code = d.code.replace(/^[<>=|]/, '');
     const t = NUMPY_DTYPES[code];
-    if (!t) fail('format', `${this.label}: numpy dtype ${d.code} is not supported`);
+    if (!t) fail('format', `${this.label}: numpy dtype ${escapeText(d.code, 20)} is not supported`);
     if (d.byteOrder === '>' || d.code.startsWith('>')) fail('format', `${this.label}: big-endian numpy arrays are not supported`);
     if (!(data instanceof Uint8Array)) fail('format', `${this.label}: numpy array data is not raw bytes (object arrays are refused)`);
     const need = numel(shape as number[]) * DTYPE_BYTES[t!];
-    if (!Number.isSafeInteger(need) || (data as Uint8Array).length !== need) fail('format', `${this.label}: numpy array of shape [${shape}] ${code} holds ${(data as Uint8Array).length} bytes, needs ${need}`);
+    if (!Number.isSafeInteger(need) || (data as Uint8Array).length !== need) fail('format', `${this.label}: numpy array of shape ${shapeText(shape as unknown[])} ${escapeText(code, 20)} holds ${(data as Uint8Array).length} bytes, needs ${need}`);
     if (fortran === true && (shape as number[]).length > 1) fail('format', `${this.label}: Fortran-ordered numpy arrays in a checkpoint are not supported`);
     this.dtype = t!;
     this.shape = shape as number[];
@@ -123,7 +124,7 @@ function findParams(root: Map<unknown, unknown>, label: string): { dict: Map<unk
     path.push(key);
     dict = dict.get(key) as Map<unknown, unknown>;
   }
-  return fail('format', `${label}: no numpy arrays found (top-level keys: ${[...root.keys()].slice(0, 8).map(String).join(', ')})`);
+  return fail('format', `${label}: no numpy arrays found (top-level keys: ${[...root.keys()].slice(0, 8).map((k) => render(k, { depth: 1, items: 3, chars: 60 })).join(', ')})`);
 }
 
 /** Paddle parameter pickles start with PROTO 2–5 and are not torch's legacy magic number. */

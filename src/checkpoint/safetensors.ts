@@ -1,6 +1,8 @@
 import { fail } from '../util/errors.js';
 import { LIMITS } from '../util/limits.js';
 import { DTYPE_BYTES, bytesOf, numel, typedFromBytes, type DType, type NdArray } from '../util/ndarray.js';
+import { parseJsonBounded } from '../util/json.js';
+import { escapeText, render, shapeText } from '../util/render.js';
 import type { TensorEntry } from './types.js';
 
 /** safetensors: u64 header length, a JSON header {name: {dtype, shape, data_offsets}}, raw data. */
@@ -8,7 +10,6 @@ const ST_DTYPES: Record<string, DType> = {
   F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64', I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8', U8: 'uint8', BOOL: 'bool',
 };
 const ST_NAMES = Object.fromEntries(Object.entries(ST_DTYPES).map(([k, v]) => [v, k])) as Record<DType, string>;
-const MAX_HEADER = LIMITS.safetensorsHeader;
 
 export function looksLikeSafetensors(bytes: Uint8Array): boolean {
   if (bytes.length < 10) return false;
@@ -19,31 +20,27 @@ export function looksLikeSafetensors(bytes: Uint8Array): boolean {
 export function readSafetensors(bytes: Uint8Array, label: string): Map<string, TensorEntry> {
   if (bytes.length < 8) fail('format', `${label}: not a safetensors file (too short)`);
   const headerLen = new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true);
-  if (headerLen > BigInt(Math.min(bytes.length - 8, MAX_HEADER))) fail('format', `${label}: safetensors header length ${headerLen} exceeds the file`);
+  if (headerLen > BigInt(Math.min(bytes.length - 8, LIMITS.safetensorsHeader))) fail('format', `${label}: safetensors header length ${headerLen} exceeds the file`);
   const dataStart = 8 + Number(headerLen);
-  let header: unknown;
-  try {
-    header = JSON.parse(Buffer.from(bytes.subarray(8, dataStart)).toString('utf8'));
-  } catch {
-    fail('format', `${label}: safetensors header is not valid JSON`);
-  }
+  const header = parseJsonBounded(Buffer.from(bytes.subarray(8, dataStart)).toString('utf8'), label, 'safetensors header');
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('format', `${label}: safetensors header is not an object`);
   const dataLen = bytes.length - dataStart;
   const out = new Map<string, TensorEntry>();
   for (const [name, spec] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') continue;
+    const shown = escapeText(name, 200);
     const s = spec as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = typeof s?.dtype === 'string' ? ST_DTYPES[s.dtype] : undefined;
-    if (!dtype) fail('format', `${label}: tensor ${name} has unsupported dtype ${JSON.stringify(s?.dtype)}`);
+    if (!dtype) fail('format', `${label}: tensor ${shown} has unsupported dtype ${render(s?.dtype, { depth: 1 })}`);
     const shape = s.shape;
     const offsets = s.data_offsets;
     const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-    if (!Array.isArray(shape) || !shape.every(isCount)) fail('format', `${label}: tensor ${name} has an invalid shape`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) fail('format', `${label}: tensor ${name} has invalid data_offsets`);
+    if (!Array.isArray(shape) || shape.length > LIMITS.rank || !shape.every(isCount)) fail('format', `${label}: tensor ${shown} has an invalid shape`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) fail('format', `${label}: tensor ${shown} has invalid data_offsets`);
     const [begin, end] = offsets as [number, number];
     const n = numel(shape as number[]);
     if (end < begin || end > dataLen || !Number.isSafeInteger(n * DTYPE_BYTES[dtype!]) || end - begin !== n * DTYPE_BYTES[dtype!]) {
-      fail('format', `${label}: tensor ${name} of shape [${shape}] does not match its data range [${begin}, ${end}) in ${dataLen} bytes`);
+      fail('format', `${label}: tensor ${shown} of shape ${shapeText(shape as unknown[])} does not match its data range [${begin}, ${end}) in ${dataLen} bytes`);
     }
     out.set(name, {
       name, dtype: dtype!, shape: shape as number[],

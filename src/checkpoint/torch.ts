@@ -1,4 +1,6 @@
 import { fail } from '../util/errors.js';
+import { LIMITS } from '../util/limits.js';
+import { render } from '../util/render.js';
 import { DTYPE_BYTES, numel, type DType } from '../util/ndarray.js';
 import { latin1Encoder } from './paddle.js';
 import { unpickle, type GlobalTable } from './pickle.js';
@@ -28,6 +30,7 @@ export class TorchTensor {
 }
 
 const asInts = (v: unknown, what: string, label: string): number[] => {
+  if (Array.isArray(v) && v.length > LIMITS.rank) fail('format', `${label}: tensor ${what} has ${v.length} dimensions (at most ${LIMITS.rank})`);
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isSafeInteger(x))) {
     fail('format', `${label}: tensor ${what} is not a tuple of integers`);
   }
@@ -60,7 +63,8 @@ function torchGlobals(label: string, pickleBytes: number): GlobalTable {
     'torch.Tensor': () => fail('format', `${label}: torch.Tensor cannot be called here`),
     'torch.nn.parameter.Parameter': () => fail('format', `${label}: Parameter cannot be called here`),
     // Scalars and small values that training scripts store next to the weights.
-    'torch.device': (a) => `device(${String(a[0])})`,
+    // Rendered with bounds: its argument is whatever the pickle says (possibly a huge shared list graph).
+    'torch.device': (a) => `device(${render(a[0], { depth: 1, items: 2, chars: 40 })})`,
     // Protocol-2 pickles store bytes as _codecs.encode(str, 'latin1'): one char per byte. Its output is
     // budgeted by the pickle's size, so re-encoding one memoized string cannot amplify memory.
     '_codecs.encode': latin1Encoder(label, pickleBytes),
@@ -109,6 +113,10 @@ export function readTorchZip(bytes: Uint8Array, label: string): TorchLoad {
   // mmseg 1.x checkpoints pickle mmengine objects (message_hub, visualizer state) and numpy scalars
   // next to the weights: they stand in as inert placeholders, never resolved or called.
   const inert = (q: string): boolean => /^(mmengine|mmcv|mmseg)\./.test(q) || /^numpy\.(core\.multiarray\.scalar|dtype|ndarray|core\.multiarray\._reconstruct|_core\.multiarray\.(scalar|_reconstruct))$/.test(q);
+  const declared = archive.entries.get(pkl[0]!)!.uncompressedSize;
+  if (declared > LIMITS.dataPklBytes) {
+    fail('security', `${label}: data.pkl is ${declared} bytes, more than the limit of ${LIMITS.dataPklBytes} (a state dict's pickle is small; --limit data-pkl-bytes)`);
+  }
   const pickle = archive.read(pkl[0]!);
   const root = unpickle(pickle, { label, globals: torchGlobals(label, pickle.length), persistentLoad, inert });
   return { root, archive, prefix };

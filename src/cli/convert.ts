@@ -8,9 +8,10 @@ import type { Family } from '../models/bisenetv2.js';
 import { fail } from '../util/errors.js';
 import type { Dataset } from '../presets.js';
 import { ensureNotExists, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import { escapeText } from '../util/render.js';
 
 interface Opts { to: Target; out: string; opset?: number; aux?: boolean; labels?: boolean; family?: Family; classes?: number; force?: boolean; quantize?: Quantization; shardSize?: number;
-  groupedConv?: 'native' | 'depthwise'; shapes?: string; dataset?: Dataset | 'none' }
+  groupedConv?: 'native' | 'depthwise'; shapes?: string; dataset?: Dataset | 'none'; expose?: string; allowNonfinite?: boolean }
 
 /** A directory --force may replace: absent, empty, or a model directory (holds model.json). */
 function checkReplaceableDir(dir: string): void {
@@ -29,7 +30,11 @@ export function convertCommand(file: string, o: Opts): void {
   ensureNotExists(o.out, Boolean(o.force));
   if (isDir) checkReplaceableDir(o.out);
   const c = convertCheckpoint(file, { to: o.to, opset: o.opset, aux: o.aux, labels: o.labels, family: o.family, numClasses: o.classes,
-    quantize: o.quantize, shardBytes: o.shardSize === undefined ? undefined : Math.round(o.shardSize * 2 ** 20), groupedConv: o.groupedConv, shapes: o.shapes, dataset: o.dataset });
+    quantize: o.quantize, shardBytes: o.shardSize === undefined ? undefined : Math.round(o.shardSize * 2 ** 20), groupedConv: o.groupedConv, shapes: o.shapes, dataset: o.dataset,
+    expose: o.expose === undefined ? undefined : o.expose === 'all' ? 'all' : o.expose.split(',').map((t) => t.trim()).filter(Boolean), allowNonfinite: o.allowNonfinite });
+  if (c.ported.nonfinite.length) {
+    process.stderr.write(`warning: ${c.ported.nonfinite.length} tensor(s) hold NaN/Inf or a negative running variance (first: ${c.ported.nonfinite.slice(0, 3).map((k) => escapeText(k, 100)).join(', ')}); converted because of --allow-nonfinite\n`);
+  }
   if (c.files) writeDirAtomic(o.out, c.files);
   else writeFileAtomic(o.out, c.bytes);
   const outputs = c.graph.outputs.map((x) => x.name).join(', ');

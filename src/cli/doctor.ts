@@ -1,12 +1,13 @@
 import { checkPassed, checkRuntimes, formatCheck, goldenCheckpoint, listAdapters, probeRuntimes } from '../check/runtimes.js';
 import { installLine, isInstalled } from '../runtime/index.js';
 import { fail } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
 import { ExitCode } from './exit.js';
 
-interface Opts { golden: string; checkpoint?: string; runtimes?: string[]; device?: string; list?: boolean; json?: string }
+interface Opts { force?: boolean; golden: string; checkpoint?: string; runtimes?: string[]; device?: string; list?: boolean; json?: string }
 
 export async function doctorCommand(o: Opts): Promise<void> {
+  if (o.json) ensureNotExists(o.json, Boolean(o.force));
   const dawn = isInstalled('webgpu');
   const adapters = dawn ? await listAdapters().catch(() => []) : [];
   process.stdout.write(`WebGPU adapters (dawn.node): ${!dawn ? `not installed (${installLine(['webgpu'])})` : adapters.length ? adapters.map((a) => `${a.name} [${a.backend}]`).join('; ') : 'none'}\n`);
@@ -28,6 +29,7 @@ export async function doctorCommand(o: Opts): Promise<void> {
   });
   process.stdout.write(`${formatCheck(rows)}\n`);
   for (const r of rows) if (r.knownFailure && r.available && r.pass === false) process.stdout.write(`known failure, ${r.runtime}: ${r.knownFailure}\n`);
+  for (const r of rows) if (r.reportOnly && r.available && !r.error) process.stdout.write(`reported only, ${r.runtime}: ${r.reportOnly}\n`);
   const ok = checkPassed(rows);
   process.stdout.write(ok ? 'PASS: every available runtime matches the golden set (known failures aside)\n' : 'FAIL: a runtime does not match the golden set\n');
   if (o.json) writeFileAtomic(o.json, `${JSON.stringify({ adapters, rows: rows.map(({ report: _r, ...rest }) => rest) }, null, 2)}\n`);

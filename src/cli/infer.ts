@@ -1,18 +1,21 @@
-import { readNpy, writeNpy } from '../checkpoint/npy.js';
+import { encodeNpy, readNpy } from '../checkpoint/npy.js';
 import { inferArrays } from '../infer.js';
 import { fail } from '../util/errors.js';
-import { ensureNotExists } from '../util/fs.js';
+import { ensureNotExists, writeFilesAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { argmaxChannels } from '../verify/compare.js';
 import { AUX_OUTPUTS } from '../models/bisenetv2.js';
 
-interface Opts { input: string; out: string; aux?: boolean; labels?: boolean; runtime?: string; threads?: number; device?: string; force?: boolean }
+interface Opts { input: string; out: string; aux?: boolean; labels?: boolean; runtime?: string; threads?: number; device?: string; tfjsFlags?: Record<string, boolean | number | string>; force?: boolean }
 
 const sibling = (out: string, name: string): string => `${out.replace(/\.npy$/i, '')}.${name}.npy`;
 
 export async function inferCommand(model: string, o: Opts): Promise<void> {
+  // Outputs that exist are refused before any work (the sibling names are known up front).
+  ensureNotExists(o.out, Boolean(o.force));
+  if (o.labels) ensureNotExists(sibling(o.out, 'labels'), Boolean(o.force));
   const input = readNpy(o.input);
-  const outputs = await inferArrays(model, input, { runtime: o.runtime, threads: o.threads, device: o.device });
+  const outputs = await inferArrays(model, input, { runtime: o.runtime, threads: o.threads, device: o.device, flags: o.tfjsFlags });
   const names = Object.keys(outputs);
   const first = outputs.logits ?? outputs[names[0]!]!;
   const files = new Map<string, NdArray>([[o.out, first]]);
@@ -26,6 +29,7 @@ export async function inferCommand(model: string, o: Opts): Promise<void> {
     files.set(sibling(o.out, 'labels'), labels);
   }
   for (const f of files.keys()) ensureNotExists(f, Boolean(o.force));
-  for (const [f, a] of files) writeNpy(f, a);
+  // One atomic group: either every output is written, or none (no y.npy left behind if y.labels.npy fails).
+  writeFilesAtomic(new Map([...files].map(([f, a]) => [f, encodeNpy(a)])));
   process.stdout.write(`${[...files].map(([f, a]) => `${f} ${a.dtype} [${a.shape.join(', ')}]`).join('\n')}\n`);
 }

@@ -1,25 +1,30 @@
 import { loadCheckpoint } from '../checkpoint/index.js';
 import { summarize } from '../port/index.js';
 import { fail } from '../util/errors.js';
+import { escapeText, safeJson } from '../util/render.js';
+
+/** Problems listed in the text report (all of them are in --json and with --verbose). */
+const SHOWN_PROBLEMS = 20;
 
 export function inspectCommand(file: string, o: { json?: boolean }): void {
   const ckpt = loadCheckpoint(file);
   const s = summarize(ckpt);
   if (o.json) {
-    process.stdout.write(`${JSON.stringify({ file, format: ckpt.format, wrapper: ckpt.wrapper || null, ...s }, null, 2)}\n`);
+    process.stdout.write(`${safeJson({ file, format: ckpt.format, wrapper: ckpt.wrapper || null, ...s }, 2)}\n`);
     refuseIfUnusable(s);
     return;
   }
   const dtypes = new Map<string, number>();
   for (const t of ckpt.tensors.values()) dtypes.set(t.dtype, (dtypes.get(t.dtype) ?? 0) + 1);
   const lines = [
-    `file:           ${file}`,
-    `format:         ${ckpt.format}${ckpt.wrapper ? ` (state dict under "${ckpt.wrapper}")` : ''}`,
+    `file:           ${escapeText(file)}`,
+    `format:         ${ckpt.format}${ckpt.wrapper ? ` (state dict under "${escapeText(ckpt.wrapper)}")` : ''}`,
     `family:         ${s.family ?? 'unknown (not a BiSeNetV2 checkpoint of a known family)'}`,
     `classes:        ${s.numClasses ?? '-'}`,
     `booster heads:  ${s.family ? (s.hasBooster ? 'present (aux2, aux3, aux4, aux5_4)' : 'absent') : '-'}`,
     `tensors:        ${s.tensorCount} (${[...dtypes].map(([d, n]) => `${n} ${d}`).join(', ')})`,
-    s.problems.length ? `problems:\n${s.problems.map((p) => `  - ${p}`).join('\n')}` : 'problems:       none',
+    s.problems.length ? `problems:\n${s.problems.slice(0, SHOWN_PROBLEMS).map((p) => `  - ${escapeText(p)}`).join('\n')}${
+      s.problems.length > SHOWN_PROBLEMS ? `\n  … and ${s.problems.length - SHOWN_PROBLEMS} more (--json lists them all)` : ''}` : 'problems:       none',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   refuseIfUnusable(s);

@@ -6,6 +6,8 @@ import { RUNTIME_IDS, runtimeHelp } from '../runtime/index.js';
 import { isBisenetError } from '../util/errors.js';
 import { setVerbose } from '../util/verbosity.js';
 import { ExitCode } from './exit.js';
+import { LIMITS, parseQuantity, setLimit } from '../util/limits.js';
+import { escapeText } from '../util/render.js';
 
 /**
  * The `bisenet` command line: it parses arguments and prints; the work is done by the library.
@@ -61,6 +63,20 @@ function floatOption(name: string) {
   };
 }
 
+/** `--tfjs-flags KEY=VALUE,…`: TensorFlow.js environment flags (true/false, numbers, or text). */
+function tfjsFlags(v: string): Record<string, boolean | number | string> {
+  const flags: Record<string, boolean | number | string> = {};
+  for (const part of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(part);
+    if (!m) throw new CommanderError(2, 'bisenet.badOption', `error: --tfjs-flags takes KEY=VALUE pairs separated by commas (e.g. WEBGL_FORCE_F16_TEXTURES=true), got '${part}'`);
+    const value = m[2]!;
+    flags[m[1]!] = value === 'true' ? true : value === 'false' ? false : value !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
+  }
+  return flags;
+}
+
+const TFJS_FLAGS_HELP = 'browser tfjs runtimes: TensorFlow.js flags set before the backend starts, e.g. WEBGL_FORCE_F16_TEXTURES=true,WEBGL_PACK=false';
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -68,9 +84,17 @@ export function buildProgram(): Command {
     .description('Port BiSeNet V2 checkpoints to ONNX, run them, and verify parity against PyTorch goldens')
     .version(packageVersion())
     .option('-v, --verbose', 'print details of errors (e.g. every mismatching key)')
-    .hook('preAction', (cmd) => { verbose = Boolean(cmd.opts().verbose); setVerbose(verbose); })
+    .option('--limit <name=value>', 'change a resource limit (repeatable; see the README\'s limits section), e.g. --limit zip-inflated-bytes=4GiB', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--max-memory <size>', `largest estimated memory for a model run (default ${(LIMITS.modelMemory / 2 ** 20).toFixed(0)} MiB here), e.g. 4GiB`)
+    .hook('preAction', (cmd) => {
+      const g = cmd.opts() as { verbose?: boolean; limit?: string[]; maxMemory?: string };
+      verbose = Boolean(g.verbose);
+      setVerbose(verbose);
+      for (const l of g.limit ?? []) setLimit(l);
+      if (g.maxMemory !== undefined) LIMITS.modelMemory = parseQuantity(g.maxMemory, '--max-memory');
+    })
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`${escapeText(s.trimEnd())}\n`) });
 
   program.command('inspect')
     .description('identify a checkpoint: family, class count, booster heads, tensors, problems')
@@ -92,7 +116,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--quantize <dtype>', 'tfjs targets: store weights quantized per tensor').choices(['float16', 'uint8', 'uint16']))
     .option('--shard-size <MiB>', 'tfjs targets: largest weight shard in MiB (default 4)', floatOption('--shard-size'))
     .addOption(new Option('--grouped-conv <form>', 'onnx: grouped convs as one Conv (native) or channel repeat + depthwise (exact; avoids onnxruntime-web WebGPU\'s grouped-conv bug)').choices(['native', 'depthwise']))
+    .option('--expose <all|names>', 'onnx, tfjs: also output these intermediate tensors (IR names, comma-separated) or all, after the model\'s own outputs (for bisenet diff and debugging)')
     .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile (default 1x3x512x1024)')
+    .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf or a running variance is negative (refused otherwise)')
     .option('--force', 'replace the output if it exists')
     .addHelpText('after', () => `\nTargets (--to):\n${targetHelp()}\n`)
     .action(async (file: string, o) => (await import('./convert.js')).convertCommand(file, o));
@@ -105,6 +131,7 @@ export function buildProgram(): Command {
     .option('--aux', 'also write booster outputs to sibling files (<out>.aux2.npy …)')
     .option('--labels', 'also write the labels output (or the argmax of logits) to <out>.labels.npy')
     .option('--runtime <id>', RUNTIME_OPTION_HELP, runtimeOption)
+    .option('--tfjs-flags <KEY=VALUE,…>', TFJS_FLAGS_HELP, tfjsFlags)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
     .option('--force', 'replace outputs that exist')
@@ -122,6 +149,7 @@ export function buildProgram(): Command {
     .option('--raw', 'write class indices as 8-bit grey instead of palette colours')
     .option('--batch <n>', 'images per inference (images of one processing size are batched)', intOption('--batch', 1, 64), 1)
     .option('--runtime <id>', 'runtime (default: ort-cpu for .onnx and checkpoints, tfjs-wasm for tfjs models; see "Runtimes" below)', runtimeOption)
+    .option('--tfjs-flags <KEY=VALUE,…>', TFJS_FLAGS_HELP, tfjsFlags)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
     .addOption(new Option('--family <family>', 'checkpoint family (default: detected), or the preset family for models that record no preprocessing').choices(['coincheung', 'mmseg', 'paddleseg']))
@@ -157,12 +185,41 @@ export function buildProgram(): Command {
     .option('--json <file>', 'also write the report as JSON')
     .option('--junit <file>', 'also write the report as JUnit XML (a test case per golden case and output), for CI dashboards')
     .option('--runtime <id>', RUNTIME_OPTION_HELP, runtimeOption)
+    .option('--tfjs-flags <KEY=VALUE,…>', TFJS_FLAGS_HELP, tfjsFlags)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
-    .option('--tolerance <rel>', 'max |Δ| allowed, relative to max |reference|', floatOption('--tolerance'), 1e-4)
-    .option('--min-agreement <share>', 'least share of agreeing argmax labels', floatOption('--min-agreement'), 0.9999)
+    .option('--tolerance <rel>', 'max |Δ| allowed, relative to max |reference| (default: the runtime\'s, 1e-4 for CPU and wasm, 1e-3 for GPU and WebGL)', floatOption('--tolerance'))
+    .option('--min-agreement <share>', 'least share of agreeing argmax labels (default: the runtime\'s, 0.9999 for CPU and wasm, 0.999 for GPU and WebGL)', floatOption('--min-agreement'))
+    .option('--layers [names]', 'also compare every intermediate tensor (or these, comma-separated) with the reference interpreter on the golden set\'s checkpoint')
+    .option('--checkpoint <file>', 'with --layers: the checkpoint (default: the one the golden manifest names)')
+    .option('--force', 'replace the --json file if it exists')
     .addHelpText('after', runtimesHelpText)
     .action(async (model: string, o) => (await import('./verify.js')).verifyCommand(model, o));
+
+  program.command('serve')
+    .description('serve a page to try a model in a browser: drop an image, see the mask, time it, and check the golden set on that device')
+    .argument('<model>', 'model: an .onnx file, or a TensorFlow.js model directory or its model.json')
+    .option('--port <n>', 'port (default: a free one)', intOption('--port', 0, 65535))
+    .option('--host <address>', 'address to listen on; anything but loopback prints a warning', '127.0.0.1')
+    .option('--golden <dir>', 'golden set of this model, for the page\'s "check this device" button')
+    .action(async (model: string, o) => (await import('./serve.js')).serveCommand(model, o));
+
+  program.command('diff')
+    .description('run one input through two models and compare every intermediate tensor; names the first that diverges. Exit 0 agree, 1 divergence, 2 bad input')
+    .argument('<A>', 'a checkpoint (run in the reference interpreter), an .onnx file, or a TensorFlow.js model directory or its model.json')
+    .argument('<B>', 'the same kinds as A')
+    .option('--input <x.npy>', 'input, N×3×H×W (default: a deterministic 1×3×96×160)')
+    .option('--golden <dir>', 'use the golden set\'s input(s)')
+    .option('--runtime-a <id>', 'runtime for A (default: from the file: reference, ort-cpu or tfjs-wasm; see "Runtimes" below)', runtimeOption)
+    .option('--runtime-b <id>', 'runtime for B', runtimeOption)
+    .option('--layers <names>', 'all (default), or a comma-separated list of tensors to compare')
+    .option('--tolerance <rel>', 'per-tensor max |Δ| allowed, relative to max |A| of that tensor', floatOption('--tolerance'), 1e-4)
+    .option('--json <file>', 'also write the report as JSON')
+    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
+    .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
+    .option('--force', 'replace the JSON report if it exists')
+    .addHelpText('after', runtimesHelpText)
+    .action(async (a: string, b: string, o) => (await import('./diff.js')).diffCommand(a, b, o));
 
   program.command('doctor')
     .description('list every runtime this machine can run (with its GPU adapter) and run the golden set through each; exit 1 if one fails parity')
@@ -172,6 +229,7 @@ export function buildProgram(): Command {
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
     .option('--list', 'only list the runtimes and adapters; run nothing')
     .option('--json <file>', 'also write the results as JSON')
+    .option('--force', 'replace the --json file if it exists')
     .addHelpText('after', runtimesHelpText)
     .action(async (o) => (await import('./doctor.js')).doctorCommand(o));
 
@@ -202,18 +260,19 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof ExitCode) return e.code;
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      if (e.code === 'bisenet.badOption') process.stderr.write(`${e.message}\n`);
+      if (e.code === 'bisenet.badOption') process.stderr.write(`${escapeText(e.message)}\n`);
       return 2;
     }
+    // Every message is one line, escaped and bounded: it may quote names and values from a hostile file.
     if (isBisenetError(e)) {
-      process.stderr.write(`error: ${e.message}\n`);
-      if (verbose) for (const d of e.details) process.stderr.write(`  ${d}\n`);
-      else if (e.details.length) process.stderr.write(`  (${e.details.length} details: run with --verbose to list them)\n`);
+      const more = e.details.length && !verbose ? ` (${e.details.length} details: run with --verbose to list them)` : '';
+      process.stderr.write(`error: ${escapeText(e.message)}${more}\n`);
+      if (verbose) for (const d of e.details.slice(0, 10_000)) process.stderr.write(`  ${escapeText(d)}\n`);
       return 2;
     }
-    process.stderr.write(`internal error: ${(e as Error)?.message ?? String(e)}\n`);
-    if (verbose) process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
-    else process.stderr.write('  (this is a bug in bisenet-port; run with --verbose for the stack trace)\n');
+    const text = e instanceof Error ? e.message : typeof e === 'string' ? e : 'unknown';
+    process.stderr.write(`internal error: ${escapeText(text)} (this is a bug in bisenet-port; run with --verbose for the stack trace)\n`);
+    if (verbose) process.stderr.write(`${escapeText((e as Error)?.stack ?? '', 20_000)}\n`);
     return 3;
   }
 }

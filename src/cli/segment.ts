@@ -7,7 +7,7 @@ import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
 
 interface Opts {
   image?: string; out?: string; outDir?: string; overlay?: string | boolean; raw?: boolean; batch?: number; quiet?: boolean;
-  runtime?: string; threads?: number; device?: string; family?: Family; dataset?: Dataset; force?: boolean;
+  runtime?: string; threads?: number; device?: string; tfjsFlags?: Record<string, boolean | number | string>; family?: Family; dataset?: Dataset; force?: boolean;
 }
 
 const ms = (total: number, n: number): string => `${(total / Math.max(1, n)).toFixed(total / n < 10 ? 1 : 0)} ms`;
@@ -30,7 +30,7 @@ export async function segmentCommand(model: string, images: string[], o: Opts): 
   ensureNotExists(out, Boolean(o.force));
   if (overlay) ensureNotExists(overlay, Boolean(o.force));
   const t0 = performance.now();
-  const s = await segmentImage(model, image, { runtime: o.runtime, threads: o.threads, device: o.device, family: o.family, dataset: o.dataset });
+  const s = await segmentImage(model, image, { runtime: o.runtime, threads: o.threads, device: o.device, flags: o.tfjsFlags, family: o.family, dataset: o.dataset });
   const [mask, blended] = await Promise.all([encodeSegmentation(s, o.raw), overlay ? encodeOverlay(s.image, s.labels, s.palette) : null]);
   writeFileAtomic(out, mask);
   if (overlay) writeFileAtomic(overlay, blended!);
@@ -44,7 +44,7 @@ async function segmentManyCommand(model: string, images: string[], o: Opts): Pro
   const args = [...(o.image ? [o.image] : []), ...(typeof o.overlay === 'string' ? [o.overlay] : []), ...images];
   const r = await segmentMany(model, args, {
     outDir: o.outDir!, overlay: o.overlay !== undefined && o.overlay !== false, raw: o.raw, batch: o.batch, force: o.force, progress: { quiet: o.quiet },
-    runtime: o.runtime, threads: o.threads, device: o.device, family: o.family, dataset: o.dataset,
+    runtime: o.runtime, threads: o.threads, device: o.device, flags: o.tfjsFlags, family: o.family, dataset: o.dataset,
   });
   const t = r.times;
   const n = r.images;

@@ -14,8 +14,8 @@ import { emitTfjsLayers } from './tfjs-layers.js';
 export type Emitter = (graph: Graph, weights: WeightMap, opts: EmitOptions) => Map<string, Uint8Array> | Uint8Array;
 
 export const EMITTERS: { [T in Target]: Emitter } = {
-  onnx: (g, w, o) => emitOnnx(g, w, { opset: o.opset, groupedConv: o.groupedConv, metadata: o.metadata }),
-  'tfjs-layers': (g, w, o) => emitTfjsLayers(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata }),
-  'tfjs-graph': (g, w, o) => emitTfjsGraph(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata }),
+  onnx: (g, w, o) => emitOnnx(g, w, { opset: o.opset, groupedConv: o.groupedConv, metadata: o.metadata, expose: o.expose }),
+  'tfjs-layers': (g, w, o) => emitTfjsLayers(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata, expose: o.expose }),
+  'tfjs-graph': (g, w, o) => emitTfjsGraph(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata, expose: o.expose }),
   tensorrt: (g, w, o) => emitTensorrt(g, w, { shapes: o.shapes, opset: o.opset, metadata: o.metadata }),
 };

@@ -2,6 +2,7 @@ import { onnxProto, type OnnxProto } from '../util/onnx-proto.js';
 import { foldBatchNorm, type WeightMap } from '../ir/fold.js';
 import { nodeParams, type Graph, type Node } from '../ir/graph.js';
 import { fail } from '../util/errors.js';
+import { exposedTensors, type Expose } from './expose.js';
 
 const { onnx } = onnxProto;
 type INode = OnnxProto.onnx.INodeProto;
@@ -28,6 +29,8 @@ export interface OnnxEmitOptions {
   inputDims?: (number | string)[];
   /** The labels output's type: int64 (ONNX ArgMax) or int32 (ArgMax, then Cast), as TensorRT prefers. */
   labelsType?: 'int64' | 'int32';
+  /** Also make these IR tensors (or all the model holds) graph outputs, after the model's own; element type only, no shape. */
+  expose?: Expose;
 }
 
 /** The ONNX IR version that goes with an opset (onnx/helper.py's VERSION_TABLE). */
@@ -174,6 +177,7 @@ export function emitOnnx(graph: Graph, weights: WeightMap, opts: OnnxEmitOptions
   const outputs = folded.graph.outputs.map((o) => o.dtype === 'index'
     ? valueInfo(o.name, LABELS, [dn!, dh!, dw!])
     : valueInfo(o.name, FLOAT, [dn!, o.channels!, dh!, dw!]));
+  for (const t of exposedTensors(folded.graph, folded.graph.nodes.map((n) => n.name), opts.expose, 'onnx')) outputs.push({ name: t, type: { tensorType: { elemType: FLOAT } } });
   const metadata = { ...graph.metadata, ...(opts.metadata ?? {}) };
   const model = onnx.ModelProto.create({
     irVersion: irVersionFor(opset),

@@ -13,13 +13,15 @@ export interface EmitOptions {
   shardBytes?: number;
   groupedConv?: 'native' | 'depthwise';
   shapes?: string;
+  /** Also output these IR tensors (or 'all' the target holds), after the model's own outputs (bisenet diff). */
+  expose?: 'all' | string[];
   metadata: Record<string, string>;
 }
 export type EmitOption = Exclude<keyof EmitOptions, 'metadata'>;
 
 /** The flag a user writes for each option (for "applies to … only" messages). */
 export const OPTION_FLAGS: Record<EmitOption, string> = {
-  opset: '--opset', quantize: '--quantize', shardBytes: '--shard-size', groupedConv: '--grouped-conv', shapes: '--shapes',
+  opset: '--opset', quantize: '--quantize', shardBytes: '--shard-size', groupedConv: '--grouped-conv', shapes: '--shapes', expose: '--expose',
 };
 
 export interface TargetInfo {
@@ -32,12 +34,12 @@ export interface TargetInfo {
   options: EmitOption[];
 }
 
-const tfjsOptions: EmitOption[] = ['quantize', 'shardBytes'];
+const tfjsOptions: EmitOption[] = ['quantize', 'shardBytes', 'expose'];
 
 export const TARGETS = {
   onnx: {
     description: 'one .onnx file (opset 13–21), for onnxruntime and anything that reads ONNX',
-    directory: false, main: null, options: ['opset', 'groupedConv'],
+    directory: false, main: null, options: ['opset', 'groupedConv', 'expose'],
   },
   'tfjs-layers': {
     description: 'TensorFlow.js layers model: a directory with model.json and weight shards (needs registerBisenetLayers)',

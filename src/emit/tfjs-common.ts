@@ -35,6 +35,8 @@ export interface TfjsEmitOptions {
   shardBytes?: number;
   /** Extra entries for userDefinedMetadata.bisenet (preprocessing, class names…). */
   metadata?: Record<string, string>;
+  /** Also make these IR tensors (or all the model holds) outputs, after the model's own (listed in the metadata's outputs too). */
+  expose?: import('./expose.js').Expose;
 }
 
 /** What our models record in model.json's `userDefinedMetadata.bisenet`. */

@@ -18,6 +18,7 @@
 import type { WeightMap } from '../ir/fold.js';
 import type { Graph, Node, Pads } from '../ir/graph.js';
 import { fail } from '../util/errors.js';
+import { exposedTensors } from './expose.js';
 import {
   emittedNodes, encodeWeights, modelFiles, modelMetadata, METADATA_KEY, padPlan, prepareGraph, tfKernel, TFJS_PRODUCER,
   type PreparedGraph, type TfjsEmitOptions, type TfjsWeight,
@@ -209,6 +210,10 @@ export function emitTfjsGraph(graph: Graph, weights: WeightMap, opts: TfjsEmitOp
       tensorShape: { dim: dims(labels ? [-1, -1, -1] : [-1, -1, -1, o.channels!]) },
     };
   }
+  const exposed = exposedTensors(prepared.graph, nodes.map((n) => n.name), opts.expose, 'tfjs-graph');
+  for (const t of exposed) outputs[t] = { name: `${t}:0`, dtype: 'DT_FLOAT', tensorShape: { dim: dims([-1, -1, -1, prepared.channels.get(t) ?? -1]) } };
+  const metadata = modelMetadata(graph, opts);
+  if (exposed.length) metadata.outputs = [...metadata.outputs, ...exposed];
   const { manifest, files } = encodeWeights(ctx.weights, opts);
   const modelJson = {
     format: 'graph-model',
@@ -220,7 +225,7 @@ export function emitTfjsGraph(graph: Graph, weights: WeightMap, opts: TfjsEmitOp
     },
     modelTopology: { node: ctx.nodes, library: {}, versions: { producer: 1 } },
     weightsManifest: manifest,
-    userDefinedMetadata: { [METADATA_KEY]: modelMetadata(graph, opts) },
+    userDefinedMetadata: { [METADATA_KEY]: metadata },
   };
   return modelFiles(modelJson, files);
 }

@@ -19,6 +19,7 @@
 import type { WeightMap } from '../ir/fold.js';
 import type { Graph, Node } from '../ir/graph.js';
 import { fail } from '../util/errors.js';
+import { exposedTensors } from './expose.js';
 import {
   emittedNodes, encodeWeights, EXCLUSIVE_POOL_LAYER_CLASS, modelFiles, modelMetadata, METADATA_KEY, padPlan, prepareGraph, RESIZE_LAYER_CLASS,
   tfKernel, TFJS_PRODUCER, type PadPlan, type PreparedGraph, type TfjsEmitOptions, type TfjsWeight,
@@ -156,6 +157,10 @@ export function emitTfjsLayers(graph: Graph, weights: WeightMap, opts: TfjsEmitO
     const layer = t === o.name ? t : addLayer(ctx, 'Activation', o.name, [t], { activation: 'linear' });
     return [layer, 0, 0] as [string, number, number];
   });
+  const exposed = exposedTensors(prepared.graph, nodes.map((n) => n.name), opts.expose, 'tfjs-layers');
+  for (const t of exposed) outputs.push([t, 0, 0]);
+  const metadata = modelMetadata(graph, opts);
+  if (exposed.length) metadata.outputs = [...metadata.outputs, ...exposed];
   const { manifest, files } = encodeWeights(ctx.weights, opts);
   const modelJson = {
     format: 'layers-model',
@@ -168,7 +173,7 @@ export function emitTfjsLayers(graph: Graph, weights: WeightMap, opts: TfjsEmitO
       backend: 'tensor_flow.js',
     },
     weightsManifest: manifest,
-    userDefinedMetadata: { [METADATA_KEY]: modelMetadata(graph, opts) },
+    userDefinedMetadata: { [METADATA_KEY]: metadata },
   };
   return modelFiles(modelJson, files);
 }

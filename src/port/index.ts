@@ -1,3 +1,4 @@
+import { escapeText } from '../util/render.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { graphParams, type Graph, type ParamSpec } from '../ir/graph.js';
 import { bisenetv2, type Family } from '../models/bisenetv2.js';
@@ -76,7 +77,9 @@ export function summarize(ckpt: Checkpoint): CheckpointSummary {
     if (numClasses === null) problems.push(`classifier ${table.classifierKey} is missing`);
     else {
       try { portWeights(ckpt, { family, aux: hasBooster }); } catch (e) {
-        problems.push((e as Error).message, ...((e as { details?: string[] }).details ?? []));
+        // Not push(...details): a hostile checkpoint can have hundreds of thousands of them.
+        problems.splice(problems.length, 0, (e as Error).message);
+        for (const d of (e as { details?: string[] }).details ?? []) problems.push(d);
       }
     }
   } else {
@@ -97,6 +100,11 @@ export interface PortOptions {
   aux?: boolean;
   /** Expected class count; an error if the checkpoint holds another. */
   numClasses?: number;
+  /**
+   * Accept NaN/±Inf weights and negative BatchNorm running variances (they would make every output NaN):
+   * refused by default, naming the tensors; with this, ported anyway and listed in `Ported.nonfinite`.
+   */
+  allowNonfinite?: boolean;
 }
 
 export interface Ported {
@@ -104,6 +112,8 @@ export interface Ported {
   numClasses: number;
   aux: boolean;
   weights: Weights;
+  /** checkpoint keys holding NaN/±Inf, or a negative running variance (only when allowNonfinite) */
+  nonfinite: string[];
 }
 
 /**
@@ -135,12 +145,15 @@ export function portWeights(ckpt: Checkpoint, opts: PortOptions = {}): Ported {
   const missing: string[] = [];
   const wrongShape: string[] = [];
   const weights: Weights = new Map();
+  const nonfinite: string[] = [];
   for (const [key, param] of expected) {
     const entry = ckpt.tensors.get(key);
     if (!entry) { missing.push(`${key} (expected ${shapeStr(param.shape)})`); continue; }
     if (!sameShape(entry.shape, param.shape)) { wrongShape.push(`${key}: expected ${shapeStr(param.shape)}, found ${shapeStr(entry.shape)}`); continue; }
     if (!['float32', 'float16', 'bfloat16', 'float64'].includes(entry.dtype)) { wrongShape.push(`${key}: expected floating point, found ${entry.dtype}`); continue; }
-    weights.set(param.name, toFloat32(entry.load()));
+    const data = toFloat32(entry.load());
+    if (hasNonfinite(data, param.role === 'running_var')) nonfinite.push(key);
+    weights.set(param.name, data);
   }
   const unexpected = [...ckpt.tensors.keys()].filter((k) => !expected.has(k) && !ignoredRes.some((r) => r.test(k)) && !(!aux && boosterRe.test(k)));
   const details = [
@@ -156,7 +169,19 @@ export function portWeights(ckpt: Checkpoint, opts: PortOptions = {}): Ported {
     ].filter(Boolean);
     fail('layout', `${ckpt.file}: does not fit BiSeNetV2 (${family}, ${numClasses} classes): ${parts.join('; ')}`, details);
   }
-  return { family: family!, numClasses: numClasses!, aux, weights };
+  if (nonfinite.length && !opts.allowNonfinite) {
+    fail('layout', `${ckpt.file}: ${nonfinite.length} tensor${nonfinite.length > 1 ? 's hold' : ' holds'} NaN/Inf or a negative running variance (first: ${nonfinite.slice(0, 3).map((k) => escapeText(k, 100)).join(', ')}); the model would output NaN (--allow-nonfinite converts anyway)`, nonfinite);
+  }
+  return { family: family!, numClasses: numClasses!, aux, weights, nonfinite };
+}
+
+/** NaN or ±Inf anywhere; for a running variance, also a negative value (sqrt(var + eps) would be NaN). */
+function hasNonfinite(a: Float32Array, variance: boolean): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i]!;
+    if (v - v !== 0 || (variance && v < 0)) return true;
+  }
+  return false;
 }
 
 export function modelFor(ported: Ported, opts: { labels?: boolean; aux?: boolean } = {}): Graph {

@@ -2,10 +2,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Target } from '../emit/targets.js';
 import { fail, isBisenetError } from '../util/errors.js';
+import { chromiumProbe, chromiumRuntime } from './chromium.js';
 import { ortCpu } from './ort.js';
 import { ortWebgpu, ortWebgpuDefault } from './ort-web.js';
 import { installLine, isInstalled, missingPackages } from './packages.js';
 import { findTrtexec, tensorrt, TENSORRT_MISSING } from './tensorrt.js';
+import { reference } from './reference.js';
 import { tfjsCpu, tfjsWasm } from './tfjs.js';
 import { tfjsWebgpu } from './tfjs-webgpu.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
@@ -25,8 +27,8 @@ export interface Availability {
 
 /** What the registry knows of a runtime besides how to load a model: one entry per runtime, below. */
 export interface RuntimeMeta {
-  /** The model format it loads, which `doctor` converts the checkpoint to for it. */
-  model: Target;
+  /** The model format it loads, which `doctor` converts the checkpoint to for it ('checkpoint': it runs the checkpoint itself). */
+  model: Target | 'checkpoint';
   /** Runs on a GPU (never a default; held to the GPU tolerance unless `tolerance` says otherwise). */
   gpu: boolean;
   tolerance: ToleranceClass;
@@ -69,6 +71,9 @@ const webgpuProbe = async (opts: RunnerOptions): Promise<Availability> => {
 const ortNodeProbe = importProbe('onnxruntime-node', () => import('onnxruntime-node'), () => `CPU (${os.availableParallelism()} threads)`);
 const tfjsProbe = (detail: string) => importProbe('TensorFlow.js', () => import('@tensorflow/tfjs-core'), () => detail);
 
+const CHROMIUM_TFJS_PACKAGES = ['playwright-core', '@tensorflow/tfjs-backend-webgl', '@tensorflow/tfjs-backend-webgpu'];
+const CHROMIUM_ORT_PACKAGES = ['playwright-core', 'onnxruntime-web'];
+
 /**
  * Every runtime the tool knows, by id, in one table that `--runtime`, the CLI help, `doctor` and
  * `gpu-check` read. Adding a runtime is adding its entry here (its runner lives in its own file).
@@ -87,6 +92,20 @@ export const RUNTIMES: RuntimeEntry[] = [
   entry(tensorrt, {
     model: 'tensorrt', gpu: true, tolerance: 'gpu', packages: [], default: false, timed: true,
     probe: async () => { const t = findTrtexec(); return t ? { available: true, detail: `trtexec at ${t}` } : { available: false, detail: TENSORRT_MISSING }; },
+  }),
+  // Browser runtimes (headless Chromium through playwright-core, on a page served from 127.0.0.1): never a
+  // default either. The tfjs pages load every tfjs backend's browser build, the ONNX pages onnxruntime-web's.
+  // In the browser both tfjs formats are checked by doctor: layers (custom layers registered in the page) and graph.
+  entry(chromiumRuntime('chromium-webgl'), { model: 'tfjs-layers', gpu: true, tolerance: 'gpu', packages: CHROMIUM_TFJS_PACKAGES, default: false, timed: true, probe: chromiumProbe }),
+  entry(chromiumRuntime('chromium-wasm'), { model: 'tfjs-graph', gpu: false, tolerance: 'cpu', packages: CHROMIUM_TFJS_PACKAGES, default: false, timed: true, probe: chromiumProbe }),
+  entry(chromiumRuntime('chromium-webgpu'), { model: 'tfjs-layers', gpu: true, tolerance: 'gpu', packages: CHROMIUM_TFJS_PACKAGES, default: false, timed: true, probe: chromiumProbe }),
+  entry(chromiumRuntime('chromium-ort-wasm'), { model: 'onnx', gpu: false, tolerance: 'cpu', packages: CHROMIUM_ORT_PACKAGES, default: false, timed: true, probe: chromiumProbe }),
+  entry(chromiumRuntime('chromium-ort-webgpu'), { model: 'onnx', gpu: true, tolerance: 'gpu', packages: CHROMIUM_ORT_PACKAGES, default: false, timed: true, probe: chromiumProbe }),
+  // The float64 interpreter of the IR on a checkpoint: named with --runtime reference (diff and verify --layers
+  // pick it for checkpoints). Its parity is the CPU bar; too slow to time at full size.
+  entry(reference, {
+    model: 'checkpoint', gpu: false, tolerance: 'cpu', packages: [], default: false, timed: false,
+    probe: async () => ({ available: true, detail: 'CPU, JavaScript float64 (reference interpreter, on the checkpoint)' }),
   }),
 ];
 

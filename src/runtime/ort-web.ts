@@ -17,7 +17,9 @@ import * as v8 from 'node:v8';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { isVerbose, ortLogSeverity } from '../util/verbosity.js';
+import { checkOnnxAmplification } from './onnx-check.js';
 import type { NdArray } from '../util/ndarray.js';
+import { exposeOnnxTensors } from './onnx-expose.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 import { installNavigatorGpu, openAdapter, type OpenedAdapter } from './webgpu.js';
 
@@ -100,7 +102,11 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
     accepts: (p) => p.toLowerCase().endsWith('.onnx'),
     inMemory: true,
     async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {
-      const bytes = opts.files?.get('model.onnx') ?? readFileChecked(modelPath, 'ONNX model');
+      let bytes: Uint8Array = opts.files?.get('model.onnx') ?? readFileChecked(modelPath, 'ONNX model');
+    // Intermediates asked for become extra graph outputs of an in-memory copy of the model.
+    const probe = opts.expose ? exposeOnnxTensors(bytes, opts.expose, modelPath) : null;
+    if (probe) bytes = probe.bytes;
+      checkOnnxAmplification(bytes, modelPath);
       const { ort, opened } = await loadOrtWeb(opts.device ?? 'auto');
       const ep = layout === 'default' ? 'webgpu' : { name: 'webgpu' as const, preferredLayout: layout };
       let session: import('onnxruntime-web').InferenceSession;
@@ -113,8 +119,10 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
         runtime: id,
         device: `${opened.label}, ${layout === 'default' ? 'default layout' : `${layout} layout`}`,
         inputNames: [...session.inputNames],
-        outputNames: [...session.outputNames],
-        async run(inputs, outputs) {
+        outputNames: probe ? probe.outputs : [...session.outputNames],
+      exposed: probe?.exposed,
+        async run(inputs, runOpts) {
+          const outputs = runOpts?.outputs;
           const feeds: Record<string, import('onnxruntime-web').Tensor> = {};
           for (const [k, v] of Object.entries(inputs)) feeds[k] = toTensor(ort, v);
           const fetches = outputs?.filter((n) => session.outputNames.includes(n));

@@ -2,7 +2,9 @@ import * as os from 'node:os';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { ortLogSeverity } from '../util/verbosity.js';
+import { checkOnnxAmplification } from './onnx-check.js';
 import type { NdArray } from '../util/ndarray.js';
+import { exposeOnnxTensors } from './onnx-expose.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
 type Ort = typeof import('onnxruntime-node');
@@ -38,7 +40,11 @@ export const ortCpu: RuntimeInfo = {
   accepts: (p) => p.toLowerCase().endsWith('.onnx'),
   inMemory: true,
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
-    const bytes = opts.files?.get('model.onnx') ?? readFileChecked(modelPath, 'ONNX model');
+    let bytes: Uint8Array = opts.files?.get('model.onnx') ?? readFileChecked(modelPath, 'ONNX model');
+    // Intermediates asked for become extra graph outputs of an in-memory copy of the model.
+    const probe = opts.expose ? exposeOnnxTensors(bytes, opts.expose, modelPath) : null;
+    if (probe) bytes = probe.bytes;
+    checkOnnxAmplification(bytes, modelPath);
     const ort = await loadOrt();
     const threads = opts.threads ?? os.availableParallelism();
     let session: import('onnxruntime-node').InferenceSession;
@@ -55,8 +61,10 @@ export const ortCpu: RuntimeInfo = {
       runtime: 'ort-cpu',
       device: `CPU (${threads} thread${threads > 1 ? 's' : ''})`,
       inputNames: [...session.inputNames],
-      outputNames: [...session.outputNames],
-      async run(inputs, outputs) {
+      outputNames: probe ? probe.outputs : [...session.outputNames],
+      exposed: probe?.exposed,
+      async run(inputs, runOpts) {
+        const outputs = runOpts?.outputs;
         const feeds: Record<string, import('onnxruntime-node').Tensor> = {};
         for (const [k, v] of Object.entries(inputs)) feeds[k] = toOrtTensor(ort, v);
         // Fetching only the outputs asked for saves reading back (and allocating) the others.

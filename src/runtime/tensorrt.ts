@@ -10,6 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TensorrtManifest } from '../emit/tensorrt.js';
 import { fail } from '../util/errors.js';
+import { parseJsonBounded } from '../util/json.js';
+import { readFileChecked } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
@@ -39,8 +41,8 @@ function resolveModel(modelPath: string): { onnx: string; manifest: TensorrtMani
   if (st.isDirectory()) {
     const mf = path.join(modelPath, 'tensorrt.json');
     if (!fs.existsSync(mf)) fail('usage', `${modelPath}: not a TensorRT model directory (no tensorrt.json); convert with --to tensorrt`);
-    let m: TensorrtManifest;
-    try { m = JSON.parse(fs.readFileSync(mf, 'utf8')) as TensorrtManifest; } catch { return fail('format', `${mf}: not valid JSON`); }
+    const m = parseJsonBounded(readFileChecked(mf, 'tensorrt.json').toString('utf8'), mf, 'tensorrt.json') as TensorrtManifest;
+    if (typeof m !== 'object' || m === null) fail('format', `${mf}: not a bisenet TensorRT manifest`);
     if (m.format !== 'bisenet-tensorrt' || typeof m.onnx !== 'string' || path.isAbsolute(m.onnx) || m.onnx.includes('..')) fail('format', `${mf}: not a bisenet TensorRT manifest`);
     return { onnx: path.join(modelPath, m.onnx), manifest: m };
   }
@@ -70,6 +72,7 @@ export const tensorrt: RuntimeInfo = {
   description: 'NVIDIA TensorRT through trtexec (engine built per input shape; fp32)',
   accepts: (p) => p.toLowerCase().endsWith('.onnx') || fs.existsSync(path.join(p, 'tensorrt.json')),
   async load(modelPath: string, _opts: RunnerOptions): Promise<Runner> {
+    if (_opts.expose) fail('usage', 'the tensorrt runtime cannot return intermediate tensors (trtexec exports the engine\'s outputs only)');
     const { onnx, manifest } = resolveModel(modelPath);
     const trtexec = findTrtexec();
     if (!trtexec) fail('runtime', TENSORRT_MISSING);

@@ -70,15 +70,16 @@ export const tfjsWebgpu: RuntimeInfo = {
     const { tf, opened } = await loadTfjsWebgpu(opts.device ?? 'auto');
     await useWebgpu(tf);
     // The same loader as tfjs-wasm/cpu, on this tfjs-core with the WebGPU backend active.
-    const model = await loadModel({ tf, layers: await import('@tensorflow/tfjs-layers'), converter: await import('@tensorflow/tfjs-converter') }, modelPath, opts.files);
+    const model = await loadModel({ tf, layers: await import('@tensorflow/tfjs-layers'), converter: await import('@tensorflow/tfjs-converter') }, modelPath, opts.files, opts.expose);
     return {
       runtime: 'tfjs-webgpu',
       device: `${opened.label} (${model.kind})`,
       inputNames: [model.inputName],
       outputNames: [...model.outputNames],
-      async run(inputs, outputs) {
+      exposed: model.exposed,
+      async run(inputs, runOpts) {
         await useWebgpu(tf);
-        return runLoaded(tf, model, inputs, 'tfjs-webgpu', modelPath, outputs);
+        return runLoaded(tf, model, inputs, 'tfjs-webgpu', modelPath, runOpts?.outputs);
       },
       async dispose() { model.dispose(); },
     };

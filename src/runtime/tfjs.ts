@@ -2,7 +2,7 @@
  * TensorFlow.js runners: `tfjs-wasm` (@tensorflow/tfjs-backend-wasm, XNNPACK, SIMD) and
  * `tfjs-cpu` (@tensorflow/tfjs-backend-cpu, plain JS), loading our layers and graph models from
  * the file system without tfjs-node. The runner interface is NCHW; tfjs runs NHWC: the layout is
- * converted here, in `toNhwc`/`toNchw`, and nowhere else.
+ * converted in one place, `toNhwc`/`toNchw` of ./layout.js (which browser pages import too).
  */
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,10 +12,17 @@ import type * as TflNs from '@tensorflow/tfjs-layers';
 import type * as TfconvNs from '@tensorflow/tfjs-converter';
 import { METADATA_KEY, type BisenetTfjsMetadata } from '../emit/tfjs-common.js';
 import { fail } from '../util/errors.js';
-import { readFileChecked } from '../util/fs.js';
+import { readFileChecked, regularFileSize, resolveInside } from '../util/fs.js';
+import { LIMITS } from '../util/limits.js';
+import { escapeText, render, shapeText } from '../util/render.js';
+import { parseJsonBounded } from '../util/json.js';
 import type { NdArray } from '../util/ndarray.js';
+import { loadTfjsModel, runLoaded, type Loaded } from './tfjs-model.js';
 import { platformHasWasmThreads, prepareWasmThreads, type WasmThreads } from './tfjs-wasm-threads.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
+
+export { toNchw, toNhwc } from './layout.js';
+export { runLoaded, type Loaded } from './tfjs-model.js';
 
 type Tfc = typeof TfcNs;
 type Backend = 'wasm' | 'cpu';
@@ -105,8 +112,7 @@ export function readModelJson(modelPath: string): { file: string; json: ModelJso
 }
 
 export function parseModelJson(bytes: Uint8Array, file: string): ModelJson {
-  let json: ModelJson;
-  try { json = JSON.parse(Buffer.from(bytes).toString('utf8')) as ModelJson; } catch { return fail('format', `${file}: not valid JSON`); }
+  const json = parseJsonBounded(Buffer.from(bytes).toString('utf8'), file, 'model.json') as ModelJson;
   if (typeof json !== 'object' || json === null || Array.isArray(json) || !json.modelTopology) fail('format', `${file}: not a TensorFlow.js model.json (no modelTopology)`);
   return json;
 }
@@ -118,10 +124,12 @@ const QUANT_DTYPES = new Set(['uint8', 'uint16', 'float16']);
  * every group has string paths inside the model directory, every weight a name, a known dtype, a
  * shape of sizes and a well-formed quantization, and the shards hold exactly the bytes described.
  */
-export function assembleWeights(file: string, manifest: unknown, readShard: (relPath: string) => Uint8Array): [TfcNs.io.WeightsManifestEntry[], ArrayBuffer] {
+export function assembleWeights(file: string, manifest: unknown, readShard: (relPath: string) => Uint8Array,
+  shardSize?: (relPath: string) => number): [TfcNs.io.WeightsManifestEntry[], ArrayBuffer] {
   if (!Array.isArray(manifest)) fail('format', `${file}: weightsManifest must be a list of groups`);
   const specs: TfcNs.io.WeightsManifestEntry[] = [];
-  const buffers: Uint8Array[] = [];
+  const paths: string[] = [];
+  const seen = new Set<string>();
   let expected = 0;
   for (const group of manifest as unknown[]) {
     const g = group as { paths?: unknown; weights?: unknown };
@@ -129,20 +137,29 @@ export function assembleWeights(file: string, manifest: unknown, readShard: (rel
     for (const w of g.weights as unknown[]) {
       const e = w as TfcNs.io.WeightsManifestEntry;
       if (typeof e !== 'object' || e === null || typeof e.name !== 'string') fail('format', `${file}: a weight entry has no name`);
-      if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail('format', `${file}: weight ${e.name} has an invalid shape`);
+      if (!Array.isArray(e.shape) || e.shape.length > LIMITS.rank || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail('format', `${file}: weight ${escapeText(e.name, 200)} has an invalid shape`);
       const q = e.quantization;
       if (q !== undefined && (typeof q !== 'object' || q === null || !QUANT_DTYPES.has(q.dtype)
-        || (q.dtype !== 'float16' && !(Number.isFinite(q.scale) && Number.isFinite(q.min))))) fail('format', `${file}: weight ${e.name} has an invalid quantization`);
+        || (q.dtype !== 'float16' && !(Number.isFinite(q.scale) && Number.isFinite(q.min))))) fail('format', `${file}: weight ${escapeText(e.name, 200)} has an invalid quantization`);
       const n = e.shape.reduce((a, b) => a * b, 1);
       expected += n * bytesPerValue(e);
-      if (!Number.isSafeInteger(expected)) fail('format', `${file}: weight ${e.name} of shape [${e.shape}] is too large`);
+      if (!Number.isSafeInteger(expected)) fail('format', `${file}: weight ${escapeText(e.name, 200)} of shape ${shapeText(e.shape)} is too large`);
       specs.push(e);
     }
     for (const p of g.paths as unknown[]) {
-      if (typeof p !== 'string' || p.length === 0 || path.isAbsolute(p) || p.split(/[\\/]/).includes('..')) fail('format', `${file}: weight shard path ${String(p)} leaves the model directory`);
-      buffers.push(readShard(p));
+      if (typeof p !== 'string' || p.length === 0 || path.isAbsolute(p) || p.split(/[\\/]/).includes('..')) fail('format', `${file}: weight shard path ${typeof p === 'string' ? escapeText(p, 200) : render(p)} leaves the model directory`);
+      if (seen.has(path.normalize(p))) fail('format', `${file}: weight shard ${escapeText(p, 200)} is listed more than once`);
+      paths.push(path.normalize(p));
+      seen.add(path.normalize(p));
     }
   }
+  // Sizes first (stat, no reading), so a manifest cannot make us read more than it describes.
+  if (shardSize) {
+    let onDisk = 0;
+    for (const p of paths) onDisk += shardSize(p);
+    if (onDisk !== expected) fail('format', `${file}: weight shards hold ${onDisk} bytes, the manifest describes ${expected}`);
+  }
+  const buffers = paths.map((p) => readShard(p));
   const total = buffers.reduce((s, b) => s + b.byteLength, 0);
   if (total !== expected) fail('format', `${file}: weight shards hold ${total} bytes, the manifest describes ${expected}`);
   const all = new Uint8Array(total);
@@ -162,8 +179,10 @@ export function fileSystemHandler(tf: Tfc, modelPath: string, files?: ReadonlyMa
       if (files) return memoryArtifacts(tf, modelPath, files);
       const { file, json } = readModelJson(modelPath);
       const dir = path.dirname(path.resolve(file));
+      // Real paths, so that a shard that is a link out of the model directory is refused too.
+      const shard = (p: string): string => resolveInside(dir, p, 'weight shard', file);
       return tf.io.getModelArtifactsForJSON(json as unknown as TfcNs.io.ModelJSON,
-        async (manifest) => assembleWeights(file, manifest, (p) => readFileChecked(path.resolve(dir, p), 'weight shard')));
+        async (manifest) => assembleWeights(file, manifest, (p) => readFileChecked(shard(p), 'weight shard'), (p) => regularFileSize(shard(p), 'weight shard')));
     },
   };
 }
@@ -186,129 +205,14 @@ function bytesPerValue(w: TfcNs.io.WeightsManifestEntry): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Layout: the one place NCHW ↔ NHWC happens
-
-/** N×C×H×W → N×H×W×C (a copy). */
-export function toNhwc(a: NdArray): NdArray {
-  if (a.shape.length !== 4) fail('shape', `expected a 4-D N×C×H×W input, got [${a.shape.join(', ')}]`);
-  const [n, c, h, w] = a.shape as [number, number, number, number];
-  const src = a.data as Float32Array;
-  const out = new Float32Array(src.length);
-  const hw = h * w;
-  for (let b = 0; b < n; b++) {
-    const base = b * c * hw;
-    for (let ch = 0; ch < c; ch++) {
-      const s = base + ch * hw;
-      for (let p = 0; p < hw; p++) out[base + p * c + ch] = src[s + p]!;
-    }
-  }
-  return { dtype: 'float32', shape: [n, h, w, c], data: out };
-}
-
-/** N×H×W×C → N×C×H×W (a copy); other ranks (labels N×H×W) pass through. */
-export function toNchw(shape: number[], data: Float32Array | Int32Array): NdArray {
-  const dtype = data instanceof Int32Array ? 'int32' : 'float32';
-  if (shape.length !== 4) return { dtype, shape, data: data.slice() };
-  const [n, h, w, c] = shape as [number, number, number, number];
-  const out = data instanceof Int32Array ? new Int32Array(data.length) : new Float32Array(data.length);
-  const hw = h * w;
-  for (let b = 0; b < n; b++) {
-    const base = b * c * hw;
-    for (let p = 0; p < hw; p++) {
-      const s = base + p * c;
-      for (let ch = 0; ch < c; ch++) out[base + ch * hw + p] = data[s + ch]!;
-    }
-  }
-  return { dtype, shape: [n, c, h, w], data: out };
-}
-
-// ---------------------------------------------------------------------------------------------
 // Runners
 
-/** A loaded tfjs model, whichever format, behind one small interface (shared with tfjs-webgpu). */
-export interface Loaded {
-  kind: 'layers-model' | 'graph-model';
-  inputName: string;
-  outputNames: string[];
-  /** The outputs named (all by default), in the order of `outputNames` filtered to those. */
-  execute(x: TfcNs.Tensor4D, names?: string[]): TfcNs.Tensor[];
-  dispose(): void;
-}
-
-/**
- * One inference through a loaded model (any backend, the active one): NCHW in, NHWC inside, NCHW out.
- * Shared by tfjs-wasm, tfjs-cpu and tfjs-webgpu.
- */
-export async function runLoaded(tf: Tfc, model: Loaded, inputs: Record<string, NdArray>, runtime: string, modelPath: string, outputs?: string[]): Promise<Record<string, NdArray>> {
-  const input = inputs[model.inputName] ?? Object.values(inputs)[0];
-  if (!input) fail('usage', `no input given (the model takes ${model.inputName})`);
-  if (input!.dtype !== 'float32') fail('usage', `inputs of dtype ${input!.dtype} are not supported; use float32`);
-  const nhwc = toNhwc(input!);
-  const x = tf.tensor4d(nhwc.data as Float32Array, nhwc.shape as [number, number, number, number], 'float32');
-  let ys: TfcNs.Tensor[] = [];
-  // Only the outputs asked for are read back (a graph model does not even compute the others).
-  const wanted = outputs?.filter((n) => model.outputNames.includes(n));
-  const names = wanted?.length ? model.outputNames.filter((n) => wanted.includes(n)) : model.outputNames;
-  try {
-    try {
-      ys = model.execute(x, names);
-    } catch (e) {
-      return fail('runtime', `TensorFlow.js (${runtime}) failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
-    }
-    const out: Record<string, NdArray> = {};
-    for (let i = 0; i < ys.length; i++) {
-      const y = ys[i]!;
-      out[names[i] ?? `output${i}`] = toNchw(y.shape, (await y.data()) as Float32Array | Int32Array);
-    }
-    return out;
-  } finally {
-    x.dispose();
-    for (const y of ys) y.dispose();
-  }
-}
-
-export async function loadModel(t: Tfjs, modelPath: string, files?: ReadonlyMap<string, Uint8Array>): Promise<Loaded> {
+export async function loadModel(t: Tfjs, modelPath: string, files?: ReadonlyMap<string, Uint8Array>, expose?: 'all' | string[]): Promise<Loaded> {
   const { file, json } = files?.has('model.json') ? { file: modelPath, json: parseModelJson(files.get('model.json')!, modelPath) } : readModelJson(modelPath);
-  const meta = (json.userDefinedMetadata?.[METADATA_KEY] ?? null) as BisenetTfjsMetadata | null;
-  const handler = fileSystemHandler(t.tf, modelPath, files);
-  const kind = json.format === 'graph-model' || (json.format === undefined && Array.isArray((json.modelTopology as { node?: unknown }).node)) ? 'graph-model' : 'layers-model';
-  try {
-    if (kind === 'layers-model') {
-      const { registerBisenetLayers } = await import('../tfjs.js');
-      registerBisenetLayers();
-      const model = await t.layers.loadLayersModel(handler);
-      const outputNames = meta?.outputs ?? model.outputNames;
-      const inputName = meta?.input ?? model.inputNames[0]!;
-      return {
-        kind, inputName, outputNames,
-        execute: (x, names) => {
-          const y = model.predict(x);
-          const all = Array.isArray(y) ? y : [y];
-          if (!names) return all;
-          // The layers format computes every output; the unwanted ones are dropped before read-back.
-          const keep = all.filter((_, i) => names.includes(outputNames[i]!));
-          for (const t of all) if (!keep.includes(t)) t.dispose();
-          return keep;
-        },
-        dispose: () => model.dispose(),
-      };
-    }
-    const model = await t.converter.loadGraphModel(handler);
-    const sigOut = Object.keys((model.modelSignature as { outputs?: Record<string, unknown> } | undefined)?.outputs ?? {});
-    const outputNames = meta?.outputs ?? (sigOut.length ? sigOut : model.outputNodes);
-    const inputName = meta?.input ?? model.inputNodes[0]!;
-    return {
-      kind, inputName, outputNames,
-      execute: (x, names) => {
-        const y = model.execute({ [inputName]: x }, names ?? outputNames);
-        return Array.isArray(y) ? y : [y];
-      },
-      dispose: () => model.dispose(),
-    };
-  } catch (e) {
-    if ((e as { name?: string }).name === 'BisenetError') throw e;
-    return fail('format', `${file}: TensorFlow.js cannot load this ${kind}: ${(e as Error).message.split('\n')[0]}`);
-  }
+  // Checked before tfjs builds anything: the recorded names' schema, and constant size factors.
+  recordedIo(json.userDefinedMetadata?.[METADATA_KEY], file);
+  checkAmplification(json, file);
+  return loadTfjsModel(t, fileSystemHandler(t.tf, modelPath, files), json, file, async () => { (await import('../tfjs.js')).registerBisenetLayers(); }, expose);
 }
 
 /**
@@ -319,6 +223,48 @@ export async function loadModel(t: Tfjs, modelPath: string, files?: ReadonlyMap<
 function wasmThreadsFromEnv(): number {
   const n = Number(process.env.BISENET_WASM_THREADS);
   return Number.isInteger(n) && n > 0 ? n : 1;
+}
+
+/** The input and output names a model records, checked: a string and a short list of strings, or absent. */
+function recordedIo(raw: unknown, file: string): Pick<BisenetTfjsMetadata, 'input' | 'outputs'> | null {
+  if (raw === undefined || raw === null) return null;
+  const bad = (why: string): never => fail('format', `${file}: userDefinedMetadata.${METADATA_KEY} ${why}`);
+  if (typeof raw !== 'object' || Array.isArray(raw)) bad('is not an object');
+  const m = raw as Record<string, unknown>;
+  if (m.input !== undefined && (typeof m.input !== 'string' || m.input.length > 200)) bad('has an input name that is not a string');
+  if (m.outputs !== undefined && !(Array.isArray(m.outputs) && m.outputs.length >= 1 && m.outputs.length <= 64 && m.outputs.every((o) => typeof o === 'string' && o.length <= 200))) {
+    bad('has outputs that are not a list of names');
+  }
+  return { input: m.input as string, outputs: m.outputs as string[] };
+}
+
+/**
+ * Layers that multiply their input's size by constants written in the model (UpSampling2D size, Tile
+ * reps) are bounded before tfjs builds anything: BiSeNetV2 upsamples by at most 32×32 per layer, so a
+ * model asking for more (an UpSampling2D of 500×500) is refused rather than run into gigabytes.
+ */
+export const MAX_AMPLIFICATION = 32 * 32;
+function checkAmplification(json: ModelJson, file: string): void {
+  const topo = json.modelTopology as { model_config?: { config?: { layers?: unknown } }; config?: { layers?: unknown }; node?: unknown } | undefined;
+  const layers = topo?.model_config?.config?.layers ?? topo?.config?.layers;
+  if (Array.isArray(layers)) {
+    for (const l of layers as { class_name?: unknown; config?: { size?: unknown; name?: unknown } }[]) {
+      const size = l?.config?.size;
+      const scale = (l?.config as { scale?: unknown } | undefined)?.scale;
+      if (l?.class_name === 'BisenetResize' && typeof scale === 'number' && !(scale * scale <= MAX_AMPLIFICATION)) {
+        fail('security', `${file}: layer ${render(l.config?.name)} resizes by ${scale}, more than ${MAX_AMPLIFICATION}× in area (the model would need unbounded memory)`);
+      }
+      if (l?.class_name === 'UpSampling2D' && Array.isArray(size)) {
+        const f = size.reduce((a: number, b) => a * (typeof b === 'number' ? b : Infinity), 1);
+        if (!(f <= MAX_AMPLIFICATION)) fail('security', `${file}: layer ${render(l.config?.name)} upsamples by ${render(size)}, more than ${MAX_AMPLIFICATION}× in area (the model would need unbounded memory)`);
+      }
+    }
+  }
+  if (Array.isArray(topo?.node)) {
+    for (const n of topo!.node as { op?: unknown; name?: unknown }[]) {
+      if (n?.op === 'Tile') fail('security', `${file}: node ${render(n.name)} is a Tile, whose output size the model's constants set; refused (BiSeNetV2 has none)`);
+    }
+  }
 }
 
 function makeRuntime(backend: Backend): RuntimeInfo {
@@ -333,7 +279,7 @@ function makeRuntime(backend: Backend): RuntimeInfo {
     async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
       const t = await loadTfjs();
       await useBackend(t.tf, backend, wasmThreadsFromEnv());
-      const model = await loadModel(t, modelPath, opts.files);
+      const model = await loadModel(t, modelPath, opts.files, opts.expose);
       const simd = backend === 'wasm' && (await t.tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
       const w = wasmBuild ?? { build: 'simd', threads: 1 };
       const wasmDevice = w.build === 'threaded-simd' ? `WebAssembly SIMD, threaded build (experimental), ${w.threads} thread${w.threads > 1 ? 's' : ''}` : `WebAssembly${simd ? ' SIMD' : ''}, 1 thread`;
@@ -342,9 +288,10 @@ function makeRuntime(backend: Backend): RuntimeInfo {
         device: backend === 'wasm' ? `CPU, ${wasmDevice} (${model.kind})` : `CPU, JavaScript (${model.kind})`,
         inputNames: [model.inputName],
         outputNames: [...model.outputNames],
-        async run(inputs, outputs) {
+        exposed: model.exposed,
+        async run(inputs, runOpts) {
           await useBackend(t.tf, backend);
-          return runLoaded(t.tf, model, inputs, id, modelPath, outputs);
+          return runLoaded(t.tf, model, inputs, id, modelPath, runOpts?.outputs);
         },
         async dispose() { model.dispose(); },
       };

@@ -1,8 +1,17 @@
 import type { NdArray } from '../util/ndarray.js';
 
+/** What one `run` returns: the outputs named (default: every output, then every exposed intermediate). */
+export interface RunOptions {
+  /**
+   * Names of outputs and exposed intermediates wanted (e.g. only `labels`): runtimes that can skip
+   * computing or reading back the others do; every runtime returns at least the ones named.
+   */
+  outputs?: string[];
+}
+
 /**
- * One interface for every runtime (onnxruntime-node, tfjs, browser, GPU): inputs and outputs are
- * NCHW NdArrays keyed by name, whatever layout the runtime uses inside.
+ * One interface for every runtime (onnxruntime-node, tfjs, browser, GPU, reference): inputs and
+ * outputs are NCHW NdArrays keyed by name, whatever layout the runtime uses inside.
  */
 export interface Runner {
   /** e.g. "ort-cpu" */
@@ -12,10 +21,12 @@ export interface Runner {
   readonly inputNames: string[];
   readonly outputNames: string[];
   /**
-   * Runs the model. `outputs` names the outputs wanted (e.g. only `labels`): runtimes that can skip
-   * computing or reading back the others do; every runtime returns at least the ones named.
+   * Intermediate tensors `run` returns beside the outputs (where `RunnerOptions.expose` was asked
+   * for at load: ONNX sessions and tfjs layers models must be rebuilt to return them), under their
+   * names in the model, which are the IR's; always NCHW, whatever layout the runtime uses.
    */
-  run(inputs: Record<string, NdArray>, outputs?: string[]): Promise<Record<string, NdArray>>;
+  readonly exposed?: string[];
+  run(inputs: Record<string, NdArray>, opts?: RunOptions): Promise<Record<string, NdArray>>;
   dispose(): Promise<void>;
 }
 
@@ -30,6 +41,13 @@ export interface RunnerOptions {
    * marked `inMemory` take this.
    */
   files?: ReadonlyMap<string, Uint8Array>;
+  /** Browser tfjs runtimes: TensorFlow.js environment flags set before the backend starts (`--tfjs-flags`). */
+  flags?: Record<string, boolean | number | string>;
+  /**
+   * Also return these intermediate tensors (names in the model; 'all': every float tensor the model
+   * names), where the runtime can. Runtimes that cannot refuse with a usage error.
+   */
+  expose?: 'all' | string[];
 }
 
 export interface RuntimeInfo {

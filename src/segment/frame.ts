@@ -212,7 +212,7 @@ export class FrameRunner {
     const useLabels = exact && this.model.labelsOutput !== null && this.numClasses !== null && this.littleEndian;
     const want = useLabels ? this.model.labelsOutput! : this.model.logitsOutput;
     const { runner } = this.model;
-    const out = await runner.run({ [runner.inputNames[0]!]: { dtype: 'float32', shape: [n, 3, H, W], data: x } }, [want]);
+    const out = await runner.run({ [runner.inputNames[0]!]: { dtype: 'float32', shape: [n, 3, H, W], data: x } }, { outputs: [want] });
     const y = out[want];
     if (!y) fail('runtime', `${this.model.label}: the runtime returned no ${want} output`);
     this.times.inference += performance.now() - t;

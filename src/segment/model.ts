@@ -117,6 +117,8 @@ export async function openModel(modelPath: string, opts: OpenOptions = {}): Prom
   if (!st) fail('io', `model not found: ${modelPath}`);
   if (st.isFile() && isCheckpointPath(modelPath)) {
     const rt = opts.runtime ? runtimeById(opts.runtime) : defaultRuntimeFor('model.onnx');
+    // The reference interpreter (float64 loops) is for diff and verify --layers at golden sizes, not for images.
+    if (rt.model === 'checkpoint') fail('usage', `runtime ${rt.id} is for bisenet diff and verify --layers; segment and eval take a model runtime (default: ort-cpu)`);
     if (!rt.inMemory) fail('usage', `runtime ${rt.id} loads model files only; convert ${modelPath} first (bisenet convert --to ${rt.model}), then pass the model`);
     requirePackages(rt);
     // Imported here: only checkpoints need the converter.

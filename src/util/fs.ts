@@ -1,25 +1,96 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fail } from './errors.js';
+import { LIMITS } from './limits.js';
+import { escapeText } from './render.js';
 
-/** Reads a whole file, turning the usual mistakes into one-line errors that name the file. */
+/**
+ * Reads a whole file, turning the usual mistakes into one-line errors that name the file. Only a
+ * regular file is read: the file is opened without blocking (a FIFO would otherwise wait for a
+ * writer), checked with fstat on the open descriptor (a symlink to /dev/zero or a FIFO is refused),
+ * its size checked against LIMITS.fileBytes, and exactly that many bytes read.
+ */
 export function readFileChecked(file: string, what = 'file'): Buffer {
-  let st: fs.Stats;
+  let fd: number;
   try {
-    st = fs.statSync(file);
-  } catch {
-    fail('io', `${what} not found: ${file}`);
-  }
-  if (st.isDirectory()) fail('io', `${file}: is a directory, expected a ${what}`);
-  try {
-    return fs.readFileSync(file);
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (e) {
-    fail('io', `${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') fail('io', `${what} not found: ${escapeText(file, 300)}${isDanglingLink(file) ? ' (a dangling symbolic link)' : ''}`);
+    if (code === 'EISDIR') fail('io', `${escapeText(file, 300)}: is a directory, expected a ${what}`);
+    return fail('io', `${escapeText(file, 300)}: cannot open (${code ?? 'error'})`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) fail('io', `${escapeText(file, 300)}: is a directory, expected a ${what}`);
+    if (!st.isFile()) fail('io', `${escapeText(file, 300)}: not a regular file (${kindOf(st)}), expected a ${what}`);
+    if (st.size > LIMITS.fileBytes) fail('security', `${escapeText(file, 300)}: ${st.size} bytes, more than the limit of ${LIMITS.fileBytes} (--limit file-bytes)`);
+    const buf = Buffer.allocUnsafe(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const n = fs.readSync(fd, buf, off, st.size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return off === st.size ? buf : buf.subarray(0, off);
+  } catch (e) {
+    if ((e as Error).name === 'BisenetError') throw e;
+    return fail('io', `${escapeText(file, 300)}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
+/** Size of a regular file (following links), checked like readFileChecked, without reading it. */
+export function regularFileSize(file: string, what = 'file'): number {
+  let st: fs.Stats;
+  try { st = fs.statSync(file); } catch { return fail('io', `${what} not found: ${escapeText(file, 300)}${isDanglingLink(file) ? ' (a dangling symbolic link)' : ''}`); }
+  if (!st.isFile()) fail('io', `${escapeText(file, 300)}: not a regular file (${kindOf(st)}), expected a ${what}`);
+  return st.size;
+}
+
+function kindOf(st: fs.Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  if (st.isDirectory()) return 'a directory';
+  return 'not a plain file';
+}
+
+function isDanglingLink(file: string): boolean {
+  try { return fs.lstatSync(file).isSymbolicLink(); } catch { return false; }
+}
+
+/**
+ * `rel`, a path read from a file (a tfjs shard, a golden manifest's checkpoint), resolved inside
+ * `base`: refused if absolute, if it climbs out with `..`, or if its real path (links resolved) lies
+ * outside base's real path.
+ */
+export function resolveInside(base: string, rel: string, what: string, label: string): string {
+  if (typeof rel !== 'string' || rel.length === 0 || rel.includes('\0') || path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..')) {
+    fail('format', `${label}: ${what} path ${typeof rel === 'string' ? escapeText(rel, 200) : 'that is not a string'} leaves ${escapeText(base, 200)}`);
+  }
+  const full = path.resolve(base, rel);
+  let real: string;
+  let realBase: string;
+  try { realBase = fs.realpathSync(base); } catch { return fail('io', `${escapeText(base, 300)}: not found`); }
+  try { real = fs.realpathSync(full); } catch {
+    return fail('io', `${label}: ${what} not found: ${escapeText(full, 300)}${isDanglingLink(full) ? ' (a dangling symbolic link)' : ''}`);
+  }
+  if (real !== realBase && !real.startsWith(realBase.endsWith(path.sep) ? realBase : realBase + path.sep)) {
+    fail('security', `${label}: ${what} ${escapeText(rel, 200)} resolves to ${escapeText(real, 300)}, outside ${escapeText(realBase, 300)}`);
+  }
+  return real;
+}
+
+/** Whether a path exists as anything, dangling links included (an output there is not replaced without --force). */
+export function pathExists(p: string): boolean {
+  try { fs.lstatSync(p); return true; } catch { return false; }
+}
+
 export function ensureNotExists(file: string, force: boolean): void {
-  if (!force && fs.existsSync(file)) fail('usage', `${file} already exists (use --force to replace it)`);
+  if (!force && pathExists(file)) fail('usage', `${escapeText(file, 300)} already exists (use --force to replace it)`);
 }
 
 function tempNameFor(target: string): string {
@@ -70,6 +141,55 @@ export function writeFileAtomic(file: string, data: Uint8Array | string): void {
     inFlight.delete(tmp);
   }
 }
+
+/**
+ * Writes several files as one group (the outputs of one command): every file is first written to a
+ * temporary file beside its target; only when all are complete are they renamed into place. If any
+ * write fails, nothing is renamed and every temporary file is removed; if a rename fails, the targets
+ * already renamed are put back as they were (moved-aside originals restored).
+ */
+export function writeFilesAtomic(files: Map<string, Uint8Array | string>): void {
+  const staged: { file: string; tmp: string; backup: string | null }[] = [];
+  const cleanup = (): void => {
+    for (const s of staged) {
+      try { fs.rmSync(s.tmp, { force: true }); } catch { /* best effort */ }
+      inFlight.delete(s.tmp);
+    }
+  };
+  try {
+    for (const [file, data] of files) {
+      const dir = path.dirname(path.resolve(file));
+      if (!isDirectory(dir)) fail('io', `${escapeText(file, 300)}: output directory ${escapeText(dir, 300)} does not exist`);
+      if (isDirectory(file)) fail('io', `${escapeText(file, 300)}: is a directory`);
+      const tmp = tempNameFor(file);
+      track(tmp);
+      staged.push({ file, tmp, backup: null });
+      try { fs.writeFileSync(tmp, data, { flag: 'wx' }); } catch (e) { fail('io', `${escapeText(file, 300)}: cannot write (${(e as NodeJS.ErrnoException).code ?? 'error'})`); }
+    }
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+  const done: typeof staged = [];
+  try {
+    for (const s of staged) {
+      if (pathExists(s.file)) { s.backup = `${s.tmp}.old`; fs.renameSync(s.file, s.backup); }
+      fs.renameSync(s.tmp, s.file);
+      done.push(s);
+    }
+  } catch (e) {
+    for (const s of [...done].reverse()) { try { fs.rmSync(s.file, { force: true }); } catch { /* best effort */ } }
+    for (const s of staged) if (s.backup) { try { fs.renameSync(s.backup, s.file); } catch { /* best effort */ } }
+    cleanup();
+    fail('io', `cannot write the outputs (${(e as NodeJS.ErrnoException).code ?? 'error'}); none was written`);
+  }
+  for (const s of staged) {
+    inFlight.delete(s.tmp);
+    if (s.backup) { try { fs.rmSync(s.backup, { force: true }); } catch { /* best effort */ } }
+  }
+}
+
+const isDirectory = (p: string): boolean => { try { return fs.statSync(p).isDirectory(); } catch { return false; } };
 
 /**
  * Writes a directory of files atomically: all files go into a temporary sibling directory which

@@ -1,24 +1,91 @@
+import * as os from 'node:os';
+import { fail } from './errors.js';
+
 /**
- * Resource limits of the readers. A file from a stranger must not make this tool allocate more than
- * the file justifies, recurse without bound, or spin: each limit below is checked before the work.
- * (Documented in the README's security section.)
+ * Resource limits of the readers and runners. A file from a stranger must not make this tool allocate
+ * more than the file justifies, recurse without bound, or spin: each limit below is checked before the
+ * work. Every limit can be changed with `--limit NAME=VALUE` (a few also have their own flag); the
+ * README's limits section lists them.
  */
 export const LIMITS = {
   /** zip: entries in one archive (torch.save writes one per storage, a few hundred for BiSeNetV2) */
   zipEntries: 1_000_000,
   /** zip: largest inflate ratio accepted for a deflated entry (deflate cannot exceed ~1032:1) */
   zipInflateRatio: 1100,
-  /** pickle: items on the stack and memo together */
-  pickleItems: 50_000_000,
+  /** zip: bytes inflated from one archive, all deflated entries together (each is inflated at most once) */
+  zipInflatedBytes: 1024 * 1024 * 1024,
+  /** pickle: bytes of one pickle (a whole .pdparams file: its arrays are inside it) */
+  pickleBytes: 1024 * 1024 * 1024,
+  /** pickle: bytes of a PyTorch zip's data.pkl once inflated (tensors live outside it; BiSeNetV2's is ~60 KB) */
+  dataPklBytes: 16 * 1024 * 1024,
+  /**
+   * pickle: memory the interpreter may build, estimated per allocation (stack slots, MARKs, memo entries,
+   * lists, dicts, tuples, strings, bytes, items moved into containers), at most this many bytes…
+   */
+  pickleMemory: 256 * 1024 * 1024,
+  /** …and at most this many times the pickle's own size (torch.save's data.pkl measures 12–14×, a .pdparams 1.1×) */
+  pickleMemoryPerByte: 32,
   /** pickle: bytes of one integer (LONG1/LONG4/LONG); real checkpoints use ≤ 8 */
   pickleIntBytes: 64,
   /** state dict: levels of {state_dict: {model: …}} wrapping looked through */
   wrapDepth: 4,
   /** safetensors: header bytes */
   safetensorsHeader: 100 * 1024 * 1024,
+  /** JSON read from files (safetensors headers, model.json, manifests, model metadata): nesting depth */
+  jsonDepth: 64,
+  /** .npy: header bytes (numpy's own reader stops at 10,000 too) */
+  npyHeader: 10_000,
+  /** dimensions of any tensor or array read from a file */
+  rank: 32,
   /** tensor views: elements beyond their storage (stride-0 / overlapping views) only up to this many bytes */
   overlappingViewBytes: 1024 * 1024,
-} as const;
+  /** bytes of any one input file read whole (checkpoints, .npy, shards, images, models) */
+  fileBytes: 4 * 1024 * 1024 * 1024,
+  /** decoded image pixels (width × height) */
+  imagePixels: 64 * 1024 * 1024,
+  /**
+   * memory a model run may take, estimated before it starts: input, every intermediate tensor the
+   * model's shapes imply at that input size, outputs and their post-processing. Default: a quarter of
+   * this machine's memory, at most 1.5 GiB.
+   */
+  modelMemory: Math.min(1.5 * 1024 ** 3, Math.floor(os.totalmem() / 4)),
+  /** characters of an error message (longer ones are cut, naming how much was left out) */
+  messageChars: 1000,
+};
+
+export type LimitName = keyof typeof LIMITS;
+
+/** `--limit` names: kebab-case of the keys above. */
+const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export const LIMIT_NAMES: Record<string, LimitName> = Object.fromEntries(Object.keys(LIMITS).map((k) => [kebab(k), k as LimitName]));
+
+const UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, kb: 1e3, mb: 1e6, gb: 1e9 };
+
+/** A count or a size: 1000, 1e6, 512MiB, 2GiB, 1.5G. */
+export function parseQuantity(text: string, what: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  const v = m && unit !== undefined ? Number(m[1]) * unit : NaN;
+  if (!Number.isFinite(v) || v < 0 || v > Number.MAX_SAFE_INTEGER) fail('usage', `${what}: expected a number such as 1000, 512MiB or 2GiB, got '${text.slice(0, 40)}'`);
+  return Math.floor(v);
+}
+
+/** Applies one `--limit NAME=VALUE`. */
+export function setLimit(assignment: string): void {
+  const eq = assignment.indexOf('=');
+  const name = eq < 0 ? assignment : assignment.slice(0, eq);
+  const key = LIMIT_NAMES[name.trim()];
+  if (!key || eq < 0) fail('usage', `--limit ${assignment.slice(0, 60)}: expected NAME=VALUE with NAME one of ${Object.keys(LIMIT_NAMES).join(', ')}`);
+  LIMITS[key!] = parseQuantity(assignment.slice(eq + 1), `--limit ${name}`);
+}
+
+/** Whole MiB/GiB for messages. */
+export function formatBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(1)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
+  return `${n} bytes`;
+}
 
 /**
  * The largest single buffer the readers allocated since the last reset. The fuzzer checks it

@@ -22,7 +22,8 @@ export function numel(shape: readonly number[]): number {
 }
 
 export function shapeStr(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
+  // At most 8 dimensions: a shape read from a hostile file can have a million.
+  return shape.length > 8 ? `[${shape.slice(0, 8).join(', ')}, …(${shape.length} dims)]` : `[${shape.join(', ')}]`;
 }
 
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -97,3 +97,24 @@ export function compareOutput(name: string, actual: NdArray, reference: NdArray,
   const pass = relMax <= tol.rel && (labelAgreement === null || labelAgreement >= tol.minAgreement);
   return { ...base, maxAbs, meanAbs: numel(reference.shape) ? sumAbs / r.length : 0, maxRef, relMax, labelAgreement, mismatchedPixels, pass };
 }
+
+/**
+ * Compares every output a model produced with the reference of the same name. Where the references
+ * hold `labels` but the model has none, its logits are reduced by argmax and compared with them.
+ * References are read on demand. Used by verify in Node and by the browser page's device check.
+ */
+export function compareOutputs(outputs: Record<string, NdArray>, references: Map<string, () => NdArray>, tol: Tolerance): { stats: OutputStats[]; skipped: string[] } {
+  const stats: OutputStats[] = [];
+  const skipped: string[] = [];
+  for (const [name, read] of references) {
+    const actual = outputs[name];
+    if (actual) { stats.push(compareOutput(name, actual, read(), tol)); continue; }
+    if (name === 'labels' && outputs.logits) {
+      const labels: NdArray = { dtype: 'int32', shape: [outputs.logits.shape[0]!, ...outputs.logits.shape.slice(2)], data: argmaxChannels(outputs.logits) };
+      stats.push({ ...compareOutput(name, labels, read(), tol), name: 'labels (argmax of logits)' });
+      continue;
+    }
+    skipped.push(name);
+  }
+  return { stats, skipped };
+}

@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readNpy } from '../checkpoint/npy.js';
 import { fail } from '../util/errors.js';
+import { pathExists, readFileChecked, resolveInside } from '../util/fs.js';
+import { parseJsonBounded } from '../util/json.js';
 import type { NdArray } from '../util/ndarray.js';
 
 /**
@@ -22,15 +24,38 @@ function isCaseDir(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'input.npy'));
 }
 
+/** A golden file by name: its real path must stay inside the case directory (no links out of it). */
+const inside = (dir: string, f: string): string => resolveInside(dir, f, 'golden file', dir);
+
 function readCase(dir: string, name: string): GoldenCase {
-  const input = readNpy(path.join(dir, 'input.npy'));
+  const input = readNpy(inside(dir, 'input.npy'));
   const references = new Map<string, string>();
   for (const f of fs.readdirSync(dir).sort()) {
-    if (f.endsWith('.npy') && f !== 'input.npy') references.set(f.slice(0, -4), path.join(dir, f));
+    if (f.endsWith('.npy') && f !== 'input.npy') references.set(f.slice(0, -4), inside(dir, f));
   }
   const mf = path.join(dir, 'manifest.json');
-  const manifest = fs.existsSync(mf) ? parseManifest(fs.readFileSync(mf), mf) : null;
+  const manifest = pathExists(mf) ? parseManifest(readFileChecked(inside(dir, 'manifest.json'), 'manifest'), mf) : null;
   return { name, dir, input, references, manifest };
+}
+
+const isDir = (p: string): boolean => { try { return fs.statSync(p).isDirectory(); } catch { return false; } };
+
+/**
+ * The checkpoint a golden set's manifest names, or null: a relative path, resolved against the working
+ * directory or the project the set belongs to (two levels up), whose real path stays inside that base;
+ * an absolute path, `..` or a link out of the base is refused.
+ */
+export function manifestCheckpoint(goldenDir: string): string | null {
+  const mf = path.join(goldenDir, 'manifest.json');
+  if (!pathExists(mf)) return null;
+  const m = parseManifest(readFileChecked(mf, 'manifest'), mf);
+  if (typeof m.checkpoint !== 'string') return null;
+  for (const base of [process.cwd(), path.resolve(goldenDir, '..', '..')]) {
+    if (!pathExists(path.resolve(base, m.checkpoint))) continue;
+    return resolveInside(base, m.checkpoint, 'checkpoint', mf);
+  }
+  resolveInside(process.cwd(), m.checkpoint, 'checkpoint', mf); // refuses absolute and climbing paths even when absent
+  return null;
 }
 
 export function loadGolden(dir: string): GoldenCase[] {
@@ -38,7 +63,7 @@ export function loadGolden(dir: string): GoldenCase[] {
   try { st = fs.statSync(dir); } catch { return fail('io', `golden directory not found: ${dir}`); }
   if (!st.isDirectory()) fail('io', `${dir}: not a directory (a golden set is a directory with input.npy and reference outputs)`);
   if (isCaseDir(dir)) return [readCase(dir, path.basename(path.resolve(dir)))];
-  const cases = fs.readdirSync(dir).sort().map((d) => path.join(dir, d)).filter((d) => fs.statSync(d).isDirectory() && isCaseDir(d));
+  const cases = fs.readdirSync(dir).sort().map((d) => path.join(dir, d)).filter((d) => isDir(d) && isCaseDir(d));
   if (cases.length === 0) fail('io', `${dir}: no golden cases (expected input.npy here or in subdirectories)`);
   return cases.map((d) => readCase(d, path.basename(d)));
 }
@@ -53,7 +78,7 @@ export function readReference(file: string): NdArray {
  */
 export function parseManifest(bytes: Uint8Array, label: string): Record<string, unknown> {
   let m: unknown;
-  try { m = JSON.parse(Buffer.from(bytes).toString('utf8')); } catch { return fail('format', `${label}: not valid JSON`); }
+  m = parseJsonBounded(Buffer.from(bytes).toString('utf8'), label, 'manifest');
   if (typeof m !== 'object' || m === null || Array.isArray(m)) fail('format', `${label}: a manifest must be a JSON object`);
   const o = m as Record<string, unknown>;
   for (const k of ['checkpoint', 'family', 'source']) {

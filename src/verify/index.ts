@@ -1,7 +1,7 @@
 import type { Runner } from '../runtime/types.js';
 import { fail } from '../util/errors.js';
 import { toFloat32, type NdArray } from '../util/ndarray.js';
-import { argmaxChannels, compareOutput, DEFAULT_TOLERANCE, type OutputStats, type Tolerance } from './compare.js';
+import { compareOutputs, DEFAULT_TOLERANCE, type OutputStats, type Tolerance } from './compare.js';
 import { loadGolden, readReference } from './golden.js';
 
 export { DEFAULT_TOLERANCE, type OutputStats, type Tolerance } from './compare.js';
@@ -49,18 +49,8 @@ export async function verifyGolden(runner: Runner, modelPath: string, goldenDir:
     const t0 = performance.now();
     const outputs = await runner.run({ [runner.inputNames[0]!]: input });
     const ms = performance.now() - t0;
-    const stats: OutputStats[] = [];
-    const skipped: string[] = [];
-    for (const [name, file] of c.references) {
-      const actual = outputs[name];
-      if (actual) { stats.push(compareOutput(name, actual, readReference(file), tol)); continue; }
-      if (name === 'labels' && outputs.logits) {
-        const labels: NdArray = { dtype: 'int32', shape: [outputs.logits.shape[0]!, ...outputs.logits.shape.slice(2)], data: argmaxChannels(outputs.logits) };
-        stats.push({ ...compareOutput(name, labels, readReference(file), tol), name: 'labels (argmax of logits)' });
-        continue;
-      }
-      skipped.push(name);
-    }
+    const refs = new Map([...c.references].map(([name, file]) => [name, () => readReference(file)] as const));
+    const { stats, skipped } = compareOutputs(outputs, refs, tol);
     if (stats.length === 0) fail('usage', `${c.dir}: none of the reference outputs (${[...c.references.keys()].join(', ')}) is an output of the model (${runner.outputNames.join(', ')})`);
     reports.push({ case: c.name, inputShape: input.shape, outputs: stats, skipped, pass: stats.every((s) => s.pass), ms });
   }

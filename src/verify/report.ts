@@ -1,3 +1,4 @@
+import { escapeText } from '../util/render.js';
 import type { VerifyReport } from './index.js';
 
 const exp = (v: number): string => (Number.isFinite(v) ? v.toExponential(2) : Number.isNaN(v) ? '-' : 'inf');
@@ -24,7 +25,8 @@ export function formatReport(r: VerifyReport): string {
   const n = r.cases.reduce((s, c) => s + c.outputs.length, 0);
   const failed = r.cases.reduce((s, c) => s + c.outputs.filter((o) => !o.pass).length, 0);
   lines.push(r.pass ? `PASS: ${n} outputs in ${r.cases.length} case(s) within ${crit}` : `FAIL: ${failed} of ${n} outputs outside ${crit}`);
-  return lines.join('\n');
+  // Case and file names come from the golden directory: escaped, so none can drive the terminal.
+  return lines.map((l) => l.split('\n').map((x) => escapeText(x, 20_000)).join('\n')).join('\n');
 }
 
 /** JSON with non-finite numbers written as strings, so the file always parses. */

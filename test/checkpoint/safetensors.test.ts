@@ -23,6 +23,6 @@ describe('safetensors', () => {
   it('refuses data offsets that do not match the shape', () => {
     const bytes = Buffer.from(writeSafetensors(tensors));
     const text = bytes.toString('latin1').replace('"shape":[2,2]', '"shape":[2,3]');
-    expect(() => readSafetensors(Buffer.from(text, 'latin1'), 'x.safetensors')).toThrowError(/a\.weight of shape \[2,3\] does not match its data range/);
+    expect(() => readSafetensors(Buffer.from(text, 'latin1'), 'x.safetensors')).toThrowError(/a\.weight of shape \[2, ?3\] does not match its data range/);
   });
 });

@@ -3,6 +3,7 @@ import { resetAllocationWatermark } from '../../src/util/limits.js';
 import { mutate } from './mutate.js';
 import { Rng } from './prng.js';
 import { TARGETS, type FuzzTarget } from './targets.js';
+import './hostile.js'; // registers the adversarial families
 
 /**
  * Runs fuzz cases. Each case must end normally or in the project's own error (BisenetError, with a
@@ -34,6 +35,9 @@ export function makeCase(target: FuzzTarget, seed: number): { bytes: Uint8Array;
   return { bytes: m.bytes, note: m.applied.join('+') };
 }
 
+/** Longest error message a reader may build. */
+export const MAX_MESSAGE = 20_000;
+
 /** Allowed: twice the input plus 1 MiB for any single buffer a reader allocates. */
 export const allocationAllowance = (inputBytes: number): number => 2 * inputBytes + 1024 * 1024;
 
@@ -49,6 +53,8 @@ export function runCase(target: FuzzTarget, seed: number, slowMs = 2000): Findin
   } catch (e) {
     if (!isBisenetError(e)) outcome = at(`foreign exception ${(e as Error)?.name}: ${(e as Error)?.message}`);
     else if (!e.message) outcome = at('error without a message');
+    // Messages quote the file: they must stay bounded whatever it holds (the CLI cuts them, but building one must not cost much).
+    else if (e.message.length > MAX_MESSAGE) outcome = at(`error message of ${e.message.length} characters`);
     else if (c.expectKind && e.kind !== c.expectKind) outcome = at(`${e.kind} error where ${c.expectKind} was required: ${e.message}`);
     else outcome = 'rejected';
   }

@@ -28,9 +28,9 @@ export interface FuzzTarget {
 
 const f32 = (n: number, scale = 1): Uint8Array => new Uint8Array(Float32Array.from({ length: n }, (_, i) => Math.sin(i) * scale).buffer);
 
-type TensorSpec = { key: string; type: string; storage: string; numel: number; offset: number; size: number[]; stride: number[] };
+export type TensorSpec = { key: string; type: string; storage: string; numel: number; offset: number; size: number[]; stride: number[] };
 
-function torchPickle(tensors: TensorSpec[], wrap?: string): Uint8Array {
+export function torchPickle(tensors: TensorSpec[], wrap?: string): Uint8Array {
   const w = new PickleWriter();
   if (wrap) w.emptyDict().str(wrap);
   w.global('collections', 'OrderedDict').emptyTuple().reduce().mark();
@@ -40,16 +40,16 @@ function torchPickle(tensors: TensorSpec[], wrap?: string): Uint8Array {
   return w.stop();
 }
 
-const SEED_TENSORS: TensorSpec[] = [
+export const SEED_TENSORS: TensorSpec[] = [
   { key: 'conv.weight', type: 'FloatStorage', storage: '0', numel: 108, offset: 0, size: [4, 3, 3, 3], stride: [27, 9, 3, 1] },
   { key: 'bn.weight', type: 'HalfStorage', storage: '1', numel: 4, offset: 0, size: [4], stride: [1] },
   { key: 'bn.num_batches_tracked', type: 'LongStorage', storage: '2', numel: 1, offset: 0, size: [], stride: [] },
   { key: 'view.t', type: 'FloatStorage', storage: '0', numel: 108, offset: 3, size: [3, 4], stride: [1, 27] },
   { key: 'head.weight', type: 'BFloat16Storage', storage: '3', numel: 6, offset: 0, size: [2, 3, 1, 1], stride: [3, 1, 1, 1] },
 ];
-const SEED_STORAGES: Record<string, Uint8Array> = { 0: f32(108), 1: new Uint8Array(8).fill(0x3c), 2: new Uint8Array(8), 3: new Uint8Array(12).fill(0x3f) };
+export const SEED_STORAGES: Record<string, Uint8Array> = { 0: f32(108), 1: new Uint8Array(8).fill(0x3c), 2: new Uint8Array(8), 3: new Uint8Array(12).fill(0x3f) };
 
-function torchZip(pickle: Uint8Array, storages = SEED_STORAGES, top = 'archive'): Uint8Array {
+export function torchZip(pickle: Uint8Array, storages = SEED_STORAGES, top = 'archive'): Uint8Array {
   return makeZip([
     { name: `${top}/data.pkl`, data: pickle },
     ...Object.entries(storages).map(([k, data]) => ({ name: `${top}/data/${k}`, data })),
@@ -199,14 +199,14 @@ export const TARGETS: FuzzTarget[] = [
  * A tfjs model as one fuzz input: u32 length of model.json, model.json, then the bytes of its one
  * shard (every path in the manifest reads them).
  */
-function tfjsBundle(json: unknown, shard: Uint8Array): Uint8Array {
+export function tfjsBundle(json: unknown, shard: Uint8Array): Uint8Array {
   const j = new TextEncoder().encode(JSON.stringify(json));
   const len = new Uint8Array(4);
   new DataView(len.buffer).setUint32(0, j.length, true);
   return concat(len, j, shard);
 }
 
-const TFJS_SEED_JSON = {
+export const TFJS_SEED_JSON = {
   format: 'graph-model', generatedBy: 'bisenet-port', modelTopology: { node: [] },
   weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [
     { name: 'conv/weights', shape: [3, 3, 3, 4], dtype: 'float32' },
@@ -239,7 +239,7 @@ TARGETS.push({
 });
 
 /** A PaddleSeg-style pickle: dict name → numpy array, as numpy's __reduce__ writes it (protocol 2). */
-function pdparams(arrays: [string, string, number[], Uint8Array][]): Uint8Array {
+export function pdparams(arrays: [string, string, number[], Uint8Array][]): Uint8Array {
   const w = new PickleWriter().emptyDict().mark();
   for (const [name, code, shape, data] of arrays) {
     w.str(name);

@@ -7,6 +7,8 @@ import * as zlib from 'node:zlib';
 export interface ZipInput { name: string; data: Uint8Array; deflate?: boolean }
 
 function crc32(buf: Uint8Array): number {
+  const native = (zlib as unknown as { crc32?: (d: Uint8Array) => number }).crc32;
+  if (native) return native(buf) >>> 0;
   let c = ~0;
   for (const b of buf) {
     c ^= b;

@@ -14,7 +14,9 @@ const bisenet = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args
 describe('runtime registry', () => {
   it('every runtime names a known model format, and ids are unique', () => {
     expect(new Set(RUNTIMES.map((r) => r.id)).size).toBe(RUNTIMES.length);
-    for (const r of RUNTIMES) expect(TARGET_IDS, r.id).toContain(r.model);
+    // 'checkpoint': the reference runtime runs the checkpoint itself.
+    for (const r of RUNTIMES) expect([...TARGET_IDS, 'checkpoint'], r.id).toContain(r.model);
+    expect(RUNTIMES.filter((r) => r.model === 'checkpoint').map((r) => r.id)).toEqual(['reference']);
     // GPU runtimes are never picked by default.
     for (const r of RUNTIMES.filter((x) => x.gpu)) expect(r.default, r.id).toBe(false);
   });

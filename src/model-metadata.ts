@@ -1,0 +1,41 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import onnxProto from 'onnx-proto';
+import { validateNumClasses, validatePalette, validatePreprocessing, type Preprocessing } from './presets.js';
+import { fail } from './util/errors.js';
+import { readFileChecked } from './util/fs.js';
+import { parseJsonBounded } from './util/json.js';
+
+/**
+ * The metadata a model we exported records (ONNX metadata_props or tfjs userDefinedMetadata.bisenet):
+ * preprocessing, palette, class count, each checked against the schema in presets.ts before use.
+ */
+export interface RecordedMetadata { pre: Preprocessing | null; palette: number[][] | null; numClasses: number | null }
+
+export function readRecordedMetadata(modelPath: string): RecordedMetadata {
+  let meta: Record<string, unknown> = {};
+  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
+  if (!st) fail('io', `model not found: ${modelPath}`);
+  if (st!.isDirectory() || modelPath.toLowerCase().endsWith('.json')) {
+    const file = st!.isDirectory() ? path.join(modelPath, 'model.json') : modelPath;
+    const json = parseJsonBounded(readFileChecked(file, 'model.json').toString('utf8'), file, 'model.json') as { userDefinedMetadata?: { bisenet?: unknown } } | null;
+    const m = typeof json === 'object' && json !== null ? json.userDefinedMetadata?.bisenet : undefined;
+    meta = typeof m === 'object' && m !== null && !Array.isArray(m) ? m as Record<string, unknown> : {};
+  } else {
+    try {
+      const m = onnxProto.onnx.ModelProto.decode(readFileChecked(modelPath, 'ONNX model'));
+      meta = Object.fromEntries((m.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
+    } catch (e) {
+      if ((e as Error).name === 'BisenetError') throw e;
+      fail('format', `${modelPath}: not an ONNX model`);
+    }
+  }
+  // Recorded values are JSON strings (ONNX metadata_props) or JSON values; each is checked against its schema.
+  const label = `${modelPath}: metadata`;
+  const raw = (k: string): unknown => (typeof meta[k] === 'string' && k !== 'num_classes' ? parseJsonBounded(meta[k] as string, label, k) : meta[k]);
+  const pre = meta.preprocessing === undefined ? null : validatePreprocessing(raw('preprocessing'), label);
+  const palette = meta.palette === undefined ? null : validatePalette(raw('palette'), label);
+  const numClasses = meta.num_classes === undefined ? null : validateNumClasses(meta.num_classes, label);
+  return { pre, palette, numClasses };
+}
+

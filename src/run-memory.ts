@@ -1,0 +1,29 @@
+import { readRecordedMetadata } from './model-metadata.js';
+import { fail } from './util/errors.js';
+import { formatBytes, LIMITS } from './util/limits.js';
+
+/**
+ * Memory a model run will take, estimated before it starts, and refused beyond LIMITS.modelMemory
+ * (`--max-memory`): an 8192×8192 image or a 1×3×8192×8192 input would otherwise ask the runtime for
+ * many gigabytes of logits and intermediates. The estimate per input pixel: the float32 input (12 B),
+ * BiSeNetV2's live intermediates (about 256 B: 64 channels at ½ resolution, 1024 at ⅛, a few live at
+ * once) and the logits at full size, twice (the runtime's and ours: 8 B per class).
+ */
+export const WORKING_BYTES_PER_PIXEL = 256;
+/** Class count assumed when a model records none (the estimate must not be optimistic). */
+export const UNKNOWN_CLASSES = 256;
+
+export function modelRunBytes(batch: number, h: number, w: number, classes: number): number {
+  return batch * h * w * (12 + WORKING_BYTES_PER_PIXEL + 8 * classes);
+}
+
+/** The class count a model records, or UNKNOWN_CLASSES when it records none (or nothing usable). */
+export function recordedClasses(modelPath: string): number {
+  try { return readRecordedMetadata(modelPath).numClasses ?? UNKNOWN_CLASSES; } catch { return UNKNOWN_CLASSES; }
+}
+
+export function checkRunMemory(label: string, bytes: number, what: string): void {
+  if (bytes > LIMITS.modelMemory) {
+    fail('security', `${label}: ${what} would need about ${formatBytes(bytes)}, more than the limit of ${formatBytes(LIMITS.modelMemory)} (--max-memory); use a smaller input`);
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * Browser runtimes: the model runs in headless Chromium (Debian's `chromium`, never downloaded),
+ * driven by playwright-core, on a page served from 127.0.0.1 by ./web-server.ts, with the same
+ * loaders and layout conversion as in Node (src/web/engine.ts). One browser per process, shared by
+ * every runner; one page per runner.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { fail, isBisenetError } from '../util/errors.js';
+import { readFileChecked } from '../util/fs.js';
+import { numel, type NdArray } from '../util/ndarray.js';
+import { assembleWeights, isTfjsModelPath, readModelJson } from './tfjs.js';
+import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
+import { distDir, ORT_WASM_SCRIPT, ORT_WEBGPU_SCRIPT, pageHtml, startWebServer, TFJS_SCRIPTS, type Blob, type WebServer } from './web-server.js';
+
+/** Names tried on PATH, in order, after $CHROME_PATH. */
+const CHROMIUM_NAMES = ['chromium', 'chromium-browser'];
+export const CHROMIUM_MISSING = 'Chromium not found (no $CHROME_PATH, no chromium on PATH); install it with `apt-get install -y chromium` (Debian), or set CHROME_PATH to a Chromium or Chrome executable';
+
+/**
+ * Flags for a quiet, reproducible headless browser. The machine may have no network: without the
+ * disable-* flags Chromium keeps trying (and logging) connections to Google's services. WebGPU on
+ * Linux is behind --enable-unsafe-webgpu. playwright's launch() already gives each browser a fresh
+ * temporary --user-data-dir, removed on close.
+ */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--headless=new', '--enable-unsafe-webgpu',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+  '--disable-default-apps', '--disable-domain-reliability', '--metrics-recording-only', '--no-default-browser-check'];
+
+const isExecutable = (f: string): boolean => { try { fs.accessSync(f, fs.constants.X_OK); return fs.statSync(f).isFile(); } catch { return false; } };
+
+/** The Chromium executable: $CHROME_PATH if set (it must be one), else the first on PATH; null if none. */
+export function findChromium(): string | null {
+  const env = process.env.CHROME_PATH;
+  if (env) {
+    if (!isExecutable(env)) fail('usage', `CHROME_PATH=${env} is not an executable file`);
+    return env;
+  }
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    for (const name of CHROMIUM_NAMES) {
+      const f = path.join(dir, name);
+      if (isExecutable(f)) return f;
+    }
+  }
+  return null;
+}
+
+export interface SharedBrowser { browser: Browser; executable: string; version: string }
+let shared: Promise<SharedBrowser> | null = null;
+let current: Browser | null = null;
+let refs = 0;
+
+/** The process's browser, launched on first use; pair every call with releaseBrowser(). */
+export async function acquireBrowser(): Promise<SharedBrowser> {
+  refs++;
+  shared ??= (async () => {
+    const executable = findChromium();
+    if (!executable) fail('runtime', CHROMIUM_MISSING);
+    const { chromium } = await import('playwright-core');
+    try {
+      const browser = await chromium.launch({ executablePath: executable!, args: CHROMIUM_ARGS, headless: true, timeout: 60_000 });
+      // A browser that crashed or was closed is not reused: the next runner launches another.
+      browser.on('disconnected', () => { if (current === browser) { shared = null; refs = 0; } });
+      current = browser;
+      return { browser, executable: executable!, version: browser.version() };
+    } catch (e) {
+      return fail('runtime', `Chromium (${executable}) failed to start: ${firstLine(e)}`);
+    }
+  })();
+  try {
+    return await shared;
+  } catch (e) {
+    refs--;
+    shared = null;
+    throw e;
+  }
+}
+
+export async function releaseBrowser(): Promise<void> {
+  refs = Math.max(0, refs - 1);
+  if (refs > 0 || !shared) return;
+  const s = shared;
+  shared = null;
+  current = null;
+  await (await s).browser.close().catch(() => {});
+}
+
+/** The message of an error thrown in a page, without playwright's prefix and the stack. */
+export function firstLine(e: unknown): string {
+  const m = (e as Error)?.message ?? String(e);
+  return (m.split('\n')[0] ?? m).replace(/^[\w.]+: /, '').replace(/^(Error|TypeError|RangeError|BisenetError): /, '').trim();
+}
+
+/** A model's files as server routes under /model/, checked before any browser sees them. */
+export function modelRoutes(modelPath: string): { url: string; kind: 'tfjs' | 'onnx'; routes: Map<string, () => Blob> } {
+  const routes = new Map<string, () => Blob>();
+  if (isTfjsModelPath(modelPath)) {
+    const { file, json } = readModelJson(modelPath);
+    const dir = path.dirname(path.resolve(file));
+    const jsonBytes = readFileChecked(file, 'TensorFlow.js model.json');
+    if (json.weightsManifest === undefined) fail('format', `${file}: no weightsManifest`);
+    assembleWeights(file, json.weightsManifest, (p) => {
+      const bytes = readFileChecked(path.resolve(dir, p), 'weight shard');
+      routes.set(`/model/${p.split(/[\\/]/).join('/')}`, () => ({ bytes }));
+      return bytes;
+    });
+    routes.set('/model/model.json', () => ({ bytes: jsonBytes, type: 'application/json' }));
+    return { url: '/model/model.json', kind: 'tfjs', routes };
+  }
+  if (!modelPath.toLowerCase().endsWith('.onnx')) fail('usage', `${modelPath}: expected an .onnx file, or a TensorFlow.js model directory or its model.json`);
+  const bytes = readFileChecked(modelPath, 'ONNX model');
+  routes.set('/model/model.onnx', () => ({ bytes }));
+  return { url: '/model/model.onnx', kind: 'onnx', routes };
+}
+
+/** Page backends (src/web/engine.ts) and the scripts each needs. */
+export const PAGE_SCRIPTS: Record<string, string[]> = {
+  'tfjs-webgl': TFJS_SCRIPTS, 'tfjs-webgpu': TFJS_SCRIPTS, 'tfjs-wasm': TFJS_SCRIPTS, 'ort-wasm': [ORT_WASM_SCRIPT], 'ort-webgpu': [ORT_WEBGPU_SCRIPT],
+};
+
+const OUTPUT_TYPES = { float32: Float32Array, int32: Int32Array, int64: BigInt64Array } as const;
+
+/** An output the page posted back, as an NdArray (its size checked against its shape). */
+function postedArray(name: string, p: { bytes: Uint8Array; query: URLSearchParams }): NdArray {
+  const dtype = p.query.get('dtype') as keyof typeof OUTPUT_TYPES;
+  const T = OUTPUT_TYPES[dtype];
+  const shape = (p.query.get('shape') ?? '').split(',').filter(Boolean).map(Number);
+  if (!T || !shape.every((d) => Number.isSafeInteger(d) && d >= 0) || numel(shape) * T.BYTES_PER_ELEMENT !== p.bytes.byteLength) {
+    fail('runtime', `the page returned a malformed output ${name}`);
+  }
+  const copy = p.bytes.slice().buffer;
+  return { dtype, shape, data: new T(copy) };
+}
+
+interface PageRunner { page: Page; context: BrowserContext; server: WebServer }
+
+async function openPage(backend: string, modelPath: string, routes: Map<string, () => Blob>): Promise<PageRunner & { version: string }> {
+  const { browser, version } = await acquireBrowser();
+  let server: WebServer | undefined;
+  let context: BrowserContext | undefined;
+  try {
+    server = await startWebServer();
+    for (const [k, v] of routes) server.routes.set(k, v);
+    server.routes.set('/index.html', () => pageHtml({ title: `bisenet ${backend}`, scripts: PAGE_SCRIPTS[backend]!, module: '/lib/web/runner-page.js' }));
+    context = await browser.newContext();
+    const page = await context.newPage();
+    // A script error while the page starts ends the wait at once, with its message.
+    const pageError = new Promise<never>((_, bad) => page.on('pageerror', (e) => bad(e)));
+    pageError.catch(() => {});
+    await page.goto(`${server.url}/`, { timeout: 120_000 });
+    await Promise.race([page.waitForFunction(() => 'bisenetRunner' in globalThis, null, { timeout: 60_000 }), pageError]).catch((e: unknown) => {
+      fail('runtime', `the runner page did not start in Chromium: ${firstLine(e)} (${modelPath})`);
+    });
+    return { page, context, server, version };
+  } catch (e) {
+    await context?.close().catch(() => {});
+    await server?.close();
+    await releaseBrowser();
+    throw e;
+  }
+}
+
+export interface ChromiumRuntimeDef { id: string; backend: string; description: string }
+
+function makeRuntime(def: ChromiumRuntimeDef): RuntimeInfo {
+  const onnx = def.backend.startsWith('ort-');
+  return {
+    id: def.id,
+    description: def.description,
+    accepts: onnx ? (p) => p.toLowerCase().endsWith('.onnx') : isTfjsModelPath,
+    async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
+      const model = modelRoutes(modelPath);
+      if (opts.flags && Object.keys(opts.flags).length && onnx) fail('usage', `--tfjs-flags apply to the TensorFlow.js runtimes, not ${def.id}`);
+      if (opts.expose) fail('usage', `the ${def.id} runtime cannot return intermediate tensors (use ort-cpu, tfjs-wasm or a WebGPU runtime in Node)`);
+      const { page, context, server, version } = await openPage(def.backend, modelPath, model.routes);
+      const closeAll = async (): Promise<void> => {
+        await context.close().catch(() => {});
+        await server.close();
+        await releaseBrowser();
+      };
+      let info: { device: string; inputName: string; outputNames: string[] };
+      try {
+        info = await page.evaluate((spec) => (globalThis as unknown as { bisenetRunner: { open(s: unknown): Promise<typeof info> } }).bisenetRunner.open(spec),
+          { backend: def.backend, modelUrl: model.url, flags: opts.flags, threads: opts.threads });
+      } catch (e) {
+        await closeAll();
+        return fail('runtime', `${def.id} cannot open ${modelPath} in Chromium: ${firstLine(e)}`);
+      }
+      return {
+        runtime: def.id,
+        device: `Chromium ${version} headless, ${info.device}`,
+        inputNames: [info.inputName],
+        outputNames: info.outputNames,
+        async run(inputs) {
+          const input = inputs[info.inputName] ?? Object.values(inputs)[0];
+          if (!input) return fail('usage', `no input given (the model takes ${info.inputName})`);
+          if (input.dtype !== 'float32') fail('usage', `inputs of dtype ${input.dtype} are not supported; use float32`);
+          if (input.shape.length !== 4) fail('shape', `expected a 4-D N×C×H×W input, got [${input.shape.join(', ')}]`);
+          const token = randomUUID();
+          const d = input.data as Float32Array;
+          server.routes.set(`/io/${token}/input`, () => ({ bytes: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) }));
+          const box = new Map<string, { bytes: Uint8Array; query: URLSearchParams }>();
+          server.posts.set(token, box);
+          try {
+            let names: string[];
+            try {
+              names = await page.evaluate(([t, s]) => (globalThis as unknown as { bisenetRunner: { run(t: string, s: number[]): Promise<string[]> } }).bisenetRunner.run(t, s), [token, input.shape] as [string, number[]]);
+            } catch (e) {
+              return fail('runtime', `${def.id} failed to run ${modelPath}: ${firstLine(e)}`);
+            }
+            const out: Record<string, NdArray> = {};
+            for (const name of names) {
+              const p = box.get(name);
+              if (!p) fail('runtime', `the page did not return output ${name}`);
+              out[name] = postedArray(name, p!);
+            }
+            return out;
+          } finally {
+            server.routes.delete(`/io/${token}/input`);
+            server.posts.delete(token);
+          }
+        },
+        async dispose() {
+          await page.evaluate(() => (globalThis as unknown as { bisenetRunner: { close(): Promise<void> } }).bisenetRunner.close()).catch(() => {});
+          await closeAll();
+        },
+      };
+    },
+  };
+}
+
+const DEFS: ChromiumRuntimeDef[] = [
+  { id: 'chromium-webgl', backend: 'tfjs-webgl', description: 'TensorFlow.js WebGL backend in headless Chromium (float32 textures; --tfjs-flags WEBGL_FORCE_F16_TEXTURES=true, WEBGL_PACK=false)' },
+  { id: 'chromium-wasm', backend: 'tfjs-wasm', description: 'TensorFlow.js wasm backend in headless Chromium (SIMD, threads)' },
+  { id: 'chromium-webgpu', backend: 'tfjs-webgpu', description: 'TensorFlow.js WebGPU backend in headless Chromium (Chromium\'s own Dawn)' },
+  { id: 'chromium-ort-wasm', backend: 'ort-wasm', description: 'onnxruntime-web wasm EP in headless Chromium (SIMD, threads)' },
+  { id: 'chromium-ort-webgpu', backend: 'ort-webgpu', description: 'onnxruntime-web WebGPU EP in headless Chromium, preferredLayout NCHW' },
+];
+
+/** The browser runtime of an id (its registry entry, with model format and tolerance, is in ./index.ts). */
+export function chromiumRuntime(id: string): RuntimeInfo {
+  const def = DEFS.find((d) => d.id === id);
+  if (!def) throw new Error(`no browser runtime ${id}`);
+  return makeRuntime(def);
+}
+
+/** Page backend → the runtime id that runs it (for its tolerance). */
+export const CHROMIUM_RUNTIMES_BY_BACKEND: Record<string, string> = Object.fromEntries(DEFS.map((d) => [d.backend, d.id]));
+
+let probed: Promise<{ available: boolean; detail: string }> | null = null;
+
+/**
+ * Whether Chromium is here, and its version (the adapter is only known once a page asks for it);
+ * one probe per process, shared by the browser runtimes. Their packages are checked before this.
+ */
+export function chromiumProbe(): Promise<{ available: boolean; detail: string }> {
+  probed ??= (async () => {
+    let exe: string | null;
+    try { exe = findChromium(); distDir(); } catch (e) { return { available: false, detail: isBisenetError(e) ? e.message : String(e) }; }
+    if (!exe) return { available: false, detail: CHROMIUM_MISSING };
+    try { await import('playwright-core'); } catch (e) { return { available: false, detail: `playwright-core failed to load: ${firstLine(e)}` }; }
+    const v = spawnSync(exe, ['--version'], { encoding: 'utf8', timeout: 20_000 });
+    const version = /\d+\.\d+\.\d+\.\d+/.exec(v.stdout ?? '')?.[0];
+    return { available: true, detail: `headless Chromium${version ? ` ${version}` : ''} (${exe}); adapter named once a page runs` };
+  })();
+  return probed;
+}

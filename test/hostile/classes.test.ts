@@ -1,0 +1,287 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeNpy, parseNpy } from '../../src/checkpoint/npy.js';
+import { lastPickleUsage, unpickle } from '../../src/checkpoint/pickle.js';
+import { readSafetensors, writeSafetensors } from '../../src/checkpoint/safetensors.js';
+import { loadCheckpoint, parseCheckpoint } from '../../src/checkpoint/index.js';
+import { ZipArchive } from '../../src/checkpoint/zip.js';
+import { PickleWriter, torchTensor } from '../fuzz-lib/pickle-writer.js';
+import { makeZip } from '../fuzz-lib/zip-writer.js';
+import { validatePalette, validatePreprocessing } from '../../src/presets.js';
+import { manifestCheckpoint } from '../../src/verify/golden.js';
+import { BisenetError } from '../../src/util/errors.js';
+import { LIMITS } from '../../src/util/limits.js';
+import { escapeText, render } from '../../src/util/render.js';
+import { checkPng } from '../../src/util/png-check.js';
+import { BIN, fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
+
+/** The issue's classes of hostile input, each built by hand the way an adversary would. */
+
+const bisenet = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+const oneLine = (r: { code: number | null; stderr: string }, re: RegExp) => {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+  expect(r.stderr).toMatch(re);
+};
+
+let work: string;
+let model: string;
+beforeAll(() => {
+  work = tmpDir('bisenet-hostile-');
+  model = path.join(work, 'm.onnx');
+  expect(bisenet('convert', fixture(UPSTREAM, 'model.pth'), '--to', 'onnx', '--out', model).code).toBe(0);
+}, 600_000);
+afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
+
+const flood = (prefix: number[], body: number[], n: number): Uint8Array => {
+  const out = new Uint8Array(3 + prefix.length + body.length * n);
+  out.set([0x80, 2, ...prefix]);
+  for (let i = 0; i < n; i++) out.set(body, 2 + prefix.length + i * body.length);
+  out[out.length - 1] = 0x2e;
+  return out;
+};
+
+describe('1. the pickle VM budgets every allocation', () => {
+  for (const [name, prefix, body] of [
+    ['MARK', [], [0x28]], ['EMPTY_DICT', [], [0x7d]], ['APPEND', [0x5d], [0x4e, 0x61]], ['DUP', [0x5d], [0x32]], ['EMPTY_SET', [], [0x8f]],
+  ] as [string, number[], number[]][]) {
+    it(`refuses a ${name} flood by its size, before it builds more than the budget`, () => {
+      const bytes = flood(prefix, body, 400_000);
+      expect(() => unpickle(bytes, { label: 'p', globals: {}, maxMemory: 2_000_000 })).toThrowError(/refused: the pickle would build more than 2000000 bytes/);
+    });
+  }
+  it('ties the default budget to the pickle size (honest pickles measure well under it)', () => {
+    const n = 1_000_000;
+    expect(() => unpickle(flood([], [0x7d], n), { label: 'p', globals: {} })).toThrowError(new RegExp(`more than ${LIMITS.pickleMemoryPerByte * (n + 3)} bytes`));
+    for (const f of ['coincheung-bisenetv2-n19/model.pth', 'mmseg-bisenetv2-n150-b2/model.pth', 'paddleseg-bisenetv2-n19/model.pdparams']) {
+      loadCheckpoint(fixture(f));
+      expect(lastPickleUsage.charged / lastPickleUsage.bytes).toBeLessThan(LIMITS.pickleMemoryPerByte / 2);
+    }
+  }, 600_000);
+  it('bounds the inflated data.pkl itself', () => {
+    const pkl = flood([], [0x4e, 0x30], LIMITS.dataPklBytes / 2 + 10);
+    const file = path.join(work, 'bigpkl.pth');
+    fs.writeFileSync(file, makeZip([{ name: 'a/data.pkl', data: pkl, deflate: true }]));
+    oneLine(bisenet('inspect', file), /data\.pkl is \d+ bytes, more than the limit/);
+  }, 600_000);
+  it('the .pdparams reader shares the budget', () => {
+    expect(() => parseCheckpoint(flood([], [0x28], 1_000_000), 'flood.pdparams')).toThrowError(/refused: the pickle would build more than/);
+  }, 600_000);
+});
+
+describe('2. work that multiplies', () => {
+  it('inflates a storage once for any number of views, and budgets the inflated bytes of the archive', () => {
+    const w = new PickleWriter().global('collections', 'OrderedDict').emptyTuple().reduce().mark();
+    for (let i = 0; i < 300; i++) { w.str(`v${i}`); torchTensor(w, 'FloatStorage', '0', 1 << 20, i, [16], [1]); }
+    w.setitems();
+    const zip = makeZip([{ name: 'a/data.pkl', data: w.stop() }, { name: 'a/data/0', data: new Uint8Array(4 << 20), deflate: true }]);
+    const z = new ZipArchive(zip, 'views.pth');
+    const first = z.read('a/data/0');
+    for (let i = 0; i < 300; i++) expect(z.read('a/data/0')).toBe(first); // the same buffer: inflated once
+    const saved = LIMITS.zipInflatedBytes;
+    LIMITS.zipInflatedBytes = 1 << 20;
+    try { expect(() => new ZipArchive(zip, 'views.pth').read('a/data/0')).toThrowError(/past 1048576 inflated bytes/); } finally { LIMITS.zipInflatedBytes = saved; }
+  });
+});
+
+describe('3. hostile values in messages', () => {
+  it('renders a shared list DAG in bounded time and length', () => {
+    let l: unknown[] = [];
+    for (let i = 0; i < 60; i++) l = [l, l];
+    const t0 = performance.now();
+    const s = render(l);
+    expect(performance.now() - t0).toBeLessThan(100);
+    expect(s.length).toBeLessThan(500);
+  });
+  it('escapes control characters and cuts long text', () => {
+    expect(escapeText('a\u001b[2J\nb\u009b\u202e')).toBe('a\\x1b[2J\\nb\\x9b\\u202e');
+    expect(escapeText('x'.repeat(5000), 100)).toMatch(/… \(4900 more characters\)$/);
+  });
+  it('a torch.device argument or dict key that is a list DAG ends in exit 2 with one line', () => {
+    const w = new PickleWriter().raw(0x5d).put(0);
+    for (let i = 1; i <= 50; i++) w.mark().get(i - 1).get(i - 1).raw(0x6c).put(i);
+    w.raw(0x30).emptyDict().get(50).global('torch', 'device').mark().get(50).tuple().reduce().setitem();
+    const file = path.join(work, 'dag.pth');
+    fs.writeFileSync(file, makeZip([{ name: 'a/data.pkl', data: w.stop() }]));
+    oneLine(bisenet('inspect', file), /no tensors found/);
+  }, 600_000);
+  it('keys with escapes never reach the terminal raw', () => {
+    const w = new PickleWriter().global('collections', 'OrderedDict').emptyTuple().reduce().mark();
+    w.str('\u001b[31mred\nline'); torchTensor(w, 'FloatStorage', '0', 4, 0, [4], [1]);
+    w.setitems();
+    const file = path.join(work, 'esc.pth');
+    fs.writeFileSync(file, makeZip([{ name: 'a/data.pkl', data: w.stop() }, { name: 'a/data/0', data: new Uint8Array(16) }]));
+    const r = bisenet('inspect', file);
+    expect(r.code).toBe(2);
+    expect(r.stdout + r.stderr).not.toMatch(/\u001b/);
+    expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+  }, 600_000);
+});
+
+describe('4. linear-time parsers', () => {
+  it('.npy headers with many dims or an unterminated shape end quickly', () => {
+    for (const shape of [`(${'1,'.repeat(3000)})`, `(${'1,'.repeat(3000)}`]) {
+      const h = Buffer.from(`{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }\n`);
+      const pre = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, h.length & 0xff, h.length >> 8]);
+      const t0 = performance.now();
+      expect(() => parseNpy(Buffer.concat([pre, h]), 'x.npy')).toThrowError(BisenetError);
+      expect(performance.now() - t0).toBeLessThan(500);
+    }
+    expect(parseNpy(encodeNpy({ dtype: 'float32', shape: [2, 3], data: new Float32Array(6) }), 'ok.npy').shape).toEqual([2, 3]);
+  });
+  it('a safetensors header nested millions deep is refused before JSON.parse', () => {
+    const h = Buffer.from(`{"a":${'['.repeat(5_000_000)}}`);
+    const len = Buffer.alloc(8); len.writeBigUInt64LE(BigInt(h.length));
+    expect(() => readSafetensors(Buffer.concat([len, h]), 'deep.safetensors')).toThrowError(/nested deeper than 64/);
+  });
+});
+
+describe('5. files that are not plain files', () => {
+  it('refuses a FIFO and a link to /dev/zero as a checkpoint, and a dangling link, with exit 2', () => {
+    const fifo = path.join(work, 'fifo.pth');
+    execFileSync('mkfifo', [fifo]);
+    oneLine(bisenet('inspect', fifo), /not a regular file \(a FIFO\)/);
+    const zero = path.join(work, 'zero.pth');
+    fs.symlinkSync('/dev/zero', zero);
+    oneLine(bisenet('inspect', zero), /not a regular file \(a character device\)/);
+    const dangling = path.join(work, 'dangling.pth');
+    fs.symlinkSync(path.join(work, 'nowhere'), dangling);
+    oneLine(bisenet('inspect', dangling), /dangling symbolic link/);
+  }, 600_000);
+  it('tfjs shards: a link out of the model directory, a FIFO, and a shard listed twice are refused', () => {
+    const dir = path.join(work, 'tfjs');
+    expect(bisenet('convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tfjs-graph', '--out', dir).code).toBe(0);
+    const x = path.join(work, 'x.npy');
+    fs.writeFileSync(x, encodeNpy({ dtype: 'float32', shape: [1, 3, 32, 32], data: new Float32Array(3072) }));
+    const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+    const shard = mj.weightsManifest[0].paths[0] as string;
+    const outside = path.join(work, 'outside.bin');
+    fs.renameSync(path.join(dir, shard), outside);
+    fs.symlinkSync(outside, path.join(dir, shard));
+    oneLine(bisenet('infer', dir, '--input', x, '--out', path.join(work, 'y1.npy')), /outside/);
+    fs.rmSync(path.join(dir, shard));
+    execFileSync('mkfifo', [path.join(dir, shard)]);
+    oneLine(bisenet('infer', dir, '--input', x, '--out', path.join(work, 'y2.npy')), /not a regular file/);
+    fs.rmSync(path.join(dir, shard));
+    fs.renameSync(outside, path.join(dir, shard));
+    mj.weightsManifest[0].paths.push(`./${shard}`);
+    fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(mj));
+    oneLine(bisenet('infer', dir, '--input', x, '--out', path.join(work, 'y3.npy')), /listed more than once/);
+  }, 600_000);
+  it('a golden manifest\'s checkpoint cannot leave its project; a dangling link in a collection is exit 2', () => {
+    const g = path.join(work, 'proj', 'golden', 'set');
+    fs.mkdirSync(g, { recursive: true });
+    fs.copyFileSync(path.join(golden(UPSTREAM), 'input.npy'), path.join(g, 'input.npy'));
+    for (const ck of ['/etc/passwd', '../../../etc/passwd']) {
+      fs.writeFileSync(path.join(g, 'manifest.json'), JSON.stringify({ checkpoint: ck }));
+      expect(() => manifestCheckpoint(g)).toThrowError(BisenetError);
+    }
+    fs.symlinkSync('/etc/passwd', path.join(work, 'proj', 'evil.pth'));
+    fs.writeFileSync(path.join(g, 'manifest.json'), JSON.stringify({ checkpoint: 'evil.pth' }));
+    expect(() => manifestCheckpoint(g)).toThrowError(/outside/);
+    const coll = path.join(work, 'coll');
+    fs.mkdirSync(coll);
+    fs.symlinkSync(path.join(work, 'missing-dir'), path.join(coll, 'case1'));
+    oneLine(bisenet('verify', model, '--golden', coll), /no golden cases/);
+  }, 600_000);
+});
+
+describe('6. images and models as inputs', () => {
+  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const b = Buffer.alloc(12 + data.length);
+    b.writeUInt32BE(data.length); b.write(type, 4, 'latin1'); data.copy(b, 8);
+    b.writeUInt32BE(zlib.crc32(b.subarray(4, 8 + data.length)), 8 + data.length);
+    return b;
+  };
+  const ihdr = (w: number, h: number, interlace = 0): Buffer => {
+    const d = Buffer.alloc(13); d.writeUInt32BE(w); d.writeUInt32BE(h, 4); d[8] = 8; d[9] = 6; d[12] = interlace;
+    return chunk('IHDR', d);
+  };
+  const end = chunk('IEND', Buffer.alloc(0));
+  it('a second IHDR, APNG chunks, and an interlaced inflate bomb are refused before decoding', () => {
+    const idat = chunk('IDAT', zlib.deflateSync(Buffer.alloc(68)));
+    expect(() => checkPng(Buffer.concat([sig, ihdr(4, 4), ihdr(60000, 60000), idat, end]), 'a.png')).toThrowError(/second IHDR/);
+    expect(() => checkPng(Buffer.concat([sig, ihdr(4, 4), chunk('acTL', Buffer.alloc(8)), idat, end]), 'b.png')).toThrowError(/animated PNG/);
+    expect(() => checkPng(Buffer.concat([sig, ihdr(16, 16, 1), chunk('IDAT', zlib.deflateSync(Buffer.alloc(64 << 20))), end]), 'c.png')).toThrowError(/does not inflate within/);
+    expect(() => checkPng(Buffer.concat([sig, ihdr(9000, 9000), idat, end]), 'd.png')).toThrowError(/more than the limit/);
+  });
+  it('an image whose logits would exceed --max-memory is refused naming the memory it needs', () => {
+    const png = Buffer.concat([sig, ihdr(4096, 4096), chunk('IDAT', zlib.deflateSync(Buffer.alloc(4096 * (1 + 4 * 4096)))), end]);
+    const img = path.join(work, 'big.png');
+    fs.writeFileSync(img, png);
+    const r = bisenet('--max-memory', '1GiB', 'segment', model, '--image', img, '--out', path.join(work, 'big-out.png'));
+    oneLine(r, /would need about [\d.]+ GiB, more than the limit of 1\.0 GiB \(--max-memory\)/);
+    expect(fs.existsSync(path.join(work, 'big-out.png'))).toBe(false);
+  }, 600_000);
+});
+
+describe('7. recorded metadata is validated', () => {
+  it('refuses preprocessing that is empty, lacks mean, or asks for a huge size multiple; palettes of numbers', () => {
+    const ok = { scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], size_multiple: 32 };
+    expect(validatePreprocessing(ok, 'm').size_multiple).toBe(32);
+    for (const bad of [{}, { ...ok, mean: undefined }, { ...ok, size_multiple: 1e6 }, { ...ok, size_multiple: 16384 }, { ...ok, std: [0, 1, 1] }, 7, null]) {
+      expect(() => validatePreprocessing(bad, 'm')).toThrowError(BisenetError);
+    }
+    expect(() => validatePalette([1, 2, 3], 'm')).toThrowError(/palette/);
+  });
+});
+
+describe('8. outputs', () => {
+  it('verify --json does not overwrite without --force; a dangling link at --out counts as existing', () => {
+    const json = path.join(work, 'report.json');
+    fs.writeFileSync(json, 'keep');
+    oneLine(bisenet('verify', model, '--golden', golden(UPSTREAM), '--json', json), /already exists/);
+    expect(fs.readFileSync(json, 'utf8')).toBe('keep');
+    const link = path.join(work, 'link.onnx');
+    fs.symlinkSync(path.join(work, 'nowhere.onnx'), link);
+    oneLine(bisenet('convert', fixture(UPSTREAM, 'model.pth'), '--to', 'onnx', '--out', link), /already exists/);
+    expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+  }, 600_000);
+  it('infer --labels writes both outputs or neither', () => {
+    const out = path.join(work, 'y.npy');
+    fs.mkdirSync(path.join(work, 'y.labels.npy'));
+    const r = bisenet('infer', model, '--input', path.join(golden(UPSTREAM), 'input.npy'), '--out', out, '--labels', '--force');
+    expect(r.code).toBe(2);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(fs.readdirSync(work).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  }, 600_000);
+});
+
+describe('9. zip archives torch.load refuses', () => {
+  const base = () => Buffer.from(makeZip([{ name: 'a/data.pkl', data: new Uint8Array([0x80, 2, 0x7d, 0x2e]) }, { name: 'a/data/0', data: new Uint8Array(16) }]));
+  it('refuses encrypted entries, local headers that disagree and overlapping entries', () => {
+    const enc = base(); enc.writeUInt16LE(1, enc.indexOf(Buffer.from('PK\u0001\u0002', 'latin1')) + 8);
+    expect(() => new ZipArchive(enc, 'e.pth')).toThrowError(/encrypted/);
+    const name = base(); name[31] ^= 0x20;
+    expect(() => new ZipArchive(name, 'n.pth')).toThrowError(/names another entry/);
+    const ov = base();
+    const cd2 = ov.indexOf(Buffer.from('PK\u0001\u0002', 'latin1'), ov.indexOf(Buffer.from('PK\u0001\u0002', 'latin1')) + 4);
+    ov.writeUInt32LE(0, cd2 + 42);
+    expect(() => new ZipArchive(ov, 'o.pth')).toThrowError(/names another entry|overlap/);
+    const crc = base(); crc[crc.indexOf(Buffer.from('a/data/0')) + 8 + 3] = 1;
+    expect(() => new ZipArchive(crc, 'c.pth').read('a/data/0')).toThrowError(/CRC-32/);
+  });
+});
+
+describe('10. non-finite weights', () => {
+  it('are refused naming the tensor, and converted with --allow-nonfinite and a warning', () => {
+    const ck = loadCheckpoint(fixture(UPSTREAM, 'model.pth'));
+    const arrays = new Map([...ck.tensors].map(([k, t]) => [k, t.load()]));
+    const variance = [...arrays.keys()].find((k) => k.endsWith('running_var'))!;
+    (arrays.get(variance)!.data as Float32Array)[0] = -1;
+    const file = path.join(work, 'negvar.safetensors');
+    fs.writeFileSync(file, writeSafetensors(arrays));
+    oneLine(bisenet('convert', file, '--to', 'onnx', '--out', path.join(work, 'nv.onnx')), new RegExp(`NaN/Inf or a negative running variance \\(first: ${variance.replace(/\./g, '\\.')}`));
+    expect(fs.existsSync(path.join(work, 'nv.onnx'))).toBe(false);
+    const r = bisenet('convert', file, '--to', 'onnx', '--out', path.join(work, 'nv.onnx'), '--allow-nonfinite');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^warning: 1 tensor\(s\) hold NaN/);
+  }, 600_000);
+});
