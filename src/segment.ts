@@ -18,7 +18,7 @@ export { modelPreprocessing, paletteFor, openModel, type ModelInfo, type SegMode
 export { segmentImage, segmentMany, encodeSegmentation, encodeMask, encodeOverlay, classShares, type Segmentation, type SegmentManyOptions, type SegmentManySummary } from './segment/run.js';
 export { expandInputs } from './segment/inputs.js';
 
-/** Largest image accepted (pixels, --limit), so a hostile header cannot make the decoder allocate gigabytes. */
+/** Largest image accepted (pixels, --budget image-pixels), so a hostile header cannot make the decoder allocate gigabytes. */
 const maxPixels = (): number => LIMITS.imagePixels;
 
 /** Synchronous pure-JS PNG/JPEG decoding (pngjs, jpeg-js) for library users without sharp's native code; the CLI decodes with sharp. */

@@ -89,7 +89,7 @@ export function parseNpy(bytes: Uint8Array, label: string): NdArray {
     headerLen = view.getUint32(8, true); start = 12;
   } else return fail('format', `${label}: .npy version ${major} is not supported`);
   if (start + headerLen > bytes.length) fail('format', `${label}: .npy header runs past the end of the file`);
-  if (headerLen > LIMITS.npyHeader) fail('format', `${label}: .npy header of ${headerLen} bytes is longer than ${LIMITS.npyHeader} (--limit npy-header)`);
+  if (headerLen > LIMITS.npyHeader) fail('format', `${label}: .npy header of ${headerLen} bytes is longer than ${LIMITS.npyHeader} (--budget npy-header)`);
   const { descr, fortran, shape } = parseHeader(Buffer.from(bytes.subarray(start, start + headerLen)).toString('latin1'), label);
   const dtype = DESCR_TO_DTYPE[descr.replace(/^=/, '<')];
   if (!dtype || descr === '<u2') {

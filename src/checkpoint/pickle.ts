@@ -70,7 +70,7 @@ export const lastPickleUsage = { charged: 0, bytes: 0 };
 export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
   const { label } = opts;
   if (bytes.length > LIMITS.pickleBytes) {
-    fail('security', `${label}: the pickle is ${bytes.length} bytes, more than the limit of ${LIMITS.pickleBytes} (--limit pickle-bytes)`);
+    fail('security', `${label}: the pickle is ${bytes.length} bytes, more than the limit of ${LIMITS.pickleBytes} (--budget pickle-bytes)`);
   }
   const budget = opts.maxMemory ?? Math.min(LIMITS.pickleMemory, Math.max(1 << 20, LIMITS.pickleMemoryPerByte * bytes.length));
   let used = 0;

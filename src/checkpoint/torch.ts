@@ -115,7 +115,7 @@ export function readTorchZip(bytes: Uint8Array, label: string): TorchLoad {
   const inert = (q: string): boolean => /^(mmengine|mmcv|mmseg)\./.test(q) || /^numpy\.(core\.multiarray\.scalar|dtype|ndarray|core\.multiarray\._reconstruct|_core\.multiarray\.(scalar|_reconstruct))$/.test(q);
   const declared = archive.entries.get(pkl[0]!)!.uncompressedSize;
   if (declared > LIMITS.dataPklBytes) {
-    fail('security', `${label}: data.pkl is ${declared} bytes, more than the limit of ${LIMITS.dataPklBytes} (a state dict's pickle is small; --limit data-pkl-bytes)`);
+    fail('security', `${label}: data.pkl is ${declared} bytes, more than the limit of ${LIMITS.dataPklBytes} (a state dict's pickle is small; --budget data-pkl-bytes)`);
   }
   const pickle = archive.read(pkl[0]!);
   const root = unpickle(pickle, { label, globals: torchGlobals(label, pickle.length), persistentLoad, inert });

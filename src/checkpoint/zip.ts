@@ -184,7 +184,7 @@ export class ZipArchive {
         fail('security', `${this.label}: entry ${shown} declares ${e.uncompressedSize} bytes from ${e.compressedSize} compressed (a zip bomb?)`);
       }
       if (this.inflatedBytes + e.uncompressedSize > LIMITS.zipInflatedBytes) {
-        fail('security', `${this.label}: inflating ${shown} would take the archive past ${LIMITS.zipInflatedBytes} inflated bytes (--limit zip-inflated-bytes)`);
+        fail('security', `${this.label}: inflating ${shown} would take the archive past ${LIMITS.zipInflatedBytes} inflated bytes (--budget zip-inflated-bytes)`);
       }
       this.inflatedBytes += e.uncompressedSize;
       try {

@@ -84,13 +84,13 @@ export function buildProgram(): Command {
     .description('Port BiSeNet V2 checkpoints to ONNX, run them, and verify parity against PyTorch goldens')
     .version(packageVersion())
     .option('-v, --verbose', 'print details of errors (e.g. every mismatching key)')
-    .option('--limit <name=value>', 'change a resource limit (repeatable; see the README\'s limits section), e.g. --limit zip-inflated-bytes=4GiB', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--budget <name=value>', 'change a resource limit (repeatable; see the README\'s limits section), e.g. --budget zip-inflated-bytes=4GiB', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--max-memory <size>', `largest estimated memory for a model run (default ${(LIMITS.modelMemory / 2 ** 20).toFixed(0)} MiB here), e.g. 4GiB`)
     .hook('preAction', (cmd) => {
-      const g = cmd.opts() as { verbose?: boolean; limit?: string[]; maxMemory?: string };
+      const g = cmd.opts() as { verbose?: boolean; budget?: string[]; maxMemory?: string };
       verbose = Boolean(g.verbose);
       setVerbose(verbose);
-      for (const l of g.limit ?? []) setLimit(l);
+      for (const l of g.budget ?? []) setLimit(l);
       if (g.maxMemory !== undefined) LIMITS.modelMemory = parseQuantity(g.maxMemory, '--max-memory');
     })
     .exitOverride()

@@ -24,7 +24,7 @@ export function readFileChecked(file: string, what = 'file'): Buffer {
     const st = fs.fstatSync(fd);
     if (st.isDirectory()) fail('io', `${escapeText(file, 300)}: is a directory, expected a ${what}`);
     if (!st.isFile()) fail('io', `${escapeText(file, 300)}: not a regular file (${kindOf(st)}), expected a ${what}`);
-    if (st.size > LIMITS.fileBytes) fail('security', `${escapeText(file, 300)}: ${st.size} bytes, more than the limit of ${LIMITS.fileBytes} (--limit file-bytes)`);
+    if (st.size > LIMITS.fileBytes) fail('security', `${escapeText(file, 300)}: ${st.size} bytes, more than the limit of ${LIMITS.fileBytes} (--budget file-bytes)`);
     const buf = Buffer.allocUnsafe(st.size);
     let off = 0;
     while (off < st.size) {

@@ -19,7 +19,7 @@ export function parseJsonBounded(text: string, label: string, what = 'JSON'): un
     }
     if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) fail('format', `${label}: ${what} is nested deeper than ${max} levels (--limit json-depth)`);
+      if (++depth > max) fail('format', `${label}: ${what} is nested deeper than ${max} levels (--budget json-depth)`);
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
   try {

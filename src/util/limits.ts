@@ -4,7 +4,7 @@ import { fail } from './errors.js';
 /**
  * Resource limits of the readers and runners. A file from a stranger must not make this tool allocate
  * more than the file justifies, recurse without bound, or spin: each limit below is checked before the
- * work. Every limit can be changed with `--limit NAME=VALUE` (a few also have their own flag); the
+ * work. Every limit can be changed with `--budget NAME=VALUE` (a few also have their own flag); the
  * README's limits section lists them.
  */
 export const LIMITS = {
@@ -55,7 +55,7 @@ export const LIMITS = {
 
 export type LimitName = keyof typeof LIMITS;
 
-/** `--limit` names: kebab-case of the keys above. */
+/** `--budget` names: kebab-case of the keys above. */
 const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const LIMIT_NAMES: Record<string, LimitName> = Object.fromEntries(Object.keys(LIMITS).map((k) => [kebab(k), k as LimitName]));
 
@@ -70,13 +70,13 @@ export function parseQuantity(text: string, what: string): number {
   return Math.floor(v);
 }
 
-/** Applies one `--limit NAME=VALUE`. */
+/** Applies one `--budget NAME=VALUE`. */
 export function setLimit(assignment: string): void {
   const eq = assignment.indexOf('=');
   const name = eq < 0 ? assignment : assignment.slice(0, eq);
   const key = LIMIT_NAMES[name.trim()];
-  if (!key || eq < 0) fail('usage', `--limit ${assignment.slice(0, 60)}: expected NAME=VALUE with NAME one of ${Object.keys(LIMIT_NAMES).join(', ')}`);
-  LIMITS[key!] = parseQuantity(assignment.slice(eq + 1), `--limit ${name}`);
+  if (!key || eq < 0) fail('usage', `--budget ${assignment.slice(0, 60)}: expected NAME=VALUE with NAME one of ${Object.keys(LIMIT_NAMES).join(', ')}`);
+  LIMITS[key!] = parseQuantity(assignment.slice(eq + 1), `--budget ${name}`);
 }
 
 /** Whole MiB/GiB for messages. */

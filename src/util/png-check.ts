@@ -37,7 +37,7 @@ export function checkPng(bytes: Uint8Array, label: string): { width: number; hei
       const { width, height, depth, color, interlace } = header;
       if (width === 0 || height === 0 || width > 0x7fffffff || height > 0x7fffffff) bad(`dimensions ${width}×${height}`);
       if (width * height > LIMITS.imagePixels) {
-        fail('security', `${label}: ${width}×${height} is ${width * height} pixels, more than the limit of ${LIMITS.imagePixels} (--limit image-pixels)`);
+        fail('security', `${label}: ${width}×${height} is ${width * height} pixels, more than the limit of ${LIMITS.imagePixels} (--budget image-pixels)`);
       }
       if (!(DEPTHS[color] ?? []).includes(depth)) bad(`colour type ${color} with bit depth ${depth}`);
       if (data[10] !== 0 || data[11] !== 0 || interlace > 1) bad('unknown compression, filter or interlace method');

@@ -8,7 +8,7 @@ import { isBisenetError } from '../../src/util/errors.js';
 import { fixture, tmpDir } from '../helpers/paths.js';
 import { randomArray } from '../helpers/tfjs-traps.js';
 
-const CKPT = fixture('coincheung-bisenetv2-n171-b2', 'model.pth');
+const CKPT = fixture('coincheung-bisenetv2-n19', 'model.pth');
 let work: string;
 const x = randomArray([1, 3, 32, 64], 3, -2, 2);
 beforeAll(() => { work = tmpDir('bisenet-expose-'); });
