@@ -1,4 +1,3 @@
-import * as os from 'node:os';
 import { fail } from './errors.js';
 
 /**
@@ -48,7 +47,7 @@ export const LIMITS = {
    * model's shapes imply at that input size, outputs and their post-processing. Default: a quarter of
    * this machine's memory, at most 1.5 GiB.
    */
-  modelMemory: Math.min(1.5 * 1024 ** 3, Math.floor(os.totalmem() / 4)),
+  modelMemory: Math.min(1.5 * 1024 ** 3, Math.floor(totalMemory() / 4)),
   /** characters of an error message (longer ones are cut, naming how much was left out) */
   messageChars: 1000,
 };
@@ -99,4 +98,14 @@ export function resetAllocationWatermark(): number {
   const v = largestAllocation;
   largestAllocation = 0;
   return v;
+}
+
+/**
+ * The machine's memory, without a static `node:os` import: this module is also loaded by browser pages
+ * (through the tfjs loading code they share with Node), where `node:os` does not exist. In Node ≥ 20.16
+ * `process.getBuiltinModule` gives it; elsewhere 8 GiB is assumed.
+ */
+function totalMemory(): number {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => { totalmem?: () => number } | undefined } }).process;
+  return proc?.getBuiltinModule?.('node:os')?.totalmem?.() ?? 8 * 1024 ** 3;
 }
