@@ -5,6 +5,8 @@
 import * as fs from 'node:fs';
 import sharp from 'sharp';
 import { fail } from '../util/errors.js';
+import { readFileChecked } from '../util/fs.js';
+import { checkPng } from '../util/png-check.js';
 
 /** Largest image accepted (pixels), so a hostile header cannot make the decoder allocate gigabytes. */
 export const MAX_PIXELS = 64 * 1024 * 1024;
@@ -30,13 +32,15 @@ function head(src: ImageSource): Uint8Array {
   if (typeof src !== 'string') return src;
   let fd: number;
   try {
-    fd = fs.openSync(src, 'r');
+    fd = fs.openSync(src, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return fail('io', code === 'ENOENT' ? `image not found: ${src}` : `${src}: cannot read (${code ?? String(e)})`);
   }
   try {
-    if (fs.fstatSync(fd).isDirectory()) fail('io', `${src}: is a directory, expected an image`);
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) fail('io', `${src}: is a directory, expected an image`);
+    if (!st.isFile()) fail('io', `${src}: not a regular file (a FIFO, device or socket), expected an image`);
     const b = new Uint8Array(8);
     fs.readSync(fd, b, 0, 8, 0);
     return b;
@@ -46,7 +50,11 @@ function head(src: ImageSource): Uint8Array {
 }
 
 function opened(src: ImageSource, label: string): ReturnType<typeof sharp> {
-  if (!imageKind(head(src))) fail('format', `${label}: not a PNG or JPEG image`);
+  const kind = imageKind(head(src));
+  if (!kind) fail('format', `${label}: not a PNG or JPEG image`);
+  // PNG structure first (one IHDR, no APNG chunks, interlaced data inflating within its size): libvips
+  // would otherwise trust a first header that later chunks contradict.
+  if (kind === 'png') checkPng(typeof src === 'string' ? readFileChecked(src, 'image') : src, label);
   // limitInputPixels is checked from the header, before any pixel is decoded.
   return sharp(src, { limitInputPixels: MAX_PIXELS, sequentialRead: true });
 }
