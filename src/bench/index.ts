@@ -347,9 +347,10 @@ function ceilingRow(runtime: string, device: string, shape: number[], macs: numb
 
 function modelRow(runtime: string, device: string, size: [number, number], fetch: string[], e2e: number[], kernel: number[] | null, ortRun: number[] | null,
   macs: number | null, ceiling: CeilingRow | null): BenchRow {
-  const e = stats(e2e);
+  // Frames/s and GFLOP/s from the median as reported, so that the row is consistent with itself.
+  const e = roundStats(stats(e2e));
   const row: BenchRow = {
-    runtime, device, size, fetch, runs: e2e.length, e2eMs: roundStats(e), fps: round(1000 / e.median, 2),
+    runtime, device, size, fetch, runs: e2e.length, e2eMs: e, fps: round(1000 / e.median, 2),
     gmacs: macs === null ? null : round(macs / 1e9, 3), gflops: macs === null ? null : round(gflops(macs, e.median), 1),
   };
   if (ceiling) row.ofCeiling = row.gflops === null ? null : round(row.gflops / ceiling.gflops, 3);
