@@ -14,7 +14,6 @@ export { emitTfjsGraph } from './emit/tfjs-graph.js';
 export { emitTensorrt, trtexecArgs } from './emit/tensorrt.js';
 export { TARGETS, TARGET_IDS, type Target, type TargetInfo } from './emit/targets.js';
 export { modelMetadataFor, preprocessingFor, DATASETS, type Dataset } from './presets.js';
-export { benchTargets } from './check/bench.js';
 export { convertCheckpoint, type ConvertOptions } from './convert.js';
 export { inferArrays } from './infer.js';
 export { segmentImage, segmentMany, encodeSegmentation, decodeImage, openModel, FrameRunner } from './segment.js';
