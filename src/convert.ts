@@ -1,5 +1,6 @@
 import { loadCheckpoint, type Checkpoint } from './checkpoint/index.js';
 import { EMITTERS } from './emit/emitters.js';
+import { joinChunks } from './emit/onnx.js';
 import { isTarget, OPTION_FLAGS, TARGET_IDS, TARGETS, type EmitOption, type Target } from './emit/targets.js';
 import type { Quantization } from './emit/tfjs-common.js';
 import type { Graph } from './ir/graph.js';
@@ -41,8 +42,12 @@ export interface Converted {
   checkpoint: Checkpoint;
   ported: Ported;
   graph: Graph;
-  /** The model file: the .onnx bytes, or a tfjs model's model.json. */
-  bytes: Uint8Array;
+  /** The model file: the .onnx bytes, or a tfjs model's model.json (for ONNX, joined on first use). */
+  readonly bytes: Uint8Array;
+  /** The model file as pieces in order, where the emitter gives it so (ONNX): write these, no copy. */
+  chunks?: Uint8Array[];
+  /** The model file's size in bytes. */
+  byteLength: number;
   /** Directory targets (tfjs): every file of the directory by name, model.json included. */
   files?: Map<string, Uint8Array>;
 }
@@ -68,6 +73,11 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
   const metadata = modelMetadataFor(ported.family, ported.numClasses, opts.dataset);
   const out = EMITTERS[opts.to](graph, ported.weights, { opset: opts.opset, quantize: opts.quantize, shardBytes: opts.shardBytes,
     groupedConv: opts.groupedConv, shapes: opts.shapes, expose: opts.expose, metadata });
-  if (out instanceof Uint8Array) return { checkpoint, ported, graph, bytes: out };
-  return { checkpoint, ported, graph, bytes: out.get(target.main!)!, files: out };
+  if (out instanceof Uint8Array) return { checkpoint, ported, graph, bytes: out, byteLength: out.byteLength };
+  if (Array.isArray(out)) {
+    let joined: Uint8Array | undefined;
+    return { checkpoint, ported, graph, chunks: out, byteLength: out.reduce((n, c) => n + c.byteLength, 0), get bytes() { return joined ??= joinChunks(out); } };
+  }
+  const main = out.get(target.main!)!;
+  return { checkpoint, ported, graph, bytes: main, byteLength: main.byteLength, files: out };
 }

@@ -170,6 +170,9 @@ def main():
     ap.add_argument('--eval-every', type=int, default=500)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--cache', default='.tmp/train-cache/scenes.npz', help='where the generated training set is cached')
+    ap.add_argument('--init', default=None,
+                    help='continue from this state dict (a second stage: fresh optimizer, warm-up and poly decay); '
+                         'its directory\'s manifest.json, if any, is recorded as the earlier stage')
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)
@@ -186,6 +189,19 @@ def main():
 
     model = BiSeNetV2Ref(19, aux=True)
     init_weights(model)
+    earlier = []
+    if a.init:
+        sd = torch.load(a.init, map_location='cpu')
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
+        m_path = os.path.join(os.path.dirname(a.init), 'manifest.json')
+        if os.path.exists(m_path):
+            with open(m_path) as f:
+                prev = json.load(f)
+            earlier = prev.get('stages', []) + [{k: prev.get(k) for k in (
+                'command', 'seed', 'iters', 'batch', 'crop', 'scale', 'lr', 'jitter', 'weight_decay', 'warmup',
+                'train_seconds', 'threads', 'machine', 'history') if k in prev} | {'pytorch_miou': prev.get('pytorch', {}).get('miou')}]
+        s0 = evaluate(model, val_imgs, val_labs)
+        print(f'initialised from {a.init}: held-out mIoU {s0["miou"]:.2f}', flush=True)
     model.train()
     crit = OhemCE()
     decay, no_decay = [], []
@@ -240,12 +256,17 @@ def main():
         'family': 'coincheung', 'num_classes': 19, 'class_names': names,
         'preprocessing': {'color': 'RGB', 'scale': 1 / 255, 'mean': [0.3257, 0.3690, 0.3223], 'std': [0.2112, 0.2148, 0.2115]},
         'command': 'python3 ' + ' '.join(sys.argv),
+        'init': a.init,
+        'stages': earlier,
+        'stages_note': 'earlier training stages, oldest first; this file\'s own fields describe the last stage, which '
+                       'started from `init` (the earlier stage\'s model.pth as committed) with a fresh optimizer',
         'seed': a.seed, 'iters': a.iters, 'batch': a.batch, 'crop': a.crop, 'scale': a.scale, 'lr': a.lr, 'jitter': a.jitter,
         'weight_decay': a.weight_decay, 'warmup': a.warmup, 'optimizer': 'AdamW, linear warm-up then poly 0.9',
         'loss': 'OHEM cross-entropy (p < 0.7, at least 1/16 of pixels) on logits + aux2 + aux3 + aux4 + aux5_4, weight 1 each',
         'training_set': {'generator': 'scripts/synthetic/generate.py', 'seed': a.train_seed, 'count': a.train_count, 'size': a.train_size},
         'validation_set': {'dir': a.val, 'images': len(val_imgs), 'files': val_names},
-        'train_seconds': round(train_seconds), 'total_seconds': round(time.time() - t_start), 'threads': a.threads,
+        'train_seconds': round(train_seconds),
+        'train_seconds_all_stages': round(train_seconds) + sum(st.get('train_seconds') or 0 for st in earlier), 'total_seconds': round(time.time() - t_start), 'threads': a.threads,
         'machine': f'{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, python {platform.python_version()}',
         'history': history,
         'pytorch': {

@@ -121,7 +121,7 @@ export async function checkRuntimes(opts: CheckOptions): Promise<CheckRow[]> {
     // TensorRT: one profile covering the golden input and every timed size.
     const shapes = target === 'tensorrt' ? trtProfile(opts.golden, sizes) : undefined;
     const c = convertCheckpoint(opts.checkpoint, { to: target, shapes });
-    if (c.files) writeDirAtomic(p, c.files); else writeFileAtomic(p, c.bytes);
+    if (c.files) writeDirAtomic(p, c.files); else writeFileAtomic(p, c.chunks ?? c.bytes);
     models.set(target, p);
     return p;
   };

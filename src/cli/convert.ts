@@ -36,7 +36,7 @@ export function convertCommand(file: string, o: Opts): void {
     process.stderr.write(`warning: ${c.ported.nonfinite.length} tensor(s) hold NaN/Inf or a negative running variance (first: ${c.ported.nonfinite.slice(0, 3).map((k) => escapeText(k, 100)).join(', ')}); converted because of --allow-nonfinite\n`);
   }
   if (c.files) writeDirAtomic(o.out, c.files);
-  else writeFileAtomic(o.out, c.bytes);
+  else writeFileAtomic(o.out, c.chunks ?? c.bytes);
   const outputs = c.graph.outputs.map((x) => x.name).join(', ');
   const ms = (performance.now() - t0).toFixed(0);
   if (c.files && o.to === 'tensorrt') {
@@ -51,5 +51,5 @@ export function convertCommand(file: string, o: Opts): void {
     process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out}/ (${o.to}, model.json + ${shards} shard${shards > 1 ? 's' : ''}, weights ${o.quantize ?? 'float32'}, outputs ${outputs}, ${(bytes / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
     return;
   }
-  process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out} (${o.to}, opset ${o.opset ?? DEFAULT_OPSET}, outputs ${outputs}, ${(c.bytes.length / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
+  process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out} (${o.to}, opset ${o.opset ?? DEFAULT_OPSET}, outputs ${outputs}, ${(c.byteLength / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
 }

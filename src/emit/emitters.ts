@@ -5,16 +5,17 @@
  */
 import type { WeightMap } from '../ir/fold.js';
 import type { Graph } from '../ir/graph.js';
-import { emitOnnx } from './onnx.js';
+import { emitOnnxChunks } from './onnx.js';
 import type { EmitOptions, Target } from './targets.js';
 import { emitTensorrt } from './tensorrt.js';
 import { emitTfjsGraph } from './tfjs-graph.js';
 import { emitTfjsLayers } from './tfjs-layers.js';
 
-export type Emitter = (graph: Graph, weights: WeightMap, opts: EmitOptions) => Map<string, Uint8Array> | Uint8Array;
+/** A directory's files by name, one file's bytes, or one file as pieces in order (not copied together). */
+export type Emitter = (graph: Graph, weights: WeightMap, opts: EmitOptions) => Map<string, Uint8Array> | Uint8Array | Uint8Array[];
 
 export const EMITTERS: { [T in Target]: Emitter } = {
-  onnx: (g, w, o) => emitOnnx(g, w, { opset: o.opset, groupedConv: o.groupedConv, metadata: o.metadata, expose: o.expose }),
+  onnx: (g, w, o) => emitOnnxChunks(g, w, { opset: o.opset, groupedConv: o.groupedConv, metadata: o.metadata, expose: o.expose }),
   'tfjs-layers': (g, w, o) => emitTfjsLayers(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata, expose: o.expose }),
   'tfjs-graph': (g, w, o) => emitTfjsGraph(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata, expose: o.expose }),
   tensorrt: (g, w, o) => emitTensorrt(g, w, { shapes: o.shapes, opset: o.opset, metadata: o.metadata }),

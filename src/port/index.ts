@@ -18,11 +18,18 @@ export type Weights = Map<string, Float32Array>;
 
 const FIELD_OF_ROLE = (t: LayoutTable, role: ParamSpec['role']): string => t.fields[role];
 
+/** Each table's unit patterns, compiled once (familyKey runs for every parameter of every family). */
+const compiledUnits = new WeakMap<LayoutTable, [RegExp, string][]>();
+function unitRules(table: LayoutTable): [RegExp, string][] {
+  let rules = compiledUnits.get(table);
+  if (!rules) compiledUnits.set(table, rules = table.units.map(([pattern, template]) => [new RegExp(`^${pattern}$`), template]));
+  return rules;
+}
+
 /** The family's key for one canonical parameter. */
 export function familyKey(table: LayoutTable, param: ParamSpec): string {
   let unit = param.node;
-  for (const [pattern, template] of table.units) {
-    const re = new RegExp(`^${pattern}$`);
+  for (const [re, template] of unitRules(table)) {
     if (re.test(unit)) unit = unit.replace(re, template);
   }
   return `${unit}.${FIELD_OF_ROLE(table, param.role)}`;

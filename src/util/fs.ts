@@ -120,11 +120,23 @@ function track(tmp: string): void {
 export function trackTemp(tmp: string): void { track(tmp); }
 export function untrackTemp(tmp: string): void { inFlight.delete(tmp); }
 
+/** Writes pieces one after another into a new file (no joined copy of them is made). */
+function writeChunks(file: string, chunks: Uint8Array[]): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (const c of chunks) {
+      for (let off = 0; off < c.byteLength;) off += fs.writeSync(fd, c, off, c.byteLength - off);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
  * Writes a file atomically: into a temporary file in the same directory, then renamed over the
  * target, so a failure or an interrupt never leaves a half-written model where the user expects one.
  */
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
+export function writeFileAtomic(file: string, data: Uint8Array | Uint8Array[] | string): void {
   const dir = path.dirname(path.resolve(file));
   if (!fs.existsSync(dir)) fail('io', `${file}: output directory ${dir} does not exist`);
   if (!fs.statSync(dir).isDirectory()) fail('io', `${file}: ${dir} is not a directory`);
@@ -132,7 +144,8 @@ export function writeFileAtomic(file: string, data: Uint8Array | string): void {
   const tmp = tempNameFor(file);
   track(tmp);
   try {
-    fs.writeFileSync(tmp, data);
+    if (Array.isArray(data)) writeChunks(tmp, data);
+    else fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);
   } catch (e) {
     try { fs.rmSync(tmp, { force: true }); } catch { /* nothing left to clean */ }

@@ -1,6 +1,6 @@
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { emitOnnx } from '../../src/emit/onnx.js';
+import { emitOnnx, emitOnnxChunks, joinChunks } from '../../src/emit/onnx.js';
 import { graphParams } from '../../src/ir/graph.js';
 import { bisenetv2 } from '../../src/models/bisenetv2.js';
 import type { WeightMap } from '../../src/ir/fold.js';
@@ -30,6 +30,21 @@ describe('ONNX emitter', () => {
     expect(Number(m21.opsetImport![0]!.version)).toBe(21);
     expect(Number(m21.irVersion)).toBe(10);
     expect(() => emitOnnx(g, randomWeights(g), { opset: 12 })).toThrowError(/--opset 12 is not supported \(13–21\)/);
+  });
+
+  it('is written in pieces that leave the weights in place, byte for byte what protobufjs encodes of the whole model', () => {
+    const weights = randomWeights(g);
+    const chunks = emitOnnxChunks(g, weights, { metadata: { note: 'x' } });
+    const joined = joinChunks(chunks);
+    const whole = decode(joined);
+    // Re-encoding the decoded model in one piece gives the same bytes: same fields, same order.
+    expect(Buffer.from(onnx.ModelProto.encode(whole).finish()).equals(Buffer.from(joined))).toBe(true);
+    expect(whole.graph!.initializer!.length).toBeGreaterThan(100);
+    expect(whole.metadataProps!.find((p) => p.key === 'note')!.value).toBe('x');
+    // An unfolded weight (the classifier's bias has no BatchNorm after it) is one of the pieces, not a copy.
+    const bias = weights.get('head.classifier.conv.bias')!;
+    expect(chunks.some((c) => c.buffer === bias.buffer && c.byteOffset === bias.byteOffset)).toBe(true);
+    expect(Buffer.from(emitOnnx(g, weights, { metadata: { note: 'x' } })).equals(Buffer.from(joined))).toBe(true);
   });
 
   it('declares input N×3×H×W with dynamic batch, height and width', () => {
