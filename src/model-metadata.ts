@@ -1,16 +1,28 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
-import { validateNumClasses, validatePalette, validatePreprocessing, type Preprocessing } from './presets.js';
+import { validateClassNames, validateNumClasses, validatePalette, validatePreprocessing, type Preprocessing } from './presets.js';
 import { fail } from './util/errors.js';
 import { readFileChecked } from './util/fs.js';
 import { parseJsonBounded } from './util/json.js';
 
 /**
  * The metadata a model we exported records (ONNX metadata_props or tfjs userDefinedMetadata.bisenet):
- * preprocessing, palette, class count, each checked against the schema in presets.ts before use.
+ * preprocessing, palette, class count and names, each checked against the schema in presets.ts before
+ * use. The one reader of recorded metadata: segment, eval, serve and the memory estimate all use it.
+ * A value that is present but does not fit its schema is refused (exit 2, naming it), never trusted.
  */
-export interface RecordedMetadata { pre: Preprocessing | null; palette: number[][] | null; numClasses: number | null }
+export interface RecordedMetadata { pre: Preprocessing | null; palette: number[][] | null; numClasses: number | null; classNames: string[] | null }
+
+/** Validates a metadata map (string values are JSON, as in ONNX metadata_props; JSON values as in tfjs). */
+export function recordedFrom(meta: Record<string, unknown>, label: string): RecordedMetadata {
+  const raw = (k: string): unknown => (typeof meta[k] === 'string' && k !== 'num_classes' ? parseJsonBounded(meta[k] as string, label, k) : meta[k]);
+  const pre = meta.preprocessing === undefined ? null : validatePreprocessing(raw('preprocessing'), label);
+  const palette = meta.palette === undefined ? null : validatePalette(raw('palette'), label);
+  const classNames = meta.class_names === undefined ? null : validateClassNames(raw('class_names'), label);
+  const numClasses = meta.num_classes === undefined ? classNames?.length ?? null : validateNumClasses(meta.num_classes, label);
+  return { pre, palette, numClasses, classNames };
+}
 
 export function readRecordedMetadata(modelPath: string): RecordedMetadata {
   let meta: Record<string, unknown> = {};
@@ -31,11 +43,6 @@ export function readRecordedMetadata(modelPath: string): RecordedMetadata {
     }
   }
   // Recorded values are JSON strings (ONNX metadata_props) or JSON values; each is checked against its schema.
-  const label = `${modelPath}: metadata`;
-  const raw = (k: string): unknown => (typeof meta[k] === 'string' && k !== 'num_classes' ? parseJsonBounded(meta[k] as string, label, k) : meta[k]);
-  const pre = meta.preprocessing === undefined ? null : validatePreprocessing(raw('preprocessing'), label);
-  const palette = meta.palette === undefined ? null : validatePalette(raw('palette'), label);
-  const numClasses = meta.num_classes === undefined ? null : validateNumClasses(meta.num_classes, label);
-  return { pre, palette, numClasses };
+  return recordedFrom(meta, `${modelPath}: metadata`);
 }
 

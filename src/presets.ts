@@ -11,7 +11,8 @@ export type Dataset = 'cityscapes' | 'ade20k' | 'coco-stuff';
 export const DATASETS: Dataset[] = ['cityscapes', 'ade20k', 'coco-stuff'];
 
 export interface Preprocessing {
-  color_order: 'RGB';
+  /** the order the model takes its channels in (our exports: RGB; BGR where a model records it) */
+  color_order: 'RGB' | 'BGR';
   /** multiply 0..255 pixels by this first */
   scale: number;
   mean: [number, number, number];
@@ -86,13 +87,13 @@ export function validatePreprocessing(raw: unknown, label: string): Preprocessin
   const bad = (why: string): never => fail('format', `${label}: the recorded preprocessing ${why}`);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('is not an object');
   const p = raw as Record<string, unknown>;
-  if (p.color_order !== undefined && p.color_order !== 'RGB') bad('has a color_order other than "RGB"');
+  if (p.color_order !== undefined && p.color_order !== 'RGB' && p.color_order !== 'BGR') bad('has a color_order other than "RGB" or "BGR"');
   if (!finite(p.scale) || p.scale <= 0) bad('has no positive finite scale');
   if (!triple(p.mean, () => true)) bad('has no mean of three finite numbers');
   if (!triple(p.std, (x) => x > 0)) bad('has no std of three positive finite numbers');
   const m = p.size_multiple ?? 32;
   if (!Number.isInteger(m) || (m as number) < 1 || (m as number) > MAX_SIZE_MULTIPLE) bad(`has size_multiple ${typeof m === 'number' ? m : typeof m}, not an integer in 1–${MAX_SIZE_MULTIPLE}`);
-  return { color_order: 'RGB', scale: p.scale as number, mean: p.mean as [number, number, number], std: p.std as [number, number, number],
+  return { color_order: p.color_order === 'BGR' ? 'BGR' : 'RGB', scale: p.scale as number, mean: p.mean as [number, number, number], std: p.std as [number, number, number],
     size_multiple: m as number, resize: typeof p.resize === 'string' ? p.resize : RESIZE };
 }
 
@@ -101,6 +102,14 @@ export function validatePalette(raw: unknown, label: string): number[][] {
     && raw.every((c) => Array.isArray(c) && c.length === 3 && c.every((x) => Number.isInteger(x) && x >= 0 && x <= 255));
   if (!ok) fail('format', `${label}: the recorded palette is not a list of [r, g, b] colours (integers 0–255)`);
   return raw as number[][];
+}
+
+/** Class names: at most MAX_RECORDED_CLASSES printable strings of at most 200 characters. */
+export function validateClassNames(raw: unknown, label: string): string[] {
+  const ok = Array.isArray(raw) && raw.length >= 1 && raw.length <= MAX_RECORDED_CLASSES
+    && raw.every((s) => typeof s === 'string' && s.length <= 200 && !/[\u0000-\u001f\u007f-\u009f]/.test(s));
+  if (!ok) fail('format', `${label}: the recorded class_names are not a list of printable names (at most ${MAX_RECORDED_CLASSES}, 200 characters each)`);
+  return raw as string[];
 }
 
 export function validateNumClasses(raw: unknown, label: string): number {

@@ -5,19 +5,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import onnxProto from 'onnx-proto';
 import type { Family } from '../models/bisenetv2.js';
 import { CITYSCAPES_PALETTE, modelMetadataFor, preprocessingFor, type Dataset, type Preprocessing } from '../presets.js';
 import { defaultRuntimeFor, loadRunner, requirePackages, runtimeById, type Runner, type RunnerOptions } from '../runtime/index.js';
+import { readRecordedMetadata, recordedFrom, type RecordedMetadata } from '../model-metadata.js';
 import { fail } from '../util/errors.js';
-import { readFileChecked } from '../util/fs.js';
 
-export interface ModelInfo {
-  pre: Preprocessing | null;
-  numClasses: number | null;
-  classNames: string[] | null;
-  palette: number[][] | null;
-}
+/** What a model records (checked against the metadata schema: src/model-metadata.ts). */
+export type ModelInfo = RecordedMetadata;
 
 export interface OpenOptions extends RunnerOptions {
   runtime?: string;
@@ -46,49 +41,9 @@ export function isCheckpointPath(p: string): boolean {
   return CHECKPOINT_EXTS.some((e) => lower.endsWith(e));
 }
 
-/** The string → string metadata of a model file (ONNX metadata_props, tfjs userDefinedMetadata.bisenet). */
-export function readModelMetadata(modelPath: string): Record<string, unknown> {
-  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
-  if (!st) fail('io', `model not found: ${modelPath}`);
-  if (st.isDirectory() || modelPath.toLowerCase().endsWith('.json')) {
-    const file = st.isDirectory() ? path.join(modelPath, 'model.json') : modelPath;
-    try {
-      return (JSON.parse(readFileChecked(file, 'model.json').toString('utf8')).userDefinedMetadata?.bisenet ?? {}) as Record<string, unknown>;
-    } catch (e) {
-      if ((e as Error).name === 'BisenetError') throw e;
-      return fail('format', `${file}: not valid JSON`);
-    }
-  }
-  try {
-    const m = onnxProto.onnx.ModelProto.decode(readFileChecked(modelPath, 'ONNX model'));
-    return Object.fromEntries((m.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
-  } catch (e) {
-    if ((e as Error).name === 'BisenetError') throw e;
-    return fail('format', `${modelPath}: not an ONNX model`);
-  }
-}
-
-/** Reads the recorded values; a value that does not parse counts as not recorded. */
-export function modelInfoFrom(meta: Record<string, unknown>): ModelInfo {
-  const json = <T>(k: string, ok: (v: unknown) => boolean): T | null => {
-    const v = meta[k];
-    try {
-      const parsed: unknown = typeof v === 'string' ? JSON.parse(v) : v;
-      return ok(parsed) ? parsed as T : null;
-    } catch { return null; }
-  };
-  const pre = json<Preprocessing>('preprocessing', (v) => typeof v === 'object' && v !== null
-    && [0, 1, 2].every((i) => Number.isFinite((v as Preprocessing).mean?.[i]) && Number.isFinite((v as Preprocessing).std?.[i]) && (v as Preprocessing).std[i] !== 0)
-    && Number.isFinite((v as Preprocessing).scale));
-  const numClasses = json<number>('num_classes', (v) => Number.isInteger(v) && (v as number) > 0);
-  const classNames = json<string[]>('class_names', (v) => Array.isArray(v) && v.every((s) => typeof s === 'string'));
-  const palette = json<number[][]>('palette', (v) => Array.isArray(v) && v.every((c) => Array.isArray(c) && c.length === 3 && c.every((x) => Number.isInteger(x) && x >= 0 && x <= 255)));
-  return { pre, numClasses: numClasses ?? classNames?.length ?? null, classNames, palette };
-}
-
 /** The preprocessing recorded in a model we exported (kept for library users; `openModel` does the same). */
 export function modelPreprocessing(modelPath: string): { pre: Preprocessing | null; palette: number[][] | null } {
-  const info = modelInfoFrom(readModelMetadata(modelPath));
+  const info = readRecordedMetadata(modelPath);
   return { pre: info.pre, palette: info.palette };
 }
 
@@ -111,7 +66,7 @@ export function className(info: ModelInfo, k: number): string {
 /** Loads the model (converting a checkpoint in memory) and reads what it records. */
 export async function openModel(modelPath: string, opts: OpenOptions = {}): Promise<SegModel> {
   let runner: Runner;
-  let meta: Record<string, unknown>;
+  let info: ModelInfo;
   let label = modelPath;
   const st = fs.statSync(modelPath, { throwIfNoEntry: false });
   if (!st) fail('io', `model not found: ${modelPath}`);
@@ -127,13 +82,13 @@ export async function openModel(modelPath: string, opts: OpenOptions = {}): Prom
     label = `${path.basename(modelPath)} (converted in memory to ${rt.model})`;
     const files = c.files ?? new Map([['model.onnx', c.bytes]]);
     runner = await rt.load(label, { ...opts, files });
-    meta = { ...c.graph.metadata, ...modelMetadataFor(c.ported.family, c.ported.numClasses, opts.dataset) };
+    const meta: Record<string, unknown> = { ...c.graph.metadata, ...modelMetadataFor(c.ported.family, c.ported.numClasses, opts.dataset) };
     meta.num_classes = c.ported.numClasses;
+    info = recordedFrom(meta, `${label}: metadata`);
   } else {
-    meta = readModelMetadata(modelPath);
+    info = readRecordedMetadata(modelPath);
     runner = await loadRunner(modelPath, opts.runtime, opts);
   }
-  const info = modelInfoFrom(meta);
   const pre = info.pre ?? (opts.dataset ? preprocessingFor(opts.family ?? 'coincheung', opts.dataset) : null);
   if (!pre) {
     await runner.dispose();

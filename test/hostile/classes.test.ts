@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, parseNpy } from '../../src/checkpoint/npy.js';
 import { lastPickleUsage, unpickle } from '../../src/checkpoint/pickle.js';
@@ -231,6 +232,41 @@ describe('7. recorded metadata is validated', () => {
     }
     expect(() => validatePalette([1, 2, 3], 'm')).toThrowError(/palette/);
   });
+  it('segment refuses a model whose recorded metadata is malformed, in one line, writing nothing (one schema for every reader)', () => {
+    const img = path.join(work, 'meta-in.png');
+    // A 4×4 RGB PNG, built by hand.
+    const chunk = (type: string, data: Buffer): Buffer => {
+      const b = Buffer.alloc(12 + data.length);
+      b.writeUInt32BE(data.length); b.write(type, 4, 'latin1'); data.copy(b, 8);
+      b.writeUInt32BE(zlib.crc32(b.subarray(4, 8 + data.length)), 8 + data.length);
+      return b;
+    };
+    const hdr = Buffer.alloc(13); hdr.writeUInt32BE(4); hdr.writeUInt32BE(4, 4); hdr[8] = 8; hdr[9] = 2;
+    fs.writeFileSync(img, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', hdr),
+      chunk('IDAT', zlib.deflateSync(Buffer.from(Array.from({ length: 4 * 13 }, (_, i) => (i % 13 === 0 ? 0 : 90))))), chunk('IEND', Buffer.alloc(0))]));
+    const pre = { color_order: 'RGB', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], size_multiple: 32 };
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ preprocessing: JSON.stringify({ ...pre, size_multiple: 1e6 }) }, /size_multiple 1000000, not an integer in 1–256/],
+      [{ preprocessing: JSON.stringify({ ...pre, size_multiple: 16384 }) }, /size_multiple 16384/],
+      [{ preprocessing: '{}' }, /preprocessing has no positive finite scale/],
+      [{ palette: '[1, 2, 3]' }, /palette is not a list/],
+      [{ class_names: JSON.stringify(['road', 'x\u001b[31mred']) }, /class_names are not a list of printable names/],
+      [{ num_classes: '1e9' }, /num_classes is not an integer/],
+      [{ preprocessing: '['.repeat(100_000) }, /metadata/],
+    ];
+    for (const [i, [meta, re]] of cases.entries()) {
+      const m = onnxProto.onnx.ModelProto.decode(fs.readFileSync(model));
+      for (const [key, value] of Object.entries(meta)) {
+        const prop = m.metadataProps.find((p) => p.key === key);
+        if (prop) prop.value = value; else m.metadataProps.push(onnxProto.onnx.StringStringEntryProto.create({ key, value }));
+      }
+      const bad = path.join(work, `meta-${i}.onnx`);
+      fs.writeFileSync(bad, onnxProto.onnx.ModelProto.encode(m).finish());
+      const out = path.join(work, `meta-${i}.png`);
+      oneLine(bisenet('segment', bad, '--image', img, '--out', out), re);
+      expect(fs.existsSync(out)).toBe(false);
+    }
+  }, 600_000);
 });
 
 describe('8. outputs', () => {
