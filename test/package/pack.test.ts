@@ -1,16 +1,17 @@
 /**
  * The package as a user gets it: `npm pack`, installed from the tarball into a fresh global prefix,
  * then `bisenet convert` and `bisenet verify` run from there on the checkout's fixture. Slow (a build
- * and an install, about a minute here), so it runs where CI or BISENET_PACK_TEST=1 asks for it
- * (.ci/run sets it). The install uses npm's cache first (`--prefer-offline`).
+ * and an install, about a minute here), so it is in the slow tier: it runs where BISENET_TEST_FULL=1
+ * (.ci/run sets it) or BISENET_PACK_TEST=1 asks for it. The install uses npm's cache first (`--prefer-offline`).
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { FULL_TIER } from '../helpers/tier.js';
 
-const RUN = Boolean(process.env.CI || process.env.BISENET_PACK_TEST);
+const RUN = FULL_TIER || process.env.BISENET_PACK_TEST === '1';
 const MiB = 2 ** 20;
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string; peerDependencies: Record<string, string> };
 

@@ -2,7 +2,8 @@
  * Browser runtimes in headless Chromium: the upstream golden set through every chromium runtime,
  * held to the runtime's tolerance, with WebGL's float16-texture and unpacked variants measured.
  * One browser for the whole file. Where Chromium is missing the tests skip, saying why; with
- * BISENET_REQUIRE_CHROMIUM=1 (as CI sets) they fail instead.
+ * BISENET_REQUIRE_CHROMIUM=1 (as CI sets) they fail instead. The two WebGL variants are in the slow
+ * tier (BISENET_TEST_FULL=1, as CI sets).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -15,6 +16,7 @@ import { loadRunner, RUNTIMES } from '../../src/runtime/index.js';
 import { isBisenetError } from '../../src/util/errors.js';
 import { verifyGolden, type VerifyReport } from '../../src/verify/index.js';
 import { BIN, fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { FULL_TIER } from '../helpers/tier.js';
 
 let work: string;
 let chromium: string | null = null;
@@ -116,7 +118,8 @@ describe('upstream golden set in headless Chromium', () => {
     }, BROWSER_TIMEOUT);
   }
 
-  it('chromium-webgl with float16 textures is measured and reported (WEBGL_FORCE_F16_TEXTURES)', async (ctx) => {
+  // The WebGL variants: the slow tier (test/helpers/tier.ts); the default configuration is tested above.
+  it.skipIf(!FULL_TIER)('chromium-webgl with float16 textures is measured and reported (WEBGL_FORCE_F16_TEXTURES)', async (ctx) => {
     needChromium(ctx);
     const r = await verifyOn(path.join(work, 'tfjs-graph'), 'chromium-webgl', { WEBGL_FORCE_F16_TEXTURES: true });
     console.info(`float16 textures: ${figures(r)}`);
@@ -127,7 +130,7 @@ describe('upstream golden set in headless Chromium', () => {
     expect(logitsOf(r).labelAgreement).toBeGreaterThan(0.9);
   }, BROWSER_TIMEOUT);
 
-  it('chromium-webgl with packing off passes too (WEBGL_PACK=false)', async (ctx) => {
+  it.skipIf(!FULL_TIER)('chromium-webgl with packing off passes too (WEBGL_PACK=false)', async (ctx) => {
     needChromium(ctx);
     const r = await verifyOn(path.join(work, 'tfjs-layers'), 'chromium-webgl', { WEBGL_PACK: false });
     console.info(`unpacked: ${figures(r)}`);
