@@ -12,7 +12,8 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { fail, isBisenetError } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { numel, type NdArray } from '../util/ndarray.js';
-import { assembleWeights, isTfjsModelPath, readModelJson } from './tfjs.js';
+import { checkOnnxAmplification } from './onnx-check.js';
+import { assembleWeights, checkAmplification, isTfjsModelPath, readModelJson } from './tfjs.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 import { distDir, ORT_WASM_SCRIPT, ORT_WEBGPU_SCRIPT, pageHtml, startWebServer, TFJS_SCRIPTS, type Blob, type WebServer } from './web-server.js';
 
@@ -94,7 +95,11 @@ export function firstLine(e: unknown): string {
   return (m.split('\n')[0] ?? m).replace(/^[\w.]+: /, '').replace(/^(Error|TypeError|RangeError|BisenetError): /, '').trim();
 }
 
-/** A model's files as server routes under /model/, checked before any browser sees them. */
+/**
+ * A model's files as server routes under /model/, checked before any browser sees them: the same size
+ * and amplification checks as the Node runners (an UpSampling2D of 500×500 or an ONNX Tile is refused
+ * here, not left to allocate gigabytes in the browser).
+ */
 export function modelRoutes(modelPath: string): { url: string; kind: 'tfjs' | 'onnx'; routes: Map<string, () => Blob> } {
   const routes = new Map<string, () => Blob>();
   if (isTfjsModelPath(modelPath)) {
@@ -102,6 +107,7 @@ export function modelRoutes(modelPath: string): { url: string; kind: 'tfjs' | 'o
     const dir = path.dirname(path.resolve(file));
     const jsonBytes = readFileChecked(file, 'TensorFlow.js model.json');
     if (json.weightsManifest === undefined) fail('format', `${file}: no weightsManifest`);
+    checkAmplification(json, file);
     assembleWeights(file, json.weightsManifest, (p) => {
       const bytes = readFileChecked(path.resolve(dir, p), 'weight shard');
       routes.set(`/model/${p.split(/[\\/]/).join('/')}`, () => ({ bytes }));
@@ -112,6 +118,7 @@ export function modelRoutes(modelPath: string): { url: string; kind: 'tfjs' | 'o
   }
   if (!modelPath.toLowerCase().endsWith('.onnx')) fail('usage', `${modelPath}: expected an .onnx file, or a TensorFlow.js model directory or its model.json`);
   const bytes = readFileChecked(modelPath, 'ONNX model');
+  checkOnnxAmplification(bytes, modelPath);
   routes.set('/model/model.onnx', () => ({ bytes }));
   return { url: '/model/model.onnx', kind: 'onnx', routes };
 }

@@ -244,7 +244,7 @@ function recordedIo(raw: unknown, file: string): Pick<BisenetTfjsMetadata, 'inpu
  * model asking for more (an UpSampling2D of 500×500) is refused rather than run into gigabytes.
  */
 export const MAX_AMPLIFICATION = 32 * 32;
-function checkAmplification(json: ModelJson, file: string): void {
+export function checkAmplification(json: ModelJson, file: string): void {
   const topo = json.modelTopology as { model_config?: { config?: { layers?: unknown } }; config?: { layers?: unknown }; node?: unknown } | undefined;
   const layers = topo?.model_config?.config?.layers ?? topo?.config?.layers;
   if (Array.isArray(layers)) {
