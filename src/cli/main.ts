@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { MAX_OPSET, MIN_OPSET } from '../emit/opset.js';
 import { TARGET_IDS, targetHelp } from '../emit/targets.js';
-import { RUNTIME_IDS, runtimeHelp } from '../runtime/index.js';
+import { RUNTIME_IDS, runtimeHelp } from '../runtime/catalog.js';
 import { isBisenetError } from '../util/errors.js';
 import { setVerbose } from '../util/verbosity.js';
 import { ExitCode } from './exit.js';
@@ -12,8 +12,8 @@ import { escapeText } from '../util/render.js';
 /**
  * The `bisenet` command line: it parses arguments and prints; the work is done by the library.
  * Exit codes: 0 success, 1 verification mismatch, 2 user mistake (bad file, option, shape), 3 bug.
- * Target and runtime choices and their help come from the registries (src/emit/targets.ts,
- * src/runtime/index.ts).
+ * Target and runtime choices and their help come from the registries' data (src/emit/targets.ts,
+ * src/runtime/catalog.ts); each command's module, and so every runner and emitter, is imported when it runs.
  */
 export { ExitCode } from './exit.js';
 

@@ -7,7 +7,7 @@
  * CLI in a child process and drops those notices from its stderr; everything else passes unchanged.
  */
 import { spawn } from 'node:child_process';
-import { RUNTIMES } from '../runtime/index.js';
+import { RUNTIME_CATALOG } from '../runtime/catalog.js';
 
 /** Set in the child, so that it runs the CLI itself. */
 export const CHILD_ENV = 'BISENET_QUIET_CHILD';
@@ -25,7 +25,7 @@ export function quietWanted(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (command === 'doctor') return true;
   const ids = [optionValue(argv, '--runtime'), ...(optionValue(argv, '--runtimes')?.split(',') ?? [])];
   // dawn.node is the `webgpu` package: the runtimes that need it are the ones that print.
-  return RUNTIMES.some((r) => ids.includes(r.id) && r.packages.includes('webgpu'));
+  return RUNTIME_CATALOG.some((r) => ids.includes(r.id) && r.packages.includes('webgpu'));
 }
 
 /** Drops Dawn's notice blocks (a "Warning: " line, its indented "at …" lines, one blank line) from a text stream. */

@@ -170,13 +170,12 @@ async function openPage(backend: string, modelPath: string, routes: Map<string, 
   }
 }
 
-export interface ChromiumRuntimeDef { id: string; backend: string; description: string }
+export interface ChromiumRuntimeDef { id: string; backend: string }
 
 function makeRuntime(def: ChromiumRuntimeDef): RuntimeInfo {
   const onnx = def.backend.startsWith('ort-');
   return {
     id: def.id,
-    description: def.description,
     accepts: onnx ? (p) => p.toLowerCase().endsWith('.onnx') : isTfjsModelPath,
     async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
       const model = modelRoutes(modelPath);
@@ -240,11 +239,11 @@ function makeRuntime(def: ChromiumRuntimeDef): RuntimeInfo {
 }
 
 const DEFS: ChromiumRuntimeDef[] = [
-  { id: 'chromium-webgl', backend: 'tfjs-webgl', description: 'TensorFlow.js WebGL backend in headless Chromium (float32 textures; --tfjs-flags WEBGL_FORCE_F16_TEXTURES=true, WEBGL_PACK=false)' },
-  { id: 'chromium-wasm', backend: 'tfjs-wasm', description: 'TensorFlow.js wasm backend in headless Chromium (SIMD, threads)' },
-  { id: 'chromium-webgpu', backend: 'tfjs-webgpu', description: 'TensorFlow.js WebGPU backend in headless Chromium (Chromium\'s own Dawn)' },
-  { id: 'chromium-ort-wasm', backend: 'ort-wasm', description: 'onnxruntime-web wasm EP in headless Chromium (SIMD, threads)' },
-  { id: 'chromium-ort-webgpu', backend: 'ort-webgpu', description: 'onnxruntime-web WebGPU EP in headless Chromium, preferredLayout NCHW' },
+  { id: 'chromium-webgl', backend: 'tfjs-webgl' },
+  { id: 'chromium-wasm', backend: 'tfjs-wasm' },
+  { id: 'chromium-webgpu', backend: 'tfjs-webgpu' },
+  { id: 'chromium-ort-wasm', backend: 'ort-wasm' },
+  { id: 'chromium-ort-webgpu', backend: 'ort-webgpu' },
 ];
 
 /** The browser runtime of an id (its registry entry, with model format and tolerance, is in ./index.ts). */

@@ -96,9 +96,6 @@ function fromTensor(t: import('onnxruntime-web').Tensor): NdArray {
 function makeRuntime(id: string, layout: Layout): RuntimeInfo {
   return {
     id,
-    description: layout === 'default'
-      ? 'onnxruntime-web WebGPU EP with its defaults (NHWC: wrong on grouped convs in 1.30; kept to show it)'
-      : 'onnxruntime-web WebGPU EP (dawn.node), preferredLayout NCHW',
     accepts: (p) => p.toLowerCase().endsWith('.onnx'),
     inMemory: true,
     async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {

@@ -36,7 +36,6 @@ function fromOrtTensor(t: import('onnxruntime-node').Tensor): NdArray {
 /** onnxruntime-node on the CPU. Threads are set explicitly: the default runs ~1.8× slower here. */
 export const ortCpu: RuntimeInfo = {
   id: 'ort-cpu',
-  description: 'onnxruntime-node, CPU execution provider',
   accepts: (p) => p.toLowerCase().endsWith('.onnx'),
   inMemory: true,
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {

@@ -29,7 +29,6 @@ function asNdArray(t: Tensor64, dtype: 'float32' | 'float64'): NdArray {
 
 export const reference: RuntimeInfo = {
   id: 'reference',
-  description: 'the float64 reference interpreter of the IR, on a checkpoint (slow: golden sizes)',
   accepts: isCheckpointPath,
   // A checkpoint given where a model is expected stays a user error unless the reference is asked for (default: false in the registry).
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {

@@ -63,7 +63,6 @@ async function useWebgpu(tf: Tfc): Promise<void> {
 
 export const tfjsWebgpu: RuntimeInfo = {
   id: 'tfjs-webgpu',
-  description: 'TensorFlow.js, WebGPU backend (dawn.node: a GPU, or lavapipe in software)',
   accepts: isTfjsModelPath,
   inMemory: true,
   async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {

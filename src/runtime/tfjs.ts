@@ -271,9 +271,6 @@ function makeRuntime(backend: Backend): RuntimeInfo {
   const id = `tfjs-${backend}`;
   return {
     id,
-    description: backend === 'wasm'
-      ? 'TensorFlow.js, WebAssembly backend (XNNPACK), no tfjs-node'
-      : 'TensorFlow.js, plain JavaScript CPU backend (slow; a reference)',
     accepts: isTfjsModelPath,
     inMemory: true,
     async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {

@@ -52,7 +52,6 @@ export interface RunnerOptions {
 
 export interface RuntimeInfo {
   id: string;
-  description: string;
   /** Which model files it loads. */
   accepts: (modelPath: string) => boolean;
   load(modelPath: string, opts: RunnerOptions): Promise<Runner>;
