@@ -20,7 +20,7 @@ const TRAINED: Subject = {
   checkpoint: fixture('trained-synthetic-n19', 'model.pth'),
   data: () => path.join(ROOT, 'data', 'synthetic-val'),
   reference: () => fixture('trained-synthetic-n19', 'manifest.json'),
-  tfjsImages: 6,
+  tfjsImages: 4,
   plantedDropAtLeast: 10,
 };
 const SELF: Subject = {
