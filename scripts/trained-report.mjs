@@ -44,7 +44,7 @@ for (const [format, weights, to, extra, out] of models) {
     bisenet('eval', dest, '--data', DATA, '--labels', path.join(FIX, 'pytorch-labels'), '--runtime', rt, '--quiet', '--json', j2, ...lim);
     const m = JSON.parse(fs.readFileSync(j1, 'utf8'));
     const a = JSON.parse(fs.readFileSync(j2, 'utf8'));
-    runs.push({ format, weights, runtime: rt, images: m.images, miou: m.miou, agreement: a.pixel_accuracy, subset: lim.length > 0 });
+    runs.push({ format, weights, runtime: rt, images: m.images, miou: m.miou, agreement: a.pixel_accuracy, subset: m.images < manifest.validation_set.images });
     console.error(`${format} ${weights} ${rt}: mIoU ${m.miou.toFixed(2)} on ${m.images} images, agreement ${a.pixel_accuracy.toFixed(4)} %`);
   }
 }

@@ -213,6 +213,33 @@ describe('6. images and models as inputs', () => {
     expect(() => checkPng(Buffer.concat([sig, ihdr(16, 16, 1), chunk('IDAT', zlib.deflateSync(Buffer.alloc(64 << 20))), end]), 'c.png')).toThrowError(/does not inflate within/);
     expect(() => checkPng(Buffer.concat([sig, ihdr(9000, 9000), idat, end]), 'd.png')).toThrowError(/more than the limit/);
   });
+  it('models whose constants multiply a tensor (UpSampling2D 500×500, an ONNX Tile) are refused before they run, in Node and before a browser starts', () => {
+    const x = path.join(work, 'amp-x.npy');
+    fs.writeFileSync(x, encodeNpy({ dtype: 'float32', shape: [1, 3, 32, 32], data: new Float32Array(3072) }));
+    // tfjs layers model: one UpSampling2D asks for 500×500.
+    const dir = path.join(work, 'amp-tfjs');
+    expect(bisenet('convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tfjs-layers', '--out', dir).code).toBe(0);
+    const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+    const ups = (mj.modelTopology.config.layers as { class_name: string; config: { size: number[] } }[]).find((l) => l.class_name === 'UpSampling2D')!;
+    ups.config.size = [500, 500];
+    fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(mj));
+    for (const rt of ['tfjs-wasm', 'chromium-webgl']) {
+      oneLine(bisenet('infer', dir, '--input', x, '--out', path.join(work, `amp-${rt}.npy`), '--runtime', rt), /upsamples by \[500, ?500\], more than 1024× in area/);
+    }
+    // ONNX: a Tile of the input with repeats 600×600 written as a constant.
+    const m = onnxProto.onnx.ModelProto.decode(fs.readFileSync(model));
+    const g = m.graph!;
+    const reps = new BigInt64Array([1n, 1n, 600n, 600n]);
+    g.initializer.push(onnxProto.onnx.TensorProto.create({ name: 'amp.reps', dims: [4], dataType: 7, rawData: new Uint8Array(reps.buffer) }));
+    g.node.push(onnxProto.onnx.NodeProto.create({ name: 'amp.tile', opType: 'Tile', input: [g.input[0]!.name!, 'amp.reps'], output: ['amp.tiled'] }));
+    g.output.push(onnxProto.onnx.ValueInfoProto.create({ name: 'amp.tiled', type: { tensorType: { elemType: 1 } } }));
+    const tiled = path.join(work, 'amp-tile.onnx');
+    fs.writeFileSync(tiled, onnxProto.onnx.ModelProto.encode(m).finish());
+    for (const rt of ['ort-cpu', 'chromium-ort-wasm']) {
+      oneLine(bisenet('infer', tiled, '--input', x, '--out', path.join(work, `amp-${rt}.npy`), '--runtime', rt), /node 'amp\.tile' \('Tile'\) repeats its input \[1, ?1, ?600, ?600\] times/);
+    }
+    expect(fs.readdirSync(work).filter((f) => f.startsWith('amp-') && f.endsWith('.npy') && f !== 'amp-x.npy')).toEqual([]);
+  }, 600_000);
   it('an image whose logits would exceed --max-memory is refused naming the memory it needs', () => {
     const png = Buffer.concat([sig, ihdr(4096, 4096), chunk('IDAT', zlib.deflateSync(Buffer.alloc(4096 * (1 + 4 * 4096)))), end]);
     const img = path.join(work, 'big.png');
