@@ -109,9 +109,9 @@ describe('bisenet bench', () => {
     expect(j.model).toMatchObject({ source: 'checkpoint', family: 'coincheung', numClasses: 19 });
     expect(j.runs).toBe(2);
     expect(j.ceilings).toEqual([]);
-    // ort-cpu: logits and labels-only rows, with kernel time; tfjs-wasm: logits.
+    // ort-cpu: logits and labels-only rows, with kernel time; tfjs-wasm: the same two, end to end.
     const rows = j.rows.map((x) => `${x.runtime}:${x.fetch.join(',')}`);
-    expect(rows).toEqual(['ort-cpu:logits', 'ort-cpu:labels', 'tfjs-wasm:logits']);
+    expect(rows).toEqual(['ort-cpu:logits', 'ort-cpu:labels', 'tfjs-wasm:logits', 'tfjs-wasm:labels']);
     const macs = convMacs(bisenetv2({ numClasses: 19 }), [1, 3, 64, 128]) / 1e9;
     for (const x of j.rows) {
       expect(x.size).toEqual([64, 128]);
