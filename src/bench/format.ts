@@ -23,6 +23,13 @@ export function formatBench(r: BenchReport): string {
     r.rows.map((x) => [x.runtime, x.device, `${x.size[0]}×${x.size[1]} → ${x.fetch.join(',')}`, ms(x.e2eMs.median), range(x.e2eMs), x.fps.toFixed(2),
       x.gmacs === null ? '—' : x.gmacs.toFixed(2), num(x.gflops), pct(x.ofCeiling), ms(x.kernelMs?.median), ms(x.outsideMs), num(x.kernelGflops), pct(x.ofCeilingKernel)]),
   ));
+  const gpu = r.rows.filter((x) => x.gpuPhasesMs);
+  if (gpu.length) {
+    out.push('');
+    out.push('GPU runs split (medians; upload: inputs into GPU buffers kept between frames; compute: until the GPU is done; read-back: the fetched outputs only):');
+    out.push(table(['runtime', 'device', 'input → fetched', 'upload', 'compute', 'read-back'],
+      gpu.map((x) => [x.runtime, x.device, `${x.size[0]}×${x.size[1]} → ${x.fetch.join(',')}`, ms(x.gpuPhasesMs!.upload.median), ms(x.gpuPhasesMs!.compute.median), ms(x.gpuPhasesMs!.readback.median)])));
+  }
   if (r.ceilings.length) {
     out.push('');
     out.push(`ceilings (${r.ceilingModel}, ${r.ceilings[0]!.gmacs.toFixed(2)} GMAC):`);

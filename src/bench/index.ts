@@ -13,6 +13,7 @@ import { convMacs, gflops } from '../ir/cost.js';
 import type { Graph } from '../ir/graph.js';
 import { bisenetv2, VARIANTS, type Family } from '../models/bisenetv2.js';
 import { loadRunner, runtimeById, type Runner } from '../runtime/index.js';
+import type { GpuPhases } from '../runtime/types.js';
 import { fail } from '../util/errors.js';
 import { readFileChecked, writeDirAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
@@ -69,6 +70,8 @@ export interface BenchRow {
   /** gflops (or kernelGflops, against the kernel ceiling) as a share of this runtime's ceiling. */
   ofCeiling?: number | null;
   ofCeilingKernel?: number | null;
+  /** GPU runtimes that split a run (Runner.phases): upload, compute and read-back of the fetched outputs, per run. */
+  gpuPhasesMs?: { upload: Stats; compute: Stats; readback: Stats };
 }
 
 export interface CeilingRow {
@@ -309,8 +312,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         for (const [h, w] of sizes) {
           for (const fetch of fetches) {
             log(`${id} ${h}×${w} → ${fetch.join(',')}: ${warmup} warm-up + ${runs} runs`);
-            const t = await timeRunner(runner, [1, 3, h, w], runs, warmup, fetch);
-            report.rows.push(modelRow(id, runner.device, [h, w], fetch, t, null, null, macsAt(h, w), ceiling));
+            const { times: t, phases } = await timeRunnerPhases(runner, [1, 3, h, w], runs, warmup, fetch);
+            const row = modelRow(id, runner.device, [h, w], fetch, t, null, null, macsAt(h, w), ceiling);
+            if (phases.length) {
+              row.gpuPhasesMs = { upload: roundStats(stats(phases.map((p) => p.uploadMs))), compute: roundStats(stats(phases.map((p) => p.computeMs))),
+                readback: roundStats(stats(phases.map((p) => p.readbackMs))) };
+            }
+            report.rows.push(row);
             log(`${id} ${h}×${w} → ${fetch.join(',')}: median ${stats(t).median.toFixed(1)} ms`);
           }
         }
@@ -329,17 +337,27 @@ function trtShapes(sizes: [number, number][]): string {
   return by.length === 1 ? s(by[0]!) : `${s(by[0]!)}:${s(sizes[0]!)}:${s(by[by.length - 1]!)}`;
 }
 
-async function timeRunner(runner: Pick<Runner, 'inputNames' | 'run'>, shape: number[], runs: number, warmup: number, fetch?: string[]): Promise<number[]> {
+async function timeRunner(runner: Pick<Runner, 'inputNames' | 'run' | 'phases'>, shape: number[], runs: number, warmup: number, fetch?: string[]): Promise<number[]> {
+  return (await timeRunnerPhases(runner, shape, runs, warmup, fetch)).times;
+}
+
+/** End-to-end times of `runs` runs after `warmup`, and each timed run's GPU phases where the runner reports them. */
+async function timeRunnerPhases(runner: Pick<Runner, 'inputNames' | 'run' | 'phases'>, shape: number[], runs: number, warmup: number, fetch?: string[],
+): Promise<{ times: number[]; phases: GpuPhases[] }> {
   const x: NdArray = { dtype: 'float32', shape, data: inputData(shape) };
   const feeds = { [runner.inputNames[0]!]: x };
   const times: number[] = [];
+  const phases: GpuPhases[] = [];
   for (let i = 0; i < warmup + runs; i++) {
     const t0 = performance.now();
     const out = await runner.run(feeds, fetch ? { outputs: fetch } : undefined);
     for (const k of fetch ?? []) if (!out[k]) fail('runtime', `the runtime returned no output ${k}`);
-    if (i >= warmup) times.push(performance.now() - t0);
+    if (i < warmup) continue;
+    times.push(performance.now() - t0);
+    const p = runner.phases?.();
+    if (p) phases.push(p);
   }
-  return times;
+  return { times, phases: phases.length === times.length ? phases : [] };
 }
 
 function ceilingRow(runtime: string, device: string, shape: number[], macs: number, e2e: number[], kernel: number[] | null): CeilingRow {

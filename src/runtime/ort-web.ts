@@ -20,7 +20,7 @@ import { isVerbose, ortLogSeverity } from '../util/verbosity.js';
 import { checkOnnxAmplification } from './onnx-check.js';
 import type { NdArray } from '../util/ndarray.js';
 import { exposeOnnxTensors } from './onnx-expose.js';
-import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
+import type { GpuPhases, Runner, RunnerOptions, RuntimeInfo } from './types.js';
 import { installNavigatorGpu, openAdapter, type OpenedAdapter } from './webgpu.js';
 
 type OrtWeb = typeof import('onnxruntime-web');
@@ -78,19 +78,49 @@ async function withLiftoffOnly<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-function toTensor(ort: OrtWeb, a: NdArray): import('onnxruntime-web').Tensor {
-  if (a.dtype === 'float32') return new ort.Tensor('float32', a.data as Float32Array, a.shape);
-  if (a.dtype === 'int64') return new ort.Tensor('int64', a.data as BigInt64Array, a.shape);
-  return fail('usage', `inputs of dtype ${a.dtype} are not supported; use float32`);
+/** Input buffers on the GPU, one per input name, reused from frame to frame while the size stays. */
+class GpuInputs {
+  private readonly buffers = new Map<string, GPUBuffer>();
+  constructor(private readonly device: GPUDevice) {}
+
+  upload(ort: OrtWeb, name: string, a: NdArray): import('onnxruntime-web').Tensor {
+    if (a.dtype !== 'float32') return fail('usage', `inputs of dtype ${a.dtype} are not supported; use float32`);
+    const bytes = a.data.byteLength;
+    let buf = this.buffers.get(name);
+    if (!buf || buf.size !== bytes) {
+      buf?.destroy();
+      // GPUBufferUsage.STORAGE | COPY_SRC | COPY_DST (the constants are not globals in Node).
+      buf = this.device.createBuffer({ size: bytes, usage: 0x80 | 0x04 | 0x08 });
+      this.buffers.set(name, buf);
+    }
+    const data = a.data as Float32Array;
+    this.device.queue.writeBuffer(buf, 0, data.buffer, data.byteOffset, data.byteLength);
+    return ort.Tensor.fromGpuBuffer(buf, { dataType: 'float32', dims: a.shape });
+  }
+
+  destroy(): void {
+    for (const b of this.buffers.values()) b.destroy();
+    this.buffers.clear();
+  }
 }
 
-function fromTensor(t: import('onnxruntime-web').Tensor): NdArray {
+/** Downloads an output (a GPU buffer, or CPU data for outputs the EP left on the CPU) into a fresh array. */
+async function readBack(t: import('onnxruntime-web').Tensor): Promise<NdArray> {
   const shape = t.dims.map(Number);
-  // Copies: the tensor's data may be a view on wasm memory that the next run reuses.
-  if (t.type === 'float32') return { dtype: 'float32', shape, data: Float32Array.from(t.data as Float32Array) };
-  if (t.type === 'int64') return { dtype: 'int64', shape, data: BigInt64Array.from(t.data as BigInt64Array) };
-  if (t.type === 'int32') return { dtype: 'int32', shape, data: Int32Array.from(t.data as Int32Array) };
-  return fail('runtime', `output of type ${t.type} is not supported`);
+  if (t.type !== 'float32' && t.type !== 'int64' && t.type !== 'int32') {
+    t.dispose();
+    return fail('runtime', `output of type ${t.type} is not supported`);
+  }
+  // getData(true) copies into a fresh array and releases the GPU buffer. CPU-located data may be a view on
+  // wasm memory that the next run reuses, so it is copied.
+  if (t.location === 'gpu-buffer') {
+    const data = await t.getData(true);
+    return { dtype: t.type, shape, data } as NdArray;
+  }
+  const data = t.type === 'float32' ? Float32Array.from(t.data as Float32Array)
+    : t.type === 'int64' ? BigInt64Array.from(t.data as BigInt64Array) : Int32Array.from(t.data as Int32Array);
+  t.dispose();
+  return { dtype: t.type, shape, data } as NdArray;
 }
 
 function makeRuntime(id: string, layout: Layout): RuntimeInfo {
@@ -108,37 +138,52 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
       const ep = layout === 'default' ? 'webgpu' : { name: 'webgpu' as const, preferredLayout: layout };
       let session: import('onnxruntime-web').InferenceSession;
       try {
-        session = await withLiftoffOnly(() => ort.InferenceSession.create(bytes, { executionProviders: [ep], graphOptimizationLevel: 'all', logSeverityLevel: ortLogSeverity() }));
+        // Outputs stay in GPU buffers until read: only the ones a caller asks for are ever downloaded.
+        session = await withLiftoffOnly(() => ort.InferenceSession.create(bytes, {
+          executionProviders: [ep], graphOptimizationLevel: 'all', logSeverityLevel: ortLogSeverity(), preferredOutputLocation: 'gpu-buffer',
+        }));
       } catch (e) {
         return fail('format', `${modelPath}: onnxruntime-web cannot load this model: ${(e as Error).message.split('\n')[0]}`);
       }
+      const device = (await ort.env.webgpu.device) as GPUDevice | undefined;
+      if (!device) return fail('runtime', `onnxruntime-web (${id}) opened no WebGPU device`);
+      const inputs = new GpuInputs(device);
+      let phases: GpuPhases | undefined;
       return {
         runtime: id,
         device: `${opened.label}, ${layout === 'default' ? 'default layout' : `${layout} layout`}`,
         inputNames: [...session.inputNames],
         outputNames: probe ? probe.outputs : [...session.outputNames],
       exposed: probe?.exposed,
-        async run(inputs, runOpts) {
+        phases: () => phases,
+        async run(feedsIn, runOpts) {
           const outputs = runOpts?.outputs;
+          // Upload: each input into a GPU buffer kept from frame to frame (re-made only when its size changes).
+          const t0 = performance.now();
           const feeds: Record<string, import('onnxruntime-web').Tensor> = {};
-          for (const [k, v] of Object.entries(inputs)) feeds[k] = toTensor(ort, v);
+          for (const [k, v] of Object.entries(feedsIn)) feeds[k] = inputs.upload(ort, k, v);
+          await device.queue.onSubmittedWorkDone();
+          const t1 = performance.now();
           const fetches = outputs?.filter((n) => session.outputNames.includes(n));
           let result: import('onnxruntime-web').InferenceSession.OnnxValueMapType;
           try {
             result = await session.run(feeds, fetches?.length ? fetches : session.outputNames);
+            await device.queue.onSubmittedWorkDone();
           } catch (e) {
             return fail('runtime', `onnxruntime-web (${id}) failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
           }
+          const t2 = performance.now();
+          // Read-back: only the outputs fetched, each downloaded once and its GPU buffer released.
           const out: Record<string, NdArray> = {};
           for (const name of session.outputNames) {
             const t = result[name] as import('onnxruntime-web').Tensor | undefined;
             if (!t) continue;
-            out[name] = fromTensor(t);
-            t.dispose?.();
+            out[name] = await readBack(t);
           }
+          phases = { uploadMs: t1 - t0, computeMs: t2 - t1, readbackMs: performance.now() - t2 };
           return out;
         },
-        async dispose() { await session.release(); },
+        async dispose() { inputs.destroy(); await session.release(); },
       };
     },
   };

@@ -27,6 +27,11 @@ export interface Runner {
    */
   readonly exposed?: string[];
   run(inputs: Record<string, NdArray>, opts?: RunOptions): Promise<Record<string, NdArray>>;
+  /**
+   * GPU runtimes that can tell: the last `run` split into upload (inputs into GPU buffers), compute (the
+   * session, until the GPU is done) and read-back (the outputs fetched, downloaded). `bench` reports them.
+   */
+  phases?(): GpuPhases | undefined;
   dispose(): Promise<void>;
 }
 
@@ -58,3 +63,6 @@ export interface RuntimeInfo {
   /** Loads a model held in memory (`RunnerOptions.files`, in the registry's `model` format); absent: model files only. */
   inMemory?: boolean;
 }
+
+/** One run of a GPU runtime, split where the runtime can tell (Runner.phases). */
+export interface GpuPhases { uploadMs: number; computeMs: number; readbackMs: number }

@@ -129,6 +129,11 @@ describe('bisenet bench', () => {
     }
     expect(j.rows.find((x) => x.runtime === 'tfjs-wasm')!.device).toMatch(/WebAssembly/);
     expect(formatBench(j)).toMatch(/ort-cpu .* 64×128 → labels/);
+    expect(formatBench(j)).not.toMatch(/GPU runs split/);
+    // A GPU runtime's split (Runner.phases) gets its own table.
+    const gpuRow = { ...j.rows[0]!, runtime: 'ort-webgpu', device: 'some GPU', fetch: ['labels'],
+      gpuPhasesMs: { upload: { median: 1.5, min: 1, max: 2 }, compute: { median: 12.25, min: 12, max: 13 }, readback: { median: 0.75, min: 0.5, max: 1 } } };
+    expect(formatBench({ ...j, rows: [gpuRow] })).toMatch(/GPU runs split[^\n]*\n.*upload +compute +read-back\nort-webgpu +some GPU +64×128 → labels +1\.5 +12\.3 +0\.8/);
   }, 240_000); // ≈ 15 s on the idle 2-core VM; two conversions and two runtimes take far longer when it is shared
 
   it('bad input: one line, exit 2, no JSON file written', () => {

@@ -118,6 +118,34 @@ describe('WebGPU parity on the upstream golden set (≤ 1e-3 × max|ref|, ≥ 99
   });
 });
 
+describe('ort-webgpu keeps data on the GPU between calls', () => {
+  it('reads back only the outputs fetched, the same labels as a full read-back, and reports upload, compute and read-back', async (ctx) => {
+    needAdapter(ctx);
+    const file = path.join(work, 'labels.onnx');
+    fs.writeFileSync(file, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx', labels: true }).bytes);
+    const runner = await loadRunner(file, 'ort-webgpu');
+    try {
+      const shape = [1, 3, 64, 96];
+      const x: NdArray = { dtype: 'float32', shape, data: Float32Array.from({ length: 3 * 64 * 96 }, (_, i) => Math.sin(i * 0.37)) };
+      const all = await runner.run({ [runner.inputNames[0]!]: x });
+      expect(Object.keys(all).sort()).toEqual(['labels', 'logits']);
+      const only = await runner.run({ [runner.inputNames[0]!]: x }, { outputs: ['labels'] });
+      expect(Object.keys(only)).toEqual(['labels']);
+      expect(only.labels!.shape).toEqual([1, 64, 96]);
+      expect(Array.from(only.labels!.data as BigInt64Array)).toEqual(Array.from(all.labels!.data as BigInt64Array));
+      const p = runner.phases!()!;
+      for (const v of [p.uploadMs, p.computeMs, p.readbackMs]) expect(v).toBeGreaterThanOrEqual(0);
+      expect(p.computeMs).toBeGreaterThan(0);
+      // A second input of another size gets its own buffer; the answer is still that of a fresh run.
+      const y: NdArray = { dtype: 'float32', shape: [1, 3, 32, 64], data: new Float32Array(3 * 32 * 64).fill(0.25) };
+      const small = await runner.run({ [runner.inputNames[0]!]: y }, { outputs: ['labels'] });
+      expect(small.labels!.shape).toEqual([1, 32, 64]);
+    } finally {
+      await runner.dispose();
+    }
+  }, 120_000);
+});
+
 describe('the minimal reproduction: one grouped conv, 6 outputs per group', () => {
   it('is wrong on the defaults, right with NCHW or in depthwise form', async (ctx) => {
     needAdapter(ctx);
