@@ -4,12 +4,15 @@ import { formatBytes, LIMITS } from '../util/limits.js';
 import { render } from '../util/render.js';
 
 /**
- * Ops whose output size is set by constants in an ONNX model (Tile repeats, Resize/Upsample scales,
- * Expand and ConstantOfShape shapes) are bounded before onnxruntime builds a session: a model with a
- * Tile of 10⁶ repeats would otherwise allocate gigabytes at its first run. BiSeNetV2 resizes by at most
- * 32×32 per op and uses no Tile, Expand or ConstantOfShape. A factor that cannot be read statically
- * (computed at run time) is refused for Tile; for Resize it is bounded by its `sizes`, which our
- * models compute from the input's own shape.
+ * Ops whose output size is set by constants in an ONNX model (Tile repeats, Resize/Upsample scales and
+ * sizes, Expand and ConstantOfShape shapes, Pad pads, Range bounds, ConvTranspose strides and output
+ * shape) are bounded before onnxruntime builds a session, in every subgraph too: a model with a Tile of
+ * 10⁶ repeats would otherwise allocate gigabytes at its first run. Constants are read from initializers
+ * and from Constant nodes in any of their forms (value, value_float(s), value_int(s)). BiSeNetV2 resizes
+ * by at most 32×32 per op, pads by 1 and uses no Tile, Expand, ConstantOfShape, Range or loops. A factor
+ * that cannot be read statically (computed at run time) is refused for Tile; for Resize it is bounded by
+ * its `sizes`, which our models compute from the input's own shape. Loops (Loop, Scan) and weights in
+ * external files are refused outright.
  */
 export const MAX_AMPLIFICATION = 32 * 32;
 
@@ -36,21 +39,64 @@ function values(t: Tensor | undefined): number[] | null {
 export function checkOnnxAmplification(bytes: Uint8Array, label: string): void {
   let model: onnxProto.onnx.ModelProto;
   try { model = onnxProto.onnx.ModelProto.decode(bytes); } catch { return; } // onnxruntime reports what is wrong with it
-  const graph = model.graph;
-  if (!graph) return;
-  const consts = new Map<string, Tensor>();
-  for (const t of graph.initializer ?? []) if (t.name) consts.set(t.name, t);
+  if (model.graph) checkGraph(model.graph, label, new Map(), 0);
+}
+
+type Graph = onnxProto.onnx.IGraphProto;
+type Node = onnxProto.onnx.INodeProto;
+
+/** A Constant node's value, from whichever of its attributes holds it (value, value_float(s), value_int(s)). */
+function constantValue(n: Node): Tensor | number[] | null {
+  for (const a of n.attribute ?? []) {
+    if (a.name === 'value' && a.t) return a.t;
+    if (a.name === 'value_float') return [a.f ?? 0];
+    if (a.name === 'value_floats') return [...(a.floats ?? [])];
+    if (a.name === 'value_int') return [Number(a.i ?? 0)];
+    if (a.name === 'value_ints') return (a.ints ?? []).map(Number);
+  }
+  return null;
+}
+
+/** Loops repeat work a constant (or an input) sets: BiSeNetV2 has none, and their cost cannot be bounded statically. */
+const UNBOUNDED_OPS = new Set(['Loop', 'Scan']);
+
+/**
+ * Checks one graph and, recursively, the subgraphs of its nodes (If branches), with the constants visible
+ * there (an outer graph's initializers and Constant outputs are in scope in its subgraphs).
+ */
+function checkGraph(graph: Graph, label: string, outer: ReadonlyMap<string, Tensor | number[]>, depth: number): void {
+  if (depth > 8) fail('format', `${label}: subgraphs nested more than 8 deep`);
+  const consts = new Map(outer);
+  for (const t of graph.initializer ?? []) {
+    // Weights in external files: onnxruntime would resolve them against its working directory for a model held
+    // in memory, reading files the user never named. Our exports (and BiSeNetV2's 13–50 MB) keep weights inside.
+    if (t.dataLocation === 1 || (t.externalData ?? []).length) {
+      fail('security', `${label}: initializer ${render(t.name ?? '')} is stored in an external file; refused (only self-contained .onnx files are loaded)`);
+    }
+    if (t.name) consts.set(t.name, t);
+  }
   for (const n of graph.node ?? []) {
-    if (n.opType === 'Constant') {
-      const v = (n.attribute ?? []).find((a) => a.name === 'value')?.t;
-      if (v && n.output?.[0]) consts.set(n.output[0], v);
+    if (n.opType === 'Constant' && n.output?.[0]) {
+      const v = constantValue(n);
+      if (v) consts.set(n.output[0], v);
     }
   }
   const product = (v: number[]): number => v.reduce((a, b) => a * (Number.isFinite(b) ? Math.abs(b) : Infinity), 1);
-  const refuse = (n: onnxProto.onnx.INodeProto, why: string): never =>
+  const refuse = (n: Node, why: string): never =>
     fail('security', `${label}: node ${render(n.name ?? '')} (${render(n.opType ?? '')}) ${why}; refused before running (the model would need unbounded memory)`);
+  const tensorBytes = (shape: number[]): number => 4 * product(shape);
+  // One tensor a constant shapes, against a quarter of the run's budget: a run holds it, onnxruntime's copy of an
+  // output, the caller's and the file written from it.
+  const tensorBudget = LIMITS.modelMemory / 4;
   for (const n of graph.node ?? []) {
-    const input = (i: number): number[] | null => values(consts.get(n.input?.[i] ?? ''));
+    const input = (i: number): number[] | null => {
+      const c = consts.get(n.input?.[i] ?? '');
+      return Array.isArray(c) ? c : values(c);
+    };
+    const attr = (name: string) => (n.attribute ?? []).find((a) => a.name === name);
+    if (UNBOUNDED_OPS.has(n.opType ?? '')) {
+      fail('security', `${label}: node ${render(n.name ?? '')} is a ${render(n.opType ?? '')}, whose work the model's inputs and constants set; refused (BiSeNetV2 has no loops)`);
+    }
     switch (n.opType) {
       case 'Tile': {
         const reps = input(1);
@@ -59,16 +105,46 @@ export function checkOnnxAmplification(bytes: Uint8Array, label: string): void {
         break;
       }
       case 'Resize': case 'Upsample': {
-        const scales = input(n.opType === 'Upsample' ? 1 : 2) ?? (n.attribute ?? []).find((a) => a.name === 'scales')?.floats ?? null;
+        const scales = input(n.opType === 'Upsample' ? 1 : 2) ?? attr('scales')?.floats ?? null;
         if (scales && scales.length && product([...scales]) > MAX_AMPLIFICATION) refuse(n, `scales its input by ${render([...scales])}`);
+        const sizes = n.opType === 'Resize' ? input(3) : null;
+        if (sizes && sizes.length && tensorBytes(sizes) > tensorBudget) refuse(n, `resizes to ${render(sizes)} (${formatBytes(tensorBytes(sizes))})`);
         break;
       }
       case 'Expand': case 'ConstantOfShape': {
         const shape = input(n.opType === 'Expand' ? 1 : 0);
-        if (shape && 4 * product(shape) > LIMITS.modelMemory) refuse(n, `makes a tensor of shape ${render(shape)} (${formatBytes(4 * product(shape))})`);
+        if (shape && tensorBytes(shape) > tensorBudget) refuse(n, `makes a tensor of shape ${render(shape)} (${formatBytes(tensorBytes(shape))})`);
+        break;
+      }
+      case 'Pad': {
+        // Pads add rows and columns: BiSeNetV2 pads by 1 (pooling); more than the largest kernel we would ever see is refused.
+        const pads = input(1) ?? (attr('pads')?.ints ?? []).map(Number);
+        if (pads.some((p) => !(Math.abs(p) <= MAX_PAD))) refuse(n, `pads by ${render(pads)} (more than ${MAX_PAD} on a side)`);
+        break;
+      }
+      case 'Range': {
+        const [start, limit, delta] = [input(0), input(1), input(2)].map((v) => v?.[0]);
+        if (start !== undefined && limit !== undefined && delta !== undefined) {
+          const count = delta === 0 ? Infinity : Math.ceil((limit - start) / delta);
+          if (!(4 * count <= tensorBudget)) refuse(n, `makes ${render(count)} values`);
+        }
+        break;
+      }
+      case 'ConvTranspose': {
+        const strides = (attr('strides')?.ints ?? []).map(Number);
+        if (product(strides) > MAX_AMPLIFICATION) refuse(n, `upsamples by strides ${render(strides)}`);
+        const outShape = (attr('output_shape')?.ints ?? []).map(Number);
+        if (outShape.length && tensorBytes(outShape) > tensorBudget) refuse(n, `makes an output of ${render(outShape)}`);
         break;
       }
       default:
     }
+    for (const a of n.attribute ?? []) {
+      if (a.g) checkGraph(a.g, label, consts, depth + 1);
+      for (const g of a.graphs ?? []) checkGraph(g, label, consts, depth + 1);
+    }
   }
 }
+
+/** The largest pad on one side of one axis a Pad may add (BiSeNetV2's are 1). */
+export const MAX_PAD = 1024;

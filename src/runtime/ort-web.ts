@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import * as v8 from 'node:v8';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
-import { isVerbose, ortLogSeverity } from '../util/verbosity.js';
+import { ortEnvLogLevel, ortLogSeverity } from '../util/verbosity.js';
 import { checkOnnxAmplification } from './onnx-check.js';
 import type { NdArray } from '../util/ndarray.js';
 import { exposeOnnxTensors } from './onnx-expose.js';
@@ -53,7 +53,7 @@ async function loadOrtWeb(deviceText: string): Promise<OrtWebState> {
     const dist = path.dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm'));
     ort.env.wasm.wasmPaths = `${pathToFileURL(dist).href}/`;
     (ort.env.webgpu as { adapter: unknown }).adapter = opened.adapter;
-    ort.env.logLevel = isVerbose() ? 'warning' : 'error';
+    ort.env.logLevel = ortEnvLogLevel();
     return { ort, opened, deviceText };
   })();
   const state = await statePromise;

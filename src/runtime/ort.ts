@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
-import { ortLogSeverity } from '../util/verbosity.js';
+import { ortEnvLogLevel, ortLogSeverity } from '../util/verbosity.js';
 import { checkOnnxAmplification } from './onnx-check.js';
 import type { NdArray } from '../util/ndarray.js';
 import { exposeOnnxTensors } from './onnx-expose.js';
@@ -11,7 +11,9 @@ type Ort = typeof import('onnxruntime-node');
 
 async function loadOrt(): Promise<Ort> {
   try {
-    return await import('onnxruntime-node');
+    const ort = await import('onnxruntime-node');
+    ort.env.logLevel = ortEnvLogLevel();
+    return ort;
   } catch (e) {
     return fail('runtime', `onnxruntime-node is not available: ${(e as Error).message}`);
   }

@@ -8,5 +8,11 @@ let verbose = false;
 export function setVerbose(on: boolean): void { verbose = on; }
 export function isVerbose(): boolean { return verbose; }
 
-/** onnxruntime's session log level: 2 (warnings) when verbose, else 3 (errors only). */
-export const ortLogSeverity = (): 2 | 3 => (verbose ? 2 : 3);
+/**
+ * onnxruntime's log level: 2 (warnings) when verbose, else 4 (fatal only). Its errors reach the user as the
+ * exception we turn into one line; logged too, they would add a second, coloured line that quotes names
+ * from the model unescaped (ANSI escapes in a node name reach the terminal).
+ */
+export const ortLogSeverity = (): 2 | 4 => (verbose ? 2 : 4);
+/** The same, as onnxruntime's `env.logLevel` name. */
+export const ortEnvLogLevel = (): 'warning' | 'fatal' => (verbose ? 'warning' : 'fatal');

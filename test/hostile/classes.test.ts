@@ -240,6 +240,53 @@ describe('6. images and models as inputs', () => {
     }
     expect(fs.readdirSync(work).filter((f) => f.startsWith('amp-') && f.endsWith('.npy') && f !== 'amp-x.npy')).toEqual([]);
   }, 600_000);
+  it('ONNX ops that take their size from constants in any form, in subgraphs too, loops and external weights are refused before a session', async () => {
+    const O = onnxProto.onnx;
+    const i64 = (name: string, v: number[]) => O.TensorProto.create({ name, dims: [v.length], dataType: 7, rawData: new Uint8Array(new BigInt64Array(v.map(BigInt)).buffer) });
+    const f32 = (name: string, v: number[]) => O.TensorProto.create({ name, dims: [v.length], dataType: 1, rawData: new Uint8Array(new Float32Array(v).buffer) });
+    const constNode = (out: string, attr: onnxProto.onnx.IAttributeProto) => O.NodeProto.create({ name: `c.${out}`, opType: 'Constant', output: [out], attribute: [attr] });
+    const attrInts = (name: string, ints: number[]) => ({ name, type: O.AttributeProto.AttributeType.INTS, ints });
+    /** x (1×3×32×32) → nodes → y, with initializers. */
+    const build = (nodes: onnxProto.onnx.INodeProto[], inits: onnxProto.onnx.ITensorProto[] = [], opset = 17): Uint8Array => O.ModelProto.encode({
+      irVersion: 8, opsetImport: [{ domain: '', version: opset }],
+      graph: { name: 'g', node: nodes, initializer: inits,
+        input: [{ name: 'x', type: { tensorType: { elemType: 1, shape: { dim: [1, 3, 32, 32].map((d) => ({ dimValue: d })) } } } }],
+        output: [{ name: 'y', type: { tensorType: { elemType: 1 } } }] },
+    }).finish();
+    const cases: [string, Uint8Array, RegExp][] = [
+      ['Resize scales as value_floats', build([constNode('s', { name: 'value_floats', type: O.AttributeProto.AttributeType.FLOATS, floats: [1, 1, 575, 575] }),
+        O.NodeProto.create({ name: 'rs', opType: 'Resize', input: ['x', '', 's'], output: ['y'] })]), /scales its input by \[1, 1, 575, 575\]/],
+      ['Resize sizes', build([O.NodeProto.create({ name: 'rs', opType: 'Resize', input: ['x', '', '', 'sz'], output: ['y'] })], [i64('sz', [1, 3, 20000, 20000])]), /resizes to \[1, 3, 20000, 20000\]/],
+      ['Pad 2300', build([O.NodeProto.create({ name: 'pd', opType: 'Pad', input: ['x', 'p'], output: ['y'] })], [i64('p', [0, 0, 2300, 2300, 0, 0, 2300, 2300])]), /pads by/],
+      ['Expand as value_ints', build([constNode('e', attrInts('value_ints', [1, 3, 9000, 9000])),
+        O.NodeProto.create({ name: 'ex', opType: 'Expand', input: ['x', 'e'], output: ['y'] })]), /makes a tensor of shape \[1, 3, 9000, 9000\]/],
+      ['Range', build([O.NodeProto.create({ name: 'rg', opType: 'Range', input: ['a', 'b', 'd'], output: ['y'] })], [f32('a', [0]), f32('b', [7e8]), f32('d', [1])]), /makes 700000000 values/],
+      ['ConvTranspose strides', build([O.NodeProto.create({ name: 'ct', opType: 'ConvTranspose', input: ['x', 'w'], output: ['y'], attribute: [attrInts('strides', [700, 700])] })],
+        [O.TensorProto.create({ name: 'w', dims: [3, 3, 1, 1], dataType: 1, rawData: new Uint8Array(36) })]), /upsamples by strides \[700, 700\]/],
+      ['Tile inside an If branch', build([O.NodeProto.create({ name: 'if', opType: 'If', input: ['cond'], output: ['y'], attribute: [
+        { name: 'then_branch', type: O.AttributeProto.AttributeType.GRAPH, g: { name: 't', node: [O.NodeProto.create({ name: 'tile', opType: 'Tile', input: ['x', 'r'], output: ['yt'] })], output: [{ name: 'yt' }] } },
+        { name: 'else_branch', type: O.AttributeProto.AttributeType.GRAPH, g: { name: 'e', node: [O.NodeProto.create({ name: 'id', opType: 'Identity', input: ['x'], output: ['ye'] })], output: [{ name: 'ye' }] } },
+      ] })], [i64('r', [1, 1, 40, 40]), O.TensorProto.create({ name: 'cond', dims: [], dataType: 9, rawData: new Uint8Array([1]) })]), /'tile' \('Tile'\) repeats its input \[1, 1, 40, 40\]/],
+      ['Loop', build([O.NodeProto.create({ name: 'lp', opType: 'Loop', input: ['m', ''], output: ['y'] })], [i64('m', [1e12])]), /is a 'Loop'.*BiSeNetV2 has no loops/],
+      ['external weights', build([O.NodeProto.create({ name: 'cv', opType: 'Conv', input: ['x', 'w'], output: ['y'] })],
+        [O.TensorProto.create({ name: 'w', dims: [3, 3, 1, 1], dataType: 1, dataLocation: 1, externalData: [{ key: 'location', value: 'weights.bin' }] })]), /stored in an external file/],
+    ];
+    const { loadRunner } = await import('../../src/runtime/index.js');
+    for (const [what, bytes, re] of cases) {
+      const file = path.join(work, 'onnx-amp.onnx');
+      fs.writeFileSync(file, bytes);
+      await expect(loadRunner(file, 'ort-cpu'), what).rejects.toThrowError(re);
+    }
+    // onnxruntime's own error log stays out of stderr: a failing run is one escaped line, even with escapes in a node name.
+    const evil = path.join(work, 'onnx-evil.onnx');
+    fs.writeFileSync(evil, build([O.NodeProto.create({ name: 'rs\x1b]0;PWNED\x07\x1b[2J', opType: 'Reshape', input: ['x', 'shp'], output: ['y'] })], [i64('shp', [5, 7])]));
+    const x = path.join(work, 'onnx-x.npy');
+    fs.writeFileSync(x, encodeNpy({ dtype: 'float32', shape: [1, 3, 32, 32], data: new Float32Array(3072) }));
+    const r = bisenet('infer', evil, '--input', x, '--out', path.join(work, 'onnx-y.npy'));
+    oneLine(r, /onnxruntime failed to run .*Reshape/);
+    expect(r.stderr).not.toMatch(/\x1b/);
+    expect(fs.existsSync(path.join(work, 'onnx-y.npy'))).toBe(false);
+  }, 120_000);
   it('an image whose logits would exceed --max-memory is refused naming the memory it needs', () => {
     const png = Buffer.concat([sig, ihdr(4096, 4096), chunk('IDAT', zlib.deflateSync(Buffer.alloc(4096 * (1 + 4 * 4096)))), end]);
     const img = path.join(work, 'big.png');
