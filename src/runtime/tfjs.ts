@@ -181,8 +181,11 @@ export function fileSystemHandler(tf: Tfc, modelPath: string, files?: ReadonlyMa
       const dir = path.dirname(path.resolve(file));
       // Real paths, so that a shard that is a link out of the model directory is refused too.
       const shard = (p: string): string => resolveInside(dir, p, 'weight shard', file);
-      return tf.io.getModelArtifactsForJSON(json as unknown as TfcNs.io.ModelJSON,
-        async (manifest) => assembleWeights(file, manifest, (p) => readFileChecked(shard(p), 'weight shard'), (p) => regularFileSize(shard(p), 'weight shard')));
+      return tf.io.getModelArtifactsForJSON(json as unknown as TfcNs.io.ModelJSON, async (manifest) => {
+        const [specs, data] = assembleWeights(file, manifest, (p) => readFileChecked(shard(p), 'weight shard'), (p) => regularFileSize(shard(p), 'weight shard'));
+        checkTfjsConstants(json, specs, data, file);
+        return [specs, data];
+      });
     },
   };
 }
@@ -191,8 +194,12 @@ export function fileSystemHandler(tf: Tfc, modelPath: string, files?: ReadonlyMa
 function memoryArtifacts(tf: Tfc, label: string, files: ReadonlyMap<string, Uint8Array>): Promise<TfcNs.io.ModelArtifacts> {
   const json = files.get('model.json');
   if (!json) fail('usage', `${label}: the in-memory model has no model.json`);
-  return tf.io.getModelArtifactsForJSON(parseModelJson(json!, label) as unknown as TfcNs.io.ModelJSON,
-    async (manifest) => assembleWeights(label, manifest, (p) => files.get(p) ?? fail('format', `${label}: weight shard ${p} is missing`)));
+  const parsed = parseModelJson(json!, label);
+  return tf.io.getModelArtifactsForJSON(parsed as unknown as TfcNs.io.ModelJSON, async (manifest) => {
+    const [specs, data] = assembleWeights(label, manifest, (p) => files.get(p) ?? fail('format', `${label}: weight shard ${p} is missing`));
+    checkTfjsConstants(parsed, specs, data, label);
+    return [specs, data];
+  });
 }
 
 function bytesPerValue(w: TfcNs.io.WeightsManifestEntry): number {
@@ -263,6 +270,81 @@ export function checkAmplification(json: ModelJson, file: string): void {
   if (Array.isArray(topo?.node)) {
     for (const n of topo!.node as { op?: unknown; name?: unknown }[]) {
       if (n?.op === 'Tile') fail('security', `${file}: node ${render(n.name)} is a Tile, whose output size the model's constants set; refused (BiSeNetV2 has none)`);
+    }
+  }
+}
+
+/** The largest pad a Pad/ZeroPadding2D may add on one side (BiSeNetV2's are 1; ONNX models are held to the same). */
+export const MAX_PAD = 1024;
+
+/**
+ * The constants that size tensors in a graph model live in its weights, not its topology: checked once the
+ * weights are read, before tfjs builds anything. A resize's target is either a constant [H, W] (bounded by
+ * the memory one such tensor may take) or the input's own size times a constant factor (bounded like
+ * UpSampling2D); Pad paddings are bounded per side; Fill and BroadcastTo shapes by memory. Layers models carry
+ * theirs in the topology (ZeroPadding2D, Conv2DTranspose strides), checked here too.
+ */
+export function checkTfjsConstants(json: ModelJson, specs: TfcNs.io.WeightsManifestEntry[], data: ArrayBuffer, file: string): void {
+  const topo = json.modelTopology as { node?: unknown; config?: { layers?: unknown } } | undefined;
+  const tensorBudget = LIMITS.modelMemory / 4;
+  const refuse = (what: string, why: string): never => fail('security', `${file}: ${what} ${why}; refused before running (the model would need unbounded memory)`);
+  const layers = topo?.config?.layers;
+  if (Array.isArray(layers)) {
+    for (const l of layers as { class_name?: unknown; config?: { name?: unknown; padding?: unknown; strides?: unknown } }[]) {
+      const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flat(2).map((x) => (typeof x === 'number' ? x : Infinity)) : typeof v === 'number' ? [v] : []);
+      if (l?.class_name === 'ZeroPadding2D' && flat(l.config?.padding).some((p) => !(Math.abs(p) <= MAX_PAD))) {
+        refuse(`layer ${render(l.config?.name)}`, `pads by ${render(l.config?.padding)} (more than ${MAX_PAD} on a side)`);
+      }
+      if (l?.class_name === 'Conv2DTranspose' && !(flat(l.config?.strides).reduce((a, b) => a * b, 1) <= MAX_AMPLIFICATION)) {
+        refuse(`layer ${render(l.config?.name)}`, `upsamples by strides ${render(l.config?.strides)}`);
+      }
+    }
+  }
+  if (!Array.isArray(topo?.node)) return;
+  // int32 constants of at most 64 values, by name: the only ones that size tensors.
+  const ints = new Map<string, number[]>();
+  let offset = 0;
+  for (const w of specs) {
+    const n = w.shape.reduce((a, b) => a * b, 1);
+    const bytes = n * bytesPerValue(w);
+    if (w.dtype === 'int32' && !w.quantization && n <= 64 && offset + bytes <= data.byteLength) ints.set(w.name, Array.from(new Int32Array(data.slice(offset, offset + bytes))));
+    offset += bytes;
+  }
+  const nodes = new Map<string, { op?: unknown; name?: unknown; input?: unknown }>();
+  for (const n of topo!.node as { op?: unknown; name?: unknown; input?: unknown }[]) if (typeof n?.name === 'string') nodes.set(n.name, n);
+  const inputName = (n: { input?: unknown }, i: number): string => {
+    const v = Array.isArray(n.input) ? n.input[i] : undefined;
+    return typeof v === 'string' ? v.replace(/^\^/, '').replace(/:\d+$/, '') : '';
+  };
+  const constOf = (name: string): number[] | null => (nodes.get(name)?.op === 'Const' ? ints.get(name) ?? null : null);
+  const product = (v: number[]): number => v.reduce((a, b) => a * Math.abs(b), 1);
+  for (const n of nodes.values()) {
+    const what = `node ${render(n.name)} (${render(n.op)})`;
+    switch (n.op) {
+      case 'ResizeBilinear': case 'ResizeNearestNeighbor': {
+        const sizeName = inputName(n, 1);
+        const size = constOf(sizeName);
+        if (size && 4 * product(size) > tensorBudget) refuse(what, `resizes to ${render(size)}`);
+        const sizeNode = nodes.get(sizeName);
+        if (sizeNode?.op === 'Mul') {
+          for (const i of [0, 1]) {
+            const factor = constOf(inputName(sizeNode, i));
+            if (factor && !(product(factor) <= MAX_AMPLIFICATION)) refuse(what, `resizes by ${render(factor)}, more than ${MAX_AMPLIFICATION}× in area`);
+          }
+        }
+        break;
+      }
+      case 'Pad': case 'PadV2': case 'MirrorPad': {
+        const pads = constOf(inputName(n, 1));
+        if (pads && pads.some((p) => !(Math.abs(p) <= MAX_PAD))) refuse(what, `pads by ${render(pads)} (more than ${MAX_PAD} on a side)`);
+        break;
+      }
+      case 'Fill': case 'BroadcastTo': {
+        const shape = constOf(inputName(n, n.op === 'Fill' ? 0 : 1));
+        if (shape && 4 * product(shape) > tensorBudget) refuse(what, `makes a tensor of shape ${render(shape)}`);
+        break;
+      }
+      default:
     }
   }
 }

@@ -223,9 +223,45 @@ describe('6. images and models as inputs', () => {
     const ups = (mj.modelTopology.config.layers as { class_name: string; config: { size: number[] } }[]).find((l) => l.class_name === 'UpSampling2D')!;
     ups.config.size = [500, 500];
     fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(mj));
+    const zp = (mj.modelTopology.config.layers as { class_name: string; config: { padding: unknown } }[]).find((l) => l.class_name === 'ZeroPadding2D');
+    if (zp) {
+      const padded = path.join(work, 'amp-tfjs-pad');
+      fs.cpSync(dir, padded, { recursive: true });
+      ups.config.size = [2, 2];
+      zp.config.padding = [[5000, 5000], [5000, 5000]];
+      fs.writeFileSync(path.join(padded, 'model.json'), JSON.stringify(mj));
+      oneLine(bisenet('infer', padded, '--input', x, '--out', path.join(work, 'amp-pad.npy')), /pads by \[\[5000, 5000\], \[5000, 5000\]\]/);
+    }
     for (const rt of ['tfjs-wasm', 'chromium-webgl']) {
       oneLine(bisenet('infer', dir, '--input', x, '--out', path.join(work, `amp-${rt}.npy`), '--runtime', rt), /upsamples by \[500, ?500\], more than 1024× in area/);
     }
+    // tfjs graph model: the constants that size tensors live in the weights (a resize factor, a Pad's paddings).
+    const gdir = path.join(work, 'amp-graph');
+    expect(bisenet('convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tfjs-graph', '--out', gdir).code).toBe(0);
+    const gj = JSON.parse(fs.readFileSync(path.join(gdir, 'model.json'), 'utf8'));
+    const setInt32 = (pattern: RegExp, values: (n: number) => number[]): string => {
+      const group = gj.weightsManifest[0] as { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] };
+      const blob = Buffer.concat(group.paths.map((p) => fs.readFileSync(path.join(gdir, p))));
+      let off = 0;
+      for (const w of group.weights) {
+        const n = w.shape.reduce((a, b) => a * b, 1);
+        if (pattern.test(w.name) && w.dtype === 'int32') {
+          Buffer.from(new Int32Array(values(n)).buffer).copy(blob, off);
+          let o = 0;
+          for (const p of group.paths) { const len = fs.statSync(path.join(gdir, p)).size; fs.writeFileSync(path.join(gdir, p), blob.subarray(o, o + len)); o += len; }
+          return w.name;
+        }
+        off += n * 4;
+      }
+      throw new Error(`no int32 weight matching ${pattern}`);
+    };
+    const original = new Map(gj.weightsManifest[0].paths.map((p: string) => [p, fs.readFileSync(path.join(gdir, p))]));
+    const restore = () => { for (const [p, b] of original) fs.writeFileSync(path.join(gdir, p as string), b as Buffer); };
+    setInt32(/^const\/scale_\d+$/, () => [600, 600]);
+    oneLine(bisenet('infer', gdir, '--input', x, '--out', path.join(work, 'amp-g1.npy')), /resizes by \[600, 600\], more than 1024× in area/);
+    restore();
+    setInt32(/\/paddings$/, (n) => Array.from({ length: n }, () => 3000));
+    oneLine(bisenet('infer', gdir, '--input', x, '--out', path.join(work, 'amp-g2.npy'), '--runtime', 'chromium-wasm'), /pads by \[3000, 3000/);
     // ONNX: a Tile of the input with repeats 600×600 written as a constant.
     const m = onnxProto.onnx.ModelProto.decode(fs.readFileSync(model));
     const g = m.graph!;
