@@ -12,6 +12,9 @@ import { className, openModel, type OpenOptions } from './segment/model.js';
 import { Progress, type ProgressOptions } from './segment/progress.js';
 import { streamFrames } from './segment/stream.js';
 import { fail } from './util/errors.js';
+import { readFileChecked } from './util/fs.js';
+import { parseJsonBounded } from './util/json.js';
+import { escapeText } from './util/render.js';
 
 export interface LabelledPair { stem: string; image: string; label: string }
 
@@ -149,15 +152,15 @@ export function referenceMiou(arg: string): { value: number; source: string } {
     if (!(v >= 0 && v <= 100)) fail('usage', `--compare-to ${arg}: an mIoU is a percentage, 0–100`);
     return { value: v, source: 'given' };
   }
-  if (!fs.existsSync(arg)) fail('io', `--compare-to ${arg}: neither a number nor an existing file`);
-  let json: unknown;
-  try { json = JSON.parse(fs.readFileSync(arg, 'utf8')); } catch { fail('format', `--compare-to ${arg}: not valid JSON`); }
+  if (!fs.existsSync(arg)) fail('io', `--compare-to ${escapeText(arg, 300)}: neither a number nor an existing file`);
+  // A regular file of bounded size and nesting (a FIFO or /dev/zero here would hang or fill memory).
+  const json = parseJsonBounded(readFileChecked(arg, 'reference (--compare-to)').toString('utf8'), `--compare-to ${escapeText(arg, 300)}`);
   for (const key of REFERENCE_KEYS) {
     const v = key.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), json);
     if (typeof v === 'number' && Number.isFinite(v)) {
-      if (v < 0 || v > 100) fail('format', `${arg}: ${key} is ${v}, not a percentage`);
+      if (v < 0 || v > 100) fail('format', `${escapeText(arg, 300)}: ${key} is ${v}, not a percentage`);
       return { value: v, source: `${path.basename(arg)}: ${key}` };
     }
   }
-  return fail('format', `${arg}: records no mIoU (looked for ${REFERENCE_KEYS.join(', ')})`);
+  return fail('format', `${escapeText(arg, 300)}: records no mIoU (looked for ${REFERENCE_KEYS.join(', ')})`);
 }

@@ -4,7 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { checkOnnxAmplification } from '../runtime/onnx-check.js';
 import { fail } from '../util/errors.js';
+import { readFileChecked } from '../util/fs.js';
+import { ortEnvLogLevel, ortLogSeverity } from '../util/verbosity.js';
 import { parseOrtProfile } from './ort-profile.js';
 
 type Ort = typeof import('onnxruntime-node');
@@ -22,12 +25,16 @@ export async function timeOrtCpu(modelPath: string, casesFor: (outputNames: stri
 ): Promise<{ inputName: string; outputNames: string[]; times: Map<string, OrtCaseTimes> }> {
   let ort: Ort;
   try { ort = await import('onnxruntime-node'); } catch (e) { return fail('runtime', `onnxruntime-node is not available: ${(e as Error).message}`); }
+  ort.env.logLevel = ortEnvLogLevel();
   const prefix = path.join(o.workDir, `ort-profile-${path.basename(modelPath, '.onnx')}`);
   let session: import('onnxruntime-node').InferenceSession;
+  // The same reading and checks as the ort-cpu runner: a regular file within the size budget, constant-sized ops bounded.
+  const bytes = readFileChecked(modelPath, 'ONNX model');
+  checkOnnxAmplification(bytes, modelPath);
   try {
-    session = await ort.InferenceSession.create(fs.readFileSync(modelPath), {
+    session = await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: o.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionProviders: ['cpu'],
-      enableProfiling: true, profileFilePrefix: prefix,
+      enableProfiling: true, profileFilePrefix: prefix, logSeverityLevel: ortLogSeverity(),
     });
   } catch (e) {
     return fail('format', `${modelPath}: onnxruntime cannot load this model: ${(e as Error).message.split('\n')[0]}`);

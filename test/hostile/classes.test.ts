@@ -17,6 +17,8 @@ import { BisenetError } from '../../src/util/errors.js';
 import { LIMITS } from '../../src/util/limits.js';
 import { escapeText, render } from '../../src/util/render.js';
 import { checkPng } from '../../src/util/png-check.js';
+import { referenceMiou } from '../../src/eval.js';
+import { runBench } from '../../src/bench/index.js';
 import { BIN, fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 /** The classes of hostile input, each built by hand the way an adversary would. */
@@ -155,6 +157,20 @@ describe('5. files that are not plain files', () => {
     fs.symlinkSync(path.join(work, 'nowhere'), dangling);
     oneLine(bisenet('inspect', dangling), /dangling symbolic link/);
   }, 600_000);
+  it('other files a command reads are held to the same rules: eval --compare-to, bench --model', async () => {
+    const fifo = path.join(work, 'ref-fifo.json');
+    execFileSync('mkfifo', [fifo]);
+    expect(() => referenceMiou(fifo)).toThrowError(/not a regular file \(a FIFO\)/);
+    const zero = path.join(work, 'ref-zero.json');
+    fs.symlinkSync('/dev/zero', zero);
+    expect(() => referenceMiou(zero)).toThrowError(/not a regular file \(a character device\)/);
+    const deep = path.join(work, 'ref-deep.json');
+    fs.writeFileSync(deep, '['.repeat(100_000));
+    expect(() => referenceMiou(deep)).toThrowError(/nested deeper/);
+    const fifoModel = path.join(work, 'fifo.onnx');
+    execFileSync('mkfifo', [fifoModel]);
+    await expect(runBench({ model: fifoModel, runtimes: ['ort-cpu'], sizes: [[32, 32]], runs: 1, ceiling: false })).rejects.toThrowError(/not a regular file \(a FIFO\)/);
+  }, 60_000);
   it('tfjs shards: a link out of the model directory, a FIFO, and a shard listed twice are refused', () => {
     const dir = path.join(work, 'tfjs');
     expect(bisenet('convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tfjs-graph', '--out', dir).code).toBe(0);
