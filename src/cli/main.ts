@@ -270,9 +270,33 @@ export async function main(argv: string[]): Promise<number> {
       if (verbose) for (const d of e.details.slice(0, 10_000)) process.stderr.write(`  ${escapeText(d)}\n`);
       return 2;
     }
+    // A file-system error on a path the user gave (a link loop, a name too long, a file where a directory is
+    // expected, no permission, a full disk) is about that path, not a bug: one line naming it, exit 2.
+    const fsError = fileSystemError(e);
+    if (fsError) {
+      process.stderr.write(`error: ${escapeText(fsError)}\n`);
+      return 2;
+    }
     const text = e instanceof Error ? e.message : typeof e === 'string' ? e : 'unknown';
     process.stderr.write(`internal error: ${escapeText(text)} (this is a bug in bisenet-port; run with --verbose for the stack trace)\n`);
     if (verbose) process.stderr.write(`${escapeText((e as Error)?.stack ?? '', 20_000)}\n`);
     return 3;
   }
+}
+
+/** The errno codes that describe the file system or a path, never the program: what each means, in words. */
+const FS_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file or directory', ENOTDIR: 'a part of the path is not a directory', EISDIR: 'is a directory',
+  ELOOP: 'too many levels of symbolic links', ENAMETOOLONG: 'name too long', EACCES: 'permission denied', EPERM: 'operation not permitted',
+  EEXIST: 'already exists', ENOSPC: 'no space left on the device', EROFS: 'read-only file system', EDQUOT: 'disk quota exceeded',
+  EMFILE: 'too many open files', ENFILE: 'too many open files in the system', EXDEV: 'cannot move across file systems',
+  ENOTEMPTY: 'directory not empty', EBUSY: 'resource busy', EFBIG: 'file too large', EIO: 'input/output error',
+};
+
+/** `cannot stat <path>: too many levels of symbolic links (ELOOP)` for a Node file-system error, else null. */
+export function fileSystemError(e: unknown): string | null {
+  const err = e as NodeJS.ErrnoException | undefined;
+  if (!err || typeof err !== 'object' || typeof err.code !== 'string' || !(err.code in FS_ERRORS) || typeof err.syscall !== 'string') return null;
+  const where = typeof err.path === 'string' ? ` ${err.path.length > 300 ? `${err.path.slice(0, 300)}… (${err.path.length} characters)` : err.path}` : '';
+  return `cannot ${err.syscall}${where}: ${FS_ERRORS[err.code]} (${err.code})`;
 }

@@ -157,6 +157,16 @@ describe('5. files that are not plain files', () => {
     fs.symlinkSync(path.join(work, 'nowhere'), dangling);
     oneLine(bisenet('inspect', dangling), /dangling symbolic link/);
   }, 600_000);
+  it('paths the file system refuses (a link loop, a name too long, a file used as a directory) are exit 2, one line', () => {
+    const loop = path.join(work, 'loop.png');
+    fs.symlinkSync(loop, loop);
+    oneLine(bisenet('segment', model, loop, '--out-dir', path.join(work, 'loop-out')), /cannot stat .*loop\.png: too many levels of symbolic links \(ELOOP\)/);
+    oneLine(bisenet('eval', model, '--data', path.join(work, 'x'.repeat(5000))), /name too long \(ENAMETOOLONG\)/);
+    const file = path.join(work, 'plain.txt');
+    fs.writeFileSync(file, 'x');
+    oneLine(bisenet('segment', model, path.join(file, 'a.png'), '--out-dir', path.join(work, 'nd-out')), /not a directory \(ENOTDIR\)/);
+    expect(fs.existsSync(path.join(work, 'loop-out')) || fs.existsSync(path.join(work, 'nd-out'))).toBe(false);
+  }, 60_000);
   it('other files a command reads are held to the same rules: eval --compare-to, bench --model', async () => {
     const fifo = path.join(work, 'ref-fifo.json');
     execFileSync('mkfifo', [fifo]);
