@@ -252,6 +252,7 @@ function recordedIo(raw: unknown, file: string): Pick<BisenetTfjsMetadata, 'inpu
  */
 export const MAX_AMPLIFICATION = 32 * 32;
 export function checkAmplification(json: ModelJson, file: string): void {
+  checkTopology(json, file);
   const topo = json.modelTopology as { model_config?: { config?: { layers?: unknown } }; config?: { layers?: unknown }; node?: unknown } | undefined;
   const layers = topo?.model_config?.config?.layers ?? topo?.config?.layers;
   if (Array.isArray(layers)) {
@@ -271,6 +272,84 @@ export function checkAmplification(json: ModelJson, file: string): void {
     for (const n of topo!.node as { op?: unknown; name?: unknown }[]) {
       if (n?.op === 'Tile') fail('security', `${file}: node ${render(n.name)} is a Tile, whose output size the model's constants set; refused (BiSeNetV2 has none)`);
     }
+  }
+}
+
+/** Graph ops that build loops (TF's while): BiSeNetV2 has none, and their work cannot be bounded statically. */
+const LOOP_OPS = new Set(['Enter', 'Exit', 'NextIteration', 'LoopCond', 'While', 'StatelessWhile']);
+
+/**
+ * The model's wiring, checked before tfjs walks it: every layer or node a connection names exists, node and
+ * tensor indices are in range, names are unique, and there is no cycle (tfjs loops forever on a layers model
+ * whose inbound nodes form one, and fails inside on a graph model's). Linear in the size of the topology.
+ */
+export function checkTopology(json: ModelJson, file: string): void {
+  const topo = json.modelTopology as { node?: unknown; config?: { layers?: unknown; input_layers?: unknown; output_layers?: unknown } } | undefined;
+  const bad = (why: string): never => fail('format', `${file}: ${why}`);
+  const edges = new Map<string, string[]>(); // node → the nodes it reads
+  const layers = topo?.config?.layers;
+  if (Array.isArray(layers)) {
+    const nodeCount = new Map<string, number>();
+    for (const l of layers as { name?: unknown; inbound_nodes?: unknown }[]) {
+      if (typeof l?.name !== 'string') bad('a layer has no name');
+      if (nodeCount.has(l.name as string)) bad(`layer ${render(l.name)} is defined twice`);
+      if (l.inbound_nodes !== undefined && !Array.isArray(l.inbound_nodes)) bad(`layer ${render(l.name)}: inbound_nodes is not a list`);
+      nodeCount.set(l.name as string, Math.max(1, (l.inbound_nodes as unknown[] | undefined)?.length ?? 0));
+    }
+    const ref = (where: string, r: unknown): string => {
+      if (!Array.isArray(r) || typeof r[0] !== 'string' || !Number.isSafeInteger(r[1]) || !Number.isSafeInteger(r[2])) return bad(`${where}: a connection is not [layer, node index, tensor index]`);
+      const [name, node, tensor] = r as [string, number, number];
+      const n = nodeCount.get(name);
+      if (n === undefined) bad(`${where} reads layer ${render(name)}, which the model does not define`);
+      if (node < 0 || node >= n! || tensor < 0 || tensor > 64) bad(`${where} reads node ${node}, tensor ${tensor} of layer ${render(name)}, which has ${n} node${n === 1 ? '' : 's'}`);
+      return name;
+    };
+    for (const l of layers as { name: string; inbound_nodes?: unknown[] }[]) {
+      const from: string[] = [];
+      for (const node of l.inbound_nodes ?? []) {
+        if (!Array.isArray(node)) bad(`layer ${render(l.name)}: an inbound node is not a list`);
+        for (const r of node as unknown[]) from.push(ref(`layer ${render(l.name)}`, r));
+      }
+      edges.set(l.name, from);
+    }
+    for (const key of ['input_layers', 'output_layers'] as const) {
+      const list = topo!.config![key];
+      if (!Array.isArray(list) || list.length === 0) bad(`${key} is missing or empty`);
+      for (const r of list as unknown[]) ref(key, r);
+    }
+  } else if (Array.isArray(topo?.node)) {
+    for (const n of topo!.node as { name?: unknown; op?: unknown; input?: unknown }[]) {
+      if (typeof n?.name !== 'string') bad('a graph node has no name');
+      if (edges.has(n.name as string)) bad(`node ${render(n.name)} is defined twice`);
+      if (LOOP_OPS.has(n.op as string)) fail('security', `${file}: node ${render(n.name)} is a ${render(n.op)}, part of a loop whose work the model sets; refused (BiSeNetV2 has no loops)`);
+      if (n.input !== undefined && !(Array.isArray(n.input) && n.input.every((i) => typeof i === 'string'))) bad(`node ${render(n.name)}: its inputs are not a list of names`);
+      edges.set(n.name as string, ((n.input as string[] | undefined) ?? []).map((i) => i.replace(/^\^/, '').replace(/:\d+$/, '')));
+    }
+    for (const [name, from] of edges) for (const f of from) if (!edges.has(f)) bad(`node ${render(name)} reads ${render(f)}, which the graph does not define`);
+  } else {
+    return;
+  }
+  // Kahn's algorithm: whatever is left once every node with all its inputs placed has been placed lies on a cycle.
+  const pending = new Map<string, number>();
+  const readers = new Map<string, string[]>();
+  for (const [name, from] of edges) {
+    pending.set(name, from.length);
+    for (const f of from) { const r = readers.get(f); if (r) r.push(name); else readers.set(f, [name]); }
+  }
+  const ready = [...pending].filter(([, k]) => k === 0).map(([n]) => n);
+  let placed = 0;
+  while (ready.length) {
+    const n = ready.pop()!;
+    placed++;
+    for (const r of readers.get(n) ?? []) {
+      const k = pending.get(r)! - 1;
+      pending.set(r, k);
+      if (k === 0) ready.push(r);
+    }
+  }
+  if (placed < edges.size) {
+    const on = [...pending].find(([, k]) => k > 0)![0];
+    bad(`the model's connections form a cycle (through ${render(on)}); a model is a graph without cycles`);
   }
 }
 

@@ -302,6 +302,37 @@ describe('6. images and models as inputs', () => {
     }
     expect(fs.readdirSync(work).filter((f) => f.startsWith('amp-') && f.endsWith('.npy') && f !== 'amp-x.npy')).toEqual([]);
   }, 600_000);
+  it('tfjs models whose wiring is broken (a cycle, an unknown or out-of-range input, a loop op) are refused before tfjs walks them', async () => {
+    const { convertCheckpoint } = await import('../../src/convert.js');
+    const { loadRunner } = await import('../../src/runtime/index.js');
+    // Model JSON edited as plain data, the way an adversary edits it.
+    type Json = any;
+    const write = (dir: string, files: Map<string, Uint8Array>, edit: (j: Json) => void) => {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir, { recursive: true });
+      for (const [f, b] of files) fs.writeFileSync(path.join(dir, f), b);
+      const j = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+      edit(j);
+      fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(j));
+    };
+    const layers = convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-layers' }).files!;
+    const graph = convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' }).files!;
+    const dir = path.join(work, 'wiring');
+    const cases: [string, Map<string, Uint8Array>, (j: Json) => void, RegExp][] = [
+      ['layers: a cycle', layers, (j) => { const L = j.modelTopology.config.layers; L[1].inbound_nodes = [[[L[2].name, 0, 0, {}]]]; }, /form a cycle/],
+      ['layers: a layer reading itself', layers, (j) => { const L = j.modelTopology.config.layers; L[2].inbound_nodes = [[[L[2].name, 0, 0, {}]]]; }, /form a cycle/],
+      ['layers: an unknown input', layers, (j) => { j.modelTopology.config.layers[2].inbound_nodes = [[['nowhere', 0, 0, {}]]]; }, /reads layer 'nowhere', which the model does not define/],
+      ['layers: a node index out of range', layers, (j) => { const L = j.modelTopology.config.layers; L[2].inbound_nodes = [[[L[1].name, 99, 0, {}]]]; }, /reads node 99/],
+      ['layers: no outputs', layers, (j) => { j.modelTopology.config.output_layers = []; }, /output_layers is missing or empty/],
+      ['graph: a cycle', graph, (j) => { const N = j.modelTopology.node; const i = N.findIndex((n: { input?: string[] }) => n.input?.length); N[i].input[0] = N[N.length - 1].name; }, /form a cycle/],
+      ['graph: an unknown input', graph, (j) => { const N = j.modelTopology.node; N.find((n: { input?: string[] }) => n.input?.length).input[0] = 'nowhere:0'; }, /reads 'nowhere', which the graph does not define/],
+      ['graph: a loop op', graph, (j) => { j.modelTopology.node.push({ name: 'loop', op: 'NextIteration', input: [] }); }, /is a 'NextIteration'.*no loops/],
+    ];
+    for (const [what, files, edit, re] of cases) {
+      write(dir, files, edit);
+      await expect(loadRunner(dir, 'tfjs-wasm'), what).rejects.toThrowError(re);
+    }
+  }, 120_000);
   it('ONNX ops that take their size from constants in any form, in subgraphs too, loops and external weights are refused before a session', async () => {
     const O = onnxProto.onnx;
     const i64 = (name: string, v: number[]) => O.TensorProto.create({ name, dims: [v.length], dataType: 7, rawData: new Uint8Array(new BigInt64Array(v.map(BigInt)).buffer) });
