@@ -73,7 +73,8 @@ export function parseQuantity(text: string, what: string): number {
 export function setLimit(assignment: string): void {
   const eq = assignment.indexOf('=');
   const name = eq < 0 ? assignment : assignment.slice(0, eq);
-  const key = LIMIT_NAMES[name.trim()];
+  // Own names only: `constructor`, `__proto__` or `toString` are not limits.
+  const key = Object.hasOwn(LIMIT_NAMES, name.trim()) ? LIMIT_NAMES[name.trim()] : undefined;
   if (!key || eq < 0) fail('usage', `--budget ${assignment.slice(0, 60)}: expected NAME=VALUE with NAME one of ${Object.keys(LIMIT_NAMES).join(', ')}`);
   LIMITS[key!] = parseQuantity(assignment.slice(eq + 1), `--budget ${name}`);
 }

@@ -14,7 +14,7 @@ import { makeZip } from '../fuzz-lib/zip-writer.js';
 import { validatePalette, validatePreprocessing } from '../../src/presets.js';
 import { manifestCheckpoint } from '../../src/verify/golden.js';
 import { BisenetError } from '../../src/util/errors.js';
-import { LIMITS } from '../../src/util/limits.js';
+import { LIMITS, setLimit } from '../../src/util/limits.js';
 import { escapeText, render } from '../../src/util/render.js';
 import { checkPng } from '../../src/util/png-check.js';
 import { referenceMiou } from '../../src/eval.js';
@@ -49,6 +49,18 @@ const flood = (prefix: number[], body: number[], n: number): Uint8Array => {
   out[out.length - 1] = 0x2e;
   return out;
 };
+
+describe('budget flags', () => {
+  it('--budget takes only the named limits (no object-prototype names), and values that are quantities', () => {
+    for (const bad of ['constructor=1', '__proto__=1', 'toString=5', 'hasOwnProperty=1', 'zip-entries', 'zip-entries=-1', 'zip-entries=abc']) {
+      expect(() => setLimit(bad), bad).toThrowError(BisenetError);
+    }
+    const before = LIMITS.zipEntries;
+    setLimit('zip-entries=123');
+    expect(LIMITS.zipEntries).toBe(123);
+    LIMITS.zipEntries = before;
+  });
+});
 
 describe('1. the pickle VM budgets every allocation', () => {
   for (const [name, prefix, body] of [
