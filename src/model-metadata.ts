@@ -21,6 +21,9 @@ export function recordedFrom(meta: Record<string, unknown>, label: string): Reco
   const palette = meta.palette === undefined ? null : validatePalette(raw('palette'), label);
   const classNames = meta.class_names === undefined ? null : validateClassNames(raw('class_names'), label);
   const numClasses = meta.num_classes === undefined ? classNames?.length ?? null : validateNumClasses(meta.num_classes, label);
+  // A palette or name list shorter than the classes would paint some classes black or leave them unnamed.
+  if (numClasses !== null && palette && palette.length < numClasses) fail('format', `${label}: the recorded palette has ${palette.length} colour${palette.length === 1 ? '' : 's'} for ${numClasses} classes`);
+  if (numClasses !== null && classNames && classNames.length !== numClasses) fail('format', `${label}: the recorded class_names name ${classNames.length} classes, the model has ${numClasses}`);
   return { pre, palette, numClasses, classNames };
 }
 

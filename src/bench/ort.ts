@@ -49,7 +49,12 @@ export async function timeOrtCpu(modelPath: string, casesFor: (outputNames: stri
       const times: number[] = [];
       for (let i = 0; i < o.warmup + o.runs; i++) {
         const t0 = performance.now();
-        const out = await session.run({ [inputName]: x }, c.fetch);
+        let out: import('onnxruntime-node').InferenceSession.OnnxValueMapType;
+        try {
+          out = await session.run({ [inputName]: x }, c.fetch);
+        } catch (e) {
+          return fail('runtime', `onnxruntime failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
+        }
         // Touch the outputs as a caller would (the data is already in JS memory: nothing is copied).
         for (const k of c.fetch) if (!out[k]) fail('runtime', `${modelPath}: no output ${k}`);
         const t = performance.now() - t0;

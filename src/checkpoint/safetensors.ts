@@ -26,6 +26,7 @@ export function readSafetensors(bytes: Uint8Array, label: string): Map<string, T
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('format', `${label}: safetensors header is not an object`);
   const dataLen = bytes.length - dataStart;
   const out = new Map<string, TensorEntry>();
+  const ranges: [number, number, string][] = [];
   for (const [name, spec] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') continue;
     const shown = escapeText(name, 200);
@@ -42,11 +43,21 @@ export function readSafetensors(bytes: Uint8Array, label: string): Map<string, T
     if (end < begin || end > dataLen || !Number.isSafeInteger(n * DTYPE_BYTES[dtype!]) || end - begin !== n * DTYPE_BYTES[dtype!]) {
       fail('format', `${label}: tensor ${shown} of shape ${shapeText(shape as unknown[])} does not match its data range [${begin}, ${end}) in ${dataLen} bytes`);
     }
+    ranges.push([begin, end, shown]);
     out.set(name, {
       name, dtype: dtype!, shape: shape as number[],
       load: (): NdArray => ({ dtype: dtype!, shape: shape as number[], data: typedFromBytes(dtype!, bytes.subarray(dataStart + begin, dataStart + end)) }),
     });
   }
+  // As the format requires (and its reference reader checks): the tensors tile the data exactly, in some order,
+  // with no byte shared by two of them and none left over (no hidden payload, no aliased weights).
+  ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let at = 0;
+  for (const [begin, end, shown] of ranges) {
+    if (begin !== at) fail('format', `${label}: tensor ${shown} starts at byte ${begin} of the data, expected ${at} (${begin < at ? 'it overlaps the one before' : 'a gap before it'}); safetensors data must be covered exactly once`);
+    at = end;
+  }
+  if (at !== dataLen) fail('format', `${label}: the tensors cover ${at} of the ${dataLen} data bytes; safetensors data must be covered exactly once`);
   return out;
 }
 

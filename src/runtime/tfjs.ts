@@ -275,6 +275,9 @@ export function checkAmplification(json: ModelJson, file: string): void {
   }
 }
 
+/** The activations and adds tfjs computes inside a fused conv or matmul. */
+const FUSED_OPS = new Set(['BiasAdd', 'Relu', 'Relu6', 'Prelu', 'LeakyRelu', 'Sigmoid', 'Elu']);
+
 /** Graph ops that build loops (TF's while): BiSeNetV2 has none, and their work cannot be bounded statically. */
 const LOOP_OPS = new Set(['Enter', 'Exit', 'NextIteration', 'LoopCond', 'While', 'StatelessWhile']);
 
@@ -286,6 +289,8 @@ const LOOP_OPS = new Set(['Enter', 'Exit', 'NextIteration', 'LoopCond', 'While',
 export function checkTopology(json: ModelJson, file: string): void {
   const topo = json.modelTopology as { node?: unknown; config?: { layers?: unknown; input_layers?: unknown; output_layers?: unknown } } | undefined;
   const bad = (why: string): never => fail('format', `${file}: ${why}`);
+  // Without weights tfjs would run the layers with fresh random initialisers: a model, but not this one.
+  if (!Array.isArray(json.weightsManifest) || json.weightsManifest.length === 0) bad('no weightsManifest (the model has no weights)');
   const edges = new Map<string, string[]>(); // node → the nodes it reads
   const layers = topo?.config?.layers;
   if (Array.isArray(layers)) {
@@ -321,6 +326,13 @@ export function checkTopology(json: ModelJson, file: string): void {
     for (const n of topo!.node as { name?: unknown; op?: unknown; input?: unknown }[]) {
       if (typeof n?.name !== 'string') bad('a graph node has no name');
       if (edges.has(n.name as string)) bad(`node ${render(n.name)} is defined twice`);
+      const fused = (n as { attr?: { fused_ops?: { list?: { s?: unknown } } } }).attr?.fused_ops?.list?.s;
+      if (fused !== undefined) {
+        // Names are base64 in model.json; tfjs skips one it does not know, silently computing something else.
+        const names = Array.isArray(fused) ? fused.map((b) => (typeof b === 'string' ? Buffer.from(b, 'base64').toString('latin1') : '')) : [''];
+        const unknown = names.find((f) => !FUSED_OPS.has(f));
+        if (unknown !== undefined) bad(`node ${render(n.name)} fuses ${render(unknown)}, which TensorFlow.js does not compute (known: ${[...FUSED_OPS].join(', ')})`);
+      }
       if (LOOP_OPS.has(n.op as string)) fail('security', `${file}: node ${render(n.name)} is a ${render(n.op)}, part of a loop whose work the model sets; refused (BiSeNetV2 has no loops)`);
       if (n.input !== undefined && !(Array.isArray(n.input) && n.input.every((i) => typeof i === 'string'))) bad(`node ${render(n.name)}: its inputs are not a list of names`);
       edges.set(n.name as string, ((n.input as string[] | undefined) ?? []).map((i) => i.replace(/^\^/, '').replace(/:\d+$/, '')));

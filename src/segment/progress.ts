@@ -2,6 +2,7 @@
  * Progress of a run over many images, on stderr: a bar redrawn in place on a terminal (count,
  * frames/s, ETA), plain lines otherwise (logs, CI, pipes), so neither floods the other.
  */
+import { escapeText } from '../util/render.js';
 export interface ProgressOptions {
   /** Where to draw; default process.stderr. */
   stream?: NodeJS.WriteStream | { isTTY?: boolean; columns?: number; write(s: string): boolean };
@@ -43,7 +44,8 @@ export class Progress {
     const fps = this.rate;
     const eta = (this.total - this.done) / fps;
     if (!this.tty) {
-      this.stream.write(`${this.verb} ${this.done}/${this.total} ${what} (${fps.toFixed(2)} frames/s, ETA ${formatDuration(eta)})\n`);
+      // `what` names files, whose names may hold escapes and newlines: escaped like every message.
+      this.stream.write(`${this.verb} ${this.done}/${this.total} ${escapeText(what, 600)} (${fps.toFixed(2)} frames/s, ETA ${formatDuration(eta)})\n`);
       return;
     }
     const now = performance.now();

@@ -69,7 +69,13 @@ export function compareOutput(name: string, actual: NdArray, reference: NdArray,
     return { ...base, maxAbs: Infinity, meanAbs: Infinity, maxRef: 0, relMax: Infinity, labelAgreement: null, mismatchedPixels: null, pass: false,
       problem: `shape ${shapeStr(actual.shape)} differs from the reference's ${shapeStr(reference.shape)}` };
   }
-  if (isIntegral(reference) || isIntegral(actual)) {
+  if (isIntegral(reference) !== isIntegral(actual)) {
+    // Labels against values (or values against labels) of one shape: a reference saved with the wrong dtype
+    // (logits truncated to integers) would otherwise pass on argmax alone.
+    return { ...base, maxAbs: Infinity, meanAbs: Infinity, maxRef: 0, relMax: Infinity, labelAgreement: null, mismatchedPixels: null, pass: false,
+      problem: `the reference holds ${reference.dtype} values and the output ${actual.dtype}: one is class indices and the other is not` };
+  }
+  if (isIntegral(reference)) {
     const ag = agreement(labelsOf(actual), labelsOf(reference));
     return { ...base, maxAbs: NaN, meanAbs: NaN, maxRef: NaN, relMax: NaN, labelAgreement: ag.share, mismatchedPixels: ag.mismatched, pass: ag.share >= tol.minAgreement };
   }

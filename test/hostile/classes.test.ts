@@ -18,6 +18,9 @@ import { LIMITS, setLimit } from '../../src/util/limits.js';
 import { escapeText, render } from '../../src/util/render.js';
 import { checkPng } from '../../src/util/png-check.js';
 import { referenceMiou } from '../../src/eval.js';
+import { recordedFrom } from '../../src/model-metadata.js';
+import { compareOutput } from '../../src/verify/compare.js';
+import { Progress } from '../../src/segment/progress.js';
 import { runBench } from '../../src/bench/index.js';
 import { BIN, fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
@@ -339,6 +342,11 @@ describe('6. images and models as inputs', () => {
       ['graph: a cycle', graph, (j) => { const N = j.modelTopology.node; const i = N.findIndex((n: { input?: string[] }) => n.input?.length); N[i].input[0] = N[N.length - 1].name; }, /form a cycle/],
       ['graph: an unknown input', graph, (j) => { const N = j.modelTopology.node; N.find((n: { input?: string[] }) => n.input?.length).input[0] = 'nowhere:0'; }, /reads 'nowhere', which the graph does not define/],
       ['graph: a loop op', graph, (j) => { j.modelTopology.node.push({ name: 'loop', op: 'NextIteration', input: [] }); }, /is a 'NextIteration'.*no loops/],
+      ['graph: no weights (tfjs would initialise fresh ones)', graph, (j) => { delete j.weightsManifest; }, /no weightsManifest/],
+      ['layers: no weights', layers, (j) => { j.weightsManifest = []; }, /no weightsManifest/],
+      ['graph: a fused op tfjs does not compute', graph, (j) => {
+        j.modelTopology.node.find((n: { attr?: { fused_ops?: unknown } }) => n.attr?.fused_ops).attr.fused_ops.list.s[0] = Buffer.from('Evil').toString('base64');
+      }, /fuses 'Evil', which TensorFlow.js does not compute/],
     ];
     for (const [what, files, edit, re] of cases) {
       write(dir, files, edit);
@@ -390,6 +398,8 @@ describe('6. images and models as inputs', () => {
     const r = bisenet('infer', evil, '--input', x, '--out', path.join(work, 'onnx-y.npy'));
     oneLine(r, /onnxruntime failed to run .*Reshape/);
     expect(r.stderr).not.toMatch(/\x1b/);
+    // bench's own onnxruntime session turns the same failure into a runtime error (it was exit 3).
+    await expect(runBench({ model: evil, runtimes: ['ort-cpu'], sizes: [[32, 32]], runs: 1, warmup: 0, ceiling: false })).rejects.toThrowError(/onnxruntime failed to run/);
     expect(fs.existsSync(path.join(work, 'onnx-y.npy'))).toBe(false);
   }, 120_000);
   it('an image whose logits would exceed --max-memory is refused naming the memory it needs', () => {
@@ -499,4 +509,44 @@ describe('10. non-finite weights', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^warning: 1 tensor\(s\) hold NaN/);
   }, 600_000);
+});
+
+describe('values that would be computed wrongly rather than refused', () => {
+  it('safetensors data must be tiled exactly: overlapping tensors, aliases and trailing bytes are refused', () => {
+    const t = new Map([['a', { dtype: 'float32' as const, shape: [2], data: Float32Array.of(1, 2) }], ['b', { dtype: 'float32' as const, shape: [2], data: Float32Array.of(3, 4) }]]);
+    const good = writeSafetensors(t);
+    expect(readSafetensors(good, 'ok').size).toBe(2);
+    const withHeader = (edit: (h: Record<string, { data_offsets: number[] }>) => void, extra = 0): Uint8Array => {
+      const n = Number(new DataView(good.buffer, good.byteOffset).getBigUint64(0, true));
+      const h = JSON.parse(Buffer.from(good.subarray(8, 8 + n)).toString('utf8'));
+      edit(h);
+      const hb = Buffer.from(JSON.stringify(h).padEnd(n, ' '));
+      const out = new Uint8Array(good.length + extra);
+      out.set(good);
+      out.set(hb.subarray(0, n), 8);
+      return out;
+    };
+    expect(() => readSafetensors(withHeader((h) => { h.b!.data_offsets = [0, 8]; }), 'alias')).toThrowError(/overlaps|covered exactly once/);
+    expect(() => readSafetensors(withHeader(() => {}, 16), 'gap')).toThrowError(/cover 16 of the 32 data bytes/);
+  });
+  it('a palette shorter than the classes, or class names of another count, are refused', () => {
+    expect(() => recordedFrom({ palette: '[[1,2,3]]', num_classes: '19' }, 'm')).toThrowError(/palette has 1 colour for 19 classes/);
+    expect(() => recordedFrom({ class_names: '["a","b"]', num_classes: '3' }, 'm')).toThrowError(/name 2 classes, the model has 3/);
+    expect(recordedFrom({ palette: '[[1,2,3],[4,5,6]]', num_classes: '2' }, 'm').palette).toHaveLength(2);
+  });
+  it('a golden reference saved as integers is not compared with float outputs by argmax alone', () => {
+    const shape = [1, 2, 2, 2];
+    const f = { dtype: 'float32' as const, shape, data: Float32Array.of(1.4, 0.2, 3.9, 0.1, 0.3, 2.2, 0.4, 5.1) };
+    const i = { dtype: 'int64' as const, shape, data: BigInt64Array.from([1n, 0n, 3n, 0n, 0n, 2n, 0n, 5n]) };
+    const r = compareOutput('logits', f, i, { rel: 1e-4, minAgreement: 0.9999 });
+    expect(r.pass).toBe(false);
+    expect(r.problem).toMatch(/int64 values and the output float32/);
+  });
+  it('progress lines escape the file names they show', () => {
+    const lines: string[] = [];
+    const p = new Progress(2, 'segment', { stream: { isTTY: false, write: (x: string) => { lines.push(x); return true; } } });
+    p.tick('a\x1b]0;pwn\x07\nb.png');
+    expect(lines.join('')).not.toMatch(/[\x00-\x09\x0b-\x1f]/);
+    expect(lines.join('').split('\n').filter(Boolean)).toHaveLength(1);
+  });
 });
