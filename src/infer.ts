@@ -6,7 +6,7 @@ import { checkRunMemory, modelRunBytes, recordedClasses, UNKNOWN_CLASSES } from 
 import { asFloat32Input } from './verify/index.js';
 
 /** Checks an input against what any BiSeNetV2 takes (N×3×H×W, H and W multiples of 32). */
-export function checkModelInput(input: NdArray, label: string, modelPath?: string): void {
+export function checkModelInput(input: Pick<NdArray, 'shape'>, label: string, modelPath?: string): void {
   checkInputShape(bisenetv2({ numClasses: 1 }), input.shape, label);
   const [n, , h, w] = input.shape as [number, number, number, number];
   const classes = modelPath ? recordedClasses(modelPath) : UNKNOWN_CLASSES;

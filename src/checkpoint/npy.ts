@@ -1,6 +1,6 @@
 import { fail } from '../util/errors.js';
-import { readFileChecked, writeFileAtomic } from '../util/fs.js';
-import { LIMITS } from '../util/limits.js';
+import { readFileChecked, readFilePrefix, writeFileAtomic } from '../util/fs.js';
+import { formatBytes, LIMITS } from '../util/limits.js';
 import { escapeText } from '../util/render.js';
 import { DTYPE_BYTES, bytesOf, numel, shapeStr, typedFromBytes, type DType, type NdArray } from '../util/ndarray.js';
 
@@ -77,7 +77,10 @@ function parseHeader(text: string, label: string): { descr: string; fortran: boo
   return { descr: fields.descr!, fortran: fields.fortran!, shape: fields.shape! };
 }
 
-export function parseNpy(bytes: Uint8Array, label: string): NdArray {
+interface NpyHeader { dtype: DType; descr: string; fortran: boolean; shape: number[]; dataStart: number; dataBytes: number }
+
+/** The header of a .npy file from its first bytes: dtype, shape and where the data lies (not checked against the file's length). */
+function parseNpyHeader(bytes: Uint8Array, label: string): NpyHeader {
   if (!isNpy(bytes)) fail('format', `${label}: not a .npy file (bad magic)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const major = bytes[6]!;
@@ -88,16 +91,18 @@ export function parseNpy(bytes: Uint8Array, label: string): NdArray {
     if (bytes.length < 12) fail('format', `${label}: .npy header is truncated`);
     headerLen = view.getUint32(8, true); start = 12;
   } else return fail('format', `${label}: .npy version ${major} is not supported`);
-  if (start + headerLen > bytes.length) fail('format', `${label}: .npy header runs past the end of the file`);
   if (headerLen > LIMITS.npyHeader) fail('format', `${label}: .npy header of ${headerLen} bytes is longer than ${LIMITS.npyHeader} (--budget npy-header)`);
+  if (start + headerLen > bytes.length) fail('format', `${label}: .npy header runs past the end of the file`);
   const { descr, fortran, shape } = parseHeader(Buffer.from(bytes.subarray(start, start + headerLen)).toString('latin1'), label);
   const dtype = DESCR_TO_DTYPE[descr.replace(/^=/, '<')];
   if (!dtype || descr === '<u2') {
     fail('format', `${label}: .npy dtype ${descr} is not supported${descr.startsWith('>') ? ' (big-endian)' : ''}`);
   }
-  const n = numel(shape);
-  const dataStart = start + headerLen;
-  const need = n * DTYPE_BYTES[dtype!];
+  return { dtype: dtype!, descr, fortran, shape, dataStart: start + headerLen, dataBytes: numel(shape) * DTYPE_BYTES[dtype!] };
+}
+
+export function parseNpy(bytes: Uint8Array, label: string): NdArray {
+  const { dtype, descr, fortran, shape, dataStart, dataBytes: need } = parseNpyHeader(bytes, label);
   if (!Number.isSafeInteger(need) || dataStart + need > bytes.length) {
     fail('format', `${label}: .npy holds ${bytes.length - dataStart} data bytes, shape ${shapeStr(shape)} of ${descr} needs ${need}`);
   }
@@ -123,7 +128,23 @@ function fortranToC<T extends NdArray['data']>(src: T, shape: number[]): T {
   return out;
 }
 
-export function readNpy(file: string): NdArray {
+/** A .npy file's dtype and shape, from its header alone (the data is not read). */
+export function readNpyShape(file: string): { dtype: DType; shape: number[] } {
+  const h = parseNpyHeader(readFilePrefix(file, 12 + LIMITS.npyHeader, '.npy file'), file);
+  return { dtype: h.dtype, shape: h.shape };
+}
+
+/**
+ * Reads a .npy file. With `maxDataBytes` (an input or reference of a model run, bounded by --max-memory) the
+ * header is read first and an array larger than that is refused before its data is read.
+ */
+export function readNpy(file: string, maxDataBytes?: number): NdArray {
+  if (maxDataBytes !== undefined) {
+    const h = parseNpyHeader(readFilePrefix(file, 12 + LIMITS.npyHeader, '.npy file'), file);
+    if (!(h.dataBytes <= maxDataBytes)) {
+      fail('security', `${escapeText(file, 300)}: an array of shape ${shapeStr(h.shape)} (${h.descr}, ${formatBytes(h.dataBytes)}) is more than a model run may take (${formatBytes(maxDataBytes)}, --max-memory)`);
+    }
+  }
   return parseNpy(readFileChecked(file, '.npy file'), file);
 }
 

@@ -1,6 +1,7 @@
-import { encodeNpy, readNpy } from '../checkpoint/npy.js';
-import { inferArrays } from '../infer.js';
+import { encodeNpy, readNpy, readNpyShape } from '../checkpoint/npy.js';
+import { checkModelInput, inferArrays } from '../infer.js';
 import { fail } from '../util/errors.js';
+import { LIMITS } from '../util/limits.js';
 import { ensureNotExists, writeFilesAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { argmaxChannels } from '../verify/compare.js';
@@ -14,7 +15,9 @@ export async function inferCommand(model: string, o: Opts): Promise<void> {
   // Outputs that exist are refused before any work (the sibling names are known up front).
   ensureNotExists(o.out, Boolean(o.force));
   if (o.labels) ensureNotExists(sibling(o.out, 'labels'), Boolean(o.force));
-  const input = readNpy(o.input);
+  // The header first: an input the model cannot take, or larger than a run may take, is refused before its data is read.
+  checkModelInput(readNpyShape(o.input), o.input, model);
+  const input = readNpy(o.input, LIMITS.modelMemory);
   const outputs = await inferArrays(model, input, { runtime: o.runtime, threads: o.threads, device: o.device, flags: o.tfjsFlags });
   const names = Object.keys(outputs);
   const first = outputs.logits ?? outputs[names[0]!]!;

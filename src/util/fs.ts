@@ -11,6 +11,15 @@ import { escapeText } from './render.js';
  * its size checked against LIMITS.fileBytes, and exactly that many bytes read.
  */
 export function readFileChecked(file: string, what = 'file'): Buffer {
+  return readChecked(file, what, Infinity);
+}
+
+/** The first `max` bytes of a file (fewer if it is shorter), with the same checks as readFileChecked. */
+export function readFilePrefix(file: string, max: number, what = 'file'): Buffer {
+  return readChecked(file, what, max);
+}
+
+function readChecked(file: string, what: string, max: number): Buffer {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
@@ -25,14 +34,15 @@ export function readFileChecked(file: string, what = 'file'): Buffer {
     if (st.isDirectory()) fail('io', `${escapeText(file, 300)}: is a directory, expected a ${what}`);
     if (!st.isFile()) fail('io', `${escapeText(file, 300)}: not a regular file (${kindOf(st)}), expected a ${what}`);
     if (st.size > LIMITS.fileBytes) fail('security', `${escapeText(file, 300)}: ${st.size} bytes, more than the limit of ${LIMITS.fileBytes} (--budget file-bytes)`);
-    const buf = Buffer.allocUnsafe(st.size);
+    const size = Math.min(st.size, max);
+    const buf = Buffer.allocUnsafe(size);
     let off = 0;
-    while (off < st.size) {
-      const n = fs.readSync(fd, buf, off, st.size - off, off);
+    while (off < size) {
+      const n = fs.readSync(fd, buf, off, size - off, off);
       if (n === 0) break;
       off += n;
     }
-    return off === st.size ? buf : buf.subarray(0, off);
+    return off === size ? buf : buf.subarray(0, off);
   } catch (e) {
     if ((e as Error).name === 'BisenetError') throw e;
     return fail('io', `${escapeText(file, 300)}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readNpy } from '../checkpoint/npy.js';
+import { LIMITS } from '../util/limits.js';
 import { fail } from '../util/errors.js';
 import { pathExists, readFileChecked, resolveInside } from '../util/fs.js';
 import { parseJsonBounded } from '../util/json.js';
@@ -28,7 +29,7 @@ function isCaseDir(dir: string): boolean {
 const inside = (dir: string, f: string): string => resolveInside(dir, f, 'golden file', dir);
 
 function readCase(dir: string, name: string): GoldenCase {
-  const input = readNpy(inside(dir, 'input.npy'));
+  const input = readNpy(inside(dir, 'input.npy'), LIMITS.modelMemory);
   const references = new Map<string, string>();
   for (const f of fs.readdirSync(dir).sort()) {
     if (f.endsWith('.npy') && f !== 'input.npy') references.set(f.slice(0, -4), inside(dir, f));
@@ -69,7 +70,7 @@ export function loadGolden(dir: string): GoldenCase[] {
 }
 
 export function readReference(file: string): NdArray {
-  return readNpy(file);
+  return readNpy(file, LIMITS.modelMemory);
 }
 
 /**

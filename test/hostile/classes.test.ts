@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeNpy, parseNpy } from '../../src/checkpoint/npy.js';
+import { encodeNpy, parseNpy, readNpy, readNpyShape } from '../../src/checkpoint/npy.js';
 import { lastPickleUsage, unpickle } from '../../src/checkpoint/pickle.js';
 import { readSafetensors, writeSafetensors } from '../../src/checkpoint/safetensors.js';
 import { loadCheckpoint, parseCheckpoint } from '../../src/checkpoint/index.js';
@@ -509,6 +509,23 @@ describe('10. non-finite weights', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^warning: 1 tensor\(s\) hold NaN/);
   }, 600_000);
+});
+
+describe('arrays are sized from their header before their data is read', () => {
+  it('infer refuses a (sparse) 2 GiB .npy input from its header, without reading its data', () => {
+    const shape = [1, 3, 13376, 13376];
+    let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
+    header = header.padEnd(Math.ceil((10 + header.length + 1) / 64) * 64 - 10 - 1, ' ') + '\n';
+    const file = path.join(work, 'big.npy');
+    const head = Buffer.concat([Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]), Buffer.from([header.length & 0xff, header.length >> 8]), Buffer.from(header, 'latin1')]);
+    fs.writeFileSync(file, head);
+    fs.truncateSync(file, head.length + 4 * shape.reduce((a, b) => a * b, 1)); // a hole: no disk used
+    expect(readNpyShape(file).shape).toEqual(shape);
+    expect(() => readNpy(file, 2 ** 30)).toThrowError(/more than a model run may take \(1\.0 GiB, --max-memory\)/);
+    const r = bisenet('infer', model, '--input', file, '--out', path.join(work, 'big-y.npy'));
+    oneLine(r, /would need about [\d.]+ GiB, more than the limit/);
+    fs.rmSync(file);
+  }, 60_000);
 });
 
 describe('values that would be computed wrongly rather than refused', () => {
