@@ -275,6 +275,10 @@ export function checkAmplification(json: ModelJson, file: string): void {
   }
 }
 
+/** A number or a list of numbers, each a positive integer of sane size. */
+const positiveInts = (v: unknown): boolean => (Array.isArray(v) ? v.length >= 1 && v.length <= 8 && v.every(positiveInt) : positiveInt(v));
+const positiveInt = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 1 && x <= 65536;
+
 /** The activations and adds tfjs computes inside a fused conv or matmul. */
 const FUSED_OPS = new Set(['BiasAdd', 'Relu', 'Relu6', 'Prelu', 'LeakyRelu', 'Sigmoid', 'Elu']);
 
@@ -300,6 +304,12 @@ export function checkTopology(json: ModelJson, file: string): void {
       if (nodeCount.has(l.name as string)) bad(`layer ${render(l.name)} is defined twice`);
       if (l.inbound_nodes !== undefined && !Array.isArray(l.inbound_nodes)) bad(`layer ${render(l.name)}: inbound_nodes is not a list`);
       nodeCount.set(l.name as string, Math.max(1, (l.inbound_nodes as unknown[] | undefined)?.length ?? 0));
+      // Window sizes, strides and dilations must be positive (XNNPACK prints its own errors on zeros, tfjs loops on some).
+      const cfg = (l as { config?: Record<string, unknown> }).config ?? {};
+      for (const key of ['strides', 'kernel_size', 'pool_size', 'dilation_rate']) {
+        const v = cfg[key];
+        if (v !== undefined && v !== null && !positiveInts(v)) bad(`layer ${render(l.name)}: ${key} ${render(v)} is not a list of positive integers (at most 65536)`);
+      }
     }
     const ref = (where: string, r: unknown): string => {
       if (!Array.isArray(r) || typeof r[0] !== 'string' || !Number.isSafeInteger(r[1]) || !Number.isSafeInteger(r[2])) return bad(`${where}: a connection is not [layer, node index, tensor index]`);
@@ -332,6 +342,11 @@ export function checkTopology(json: ModelJson, file: string): void {
         const names = Array.isArray(fused) ? fused.map((b) => (typeof b === 'string' ? Buffer.from(b, 'base64').toString('latin1') : '')) : [''];
         const unknown = names.find((f) => !FUSED_OPS.has(f));
         if (unknown !== undefined) bad(`node ${render(n.name)} fuses ${render(unknown)}, which TensorFlow.js does not compute (known: ${[...FUSED_OPS].join(', ')})`);
+      }
+      const attr = (n as { attr?: Record<string, { list?: { i?: unknown } }> }).attr ?? {};
+      for (const key of ['strides', 'ksize', 'dilations']) {
+        const v = attr[key]?.list?.i;
+        if (v !== undefined && !(Array.isArray(v) && positiveInts(v.map(Number)))) bad(`node ${render(n.name)}: ${key} ${render(v)} are not positive integers (at most 65536)`);
       }
       if (LOOP_OPS.has(n.op as string)) fail('security', `${file}: node ${render(n.name)} is a ${render(n.op)}, part of a loop whose work the model sets; refused (BiSeNetV2 has no loops)`);
       if (n.input !== undefined && !(Array.isArray(n.input) && n.input.every((i) => typeof i === 'string'))) bad(`node ${render(n.name)}: its inputs are not a list of names`);

@@ -342,6 +342,12 @@ describe('6. images and models as inputs', () => {
       ['graph: a cycle', graph, (j) => { const N = j.modelTopology.node; const i = N.findIndex((n: { input?: string[] }) => n.input?.length); N[i].input[0] = N[N.length - 1].name; }, /form a cycle/],
       ['graph: an unknown input', graph, (j) => { const N = j.modelTopology.node; N.find((n: { input?: string[] }) => n.input?.length).input[0] = 'nowhere:0'; }, /reads 'nowhere', which the graph does not define/],
       ['graph: a loop op', graph, (j) => { j.modelTopology.node.push({ name: 'loop', op: 'NextIteration', input: [] }); }, /is a 'NextIteration'.*no loops/],
+      ['layers: strides 0 (XNNPACK prints its own errors)', layers, (j) => {
+        j.modelTopology.config.layers.find((l: { class_name: string }) => l.class_name === 'Conv2D').config.strides = [0, 0];
+      }, /strides \[0, 0\] is not a list of positive integers/],
+      ['graph: strides 0', graph, (j) => {
+        j.modelTopology.node.find((n: { attr?: { strides?: unknown } }) => n.attr?.strides).attr.strides.list.i = ['1', '0', '0', '1'];
+      }, /strides .* are not positive integers/],
       ['graph: no weights (tfjs would initialise fresh ones)', graph, (j) => { delete j.weightsManifest; }, /no weightsManifest/],
       ['layers: no weights', layers, (j) => { j.weightsManifest = []; }, /no weightsManifest/],
       ['graph: a fused op tfjs does not compute', graph, (j) => {
