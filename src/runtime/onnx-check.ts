@@ -57,6 +57,14 @@ function constantValue(n: Node): Tensor | number[] | null {
   return null;
 }
 
+/** Ops whose output has the broadcast shape of their inputs. */
+const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'Where', 'Equal', 'Greater', 'Less',
+  'GreaterOrEqual', 'LessOrEqual', 'And', 'Or', 'Xor', 'Mod', 'BitShift', 'PRelu']);
+/** The ones folded when their inputs are small constants. */
+const ARITH: Record<string, (a: number, b: number) => number> = {
+  Add: (a, b) => a + b, Sub: (a, b) => a - b, Mul: (a, b) => a * b, Div: (a, b) => (b === 0 ? Infinity : Number.isInteger(a) && Number.isInteger(b) ? Math.trunc(a / b) : a / b), Max: Math.max, Min: Math.min,
+};
+
 /** Loops repeat work a constant (or an input) sets: BiSeNetV2 has none, and their cost cannot be bounded statically. */
 const UNBOUNDED_OPS = new Set(['Loop', 'Scan']);
 
@@ -88,11 +96,54 @@ function checkGraph(graph: Graph, label: string, outer: ReadonlyMap<string, Tens
   // One tensor a constant shapes, against a quarter of the run's budget: a run holds it, onnxruntime's copy of an
   // output, the caller's and the file written from it.
   const tensorBudget = LIMITS.modelMemory / 4;
+  // Small constant values computed from constants (Concat, Mul, Add… of constants: a shape written in pieces),
+  // the shapes of tensors made only from constants (an Add of [1,1,S,1] and [1,1,1,S] broadcasts to S×S), and
+  // constant factors a run-time shape is multiplied by (Resize sizes = Shape(x) × k).
+  const folded = new Map<string, number[]>();
+  const constShape = new Map<string, number[]>();
+  const factorOf = new Map<string, number[]>();
+  for (const [name, c] of consts) constShape.set(name, Array.isArray(c) ? [c.length] : (c.dims ?? []).map(Number));
+  const valueOf = (name: string): number[] | null => {
+    const c = consts.get(name);
+    if (c) return Array.isArray(c) ? c : values(c);
+    return folded.get(name) ?? null;
+  };
+  const broadcast = (shapes: number[][]): number[] => {
+    const rank = Math.max(...shapes.map((x) => x.length));
+    return Array.from({ length: rank }, (_, i) => Math.max(...shapes.map((x) => x[x.length - rank + i] ?? 1)));
+  };
   for (const n of graph.node ?? []) {
-    const input = (i: number): number[] | null => {
-      const c = consts.get(n.input?.[i] ?? '');
-      return Array.isArray(c) ? c : values(c);
-    };
+    const input = (i: number): number[] | null => valueOf(n.input?.[i] ?? '');
+    const ins = (n.input ?? []).filter((x) => x !== '');
+    const out = n.output?.[0] ?? '';
+    if (ELEMENTWISE.has(n.opType ?? '') && ins.length >= 1) {
+      const vals = ins.map(valueOf);
+      if (vals.every((v) => v !== null) && n.opType !== 'Where') {
+        const len = Math.max(...vals.map((v) => v!.length));
+        if (len <= 64 && vals.every((v) => v!.length === len || v!.length === 1)) {
+          const at = (v: number[], i: number): number => (v.length === 1 ? v[0]! : v[i]!);
+          const op = ARITH[n.opType ?? ''];
+          if (op) folded.set(out, Array.from({ length: len }, (_, i) => vals.slice(1).reduce((a, v) => op(a, at(v!, i)), at(vals[0]!, i))));
+        }
+      }
+      const shapes = ins.map((x) => constShape.get(x));
+      if (shapes.every((x) => x !== undefined)) {
+        const shape = broadcast(shapes as number[][]);
+        if (tensorBytes(shape) > tensorBudget) refuse(n, `broadcasts constants to ${render(shape)} (${formatBytes(tensorBytes(shape))})`);
+        constShape.set(out, shape);
+      }
+      if (n.opType === 'Mul') for (const i of [0, 1]) { const v = input(i); if (v && !folded.has(out)) factorOf.set(out, v); }
+    }
+    if (n.opType === 'Concat') {
+      const vals = ins.map(valueOf);
+      if (vals.every((v) => v !== null) && vals.reduce((a, v) => a + v!.length, 0) <= 64) folded.set(out, vals.flatMap((v) => v!));
+    }
+    if ((n.opType === 'Cast' || n.opType === 'Identity' || n.opType === 'Squeeze' || n.opType === 'Unsqueeze') && ins[0]) {
+      const v = valueOf(ins[0]);
+      if (v) folded.set(out, v);
+      const sh = constShape.get(ins[0]);
+      if (sh && (n.opType === 'Cast' || n.opType === 'Identity')) constShape.set(out, sh);
+    }
     const attr = (name: string) => (n.attribute ?? []).find((a) => a.name === name);
     if (UNBOUNDED_OPS.has(n.opType ?? '')) {
       fail('security', `${label}: node ${render(n.name ?? '')} is a ${render(n.opType ?? '')}, whose work the model's inputs and constants set; refused (BiSeNetV2 has no loops)`);
@@ -109,6 +160,8 @@ function checkGraph(graph: Graph, label: string, outer: ReadonlyMap<string, Tens
         if (scales && scales.length && product([...scales]) > MAX_AMPLIFICATION) refuse(n, `scales its input by ${render([...scales])}`);
         const sizes = n.opType === 'Resize' ? input(3) : null;
         if (sizes && sizes.length && tensorBytes(sizes) > tensorBudget) refuse(n, `resizes to ${render(sizes)} (${formatBytes(tensorBytes(sizes))})`);
+        const factor = n.opType === 'Resize' ? factorOf.get(n.input?.[3] ?? '') : undefined;
+        if (factor && product(factor) > MAX_AMPLIFICATION) refuse(n, `resizes to its input's size times ${render(factor)}`);
         break;
       }
       case 'Expand': case 'ConstantOfShape': {
