@@ -279,6 +279,10 @@ export function checkAmplification(json: ModelJson, file: string): void {
 const positiveInts = (v: unknown): boolean => (Array.isArray(v) ? v.length >= 1 && v.length <= 8 && v.every(positiveInt) : positiveInt(v));
 const positiveInt = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 1 && x <= 65536;
 
+/** Graph ops whose output has the broadcast shape of their inputs. */
+const TF_ELEMENTWISE = new Set(['Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Div', 'Maximum', 'Minimum', 'SquaredDifference', 'Pow', 'FloorDiv', 'FloorMod',
+  'Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr', 'Select', 'SelectV2', 'AddN']);
+
 /** The activations and adds tfjs computes inside a fused conv or matmul. */
 const FUSED_OPS = new Set(['BiasAdd', 'Relu', 'Relu6', 'Prelu', 'LeakyRelu', 'Sigmoid', 'Elu']);
 
@@ -423,9 +427,24 @@ export function checkTfjsConstants(json: ModelJson, specs: TfcNs.io.WeightsManif
     return typeof v === 'string' ? v.replace(/^\^/, '').replace(/:\d+$/, '') : '';
   };
   const constOf = (name: string): number[] | null => (nodes.get(name)?.op === 'Const' ? ints.get(name) ?? null : null);
+  // Shapes of tensors made only from constants (weights, and elementwise ops on them): a broadcast of two small
+  // constants can be huge ([S, 1] + [1, S]).
+  const shapeOf = new Map<string, number[]>(specs.map((w) => [w.name, w.shape]));
+  const broadcast = (shapes: number[][]): number[] => {
+    const rank = Math.max(...shapes.map((x) => x.length));
+    return Array.from({ length: rank }, (_, i) => Math.max(...shapes.map((x) => x[x.length - rank + i] ?? 1)));
+  };
   const product = (v: number[]): number => v.reduce((a, b) => a * Math.abs(b), 1);
   for (const n of nodes.values()) {
     const what = `node ${render(n.name)} (${render(n.op)})`;
+    if (TF_ELEMENTWISE.has(n.op as string) && Array.isArray(n.input) && n.input.length >= 2) {
+      const shapes = (n.input as unknown[]).map((_, i) => shapeOf.get(inputName(n, i)));
+      if (shapes.every((x) => x !== undefined)) {
+        const shape = broadcast(shapes as number[][]);
+        if (4 * product(shape) > tensorBudget) refuse(what, `broadcasts constants to ${render(shape)}`);
+        shapeOf.set(n.name as string, shape);
+      }
+    }
     switch (n.op) {
       case 'ResizeBilinear': case 'ResizeNearestNeighbor': {
         const sizeName = inputName(n, 1);

@@ -358,6 +358,16 @@ describe('6. images and models as inputs', () => {
       write(dir, files, edit);
       await expect(loadRunner(dir, 'tfjs-wasm'), what).rejects.toThrowError(re);
     }
+    // Two small constants whose sum broadcasts to 12000×12000 (the constants live in an extra shard).
+    const S = 12000;
+    const withExtra = new Map(graph);
+    withExtra.set('extra.bin', new Uint8Array(8 * S));
+    write(dir, withExtra, (j) => {
+      const c = (name: string, shape: number[]) => ({ name, op: 'Const', attr: { value: { tensor: { dtype: 'DT_FLOAT', tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } }, dtype: { type: 'DT_FLOAT' } } });
+      j.modelTopology.node.push(c('bc/a', [1, S, 1, 1]), c('bc/b', [1, 1, S, 1]), { name: 'bc/t', op: 'AddV2', input: ['bc/a', 'bc/b'], attr: { T: { type: 'DT_FLOAT' } } });
+      j.weightsManifest.push({ paths: ['extra.bin'], weights: [{ name: 'bc/a', shape: [1, S, 1, 1], dtype: 'float32' }, { name: 'bc/b', shape: [1, 1, S, 1], dtype: 'float32' }] });
+    });
+    await expect(loadRunner(dir, 'tfjs-wasm')).rejects.toThrowError(/'bc\/t' \('AddV2'\) broadcasts constants to \[1, 12000, 12000, 1\]/);
   }, 120_000);
   it('ONNX ops that take their size from constants in any form, in subgraphs too, loops and external weights are refused before a session', async () => {
     const O = onnxProto.onnx;
