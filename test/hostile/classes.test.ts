@@ -5,6 +5,8 @@ import * as zlib from 'node:zlib';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, parseNpy, readNpy, readNpyShape } from '../../src/checkpoint/npy.js';
+import { convertCheckpoint } from '../../src/convert.js';
+import { writeDirAtomic } from '../../src/util/fs.js';
 import { lastPickleUsage, unpickle } from '../../src/checkpoint/pickle.js';
 import { readSafetensors, writeSafetensors } from '../../src/checkpoint/safetensors.js';
 import { loadCheckpoint, parseCheckpoint } from '../../src/checkpoint/index.js';
@@ -41,7 +43,7 @@ let model: string;
 beforeAll(() => {
   work = tmpDir('bisenet-hostile-');
   model = path.join(work, 'm.onnx');
-  expect(bisenet('convert', fixture(UPSTREAM, 'model.pth'), '--to', 'onnx', '--out', model).code).toBe(0);
+  fs.writeFileSync(model, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes); // in process: the CLI's convert is tested elsewhere
 }, 600_000);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 
@@ -198,7 +200,7 @@ describe('5. files that are not plain files', () => {
   }, 60_000);
   it('tfjs shards: a link out of the model directory, a FIFO, and a shard listed twice are refused', () => {
     const dir = path.join(work, 'tfjs');
-    expect(bisenet('convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tfjs-graph', '--out', dir).code).toBe(0);
+    writeDirAtomic(dir, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' }).files!);
     const x = path.join(work, 'x.npy');
     fs.writeFileSync(x, encodeNpy({ dtype: 'float32', shape: [1, 3, 32, 32], data: new Float32Array(3072) }));
     const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
@@ -259,7 +261,7 @@ describe('6. images and models as inputs', () => {
     fs.writeFileSync(x, encodeNpy({ dtype: 'float32', shape: [1, 3, 32, 32], data: new Float32Array(3072) }));
     // tfjs layers model: one UpSampling2D asks for 500×500.
     const dir = path.join(work, 'amp-tfjs');
-    expect(bisenet('convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tfjs-layers', '--out', dir).code).toBe(0);
+    writeDirAtomic(dir, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-layers' }).files!);
     const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
     const ups = (mj.modelTopology.config.layers as { class_name: string; config: { size: number[] } }[]).find((l) => l.class_name === 'UpSampling2D')!;
     ups.config.size = [500, 500];
@@ -278,7 +280,7 @@ describe('6. images and models as inputs', () => {
     }
     // tfjs graph model: the constants that size tensors live in the weights (a resize factor, a Pad's paddings).
     const gdir = path.join(work, 'amp-graph');
-    expect(bisenet('convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tfjs-graph', '--out', gdir).code).toBe(0);
+    writeDirAtomic(gdir, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' }).files!);
     const gj = JSON.parse(fs.readFileSync(path.join(gdir, 'model.json'), 'utf8'));
     const setInt32 = (pattern: RegExp, values: (n: number) => number[]): string => {
       const group = gj.weightsManifest[0] as { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] };
@@ -318,7 +320,6 @@ describe('6. images and models as inputs', () => {
     expect(fs.readdirSync(work).filter((f) => f.startsWith('amp-') && f.endsWith('.npy') && f !== 'amp-x.npy')).toEqual([]);
   }, 600_000);
   it('tfjs models whose wiring is broken (a cycle, an unknown or out-of-range input, a loop op) are refused before tfjs walks them', async () => {
-    const { convertCheckpoint } = await import('../../src/convert.js');
     const { loadRunner } = await import('../../src/runtime/index.js');
     // Model JSON edited as plain data, the way an adversary edits it.
     type Json = any;
