@@ -57,6 +57,9 @@ function constantValue(n: Node): Tensor | number[] | null {
   return null;
 }
 
+/** The most values a constant combined elementwise with run-time data may hold (BiSeNetV2's hold at most a few hundred). */
+export const MAX_BROADCAST_CONSTANT = 2 ** 20;
+
 /** Ops whose output has the broadcast shape of their inputs. */
 const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'Where', 'Equal', 'Greater', 'Less',
   'GreaterOrEqual', 'LessOrEqual', 'And', 'Or', 'Xor', 'Mod', 'BitShift', 'PRelu']);
@@ -131,6 +134,11 @@ function checkGraph(graph: Graph, label: string, outer: ReadonlyMap<string, Tens
         const shape = broadcast(shapes as number[][]);
         if (tensorBytes(shape) > tensorBudget) refuse(n, `broadcasts constants to ${render(shape)} (${formatBytes(tensorBytes(shape))})`);
         constShape.set(out, shape);
+      } else {
+        // A constant broadcast against run-time data: the result is at least as large as the constant times what the data
+        // brings (channels, batch), which is unknown here. BiSeNetV2's are per-channel vectors; a large one is refused.
+        const big = shapes.find((x) => x !== undefined && product(x) > MAX_BROADCAST_CONSTANT);
+        if (big) refuse(n, `broadcasts a constant of shape ${render(big)} against run-time data (more than ${MAX_BROADCAST_CONSTANT} values)`);
       }
       if (n.opType === 'Mul') for (const i of [0, 1]) { const v = input(i); if (v && !folded.has(out)) factorOf.set(out, v); }
     }

@@ -279,6 +279,9 @@ export function checkAmplification(json: ModelJson, file: string): void {
 const positiveInts = (v: unknown): boolean => (Array.isArray(v) ? v.length >= 1 && v.length <= 8 && v.every(positiveInt) : positiveInt(v));
 const positiveInt = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 1 && x <= 65536;
 
+/** The most values a constant combined elementwise with run-time data may hold (as for ONNX, ./onnx-check.ts). */
+const MAX_BROADCAST_CONSTANT = 2 ** 20;
+
 /** Graph ops whose output has the broadcast shape of their inputs. */
 const TF_ELEMENTWISE = new Set(['Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Div', 'Maximum', 'Minimum', 'SquaredDifference', 'Pow', 'FloorDiv', 'FloorMod',
   'Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr', 'Select', 'SelectV2', 'AddN']);
@@ -443,6 +446,10 @@ export function checkTfjsConstants(json: ModelJson, specs: TfcNs.io.WeightsManif
         const shape = broadcast(shapes as number[][]);
         if (4 * product(shape) > tensorBudget) refuse(what, `broadcasts constants to ${render(shape)}`);
         shapeOf.set(n.name as string, shape);
+      } else {
+        // Against run-time data the result is at least the constant times what the data brings: large ones are refused.
+        const big = shapes.find((x) => x !== undefined && product(x) > MAX_BROADCAST_CONSTANT);
+        if (big) refuse(what, `broadcasts a constant of shape ${render(big)} against run-time data (more than ${MAX_BROADCAST_CONSTANT} values)`);
       }
     }
     switch (n.op) {

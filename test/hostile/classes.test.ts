@@ -405,6 +405,8 @@ describe('6. images and models as inputs', () => {
       ['constants broadcast to a huge tensor', build([O.NodeProto.create({ name: 'outer', opType: 'Add', input: ['a', 'b'], output: ['y'] })],
         [O.TensorProto.create({ name: 'a', dims: [1, 1, 12000, 1], dataType: 1, rawData: new Uint8Array(48000) }), O.TensorProto.create({ name: 'b', dims: [1, 1, 1, 12000], dataType: 1, rawData: new Uint8Array(48000) })]),
       /broadcasts constants to \[1, 1, 12000, 12000\]/],
+      ['a large constant broadcast against the input', build([O.NodeProto.create({ name: 'add', opType: 'Add', input: ['x', 'big'], output: ['y'] })],
+        [O.TensorProto.create({ name: 'big', dims: [1, 1, 2048, 2048], dataType: 1, rawData: new Uint8Array(4 * 2048 * 2048) })]), /broadcasts a constant of shape \[1, 1, 2048, 2048\] against run-time data/],
       ['Loop', build([O.NodeProto.create({ name: 'lp', opType: 'Loop', input: ['m', ''], output: ['y'] })], [i64('m', [1e12])]), /is a 'Loop'.*BiSeNetV2 has no loops/],
       ['external weights', build([O.NodeProto.create({ name: 'cv', opType: 'Conv', input: ['x', 'w'], output: ['y'] })],
         [O.TensorProto.create({ name: 'w', dims: [3, 3, 1, 1], dataType: 1, dataLocation: 1, externalData: [{ key: 'location', value: 'weights.bin' }] })]), /stored in an external file/],
