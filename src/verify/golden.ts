@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readNpy } from '../checkpoint/npy.js';
+import { readNpy, readNpyShape } from '../checkpoint/npy.js';
 import { LIMITS } from '../util/limits.js';
 import { fail } from '../util/errors.js';
 import { pathExists, readFileChecked, resolveInside } from '../util/fs.js';
@@ -28,8 +28,13 @@ function isCaseDir(dir: string): boolean {
 /** A golden file by name: its real path must stay inside the case directory (no links out of it). */
 const inside = (dir: string, f: string): string => resolveInside(dir, f, 'golden file', dir);
 
-function readCase(dir: string, name: string): GoldenCase {
-  const input = readNpy(inside(dir, 'input.npy'), LIMITS.modelMemory);
+/** Checks an input's shape from its header, before its data is read (the model-run estimate of `verify`). */
+export type ShapeCheck = (input: { shape: number[] }, label: string) => void;
+
+function readCase(dir: string, name: string, checkShape?: ShapeCheck): GoldenCase {
+  const file = inside(dir, 'input.npy');
+  checkShape?.(readNpyShape(file), `${dir}/input.npy`);
+  const input = readNpy(file, LIMITS.modelMemory);
   const references = new Map<string, string>();
   for (const f of fs.readdirSync(dir).sort()) {
     if (f.endsWith('.npy') && f !== 'input.npy') references.set(f.slice(0, -4), inside(dir, f));
@@ -59,14 +64,14 @@ export function manifestCheckpoint(goldenDir: string): string | null {
   return null;
 }
 
-export function loadGolden(dir: string): GoldenCase[] {
+export function loadGolden(dir: string, checkShape?: ShapeCheck): GoldenCase[] {
   let st: fs.Stats;
   try { st = fs.statSync(dir); } catch { return fail('io', `golden directory not found: ${dir}`); }
   if (!st.isDirectory()) fail('io', `${dir}: not a directory (a golden set is a directory with input.npy and reference outputs)`);
-  if (isCaseDir(dir)) return [readCase(dir, path.basename(path.resolve(dir)))];
+  if (isCaseDir(dir)) return [readCase(dir, path.basename(path.resolve(dir)), checkShape)];
   const cases = fs.readdirSync(dir).sort().map((d) => path.join(dir, d)).filter((d) => isDir(d) && isCaseDir(d));
   if (cases.length === 0) fail('io', `${dir}: no golden cases (expected input.npy here or in subdirectories)`);
-  return cases.map((d) => readCase(d, path.basename(d)));
+  return cases.map((d) => readCase(d, path.basename(d), checkShape));
 }
 
 export function readReference(file: string): NdArray {

@@ -551,7 +551,13 @@ describe('arrays are sized from their header before their data is read', () => {
     expect(() => readNpy(file, 2 ** 30)).toThrowError(/more than a model run may take \(1\.0 GiB, --max-memory\)/);
     const r = bisenet('infer', model, '--input', file, '--out', path.join(work, 'big-y.npy'));
     oneLine(r, /would need about [\d.]+ GiB, more than the limit/);
-    fs.rmSync(file);
+    // The same input as a golden case: verify estimates the run from the header before reading the data.
+    const g = path.join(work, 'big-golden');
+    fs.mkdirSync(g);
+    fs.renameSync(file, path.join(g, 'input.npy'));
+    fs.writeFileSync(path.join(g, 'logits.npy'), encodeNpy({ dtype: 'float32', shape: [1], data: new Float32Array(1) }));
+    oneLine(bisenet('verify', model, '--golden', g), /input\.npy: running the model on 1×3×13376×13376 .* would need about/);
+    fs.rmSync(g, { recursive: true });
   }, 60_000);
 });
 
