@@ -22,6 +22,18 @@ import type * as TfcNs from '@tensorflow/tfjs-core';
 
 const require = createRequire(import.meta.url);
 
+/** The pthread workers made for the threaded build (they live as long as the process's wasm backend). */
+const workers: import('node:worker_threads').Worker[] = [];
+
+/**
+ * Lets the process exit while the pool's workers idle: Emscripten keeps them for the next run, and a referenced
+ * worker keeps Node's event loop alive, so a command that had finished never exited. Called when a runner is
+ * disposed; the workers go on serving later runs (unref only stops them from holding the process).
+ */
+export function releaseWasmThreadWorkers(): void {
+  for (const w of workers) w.unref();
+}
+
 export interface WasmThreads { build: 'threaded-simd' | 'simd' | 'plain'; threads: number; why?: string }
 
 /** Whether this Node can run shared-memory wasm threads at all. */
@@ -50,6 +62,7 @@ export function prepareWasmThreads(tf: typeof TfcNs, wasm: { setThreadsCount(n: 
     constructor(url: string | URL, options?: import('node:worker_threads').WorkerOptions) {
       if (typeof url === 'string' && url.startsWith('blob:')) super(workerSource, { ...options, eval: true });
       else super(url, options);
+      workers.push(this);
     }
     override postMessage(message: unknown, transferList?: readonly import('node:worker_threads').TransferListItem[]): void {
       const m = message as { cmd?: string; urlOrBlob?: unknown } | null;

@@ -18,7 +18,7 @@ import { escapeText, render, shapeText } from '../util/render.js';
 import { parseJsonBounded } from '../util/json.js';
 import type { NdArray } from '../util/ndarray.js';
 import { loadTfjsModel, runLoaded, type Loaded } from './tfjs-model.js';
-import { platformHasWasmThreads, prepareWasmThreads, type WasmThreads } from './tfjs-wasm-threads.js';
+import { platformHasWasmThreads, prepareWasmThreads, releaseWasmThreadWorkers, type WasmThreads } from './tfjs-wasm-threads.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
 export { toNchw, toNhwc } from './layout.js';
@@ -504,7 +504,7 @@ function makeRuntime(backend: Backend): RuntimeInfo {
           await useBackend(t.tf, backend);
           return runLoaded(t.tf, model, inputs, id, modelPath, runOpts?.outputs);
         },
-        async dispose() { model.dispose(); },
+        async dispose() { model.dispose(); releaseWasmThreadWorkers(); },
       };
     },
   };
