@@ -37,7 +37,7 @@ describe('trained checkpoint: agreement with PyTorch', () => {
   it('tfjs graph with float16 weights (tfjs-wasm): ≥ 99.9 % of labels as PyTorch, mIoU within 0.3 point', async () => {
     const dir = path.join(work, 'graph-f16');
     writeDirAtomic(dir, convertCheckpoint(CKPT, { to: 'tfjs-graph', quantize: 'float16' }).files!);
-    const limit = 8;
+    const limit = 6;
     const agree = await evaluate(dir, DATA, { ...quiet, labels: PYTORCH_LABELS, limit });
     expect(agree.pixelAccuracy).toBeGreaterThanOrEqual(99.9);
     expect(agree.pixelAccuracy).toBeLessThan(100); // float16 does move some pixels: the comparison is live
