@@ -16,7 +16,6 @@ import { fixture, ROOT, tmpDir } from './helpers/paths.js';
 const CKPT = fixture('trained-synthetic-n19', 'model.pth');
 const PYTORCH_LABELS = fixture('trained-synthetic-n19', 'pytorch-labels');
 const DATA = path.join(ROOT, 'data', 'synthetic-val');
-const manifest = JSON.parse(fs.readFileSync(fixture('trained-synthetic-n19', 'manifest.json'), 'utf8')) as { pytorch: { miou: number } };
 const quiet = { progress: { quiet: true } };
 let work: string;
 
@@ -24,14 +23,13 @@ beforeAll(() => { work = tmpDir('bisenet-trained-'); });
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 
 describe('trained checkpoint: agreement with PyTorch', () => {
-  it('ONNX (fp32) in onnxruntime: ≥ 99.99 % of labels as PyTorch on the whole held-out set, same mIoU', async () => {
+  it('ONNX (fp32) in onnxruntime: ≥ 99.99 % of labels as PyTorch on the whole held-out set', async () => {
     const onnx = path.join(work, 'model.onnx');
     fs.writeFileSync(onnx, convertCheckpoint(CKPT, { to: 'onnx', labels: true }).bytes);
     const agree = await evaluate(onnx, DATA, { ...quiet, labels: PYTORCH_LABELS });
     expect(agree.images).toBe(24);
     expect(agree.pixelAccuracy).toBeGreaterThanOrEqual(99.99);
-    const scored = await evaluate(onnx, DATA, quiet);
-    expect(Math.abs(scored.miou! - manifest.pytorch.miou)).toBeLessThanOrEqual(0.1);
+    // The same model's mIoU against the manifest, on all 24 images, is eval.test.ts's first case (through the CLI).
   }, 180_000);
 
   it('tfjs graph with float16 weights (tfjs-wasm): ≥ 99.9 % of labels as PyTorch, mIoU within 0.3 point', async () => {
