@@ -7,10 +7,9 @@ import * as path from 'node:path';
 import { checkOnnxAmplification } from '../runtime/onnx-check.js';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
-import { ortEnvLogLevel, ortLogSeverity } from '../util/verbosity.js';
+import { ortLogSeverity } from '../util/verbosity.js';
+import { loadOrt } from '../runtime/ort.js';
 import { parseOrtProfile } from './ort-profile.js';
-
-type Ort = typeof import('onnxruntime-node');
 
 /** One timed configuration: an input and the outputs fetched. */
 export interface OrtCase { key: string; shape: number[]; fetch: string[] }
@@ -23,9 +22,7 @@ export interface OrtCaseTimes { e2eMs: number[]; kernelMs: number[] | null; ortR
  */
 export async function timeOrtCpu(modelPath: string, casesFor: (outputNames: string[]) => OrtCase[], o: { runs: number; warmup: number; threads: number; workDir: string },
 ): Promise<{ inputName: string; outputNames: string[]; times: Map<string, OrtCaseTimes> }> {
-  let ort: Ort;
-  try { ort = await import('onnxruntime-node'); } catch (e) { return fail('runtime', `onnxruntime-node is not available: ${(e as Error).message}`); }
-  ort.env.logLevel = ortEnvLogLevel();
+  const ort = await loadOrt();
   const prefix = path.join(o.workDir, `ort-profile-${path.basename(modelPath, '.onnx')}`);
   let session: import('onnxruntime-node').InferenceSession;
   // The same reading and checks as the ort-cpu runner: a regular file within the size budget, constant-sized ops bounded.

@@ -10,10 +10,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { fail, isBisenetError } from '../util/errors.js';
-import { readFileChecked, regularFileSize, resolveInside } from '../util/fs.js';
+import { readFileChecked } from '../util/fs.js';
 import { numel, type NdArray } from '../util/ndarray.js';
 import { checkOnnxAmplification } from './onnx-check.js';
-import { assembleWeights, checkAmplification, checkTfjsConstants, isTfjsModelPath, readModelJson } from './tfjs.js';
+import { checkAmplification, isTfjsModelPath, readDirWeights, readModelJson } from './tfjs.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 import { distDir, ORT_WASM_SCRIPT, ORT_WEBGPU_SCRIPT, pageHtml, startWebServer, TFJS_SCRIPTS, type Blob, type WebServer } from './web-server.js';
 
@@ -104,18 +104,10 @@ export function modelRoutes(modelPath: string): { url: string; kind: 'tfjs' | 'o
   const routes = new Map<string, () => Blob>();
   if (isTfjsModelPath(modelPath)) {
     const { file, json } = readModelJson(modelPath);
-    const dir = path.dirname(path.resolve(file));
     const jsonBytes = readFileChecked(file, 'TensorFlow.js model.json');
-    if (json.weightsManifest === undefined) fail('format', `${file}: no weightsManifest`);
     checkAmplification(json, file);
-    // The same shard rules as in Node: real paths inside the model directory, regular files, sizes before reading.
-    const shard = (p: string): string => resolveInside(dir, p, 'weight shard', file);
-    const [specs, data] = assembleWeights(file, json.weightsManifest, (p) => {
-      const bytes = readFileChecked(shard(p), 'weight shard');
-      routes.set(`/model/${p.split(/[\\/]/).join('/')}`, () => ({ bytes }));
-      return bytes;
-    }, (p) => regularFileSize(shard(p), 'weight shard'));
-    checkTfjsConstants(json, specs, data, file);
+    // The shards are read, and their constants checked, as in Node; the page gets them as read.
+    readDirWeights(file, json, json.weightsManifest, (p, bytes) => routes.set(`/model/${p.split(/[\\/]/).join('/')}`, () => ({ bytes })));
     routes.set('/model/model.json', () => ({ bytes: jsonBytes, type: 'application/json' }));
     return { url: '/model/model.json', kind: 'tfjs', routes };
   }

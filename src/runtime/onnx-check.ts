@@ -1,7 +1,8 @@
 import onnxProto from 'onnx-proto';
 import { fail } from '../util/errors.js';
-import { formatBytes, LIMITS } from '../util/limits.js';
+import { formatBytes } from '../util/limits.js';
 import { render } from '../util/render.js';
+import { broadcastShape, constantTensorBudget, MAX_AMPLIFICATION, MAX_BROADCAST_CONSTANT, MAX_PAD, product } from './model-bounds.js';
 
 /**
  * Ops whose output size is set by constants in an ONNX model (Tile repeats, Resize/Upsample scales and
@@ -14,7 +15,6 @@ import { render } from '../util/render.js';
  * its `sizes`, which our models compute from the input's own shape. Loops (Loop, Scan) and weights in
  * external files are refused outright.
  */
-export const MAX_AMPLIFICATION = 32 * 32;
 
 type Tensor = onnxProto.onnx.ITensorProto;
 
@@ -57,9 +57,6 @@ function constantValue(n: Node): Tensor | number[] | null {
   return null;
 }
 
-/** The most values a constant combined elementwise with run-time data may hold (BiSeNetV2's hold at most a few hundred). */
-export const MAX_BROADCAST_CONSTANT = 2 ** 20;
-
 /** Ops whose output has the broadcast shape of their inputs. */
 const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'Where', 'Equal', 'Greater', 'Less',
   'GreaterOrEqual', 'LessOrEqual', 'And', 'Or', 'Xor', 'Mod', 'BitShift', 'PRelu']);
@@ -92,13 +89,10 @@ function checkGraph(graph: Graph, label: string, outer: ReadonlyMap<string, Tens
       if (v) consts.set(n.output[0], v);
     }
   }
-  const product = (v: number[]): number => v.reduce((a, b) => a * (Number.isFinite(b) ? Math.abs(b) : Infinity), 1);
   const refuse = (n: Node, why: string): never =>
     fail('security', `${label}: node ${render(n.name ?? '')} (${render(n.opType ?? '')}) ${why}; refused before running (the model would need unbounded memory)`);
   const tensorBytes = (shape: number[]): number => 4 * product(shape);
-  // One tensor a constant shapes, against a quarter of the run's budget: a run holds it, onnxruntime's copy of an
-  // output, the caller's and the file written from it.
-  const tensorBudget = LIMITS.modelMemory / 4;
+  const tensorBudget = constantTensorBudget();
   // Small constant values computed from constants (Concat, Mul, Add… of constants: a shape written in pieces),
   // the shapes of tensors made only from constants (an Add of [1,1,S,1] and [1,1,1,S] broadcasts to S×S), and
   // constant factors a run-time shape is multiplied by (Resize sizes = Shape(x) × k).
@@ -110,10 +104,6 @@ function checkGraph(graph: Graph, label: string, outer: ReadonlyMap<string, Tens
     const c = consts.get(name);
     if (c) return Array.isArray(c) ? c : values(c);
     return folded.get(name) ?? null;
-  };
-  const broadcast = (shapes: number[][]): number[] => {
-    const rank = Math.max(...shapes.map((x) => x.length));
-    return Array.from({ length: rank }, (_, i) => Math.max(...shapes.map((x) => x[x.length - rank + i] ?? 1)));
   };
   for (const n of graph.node ?? []) {
     const input = (i: number): number[] | null => valueOf(n.input?.[i] ?? '');
@@ -131,7 +121,7 @@ function checkGraph(graph: Graph, label: string, outer: ReadonlyMap<string, Tens
       }
       const shapes = ins.map((x) => constShape.get(x));
       if (shapes.every((x) => x !== undefined)) {
-        const shape = broadcast(shapes as number[][]);
+        const shape = broadcastShape(shapes as number[][]);
         if (tensorBytes(shape) > tensorBudget) refuse(n, `broadcasts constants to ${render(shape)} (${formatBytes(tensorBytes(shape))})`);
         constShape.set(out, shape);
       } else {
@@ -206,6 +196,3 @@ function checkGraph(graph: Graph, label: string, outer: ReadonlyMap<string, Tens
     }
   }
 }
-
-/** The largest pad on one side of one axis a Pad may add (BiSeNetV2's are 1). */
-export const MAX_PAD = 1024;

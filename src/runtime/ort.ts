@@ -9,7 +9,8 @@ import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
 type Ort = typeof import('onnxruntime-node');
 
-async function loadOrt(): Promise<Ort> {
+/** onnxruntime-node, with its log kept to what --verbose asks for (the ort-cpu runner and bench's profiled sessions). */
+export async function loadOrt(): Promise<Ort> {
   try {
     const ort = await import('onnxruntime-node');
     ort.env.logLevel = ortEnvLogLevel();

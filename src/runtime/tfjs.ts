@@ -17,6 +17,7 @@ import { LIMITS } from '../util/limits.js';
 import { escapeText, render, shapeText } from '../util/render.js';
 import { parseJsonBounded } from '../util/json.js';
 import type { NdArray } from '../util/ndarray.js';
+import { broadcastShape, constantTensorBudget, MAX_AMPLIFICATION, MAX_BROADCAST_CONSTANT, MAX_PAD, product } from './model-bounds.js';
 import { loadTfjsModel, runLoaded, type Loaded } from './tfjs-model.js';
 import { platformHasWasmThreads, prepareWasmThreads, releaseWasmThreadWorkers, type WasmThreads } from './tfjs-wasm-threads.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
@@ -178,16 +179,27 @@ export function fileSystemHandler(tf: Tfc, modelPath: string, files?: ReadonlyMa
     async load() {
       if (files) return memoryArtifacts(tf, modelPath, files);
       const { file, json } = readModelJson(modelPath);
-      const dir = path.dirname(path.resolve(file));
-      // Real paths, so that a shard that is a link out of the model directory is refused too.
-      const shard = (p: string): string => resolveInside(dir, p, 'weight shard', file);
-      return tf.io.getModelArtifactsForJSON(json as unknown as TfcNs.io.ModelJSON, async (manifest) => {
-        const [specs, data] = assembleWeights(file, manifest, (p) => readFileChecked(shard(p), 'weight shard'), (p) => regularFileSize(shard(p), 'weight shard'));
-        checkTfjsConstants(json, specs, data, file);
-        return [specs, data];
-      });
+      return tf.io.getModelArtifactsForJSON(json as unknown as TfcNs.io.ModelJSON, async (manifest) => readDirWeights(file, json, manifest));
     },
   };
+}
+
+/**
+ * The weights of a model directory (the one `file`, its model.json, is in), read under the shard rules — real paths,
+ * so that a shard that is a link out of the directory is refused too; regular files; sizes before reading — and
+ * the constants in them checked (checkTfjsConstants). `onShard` sees each shard as it is read (the browser route).
+ */
+export function readDirWeights(file: string, json: ModelJson, manifest: unknown,
+  onShard?: (relPath: string, bytes: Uint8Array) => void): [TfcNs.io.WeightsManifestEntry[], ArrayBuffer] {
+  const dir = path.dirname(path.resolve(file));
+  const shard = (p: string): string => resolveInside(dir, p, 'weight shard', file);
+  const [specs, data] = assembleWeights(file, manifest, (p) => {
+    const bytes = readFileChecked(shard(p), 'weight shard');
+    onShard?.(p, bytes);
+    return bytes;
+  }, (p) => regularFileSize(shard(p), 'weight shard'));
+  checkTfjsConstants(json, specs, data, file);
+  return [specs, data];
 }
 
 /** The same from a model held in memory (`files`: model.json and its shards by name; a converted checkpoint). */
@@ -250,7 +262,6 @@ function recordedIo(raw: unknown, file: string): Pick<BisenetTfjsMetadata, 'inpu
  * reps) are bounded before tfjs builds anything: BiSeNetV2 upsamples by at most 32×32 per layer, so a
  * model asking for more (an UpSampling2D of 500×500) is refused rather than run into gigabytes.
  */
-export const MAX_AMPLIFICATION = 32 * 32;
 export function checkAmplification(json: ModelJson, file: string): void {
   checkTopology(json, file);
   const topo = json.modelTopology as { model_config?: { config?: { layers?: unknown } }; config?: { layers?: unknown }; node?: unknown } | undefined;
@@ -279,15 +290,15 @@ export function checkAmplification(json: ModelJson, file: string): void {
 const positiveInts = (v: unknown): boolean => (Array.isArray(v) ? v.length >= 1 && v.length <= 8 && v.every(positiveInt) : positiveInt(v));
 const positiveInt = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 1 && x <= 65536;
 
-/** The most values a constant combined elementwise with run-time data may hold (as for ONNX, ./onnx-check.ts). */
-const MAX_BROADCAST_CONSTANT = 2 ** 20;
-
 /** Graph ops whose output has the broadcast shape of their inputs. */
 const TF_ELEMENTWISE = new Set(['Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Div', 'Maximum', 'Minimum', 'SquaredDifference', 'Pow', 'FloorDiv', 'FloorMod',
   'Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'LogicalAnd', 'LogicalOr', 'Select', 'SelectV2', 'AddN']);
 
 /** The activations and adds tfjs computes inside a fused conv or matmul. */
 const FUSED_OPS = new Set(['BiasAdd', 'Relu', 'Relu6', 'Prelu', 'LeakyRelu', 'Sigmoid', 'Elu']);
+
+/** The node a graph-model input names: `name`, `name:1` (an output index) or `^name` (a control dependency). */
+const producerOf = (input: string): string => input.replace(/^\^/, '').replace(/:\d+$/, '');
 
 /** Graph ops that build loops (TF's while): BiSeNetV2 has none, and their work cannot be bounded statically. */
 const LOOP_OPS = new Set(['Enter', 'Exit', 'NextIteration', 'LoopCond', 'While', 'StatelessWhile']);
@@ -357,7 +368,7 @@ export function checkTopology(json: ModelJson, file: string): void {
       }
       if (LOOP_OPS.has(n.op as string)) fail('security', `${file}: node ${render(n.name)} is a ${render(n.op)}, part of a loop whose work the model sets; refused (BiSeNetV2 has no loops)`);
       if (n.input !== undefined && !(Array.isArray(n.input) && n.input.every((i) => typeof i === 'string'))) bad(`node ${render(n.name)}: its inputs are not a list of names`);
-      edges.set(n.name as string, ((n.input as string[] | undefined) ?? []).map((i) => i.replace(/^\^/, '').replace(/:\d+$/, '')));
+      edges.set(n.name as string, ((n.input as string[] | undefined) ?? []).map(producerOf));
     }
     for (const [name, from] of edges) for (const f of from) if (!edges.has(f)) bad(`node ${render(name)} reads ${render(f)}, which the graph does not define`);
   } else {
@@ -387,9 +398,6 @@ export function checkTopology(json: ModelJson, file: string): void {
   }
 }
 
-/** The largest pad a Pad/ZeroPadding2D may add on one side (BiSeNetV2's are 1; ONNX models are held to the same). */
-export const MAX_PAD = 1024;
-
 /**
  * The constants that size tensors in a graph model live in its weights, not its topology: checked once the
  * weights are read, before tfjs builds anything. A resize's target is either a constant [H, W] (bounded by
@@ -399,7 +407,7 @@ export const MAX_PAD = 1024;
  */
 export function checkTfjsConstants(json: ModelJson, specs: TfcNs.io.WeightsManifestEntry[], data: ArrayBuffer, file: string): void {
   const topo = json.modelTopology as { node?: unknown; config?: { layers?: unknown } } | undefined;
-  const tensorBudget = LIMITS.modelMemory / 4;
+  const tensorBudget = constantTensorBudget();
   const refuse = (what: string, why: string): never => fail('security', `${file}: ${what} ${why}; refused before running (the model would need unbounded memory)`);
   const layers = topo?.config?.layers;
   if (Array.isArray(layers)) {
@@ -408,7 +416,7 @@ export function checkTfjsConstants(json: ModelJson, specs: TfcNs.io.WeightsManif
       if (l?.class_name === 'ZeroPadding2D' && flat(l.config?.padding).some((p) => !(Math.abs(p) <= MAX_PAD))) {
         refuse(`layer ${render(l.config?.name)}`, `pads by ${render(l.config?.padding)} (more than ${MAX_PAD} on a side)`);
       }
-      if (l?.class_name === 'Conv2DTranspose' && !(flat(l.config?.strides).reduce((a, b) => a * b, 1) <= MAX_AMPLIFICATION)) {
+      if (l?.class_name === 'Conv2DTranspose' && !(product(flat(l.config?.strides)) <= MAX_AMPLIFICATION)) {
         refuse(`layer ${render(l.config?.name)}`, `upsamples by strides ${render(l.config?.strides)}`);
       }
     }
@@ -427,23 +435,18 @@ export function checkTfjsConstants(json: ModelJson, specs: TfcNs.io.WeightsManif
   for (const n of topo!.node as { op?: unknown; name?: unknown; input?: unknown }[]) if (typeof n?.name === 'string') nodes.set(n.name, n);
   const inputName = (n: { input?: unknown }, i: number): string => {
     const v = Array.isArray(n.input) ? n.input[i] : undefined;
-    return typeof v === 'string' ? v.replace(/^\^/, '').replace(/:\d+$/, '') : '';
+    return typeof v === 'string' ? producerOf(v) : '';
   };
   const constOf = (name: string): number[] | null => (nodes.get(name)?.op === 'Const' ? ints.get(name) ?? null : null);
   // Shapes of tensors made only from constants (weights, and elementwise ops on them): a broadcast of two small
   // constants can be huge ([S, 1] + [1, S]).
   const shapeOf = new Map<string, number[]>(specs.map((w) => [w.name, w.shape]));
-  const broadcast = (shapes: number[][]): number[] => {
-    const rank = Math.max(...shapes.map((x) => x.length));
-    return Array.from({ length: rank }, (_, i) => Math.max(...shapes.map((x) => x[x.length - rank + i] ?? 1)));
-  };
-  const product = (v: number[]): number => v.reduce((a, b) => a * Math.abs(b), 1);
   for (const n of nodes.values()) {
     const what = `node ${render(n.name)} (${render(n.op)})`;
     if (TF_ELEMENTWISE.has(n.op as string) && Array.isArray(n.input) && n.input.length >= 2) {
       const shapes = (n.input as unknown[]).map((_, i) => shapeOf.get(inputName(n, i)));
       if (shapes.every((x) => x !== undefined)) {
-        const shape = broadcast(shapes as number[][]);
+        const shape = broadcastShape(shapes as number[][]);
         if (4 * product(shape) > tensorBudget) refuse(what, `broadcasts constants to ${render(shape)}`);
         shapeOf.set(n.name as string, shape);
       } else {
