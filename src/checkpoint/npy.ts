@@ -130,9 +130,11 @@ function fortranToC<T extends NdArray['data']>(src: T, shape: number[]): T {
 
 /** A .npy file's dtype and shape, from its header alone (the data is not read). */
 export function readNpyShape(file: string): { dtype: DType; shape: number[] } {
-  const h = parseNpyHeader(readFilePrefix(file, 12 + LIMITS.npyHeader, '.npy file'), file);
+  const h = readNpyHeader(file);
   return { dtype: h.dtype, shape: h.shape };
 }
+
+const readNpyHeader = (file: string): NpyHeader => parseNpyHeader(readFilePrefix(file, 12 + LIMITS.npyHeader, '.npy file'), file);
 
 /**
  * Reads a .npy file. With `maxDataBytes` (an input or reference of a model run, bounded by --max-memory) the
@@ -140,7 +142,7 @@ export function readNpyShape(file: string): { dtype: DType; shape: number[] } {
  */
 export function readNpy(file: string, maxDataBytes?: number): NdArray {
   if (maxDataBytes !== undefined) {
-    const h = parseNpyHeader(readFilePrefix(file, 12 + LIMITS.npyHeader, '.npy file'), file);
+    const h = readNpyHeader(file);
     if (!(h.dataBytes <= maxDataBytes)) {
       fail('security', `${escapeText(file, 300)}: an array of shape ${shapeStr(h.shape)} (${h.descr}, ${formatBytes(h.dataBytes)}) is more than a model run may take (${formatBytes(maxDataBytes)}, --max-memory)`);
     }
