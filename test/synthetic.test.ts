@@ -1,7 +1,8 @@
 /**
  * The synthetic street-scene generator (scripts/synthetic/generate.py) is deterministic: regenerating
- * images of the committed validation set from its seed gives the committed bytes, and the same seed twice
- * gives the same bytes. It needs Debian's python3 with numpy and Pillow; without them the tests skip and say
+ * images of the committed validation set from its seed gives the committed labels exactly and the photos to
+ * within one 8-bit step (the CPU's instruction set decides a rare rounding), and the same seed twice on one
+ * machine gives the same bytes. It needs Debian's python3 with numpy and Pillow; without them the tests skip and say
  * why, and with BISENET_REQUIRE_PYTHON=1 (as CI sets) a missing interpreter fails them instead.
  */
 import { spawnSync } from 'node:child_process';
@@ -41,8 +42,24 @@ function generate(out: string, seed: number, start: number, count: number, size 
 
 const files = (dir: string, sub: string) => fs.readdirSync(path.join(dir, sub)).sort();
 
+/** The largest per-value difference of two decoded RGBA images and how many values differ. */
+function pixelDifference(a: Uint8Array, b: Uint8Array): { maxStep: number; off: number } {
+  let maxStep = 0;
+  let off = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (d) { off++; maxStep = Math.max(maxStep, d); }
+  }
+  return { maxStep, off };
+}
+
 describe('synthetic street-scene generator', () => {
-  it('regenerates committed validation images byte for byte from their seed', (ctx) => {
+  // Labels are integers drawn from the seeded stream: they must come back exactly. Photo pixels are floats
+  // (shading, noise, blur) rounded to 8 bits at the end, and numpy's vectorised float functions (exp, sin…)
+  // round differently per instruction set (AVX2 vs AVX-512): a value that lands on a rounding edge moves by
+  // one step. Measured: 1 value of 393,216 differs by 1 on an AVX2-only EPYC against images made on AVX-512.
+  // So photos must agree to within one 8-bit step everywhere, in at most 1e-4 of their values.
+  it('regenerates committed validation images from their seed: labels exactly, photos within one 8-bit step', (ctx) => {
     if (skipOrFail(ctx)) return;
     const out = tmpDir('bisenet-synthetic-');
     const committed = files(VAL, 'images');
@@ -52,9 +69,14 @@ describe('synthetic street-scene generator', () => {
     generate(out, VAL_SEED, 0, 1);
     generate(out, VAL_SEED, last, 1);
     for (const name of ['0000.png', `${String(last).padStart(4, '0')}.png`]) {
-      for (const sub of ['images', 'labels']) {
-        expect(fs.readFileSync(path.join(out, sub, name)).equals(fs.readFileSync(path.join(VAL, sub, name))), `${sub}/${name}`).toBe(true);
-      }
+      const label = (dir: string) => fs.readFileSync(path.join(dir, 'labels', name));
+      expect(label(out).equals(label(VAL)), `labels/${name}`).toBe(true);
+      const a = PNG.sync.read(fs.readFileSync(path.join(out, 'images', name)));
+      const b = PNG.sync.read(fs.readFileSync(path.join(VAL, 'images', name)));
+      expect([a.width, a.height]).toEqual([b.width, b.height]);
+      const { maxStep, off } = pixelDifference(a.data, b.data);
+      expect(maxStep, `images/${name}: largest difference in 8-bit steps`).toBeLessThanOrEqual(1);
+      expect(off / a.data.length, `images/${name}: share of values that differ`).toBeLessThanOrEqual(1e-4);
     }
   }, 60_000);
 

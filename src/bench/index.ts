@@ -12,7 +12,7 @@ import { emitTfjsGraph } from '../emit/tfjs-graph.js';
 import { convMacs, gflops } from '../ir/cost.js';
 import type { Graph } from '../ir/graph.js';
 import { bisenetv2, VARIANTS, type Family } from '../models/bisenetv2.js';
-import { loadRunner, runtimeById, type Runner } from '../runtime/index.js';
+import { cannotLoad, loadRunner, runtimeById, type Runner } from '../runtime/index.js';
 import type { GpuPhases } from '../runtime/types.js';
 import { fail } from '../util/errors.js';
 import { readFileChecked, writeDirAtomic } from '../util/fs.js';
@@ -231,7 +231,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       runtimes = requested ?? DEFAULT_RUNTIMES.filter((id) => runtimeById(id).accepts(o.model!));
       if (!runtimes.length) fail('usage', `${o.model}: none of the default runtimes (${DEFAULT_RUNTIMES.join(', ')}) loads it; name one with --runtime`);
       for (const id of runtimes) {
-        if (!runtimeById(id).accepts(o.model!)) fail('usage', `runtime ${id} cannot load ${o.model}`);
+        if (!runtimeById(id).accepts(o.model!)) fail('usage', cannotLoad(id, o.model!));
         modelFor.set(id, o.model!);
       }
     }

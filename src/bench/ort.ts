@@ -5,10 +5,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkOnnxAmplification } from '../runtime/onnx-check.js';
-import { fail } from '../util/errors.js';
+import { causeText, fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { ortLogSeverity } from '../util/verbosity.js';
-import { loadOrt } from '../runtime/ort.js';
+import { loadOrt, ortRunError } from '../runtime/ort.js';
 import { parseOrtProfile } from './ort-profile.js';
 
 /** One timed configuration: an input and the outputs fetched. */
@@ -34,7 +34,7 @@ export async function timeOrtCpu(modelPath: string, casesFor: (outputNames: stri
       enableProfiling: true, profileFilePrefix: prefix, logSeverityLevel: ortLogSeverity(),
     });
   } catch (e) {
-    return fail('format', `${modelPath}: onnxruntime cannot load this model: ${(e as Error).message.split('\n')[0]}`);
+    return fail('format', `${modelPath}: onnxruntime cannot load this model: ${causeText(e)}`);
   }
   const inputName = session.inputNames[0]!;
   const cases = casesFor([...session.outputNames]);
@@ -50,7 +50,7 @@ export async function timeOrtCpu(modelPath: string, casesFor: (outputNames: stri
         try {
           out = await session.run({ [inputName]: x }, c.fetch);
         } catch (e) {
-          return fail('runtime', `onnxruntime failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
+          return fail('runtime', ortRunError(modelPath, e));
         }
         // Touch the outputs as a caller would (the data is already in JS memory: nothing is copied).
         for (const k of c.fetch) if (!out[k]) fail('runtime', `${modelPath}: no output ${k}`);

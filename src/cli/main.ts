@@ -94,7 +94,8 @@ export function buildProgram(): Command {
       if (g.maxMemory !== undefined) LIMITS.modelMemory = parseQuantity(g.maxMemory, '--max-memory');
     })
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`${escapeText(s.trimEnd())}\n`) });
+    // Commander puts its suggestion on a second line ("…\n(Did you mean verify?)"): one line, as every message.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`${escapeText(s.trim().replace(/\s*\n\s*/g, ' '))}\n`) });
 
   program.command('inspect')
     .description('identify a checkpoint: family, class count, booster heads, tensors, problems')

@@ -7,7 +7,7 @@ import onnxProto from 'onnx-proto';
 import type { Graph } from '../ir/graph.js';
 import { bisenetv2, VARIANTS, type Family } from '../models/bisenetv2.js';
 import { readModelJson } from '../runtime/tfjs.js';
-import { fail } from '../util/errors.js';
+import { causeText, fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 
 interface Recorded { family: unknown; numClasses: unknown; outputs: string[] }
@@ -25,7 +25,7 @@ export function modelGraph(modelPath: string, isOnnx: boolean): Graph | null {
     let m: onnxProto.onnx.ModelProto;
     try { m = onnxProto.onnx.ModelProto.decode(readFileChecked(modelPath, 'ONNX model')); } catch (e) {
       if ((e as { name?: string }).name === 'BisenetError') throw e;
-      return fail('format', `${modelPath}: not an ONNX model (${(e as Error).message.split('\n')[0]})`);
+      return fail('format', `${modelPath}: not an ONNX model (${causeText(e)})`);
     }
     const meta = new Map((m.metadataProps ?? []).map((p) => [p.key, p.value]));
     return fromRecorded({ family: meta.get('family'), numClasses: meta.get('num_classes'), outputs: (m.graph?.output ?? []).map((o) => o.name ?? '') });

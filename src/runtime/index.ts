@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { fail, isBisenetError } from '../util/errors.js';
+import { causeText, fail, isBisenetError } from '../util/errors.js';
 import { RUNTIME_CATALOG, RUNTIME_IDS, type RuntimeCatalogEntry } from './catalog.js';
 import { chromiumProbe, chromiumRuntime } from './chromium.js';
 import { ortCpu } from './ort.js';
@@ -34,7 +34,7 @@ export type RuntimeEntry = RuntimeInfo & RuntimeMeta;
 /** Available where a module imports; `what` names it in the reason when it does not. */
 const importProbe = (what: string, load: () => Promise<unknown>, detail: () => string) => async (): Promise<Availability> => {
   try { await load(); return { available: true, detail: detail() }; } catch (e) {
-    return { available: false, detail: `${what} failed to load: ${(e as Error).message.split('\n')[0] ?? 'failed'}` };
+    return { available: false, detail: `${what} failed to load: ${causeText(e)}` };
   }
 };
 
@@ -129,10 +129,16 @@ export async function probeRuntime(rt: RuntimeEntry, opts: RunnerOptions = {}, i
   return { ...base, ...(await rt.probe(opts)), missing };
 }
 
+/** `runtime tfjs-wasm cannot load m.onnx; runtimes that load it: ort-cpu (default), …`: names the ones that can. */
+export function cannotLoad(id: string, modelPath: string): string {
+  const able = RUNTIMES.filter((r) => r.accepts(modelPath)).map((r) => (r.default ? `${r.id} (default)` : r.id));
+  return `runtime ${id} cannot load ${modelPath}; ${able.length ? `runtimes that load it: ${able.join(', ')}` : 'no runtime loads this kind of model (an .onnx file, or a TensorFlow.js model directory or its model.json)'}`;
+}
+
 export async function loadRunner(modelPath: string, runtimeId: string | undefined, opts: RunnerOptions = {}): Promise<Runner> {
   const rt = runtimeId ? runtimeById(runtimeId) : defaultRuntimeFor(modelPath);
   if (!rt.accepts(modelPath) && !fs.existsSync(modelPath)) fail('io', `model not found: ${modelPath}`);
-  if (!rt.accepts(modelPath)) fail('usage', `runtime ${rt.id} cannot load ${modelPath}`);
+  if (!rt.accepts(modelPath)) fail('usage', cannotLoad(rt.id, modelPath));
   requirePackages(rt);
   return rt.load(modelPath, opts);
 }

@@ -6,7 +6,7 @@
  * tensor shapes.
  */
 import onnxProto from 'onnx-proto';
-import { fail } from '../util/errors.js';
+import { causeText, fail } from '../util/errors.js';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -34,7 +34,7 @@ function elementTypes(graph: onnxProto.onnx.IGraphProto): Map<string, number> {
  */
 export function exposeOnnxTensors(bytes: Uint8Array, names: 'all' | string[], label: string): { bytes: Uint8Array; exposed: string[]; outputs: string[] } {
   let model: onnxProto.onnx.ModelProto;
-  try { model = onnx.ModelProto.decode(bytes); } catch (e) { return fail('format', `${label}: not an ONNX model (${(e as Error).message.split('\n')[0]})`); }
+  try { model = onnx.ModelProto.decode(bytes); } catch (e) { return fail('format', `${label}: not an ONNX model (${causeText(e)})`); }
   const graph = model.graph;
   if (!graph) fail('format', `${label}: the ONNX model has no graph`);
   const types = elementTypes(graph!);

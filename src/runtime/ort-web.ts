@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as v8 from 'node:v8';
-import { fail } from '../util/errors.js';
+import { causeText, fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { ortEnvLogLevel, ortLogSeverity } from '../util/verbosity.js';
 import { checkOnnxAmplification } from './onnx-check.js';
@@ -42,7 +42,7 @@ async function loadOrtWeb(deviceText: string): Promise<OrtWebState> {
       ort = (await import('onnxruntime-web/webgpu')) as unknown as OrtWeb;
     } catch (e) {
       statePromise = null;
-      return fail('runtime', `onnxruntime-web is not available: ${(e as Error).message.split('\n')[0]}`);
+      return fail('runtime', `onnxruntime-web is not available: ${causeText(e)}`);
     }
     // One wasm thread: the work is on the GPU, and threads would need worker_threads and shared memory.
     ort.env.wasm.numThreads = 1;
@@ -76,6 +76,19 @@ async function withLiftoffOnly<T>(f: () => Promise<T>): Promise<T> {
   } finally {
     v8.setFlagsFromString('--no-liftoff-only');
   }
+}
+
+/**
+ * onnxruntime-web's WebGPU EP creates one session at a time per process (a second creation while one is
+ * under way fails with "another WebGPU EP inference session is being created", and its wasm may then fault).
+ * Creations queue here: each starts once the one before has settled, even if whoever asked for that one
+ * stopped waiting (a timed-out caller's creation still runs to its end before the next begins).
+ */
+let creationQueue: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(create: () => Promise<T>): Promise<T> {
+  const next = creationQueue.then(create, create);
+  creationQueue = next.catch(() => undefined);
+  return next;
 }
 
 /** Input buffers on the GPU, one per input name, reused from frame to frame while the size stays. */
@@ -139,11 +152,11 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
       let session: import('onnxruntime-web').InferenceSession;
       try {
         // Outputs stay in GPU buffers until read: only the ones a caller asks for are ever downloaded.
-        session = await withLiftoffOnly(() => ort.InferenceSession.create(bytes, {
+        session = await oneAtATime(() => withLiftoffOnly(() => ort.InferenceSession.create(bytes, {
           executionProviders: [ep], graphOptimizationLevel: 'all', logSeverityLevel: ortLogSeverity(), preferredOutputLocation: 'gpu-buffer',
-        }));
+        })));
       } catch (e) {
-        return fail('format', `${modelPath}: onnxruntime-web cannot load this model: ${(e as Error).message.split('\n')[0]}`);
+        return fail('format', `${modelPath}: onnxruntime-web cannot load this model: ${causeText(e)}`);
       }
       const device = (await ort.env.webgpu.device) as GPUDevice | undefined;
       if (!device) return fail('runtime', `onnxruntime-web (${id}) opened no WebGPU device`);
@@ -170,7 +183,7 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
             result = await session.run(feeds, fetches?.length ? fetches : session.outputNames);
             await device.queue.onSubmittedWorkDone();
           } catch (e) {
-            return fail('runtime', `onnxruntime-web (${id}) failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
+            return fail('runtime', `onnxruntime-web (${id}) failed to run ${modelPath}: ${causeText(e)}`);
           }
           const t2 = performance.now();
           // Read-back: only the outputs fetched, each downloaded once and its GPU buffer released.

@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import { fail } from '../util/errors.js';
+import { causeText, fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { ortEnvLogLevel, ortLogSeverity } from '../util/verbosity.js';
 import { checkOnnxAmplification } from './onnx-check.js';
@@ -37,6 +37,13 @@ function fromOrtTensor(t: import('onnxruntime-node').Tensor): NdArray {
 }
 
 /** onnxruntime-node on the CPU. Threads are set explicitly: the default runs ~1.8× slower here. */
+/** onnxruntime's run error as one line, with what to do where the cause is known (a fixed-size model given another size). */
+export function ortRunError(modelPath: string, e: unknown): string {
+  const text = causeText(e);
+  const hint = /invalid dimensions for input/i.test(text) ? ' (this model takes a fixed input size: give an input of that size, or convert the checkpoint again for this size)' : '';
+  return `onnxruntime failed to run ${modelPath}: ${text}${hint}`;
+}
+
 export const ortCpu: RuntimeInfo = {
   id: 'ort-cpu',
   accepts: (p) => p.toLowerCase().endsWith('.onnx'),
@@ -57,7 +64,7 @@ export const ortCpu: RuntimeInfo = {
         logSeverityLevel: ortLogSeverity(),
       });
     } catch (e) {
-      return fail('format', `${modelPath}: onnxruntime cannot load this model: ${(e as Error).message.split('\n')[0]}`);
+      return fail('format', `${modelPath}: onnxruntime cannot load this model: ${causeText(e)}`);
     }
     return {
       runtime: 'ort-cpu',
@@ -75,7 +82,7 @@ export const ortCpu: RuntimeInfo = {
         try {
           result = await session.run(feeds, fetches?.length ? fetches : session.outputNames);
         } catch (e) {
-          return fail('runtime', `onnxruntime failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
+          return fail('runtime', ortRunError(modelPath, e));
         }
         const out: Record<string, NdArray> = {};
         for (const name of session.outputNames) if (result[name]) out[name] = fromOrtTensor(result[name] as import('onnxruntime-node').Tensor);

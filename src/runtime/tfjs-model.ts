@@ -7,7 +7,7 @@ import type * as TfcNs from '@tensorflow/tfjs-core';
 import type * as TflNs from '@tensorflow/tfjs-layers';
 import type * as TfconvNs from '@tensorflow/tfjs-converter';
 import { METADATA_KEY, type BisenetTfjsMetadata } from '../emit/tfjs-common.js';
-import { fail } from '../util/errors.js';
+import { causeText, fail } from '../util/errors.js';
 import type { NdArray } from '../util/ndarray.js';
 import { toNchw, toNhwc } from './layout.js';
 
@@ -101,7 +101,7 @@ export async function loadTfjsModel(t: TfjsParts, handler: TfcNs.io.IOHandler, j
     };
   } catch (e) {
     if ((e as { name?: string }).name === 'BisenetError') throw e;
-    return fail('format', `${file}: TensorFlow.js cannot load this ${kind}: ${(e as Error).message.split('\n')[0]}`);
+    return fail('format', `${file}: TensorFlow.js cannot load this ${kind}: ${causeText(e)}`);
   }
 }
 
@@ -123,7 +123,7 @@ export async function runLoaded(tf: Tfc, model: Loaded, inputs: Record<string, N
     try {
       ys = model.execute(x, names);
     } catch (e) {
-      return fail('runtime', `TensorFlow.js (${runtime}) failed to run ${modelPath}: ${(e as Error).message.split('\n')[0]}`);
+      return fail('runtime', `TensorFlow.js (${runtime}) failed to run ${modelPath}: ${causeText(e)}`);
     }
     const out: Record<string, NdArray> = {};
     for (let i = 0; i < ys.length; i++) {

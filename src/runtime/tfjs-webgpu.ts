@@ -3,7 +3,7 @@
  * Model files and the NCHW ↔ NHWC conversion are shared with the CPU tfjs runners (./tfjs.ts).
  */
 import type * as TfcNs from '@tensorflow/tfjs-core';
-import { fail } from '../util/errors.js';
+import { causeText, fail } from '../util/errors.js';
 import { isTfjsModelPath, loadModel, runLoaded } from './tfjs.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 import { generousLimits, installNavigatorGpu, openAdapter, type OpenedAdapter } from './webgpu.js';
@@ -32,7 +32,7 @@ async function loadTfjsWebgpu(deviceText: string): Promise<State> {
       await import('@tensorflow/tfjs-converter');
     } catch (e) {
       statePromise = null;
-      return fail('runtime', `TensorFlow.js WebGPU is not available: ${(e as Error).message.split('\n')[0]}`);
+      return fail('runtime', `TensorFlow.js WebGPU is not available: ${causeText(e)}`);
     }
     if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
     tf.registerBackend('webgpu', async () => {
@@ -55,7 +55,7 @@ async function loadTfjsWebgpu(deviceText: string): Promise<State> {
 async function useWebgpu(tf: Tfc): Promise<void> {
   if (tf.getBackend() !== 'webgpu') {
     let ok = false;
-    try { ok = await tf.setBackend('webgpu'); } catch (e) { fail('runtime', `tfjs WebGPU backend failed to start: ${(e as Error).message.split('\n')[0]}`); }
+    try { ok = await tf.setBackend('webgpu'); } catch (e) { fail('runtime', `tfjs WebGPU backend failed to start: ${causeText(e)}`); }
     if (!ok) fail('runtime', 'tfjs WebGPU backend failed to start');
   }
   await tf.ready();

@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fail } from '../util/errors.js';
+import { causeText, fail } from '../util/errors.js';
 
 /** The pinned `webgpu` package's exports. */
 interface DawnModule {
@@ -70,7 +70,7 @@ export async function loadDawn(): Promise<DawnModule> {
       dawn = (await import('webgpu')) as unknown as DawnModule;
     } catch (e) {
       dawnPromise = null;
-      return fail('runtime', `WebGPU is not available: the "webgpu" package (dawn.node) failed to load: ${(e as Error).message.split('\n')[0]}`);
+      return fail('runtime', `WebGPU is not available: the "webgpu" package (dawn.node) failed to load: ${causeText(e)}`);
     }
     // The WebGPU classes (GPUBufferUsage, GPUMapMode…) are globals in a browser; libraries use them so.
     Object.assign(globalThis, dawn.globals);
@@ -217,7 +217,7 @@ export async function openAdapter(deviceText: string | undefined): Promise<Opene
     gpu = dawn.create(flags);
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance', ...(featureLevel === 'compatibility' ? { featureLevel } : {}) });
   } catch (e) {
-    return fail('runtime', `no WebGPU adapter for --device ${spec.text}: ${(e as Error).message.split('\n')[0]} (adapters here: ${avail})`);
+    return fail('runtime', `no WebGPU adapter for --device ${spec.text}: ${causeText(e)} (adapters here: ${avail})`);
   }
   if (!adapter) {
     const hint = localLavapipeIcd() ? '' : '; on a machine without a GPU, install the software Vulkan driver with scripts/ci-vulkan.sh';

@@ -31,3 +31,13 @@ export function fail(kind: ErrorKind, message: string, details: string[] = []): 
 export function isBisenetError(e: unknown): e is BisenetError {
   return e instanceof BisenetError;
 }
+
+/**
+ * A third-party error's message as one line: its lines joined (onnxruntime puts the dimensions that differ
+ * on the lines after the first), runs of blanks collapsed, at most `max` characters.
+ */
+export function causeText(e: unknown, max = 600): string {
+  const raw = e instanceof Error ? e.message : typeof e === 'string' ? e : String(e);
+  const text = raw.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).join('; ').replace(/\s+/g, ' ');
+  return text.length > max ? `${text.slice(0, max)}…` : text || 'no message';
+}

@@ -1,5 +1,5 @@
 import * as zlib from 'node:zlib';
-import { fail } from './errors.js';
+import { causeText, fail } from './errors.js';
 import { LIMITS } from './limits.js';
 
 /**
@@ -58,7 +58,7 @@ export function checkPng(bytes: Uint8Array, label: string): { width: number; hei
     try {
       out = zlib.inflateSync(Buffer.concat(idat), { maxOutputLength: expected + 1 });
     } catch (e) {
-      return fail('format', `${label}: the interlaced image data does not inflate within the ${expected} bytes its header implies (${(e as Error).message.split('\n')[0]})`);
+      return fail('format', `${label}: the interlaced image data does not inflate within the ${expected} bytes its header implies (${causeText(e)})`);
     }
     if (out.length > expected) bad('image data larger than the header implies');
   }

@@ -62,17 +62,21 @@ function agreement(a: Int32Array, b: Int32Array): { share: number; mismatched: n
 
 const isIntegral = (a: NdArray): boolean => a.dtype === 'int64' || a.dtype === 'int32' || a.dtype === 'uint8';
 
+const NOT_COMPARED = { maxAbs: NaN, meanAbs: NaN, maxRef: NaN, relMax: NaN, labelAgreement: null, mismatchedPixels: null, pass: false } as const;
+
 /** Compares one output with its reference; integral outputs (labels) are compared as labels. */
 export function compareOutput(name: string, actual: NdArray, reference: NdArray, tol: Tolerance): OutputStats {
   const base = { name, shape: reference.shape };
   if (!sameShape(actual.shape, reference.shape)) {
-    return { ...base, maxAbs: Infinity, meanAbs: Infinity, maxRef: 0, relMax: Infinity, labelAgreement: null, mismatchedPixels: null, pass: false,
-      problem: `shape ${shapeStr(actual.shape)} differs from the reference's ${shapeStr(reference.shape)}` };
+    // Not compared: no figure stands for a comparison that did not happen (NaN prints as '-').
+    const classes = actual.shape.length === reference.shape.length && actual.shape.every((d, i) => i === 1 || d === reference.shape[i]);
+    return { ...base, ...NOT_COMPARED,
+      problem: `shape ${shapeStr(actual.shape)} differs from the reference's ${shapeStr(reference.shape)}${classes ? ` (the golden set is of a ${reference.shape[1]}-class model, this model has ${actual.shape[1]} classes)` : ''}` };
   }
   if (isIntegral(reference) !== isIntegral(actual)) {
     // Labels against values (or values against labels) of one shape: a reference saved with the wrong dtype
     // (logits truncated to integers) would otherwise pass on argmax alone.
-    return { ...base, maxAbs: Infinity, meanAbs: Infinity, maxRef: 0, relMax: Infinity, labelAgreement: null, mismatchedPixels: null, pass: false,
+    return { ...base, ...NOT_COMPARED,
       problem: `the reference holds ${reference.dtype} values and the output ${actual.dtype}: one is class indices and the other is not` };
   }
   if (isIntegral(reference)) {

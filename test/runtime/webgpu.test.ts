@@ -18,6 +18,12 @@ import { verifyGolden } from '../../src/verify/index.js';
 import { BIN, fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
+/**
+ * Room for a loaded machine: alone on a quiet 2-core VM this file takes ≈ 25 s, but compiling onnxruntime-web's
+ * wasm and lavapipe's shaders while other test files run can take minutes. A test that still times out cannot
+ * poison the next: ort-webgpu's session creations queue (src/runtime/ort-web.ts), so a late one ends first.
+ */
+const SLOW = 300_000;
 let adapter: string | null = null;
 let noAdapter = '';
 
@@ -37,7 +43,7 @@ beforeAll(async () => {
   const g = convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' });
   fs.mkdirSync(path.join(work, 'graph'));
   for (const [f, data] of g.files!) fs.writeFileSync(path.join(work, 'graph', f), data);
-}, 120_000);
+}, SLOW);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 
 /** Skips (with the reason) where this machine has no WebGPU adapter; fails instead in CI. */
@@ -83,7 +89,7 @@ describe('--device', () => {
   });
 });
 
-describe('WebGPU parity on the upstream golden set (≤ 1e-3 × max|ref|, ≥ 99.9 % labels)', () => {
+describe('WebGPU parity on the upstream golden set (≤ 1e-3 × max|ref|, ≥ 99.9 % labels)', { timeout: SLOW }, () => {
   it('tfjs-webgpu passes', async (ctx) => {
     needAdapter(ctx);
     const r = await verifyOn(path.join(work, 'graph'), 'tfjs-webgpu');
@@ -118,7 +124,7 @@ describe('WebGPU parity on the upstream golden set (≤ 1e-3 × max|ref|, ≥ 99
   });
 });
 
-describe('ort-webgpu keeps data on the GPU between calls', () => {
+describe('ort-webgpu keeps data on the GPU between calls', { timeout: SLOW }, () => {
   it('reads back only the outputs fetched, the same labels as a full read-back, and reports upload, compute and read-back', async (ctx) => {
     needAdapter(ctx);
     const file = path.join(work, 'labels.onnx');
@@ -143,10 +149,25 @@ describe('ort-webgpu keeps data on the GPU between calls', () => {
     } finally {
       await runner.dispose();
     }
-  }, 120_000);
+  });
+
+  it('creates sessions asked for at the same time one after the other (the EP allows one creation at a time)', async (ctx) => {
+    needAdapter(ctx);
+    const { onnx, input } = groupedConvRepro({ form: 'depthwise' });
+    const file = path.join(work, 'concurrent.onnx');
+    fs.writeFileSync(file, onnx);
+    const runners = await Promise.all([loadRunner(file, 'ort-webgpu'), loadRunner(file, 'ort-webgpu'), loadRunner(file, 'ort-webgpu-default')]);
+    try {
+      const outs = await Promise.all(runners.map(async (r) => (await r.run({ input })).output!));
+      expect(maxRel(outs[1]!, outs[0]!)).toBeLessThan(1e-6);
+      expect(maxRel(outs[2]!, outs[0]!)).toBeLessThan(1e-5);
+    } finally {
+      for (const r of runners) await r.dispose();
+    }
+  });
 });
 
-describe('the minimal reproduction: one grouped conv, 6 outputs per group', () => {
+describe('the minimal reproduction: one grouped conv, 6 outputs per group', { timeout: SLOW }, () => {
   it('is wrong on the defaults, right with NCHW or in depthwise form', async (ctx) => {
     needAdapter(ctx);
     const run = async (form: 'native' | 'depthwise', runtime: string) => {
@@ -163,7 +184,7 @@ describe('the minimal reproduction: one grouped conv, 6 outputs per group', () =
   });
 });
 
-describe('bisenet verify on the WebGPU runtimes', () => {
+describe('bisenet verify on the WebGPU runtimes', { timeout: SLOW }, () => {
   it('exits 1 and prints FAIL for the failing default configuration', (ctx) => {
     needAdapter(ctx);
     const r = spawnSync(process.execPath, [BIN, 'verify', path.join(work, 'model.onnx'), '--golden', golden(UPSTREAM), '--runtime', 'ort-webgpu-default'], { encoding: 'utf8' });
