@@ -12,6 +12,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 if (args.includes('--unless-packing') && ['pack', 'publish'].includes(process.env.npm_command ?? '')) process.exit(0);
 if (args.includes('--clean')) fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+let tsc;
+try {
+  tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+} catch {
+  // A fresh clone without its dependencies: one line that says what to run, not a stack trace.
+  process.stderr.write('error: TypeScript is not installed here: run `npm ci` first (it installs the dev dependencies and builds dist/)\n');
+  process.exit(2);
+}
 const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

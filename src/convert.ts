@@ -1,4 +1,5 @@
 import { loadCheckpoint, type Checkpoint } from './checkpoint/index.js';
+import { provenanceOf } from './checkpoint/provenance.js';
 import { EMITTERS } from './emit/emitters.js';
 import { joinChunks } from './emit/onnx.js';
 import { isTarget, OPTION_FLAGS, TARGET_IDS, TARGETS, type EmitOption, type Target } from './emit/targets.js';
@@ -42,6 +43,8 @@ export interface Converted {
   checkpoint: Checkpoint;
   ported: Ported;
   graph: Graph;
+  /** What the model records (preset, classes, the checkpoint's sha256…), as the emitters wrote it. */
+  metadata: Record<string, string>;
   /** The model file: the .onnx bytes, or a tfjs model's model.json (for ONNX, joined on first use). */
   readonly bytes: Uint8Array;
   /** The model file as pieces in order, where the emitter gives it so (ONNX): write these, no copy. */
@@ -70,14 +73,18 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
   const checkpoint = loadCheckpoint(file);
   const ported = portWeights(checkpoint, { family: opts.family, aux: opts.aux, numClasses: opts.numClasses, allowNonfinite: opts.allowNonfinite });
   const graph = modelFor(ported, { labels: opts.labels, aux: opts.aux });
-  const metadata = modelMetadataFor(ported.family, ported.numClasses, opts.dataset);
+  // The checkpoint's sha256 (verify tells a golden set of another checkpoint by it) and, where a card beside it
+  // says so, that its weights are random (segment warns that such masks mean nothing).
+  const prov = provenanceOf(file);
+  const metadata: Record<string, string> = { ...modelMetadataFor(ported.family, ported.numClasses, opts.dataset), checkpoint_sha256: prov.sha256,
+    ...(prov.weights ? { weights: prov.weights } : {}) };
   const out = EMITTERS[opts.to](graph, ported.weights, { opset: opts.opset, quantize: opts.quantize, shardBytes: opts.shardBytes,
     groupedConv: opts.groupedConv, shapes: opts.shapes, expose: opts.expose, metadata });
-  if (out instanceof Uint8Array) return { checkpoint, ported, graph, bytes: out, byteLength: out.byteLength };
+  if (out instanceof Uint8Array) return { checkpoint, ported, graph, metadata, bytes: out, byteLength: out.byteLength };
   if (Array.isArray(out)) {
     let joined: Uint8Array | undefined;
-    return { checkpoint, ported, graph, chunks: out, byteLength: out.reduce((n, c) => n + c.byteLength, 0), get bytes() { return joined ??= joinChunks(out); } };
+    return { checkpoint, ported, graph, metadata, chunks: out, byteLength: out.reduce((n, c) => n + c.byteLength, 0), get bytes() { return joined ??= joinChunks(out); } };
   }
   const main = out.get(target.main!)!;
-  return { checkpoint, ported, graph, bytes: main, byteLength: main.byteLength, files: out };
+  return { checkpoint, ported, graph, metadata, bytes: main, byteLength: main.byteLength, files: out };
 }

@@ -12,7 +12,13 @@ import { parseJsonBounded } from './util/json.js';
  * use. The one reader of recorded metadata: segment, eval, serve and the memory estimate all use it.
  * A value that is present but does not fit its schema is refused (exit 2, naming it), never trusted.
  */
-export interface RecordedMetadata { pre: Preprocessing | null; palette: number[][] | null; numClasses: number | null; classNames: string[] | null }
+export interface RecordedMetadata {
+  pre: Preprocessing | null; palette: number[][] | null; numClasses: number | null; classNames: string[] | null;
+  /** The sha256 of the checkpoint it was converted from (64 hex digits), where recorded. */
+  checkpointSha256: string | null;
+  /** What its weights are, where a card beside the checkpoint said so ('random' for test fixtures). */
+  weights: string | null;
+}
 
 /** Validates a metadata map (string values are JSON, as in ONNX metadata_props; JSON values as in tfjs). */
 export function recordedFrom(meta: Record<string, unknown>, label: string): RecordedMetadata {
@@ -24,7 +30,10 @@ export function recordedFrom(meta: Record<string, unknown>, label: string): Reco
   // A palette or name list shorter than the classes would paint some classes black or leave them unnamed.
   if (numClasses !== null && palette && palette.length < numClasses) fail('format', `${label}: the recorded palette has ${palette.length} colour${palette.length === 1 ? '' : 's'} for ${numClasses} classes`);
   if (numClasses !== null && classNames && classNames.length !== numClasses) fail('format', `${label}: the recorded class_names name ${classNames.length} classes, the model has ${numClasses}`);
-  return { pre, palette, numClasses, classNames };
+  const checkpointSha256 = typeof meta.checkpoint_sha256 === 'string' && /^[0-9a-f]{64}$/.test(meta.checkpoint_sha256) ? meta.checkpoint_sha256 : null;
+  // eslint-disable-next-line no-control-regex
+  const weights = typeof meta.weights === 'string' && meta.weights.length <= 200 && !/[\u0000-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/.test(meta.weights) ? meta.weights : null;
+  return { pre, palette, numClasses, classNames, checkpointSha256, weights };
 }
 
 export function readRecordedMetadata(modelPath: string): RecordedMetadata {

@@ -13,6 +13,9 @@ import { escapeText } from '../util/render.js';
 interface Opts { to: Target; out: string; opset?: number; aux?: boolean; labels?: boolean; family?: Family; classes?: number; force?: boolean; quantize?: Quantization; shardSize?: number;
   groupedConv?: 'native' | 'depthwise'; shapes?: string; dataset?: Dataset | 'none'; expose?: string; allowNonfinite?: boolean }
 
+/** Names of model, checkpoint and data files: a directory target given one would make a directory that looks like a file. */
+const FILE_NAME = /\.(json|onnx|tflite|pth|pt|pdparams|safetensors|npy|npz|pb|bin|png|jpe?g)$/i;
+
 /** A directory --force may replace: absent, empty, or a model directory (holds model.json). */
 function checkReplaceableDir(dir: string): void {
   let st: fs.Stats;
@@ -26,7 +29,7 @@ export function convertCommand(file: string, o: Opts): void {
   const t0 = performance.now();
   if (o.to === 'onnx' && !o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: an ONNX model's file name must end in .onnx`);
   const isDir = TARGETS[o.to].directory;
-  if (isDir && o.out.toLowerCase().endsWith('.json')) fail('usage', `--out ${o.out}: a ${o.to} model is a directory (${TARGETS[o.to].main} and the files beside it); name the directory`);
+  if (isDir && FILE_NAME.test(o.out)) fail('usage', `--out ${o.out}: a ${o.to} model is a directory (${TARGETS[o.to].main} and the files beside it); name the directory`);
   ensureNotExists(o.out, Boolean(o.force));
   if (isDir) checkReplaceableDir(o.out);
   const c = convertCheckpoint(file, { to: o.to, opset: o.opset, aux: o.aux, labels: o.labels, family: o.family, numClasses: o.classes,

@@ -1,29 +1,40 @@
 import { checkPassed, checkRuntimes, formatCheck, goldenCheckpoint, listAdapters, probeRuntimes } from '../check/runtimes.js';
 import { installLine, isInstalled } from '../runtime/index.js';
 import { fail } from '../util/errors.js';
-import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
+import { ensureNotExists, pathExists, writeFileAtomic } from '../util/fs.js';
 import { ExitCode } from './exit.js';
 
-interface Opts { force?: boolean; golden: string; checkpoint?: string; runtimes?: string[]; device?: string; list?: boolean; json?: string }
+interface Opts { force?: boolean; golden?: string; checkpoint?: string; runtimes?: string[]; device?: string; list?: boolean; json?: string }
+
+/** The upstream golden set of a clone, relative to the working directory. */
+const DEFAULT_GOLDEN = 'golden/coincheung-bisenetv2-n19';
 
 export async function doctorCommand(o: Opts): Promise<void> {
   if (o.json) ensureNotExists(o.json, Boolean(o.force));
+  // Without --golden, the clone's upstream set where there is one; elsewhere (an npm install) doctor lists the
+  // runtimes and says how to check a conversion with what the user has: the checkpoint.
+  const golden = o.golden ?? (pathExists(DEFAULT_GOLDEN) ? DEFAULT_GOLDEN : null);
+  if (o.golden !== undefined && !pathExists(o.golden)) fail('io', `golden directory not found: ${o.golden}`);
   const dawn = isInstalled('webgpu');
   const adapters = dawn ? await listAdapters().catch(() => []) : [];
   process.stdout.write(`WebGPU adapters (dawn.node): ${!dawn ? `not installed (${installLine(['webgpu'])})` : adapters.length ? adapters.map((a) => `${a.name} [${a.backend}]`).join('; ') : 'none'}\n`);
-  if (o.list) {
+  if (o.list || !golden) {
     const probes = await probeRuntimes({ device: o.device });
     const w = Math.max(...probes.map((p) => p.id.length));
     const state = (p: (typeof probes)[number]): string => (p.available ? 'yes' : p.install ? 'not installed' : 'no');
     const sw = Math.max(...probes.map((p) => state(p).length));
     for (const p of probes) process.stdout.write(`${p.id.padEnd(w)}  ${state(p).padEnd(sw)}  ${p.install ?? p.detail}\n`);
     if (o.json) writeFileAtomic(o.json, `${JSON.stringify({ adapters, runtimes: probes }, null, 2)}\n`);
+    if (!golden) {
+      process.stdout.write(`no golden set here (${DEFAULT_GOLDEN} is in a clone of bisenet-port), so no parity was checked. To check a conversion of your own, `
+        + 'compare every layer with the reference interpreter on the checkpoint: bisenet diff model.pth model.onnx; with a golden set: bisenet doctor --golden DIR\n');
+    }
     return;
   }
-  const checkpoint = o.checkpoint ?? goldenCheckpoint(o.golden);
-  if (!checkpoint) fail('usage', `${o.golden}: its manifest names no checkpoint that exists here; give --checkpoint`);
+  const checkpoint = o.checkpoint ?? goldenCheckpoint(golden);
+  if (!checkpoint) fail('usage', `${golden}: its manifest names no checkpoint that exists here; give --checkpoint`);
   const rows = await checkRuntimes({
-    checkpoint: checkpoint!, golden: o.golden, device: o.device,
+    checkpoint: checkpoint!, golden, device: o.device,
     runtimes: o.runtimes,
     log: (line) => process.stderr.write(`  ${line}\n`),
   });

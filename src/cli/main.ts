@@ -224,7 +224,7 @@ export function buildProgram(): Command {
 
   program.command('doctor')
     .description('list every runtime this machine can run (with its GPU adapter) and run the golden set through each; exit 1 if one fails parity')
-    .option('--golden <dir>', 'golden set', 'golden/coincheung-bisenetv2-n19')
+    .option('--golden <dir>', 'golden set (default: golden/coincheung-bisenetv2-n19 in a clone; without one, doctor only lists the runtimes)')
     .option('--checkpoint <file>', 'the golden set\'s checkpoint (default: from its manifest)')
     .option('--runtimes <ids>', 'comma-separated runtimes to check (default: all; see "Runtimes" below)', runtimesOption)
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')

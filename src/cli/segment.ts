@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import type { Family } from '../models/bisenetv2.js';
 import type { Dataset } from '../presets.js';
-import { classShares, encodeOverlay, encodeSegmentation, segmentImage, segmentMany } from '../segment.js';
+import { classShares, encodeOverlay, encodeSegmentation, probeImage, segmentImage, segmentMany } from '../segment.js';
 import { fail } from '../util/errors.js';
-import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
+import { ensureNotExists, pathExists, writeFileAtomic } from '../util/fs.js';
+import { escapeText } from '../util/render.js';
 
 interface Opts {
   image?: string; out?: string; outDir?: string; overlay?: string | boolean; raw?: boolean; batch?: number; quiet?: boolean;
@@ -27,6 +28,9 @@ export async function segmentCommand(model: string, images: string[], o: Opts): 
   const overlay = o.overlay === true ? out.replace(/\.png$/i, '.overlay.png') : o.overlay || undefined;
   if (overlay !== undefined && !overlay.toLowerCase().endsWith('.png')) fail('usage', `--overlay ${overlay}: the overlay is written as a .png`);
   if (overlay !== undefined && path.resolve(overlay) === path.resolve(out)) fail('usage', '--overlay and --out name the same file');
+  // What is missing among the inputs is said before what is in the way among the outputs.
+  if (!pathExists(model)) fail('io', `model not found: ${model}`);
+  await probeImage(image, image);
   ensureNotExists(out, Boolean(o.force));
   if (overlay) ensureNotExists(overlay, Boolean(o.force));
   const t0 = performance.now();
@@ -36,6 +40,12 @@ export async function segmentCommand(model: string, images: string[], o: Opts): 
   if (overlay) writeFileAtomic(overlay, blended!);
   process.stdout.write(`${image}: ${s.width}×${s.height}, ${s.numClasses} classes → ${out}${overlay ? ` + ${overlay}` : ''} (${o.raw ? 'class indices' : 'palette'}; `
     + `${classShares(s.counts, s)}) in ${(performance.now() - t0).toFixed(0)} ms\n`);
+  noteRandomWeights(model, s.weights);
+}
+
+/** A model converted from a checkpoint whose card says its weights are random (the shipped parity fixtures) segments nothing real. */
+export function noteRandomWeights(model: string, weights: string | null): void {
+  if (weights === 'random') process.stderr.write(`note: ${escapeText(model)} records random weights (a parity fixture, not a trained model): its masks show no real classes\n`);
 }
 
 async function segmentManyCommand(model: string, images: string[], o: Opts): Promise<void> {
@@ -56,4 +66,5 @@ async function segmentManyCommand(model: string, images: string[], o: Opts): Pro
     + `postprocess ${ms(t.postprocess, n)}, encode ${ms(t.encode, n)} (on the path; PNG encoding and writing run beside inference)\n`
     + `outside the runtime: ${outside.toFixed(0)} ms per frame (${(100 * outside / (t.inference / n)).toFixed(1)} % of the runtime's ${ms(t.inference, n)})\n`
     + `classes: ${classShares(r.counts, r)}\n`);
+  noteRandomWeights(model, r.weights);
 }

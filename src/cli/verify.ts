@@ -2,7 +2,10 @@ import { toleranceFor } from '../check/runtimes.js';
 import { checkModelInput } from '../infer.js';
 import { loadRunner } from '../runtime/index.js';
 import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
-import { verifyGolden } from '../verify/index.js';
+import { verifyGolden, type VerifyReport } from '../verify/index.js';
+import { sha256File } from '../checkpoint/provenance.js';
+import { readRecordedMetadata } from '../model-metadata.js';
+import { escapeText } from '../util/render.js';
 import { reportJunit } from '../verify/junit.js';
 import { formatReport, reportJson } from '../verify/report.js';
 import { formatDiff } from '../diff/report.js';
@@ -12,6 +15,27 @@ import { ExitCode } from './exit.js';
 interface Opts {
   layers?: string | boolean; checkpoint?: string; golden: string; json?: string; junit?: string; force?: boolean; runtime?: string; threads?: number; device?: string;
   tfjsFlags?: Record<string, boolean | number | string>; tolerance?: number; minAgreement?: number;
+}
+
+/**
+ * A golden set answers for the checkpoint it was made from: where the model records the sha256 of its own
+ * checkpoint and a case's manifest names another one, a failure says so (the usual cause of a FAIL with a
+ * large error is a golden set of another checkpoint, not a broken port).
+ */
+function provenanceNotes(model: string, report: VerifyReport): string[] {
+  let own: string | null = null;
+  try { own = readRecordedMetadata(model).checkpointSha256; } catch { return []; }
+  if (!own) return [];
+  const hashes = new Map<string, string>();
+  const notes: string[] = [];
+  for (const c of report.cases) {
+    if (!c.checkpoint) continue;
+    if (!hashes.has(c.checkpoint)) hashes.set(c.checkpoint, sha256File(c.checkpoint));
+    if (hashes.get(c.checkpoint) === own) continue;
+    notes.push(`note: ${escapeText(c.case)} was made from ${escapeText(c.checkpoint)}, and this model from another checkpoint (sha256 ${own.slice(0, 12)}…): `
+      + 'its outputs are not expected to match; verify against the golden set of the model\'s own checkpoint');
+  }
+  return notes;
 }
 
 export async function verifyCommand(model: string, o: Opts): Promise<void> {
@@ -27,6 +51,7 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
     const tol = { rel: o.tolerance ?? own.rel, minAgreement: o.minAgreement ?? own.minAgreement };
     const report = await verifyGolden(runner, model, o.golden, tol, (x, label) => checkModelInput(x, label, model));
     process.stdout.write(`${formatReport(report)}\n`);
+    for (const line of provenanceNotes(model, report)) process.stdout.write(`${line}\n`);
     if (o.json) writeFileAtomic(o.json, `${reportJson(report)}\n`);
     if (o.junit) writeFileAtomic(o.junit, reportJunit(report));
     pass = report.pass;

@@ -82,7 +82,7 @@ export async function openModel(modelPath: string, opts: OpenOptions = {}): Prom
     label = `${path.basename(modelPath)} (converted in memory to ${rt.model})`;
     const files = c.files ?? new Map([['model.onnx', c.bytes]]);
     runner = await rt.load(label, { ...opts, files });
-    const meta: Record<string, unknown> = { ...c.graph.metadata, ...modelMetadataFor(c.ported.family, c.ported.numClasses, opts.dataset) };
+    const meta: Record<string, unknown> = { ...c.graph.metadata, ...c.metadata };
     meta.num_classes = c.ported.numClasses;
     info = recordedFrom(meta, `${label}: metadata`);
   } else {

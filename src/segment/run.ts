@@ -71,7 +71,7 @@ export function classShares(counts: Float64Array, info: Pick<ModelInfo, 'classNa
 }
 
 /** One image: decode, run, labels at the image's size (the library form of `bisenet segment --image`). */
-export async function segmentImage(modelPath: string, imagePath: string, opts: OpenOptions = {}): Promise<Segmentation & { image: RgbImage; counts: Float64Array; model: string }> {
+export async function segmentImage(modelPath: string, imagePath: string, opts: OpenOptions = {}): Promise<Segmentation & { image: RgbImage; counts: Float64Array; model: string; weights: string | null }> {
   const image = await decodeRgb(imagePath, imagePath);
   const model = await openModel(modelPath, opts);
   const runner = new FrameRunner(model);
@@ -79,7 +79,7 @@ export async function segmentImage(modelPath: string, imagePath: string, opts: O
     const [labels] = await runner.run([{ image }]);
     const numClasses = model.info.numClasses!;
     return { width: image.width, height: image.height, numClasses, labels: labels!, palette: paletteFor(numClasses, model.info.palette),
-      classNames: model.info.classNames, image, counts: runner.counts!, model: model.label };
+      classNames: model.info.classNames, image, counts: runner.counts!, model: model.label, weights: model.info.weights };
   } finally {
     await runner.dispose();
   }
@@ -106,6 +106,8 @@ export interface SegmentManySummary {
   counts: Float64Array;
   classNames: string[] | null;
   outputs: number;
+  /** What the model records of its weights ('random' for test fixtures), or null. */
+  weights: string | null;
 }
 
 /** The output file names of one image. */
@@ -158,5 +160,5 @@ export async function segmentMany(modelPath: string, inputs: readonly string[], 
   }
   const seconds = (performance.now() - t0) / 1000;
   return { images: images.length, seconds, framesPerSecond: images.length / seconds, times: runner.times, runtime: model.runner.runtime,
-    device: model.runner.device, model: model.label, counts: runner.counts!, classNames: model.info.classNames, outputs: images.length * (o.overlay ? 2 : 1) };
+    device: model.runner.device, model: model.label, counts: runner.counts!, classNames: model.info.classNames, outputs: images.length * (o.overlay ? 2 : 1), weights: model.info.weights };
 }

@@ -2,7 +2,7 @@ import type { Runner } from '../runtime/types.js';
 import { fail } from '../util/errors.js';
 import { toFloat32, type NdArray } from '../util/ndarray.js';
 import { compareOutputs, DEFAULT_TOLERANCE, type OutputStats, type Tolerance } from './compare.js';
-import { loadGolden, readReference } from './golden.js';
+import { loadGolden, manifestCheckpoint, readReference } from './golden.js';
 
 export { DEFAULT_TOLERANCE, type OutputStats, type Tolerance } from './compare.js';
 
@@ -15,6 +15,8 @@ export interface CaseReport {
   pass: boolean;
   /** milliseconds the runner took for this case */
   ms?: number;
+  /** the checkpoint the case's manifest names, where it exists here (null: none named or found) */
+  checkpoint?: string | null;
 }
 
 export interface VerifyReport {
@@ -25,6 +27,11 @@ export interface VerifyReport {
   tolerance: Tolerance;
   cases: CaseReport[];
   pass: boolean;
+}
+
+/** The checkpoint a case's manifest names and that exists here, or null (a manifest naming none, or one outside the set's project). */
+function checkpointOf(dir: string): string | null {
+  try { return manifestCheckpoint(dir); } catch { return null; }
 }
 
 /** The model's inputs as float32, whatever float type the golden file holds. */
@@ -52,7 +59,7 @@ export async function verifyGolden(runner: Runner, modelPath: string, goldenDir:
     const refs = new Map([...c.references].map(([name, file]) => [name, () => readReference(file)] as const));
     const { stats, skipped } = compareOutputs(outputs, refs, tol);
     if (stats.length === 0) fail('usage', `${c.dir}: none of the reference outputs (${[...c.references.keys()].join(', ')}) is an output of the model (${runner.outputNames.join(', ')})`);
-    reports.push({ case: c.name, inputShape: input.shape, outputs: stats, skipped, pass: stats.every((s) => s.pass), ms });
+    reports.push({ case: c.name, inputShape: input.shape, outputs: stats, skipped, pass: stats.every((s) => s.pass), ms, checkpoint: checkpointOf(c.dir) });
   }
   return {
     model: modelPath, runtime: runner.runtime, device: runner.device, golden: goldenDir, tolerance: tol,
