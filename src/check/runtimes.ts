@@ -48,9 +48,9 @@ export const KNOWN_FAILURES: Record<string, string> = Object.fromEntries(RUNTIME
 export type Probe = RuntimeProbe;
 
 /** Which runtimes can run here, without loading a model. */
-export async function probeRuntimes(opts: { device?: string } = {}): Promise<Probe[]> {
+export async function probeRuntimes(opts: { device?: string; ids?: string[] } = {}): Promise<Probe[]> {
   const out: Probe[] = [];
-  for (const r of RUNTIMES) out.push(await probeRuntime(r, { device: opts.device }));
+  for (const r of RUNTIMES) if (!opts.ids || opts.ids.includes(r.id)) out.push(await probeRuntime(r, { device: opts.device }));
   return out;
 }
 

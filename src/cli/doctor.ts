@@ -19,7 +19,7 @@ export async function doctorCommand(o: Opts): Promise<void> {
   const adapters = dawn ? await listAdapters().catch(() => []) : [];
   process.stdout.write(`WebGPU adapters (dawn.node): ${!dawn ? `not installed (${installLine(['webgpu'])})` : adapters.length ? adapters.map((a) => `${a.name} [${a.backend}]`).join('; ') : 'none'}\n`);
   if (o.list || !golden) {
-    const probes = await probeRuntimes({ device: o.device });
+    const probes = await probeRuntimes({ device: o.device, ids: o.runtimes });
     const w = Math.max(...probes.map((p) => p.id.length));
     const state = (p: (typeof probes)[number]): string => (p.available ? 'yes' : p.install ? 'not installed' : 'no');
     const sw = Math.max(...probes.map((p) => state(p).length));

@@ -1,0 +1,128 @@
+/**
+ * The messages a newcomer meets: each one line, naming the problem and what to do next.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { convertCheckpoint } from '../../src/convert.js';
+import { causeText } from '../../src/util/errors.js';
+import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
+
+function bisenet(args: string[], cwd?: string) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+const oneErrorLine = (stderr: string): string => {
+  const lines = stderr.trim().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^error: /);
+  return lines[0]!;
+};
+
+const CKPT = fixture(UPSTREAM, 'model.pth');
+let work: string;
+let model: string;
+
+beforeAll(() => {
+  work = tmpDir('bisenet-messages-');
+  model = path.join(work, 'n19.onnx');
+  fs.writeFileSync(model, convertCheckpoint(CKPT, { to: 'onnx' }).bytes);
+});
+
+describe('messages name the problem and what to do, on one line', () => {
+  it('an unknown command gets its suggestion on the same line', () => {
+    const r = bisenet(['verfy']);
+    expect(r.code).toBe(2);
+    expect(oneErrorLine(r.stderr)).toBe("error: unknown command 'verfy' (Did you mean verify?)");
+  });
+
+  it('a third-party error keeps every line of its message (onnxruntime puts the dimensions on the second)', () => {
+    const e = new Error('Got invalid dimensions for input: input for the following indices\n index: 2 Got: 96 Expected: 512\n Please fix either the inputs/outputs or the model.');
+    expect(causeText(e)).toBe('Got invalid dimensions for input: input for the following indices; index: 2 Got: 96 Expected: 512; Please fix either the inputs/outputs or the model.');
+    expect(causeText(new Error('x'.repeat(2000)), 100)).toHaveLength(101);
+  });
+
+  it('a fixed-size model run at another size says which dimensions differ and what to do', () => {
+    const trt = path.join(work, 'trt');
+    const c = convertCheckpoint(CKPT, { to: 'tensorrt', shapes: '1x3x64x96' });
+    fs.mkdirSync(trt);
+    for (const [f, d] of c.files!) fs.writeFileSync(path.join(trt, f), d);
+    const r = bisenet(['infer', path.join(trt, 'model.onnx'), '--input', golden(UPSTREAM, 'input.npy'), '--out', path.join(work, 'y.npy')]);
+    expect(r.code).toBe(2);
+    const line = oneErrorLine(r.stderr);
+    expect(line).toMatch(/index: 2 Got: 96 Expected: 64; index: 3 Got: 160 Expected: 96/);
+    expect(line).toMatch(/fixed input size: give an input of that size, or convert the checkpoint again/);
+    expect(fs.existsSync(path.join(work, 'y.npy'))).toBe(false);
+  });
+
+  it('a runtime that cannot load a model names those that can', () => {
+    const r = bisenet(['infer', model, '--input', golden(UPSTREAM, 'input.npy'), '--out', path.join(work, 'y.npy'), '--runtime', 'tfjs-wasm']);
+    expect(r.code).toBe(2);
+    expect(oneErrorLine(r.stderr)).toMatch(/runtime tfjs-wasm cannot load .*n19\.onnx; runtimes that load it: ort-cpu \(default\), .*chromium-ort-wasm/);
+  });
+
+  it('verify against a golden set of another checkpoint says so, and a shape that differs shows no figures', () => {
+    const r = bisenet(['verify', model, '--golden', path.join(ROOT, 'golden')]);
+    expect(r.code).toBe(1);
+    // The upstream set matches; the PaddleSeg one was made from another checkpoint; the mmseg one has 150 classes.
+    expect(r.stdout).toMatch(/^note: paddleseg-bisenetv2-n19 was made from .*model\.pdparams, and this model from another checkpoint/m);
+    expect(r.stdout).not.toMatch(/^note: coincheung-bisenetv2-n19/m);
+    const mmseg = r.stdout.split('\n').find((l) => /^mmseg-bisenetv2-n150-b2\s+logits\s/.test(l))!;
+    expect(mmseg).toMatch(/the golden set is of a 150-class model, this model has 19 classes/);
+    expect(mmseg).not.toMatch(/\binf\b|0\.000/);
+    // The model's own golden set: no note.
+    const own = bisenet(['verify', model, '--golden', golden(UPSTREAM)]);
+    expect(own.code).toBe(0);
+    expect(own.stdout).not.toMatch(/^note:/m);
+  });
+
+  it('segment says that an input is missing before that an output is in the way', () => {
+    const out = path.join(work, 'exists.png');
+    fs.writeFileSync(out, 'mine');
+    let r = bisenet(['segment', model, '--image', path.join(work, 'nope.png'), '--out', out]);
+    expect(oneErrorLine(r.stderr)).toMatch(/image not found: .*nope\.png/);
+    r = bisenet(['segment', path.join(work, 'nope.onnx'), '--image', path.join(work, 'nope.png'), '--out', out]);
+    expect(oneErrorLine(r.stderr)).toMatch(/model not found: .*nope\.onnx/);
+    expect(fs.readFileSync(out, 'utf8')).toBe('mine');
+  });
+
+  it('segment notes that a fixture with random weights segments nothing real', () => {
+    const r = bisenet(['segment', model, '--image', path.join(ROOT, 'data', 'synthetic-val', 'images', '0000.png'), '--out', path.join(work, 'm.png'), '--force']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^note: .*records random weights \(a parity fixture, not a trained model\)/);
+    // The trained fixture's card says what it was trained on, not "random": no note.
+    const c = convertCheckpoint(fixture('trained-synthetic-n19', 'model.pth'), { to: 'onnx' });
+    expect(c.metadata.weights).toMatch(/^trained on synthetic street scenes/);
+    expect(c.metadata.checkpoint_sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('a directory target refuses an --out named like a file, and makes nothing', () => {
+    const out = path.join(work, 'x.onnx');
+    const r = bisenet(['convert', CKPT, '--to', 'tfjs-graph', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(oneErrorLine(r.stderr)).toMatch(/a tfjs-graph model is a directory .*name the directory/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('doctor outside a clone lists the runtimes and says how to check a conversion; a missing --golden is one line', () => {
+    const empty = tmpDir('bisenet-doctor-');
+    const r = bisenet(['doctor', '--runtimes', 'ort-cpu'], empty);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ort-cpu\s+yes/m);
+    expect(r.stdout).toMatch(/no golden set here .*bisenet diff model\.pth model\.onnx/);
+    const missing = bisenet(['doctor', '--golden', 'nope'], empty);
+    expect(missing.code).toBe(2);
+    expect(oneErrorLine(missing.stderr)).toBe('error: golden directory not found: nope');
+    expect(missing.stdout).toBe('');
+  });
+
+  it('building without the dev dependencies says to run npm ci, not a stack trace', () => {
+    const copy = tmpDir('bisenet-build-');
+    fs.mkdirSync(path.join(copy, 'scripts'));
+    fs.copyFileSync(path.join(ROOT, 'scripts', 'build.mjs'), path.join(copy, 'scripts', 'build.mjs'));
+    const r = spawnSync(process.execPath, [path.join(copy, 'scripts', 'build.mjs'), '--clean'], { encoding: 'utf8', cwd: copy });
+    expect(r.status).toBe(2);
+    expect(oneErrorLine(r.stderr)).toMatch(/TypeScript is not installed here: run `npm ci` first/);
+  });
+});
