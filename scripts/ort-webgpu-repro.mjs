@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The minimal reproduction of onnxruntime-web 1.30's WebGPU grouped-conv bug (README, "GPU runtimes"):
+// The minimal reproduction of onnxruntime-web 1.30's WebGPU grouped-conv bug (docs/gpu.md):
 // writes one grouped 3×3 conv (16 groups, 6 output channels each) as ONNX, in both forms, and runs it
 // on onnxruntime-node's CPU EP (the reference) and on onnxruntime-web's WebGPU EP with its default and
 // with preferredLayout NCHW.   node scripts/ort-webgpu-repro.mjs [--out DIR] [--device SPEC]

@@ -1,4 +1,4 @@
-// The README's segment figure: one held-out synthetic image, its label, and the mask and overlay that the
+// The segment figure of the README and docs/trained-model.md: one held-out synthetic image, its label, and the mask and overlay that the
 // shipped CLI draws (bin/bisenet segment), side by side in a 2×2 grid. The label is coloured with the same
 // palette (ignored pixels black). Usage: node scripts/segment-figure.mjs [model] [image name] [out]
 import { spawnSync } from 'node:child_process';

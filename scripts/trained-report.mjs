@@ -2,7 +2,7 @@
 // Task-level parity of the trained synthetic checkpoint in every CPU runtime, and its quantized tfjs
 // weights: mIoU on the held-out set (vs PyTorch's, from the manifest) and label agreement with PyTorch's
 // own predictions (eval --labels <pytorch-labels>: pixel accuracy over every pixel = agreement). All through
-// the shipped CLI. Prints a Markdown table (the README's) and writes .tmp/trained-report/report.json.
+// the shipped CLI. Prints a Markdown table (docs/trained-model.md's) and writes .tmp/trained-report/report.json.
 //
 //   node scripts/trained-report.mjs [--limit N] [--cpu-limit N]
 import { execFileSync } from 'node:child_process';

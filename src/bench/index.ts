@@ -302,7 +302,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const runner = await loadRunner(modelPath, id, { threads: o.threads, device: o.device });
       if (id === 'tfjs-wasm' && !/threaded/.test(runner.device)) {
         report.notes.push('tfjs-wasm ran its single-threaded SIMD build: tfjs-backend-wasm 4.22 never picks its threaded build in Node '
-          + '(WASM_HAS_MULTITHREAD_SUPPORT is false when IS_NODE, tfjs#3830); BISENET_WASM_THREADS=N forces it (experimental: README, "tfjs-wasm and threads")');
+          + '(WASM_HAS_MULTITHREAD_SUPPORT is false when IS_NODE, tfjs#3830); BISENET_WASM_THREADS=N forces it (experimental: docs/performance.md, "tfjs-wasm and threads")');
       }
       try {
         // As for onnxruntime: every output but the in-graph argmax, then `labels` alone where the model has it (what

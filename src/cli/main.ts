@@ -84,7 +84,7 @@ export function buildProgram(): Command {
     .description('Port BiSeNet V2 checkpoints to ONNX, run them, and verify parity against PyTorch goldens')
     .version(packageVersion())
     .option('-v, --verbose', 'print details of errors (e.g. every mismatching key)')
-    .option('--budget <name=value>', 'change a resource limit (repeatable; see the README\'s limits section), e.g. --budget zip-inflated-bytes=4GiB', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--budget <name=value>', 'change a resource limit (repeatable; see docs/security.md, Limits), e.g. --budget zip-inflated-bytes=4GiB', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--max-memory <size>', `largest estimated memory for a model run (default ${(LIMITS.modelMemory / 2 ** 20).toFixed(0)} MiB here), e.g. 4GiB`)
     .hook('preAction', (cmd) => {
       const g = cmd.opts() as { verbose?: boolean; budget?: string[]; maxMemory?: string };
@@ -249,8 +249,26 @@ export function buildProgram(): Command {
     .option('--force', 'replace the --json file if it exists')
     .action(async (o) => (await import('./bench.js')).benchCommand(o));
 
+  for (const c of program.commands) {
+    const lines = EXAMPLES[c.name()];
+    if (lines) c.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ bisenet ${c.name()} ${l}`.trimEnd()).join('\n')}\n`);
+  }
   return program;
 }
+
+/** Two or three real invocations per command, shown at the end of its --help. */
+const EXAMPLES: Record<string, string[]> = {
+  inspect: ['model_final_v2_city.pth', 'model.pdparams --json'],
+  convert: ['model.pth --to onnx --out model.onnx --labels', 'model.pth --to tfjs-graph --out web/bisenetv2 --quantize float16', 'model.pth --to tensorrt --out trt/ --shapes 1x3x512x1024'],
+  infer: ['model.onnx --input x.npy --out logits.npy --labels', 'web/bisenetv2 --input x.npy --out logits.npy --runtime tfjs-wasm'],
+  segment: ['model.onnx --image street.jpg --out mask.png --overlay overlay.png', "model.pth 'frames/**/*.png' --out-dir masks/ --overlay --batch 2"],
+  eval: ['model.onnx --data data/synthetic-val', 'model.pth --data DIR --compare-to 75.56 --max-miou-drop 0.1 --json scores.json'],
+  verify: ['model.onnx --golden golden/coincheung-bisenetv2-n19', 'web/bisenetv2 --golden golden/coincheung-bisenetv2-n19 --runtime tfjs-wasm --junit report.xml', 'model.onnx --golden golden/coincheung-bisenetv2-n19 --layers'],
+  serve: ['model.onnx', 'web/bisenetv2 --golden golden/coincheung-bisenetv2-n19 --port 8080'],
+  diff: ['model.pth model.onnx', 'model.onnx web/bisenetv2 --runtime-b tfjs-wasm --golden golden/coincheung-bisenetv2-n19'],
+  doctor: ['', '--runtimes ort-cpu,tfjs-wasm', '--list'],
+  bench: ['--checkpoint model.pth', '--model model.onnx --runtime ort-cpu --size 512x1024,1024x2048 --json bench.json'],
+};
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();

@@ -15,8 +15,8 @@ import { isCheckpointPath, referenceModel } from '../runtime/reference.js';
 /**
  * Default per-tensor tolerance: max |Δ| ≤ 1e-4 × max |A| of that tensor. Float32 runtimes against
  * the float64 reference stay within a few 1e-6 at every tensor of the shipped models (measured,
- * README), growing slowly with depth; the smallest planted fault (BatchNorm eps 1e-3 for 1e-5)
- * moves its tensor by a few 1e-4 and more. See README "Layer-wise parity".
+ * docs/diff.md), growing slowly with depth; the smallest planted fault (BatchNorm eps 1e-3 for 1e-5)
+ * moves its tensor by a few 1e-4 and more. See docs/diff.md.
  */
 export const DEFAULT_LAYER_TOLERANCE = 1e-4;
 

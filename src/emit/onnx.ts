@@ -22,7 +22,7 @@ export interface OnnxEmitOptions {
    * How grouped convolutions with several output channels per group (the GE layers' C→6C, groups C)
    * are written: `native` (one Conv with `group`), or `depthwise`: a channel repeat (Gather) and a
    * depthwise Conv, the same arithmetic exactly. `depthwise` avoids onnxruntime-web 1.30's WebGPU EP
-   * bug on grouped convs in NHWC (README, "GPU runtimes").
+   * bug on grouped convs in NHWC (docs/gpu.md).
    */
   groupedConv?: 'native' | 'depthwise';
   /** Input dims, static sizes or symbolic names (default N, channels, H, W); outputs follow. */

@@ -7,7 +7,6 @@
  * and its runner in `./index.ts` (the registry refuses an entry without one).
  */
 import type { Target } from '../emit/targets.js';
-import { installLine } from './packages.js';
 
 /** Which parity bar a runtime is held to by `doctor` and `gpu-check` (numbers: src/check/runtimes.ts). */
 export type ToleranceClass = 'cpu' | 'gpu';
@@ -47,7 +46,7 @@ export const RUNTIME_CATALOG: RuntimeCatalogEntry[] = [
   {
     ...gpu, id: 'ort-webgpu-default', model: 'onnx', packages: WEBGPU_ORT_PACKAGES,
     description: 'onnxruntime-web WebGPU EP with its defaults (NHWC: wrong on grouped convs in 1.30; kept to show it)',
-    knownFailure: 'onnxruntime-web 1.30 WebGPU EP in its default NHWC layout computes grouped convs with several outputs per group wrongly (README: GPU runtimes)',
+    knownFailure: 'onnxruntime-web 1.30 WebGPU EP in its default NHWC layout computes grouped convs with several outputs per group wrongly (docs/gpu.md)',
   },
   { ...gpu, id: 'tfjs-webgpu', model: 'tfjs-graph', packages: ['@tensorflow/tfjs-backend-webgpu', 'webgpu'], description: 'TensorFlow.js, WebGPU backend (dawn.node: a GPU, or lavapipe in software)' },
   { ...gpu, id: 'tensorrt', model: 'tensorrt', description: 'NVIDIA TensorRT through trtexec (engine built per input shape; fp32)' },
@@ -69,6 +68,11 @@ export const RUNTIME_CATALOG: RuntimeCatalogEntry[] = [
 
 export const RUNTIME_IDS = (): string[] => RUNTIME_CATALOG.map((r) => r.id);
 
-/** One line per runtime, for `--help`: id, what it is, and what a default install lacks for it. */
-export const runtimeHelp = (): string => RUNTIME_CATALOG.map((r) =>
-  `  ${r.id.padEnd(20)} ${r.description}${r.packages.length ? ` [optional: ${installLine(r.packages)}]` : ''}`).join('\n');
+/**
+ * One short line per runtime, for `--help`: id and what it is (the description up to its first aside), and a
+ * mark where a default install lacks packages for it; `bisenet doctor --list` gives each one's install line.
+ */
+export const runtimeHelp = (): string => [
+  ...RUNTIME_CATALOG.map((r) => `  ${r.id.padEnd(20)} ${r.description.split(/ \(|; /)[0]}${r.packages.length ? ' *' : ''}`),
+  '  * needs optional packages: bisenet doctor --list says which are installed, and the npm i line for the others',
+].join('\n');

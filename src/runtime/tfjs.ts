@@ -237,7 +237,7 @@ export async function loadModel(t: Tfjs, modelPath: string, files?: ReadonlyMap<
 /**
  * tfjs-wasm threads: 1 (the SIMD build), unless BISENET_WASM_THREADS=N asks for the threaded build
  * (./tfjs-wasm-threads.ts). Experimental, not tied to --threads: 1.6–1.9× faster at 512×1024 on the idle
- * 2-core VM, slower than one thread when its cores are shared (README, "tfjs-wasm and threads").
+ * 2-core VM, slower than one thread when its cores are shared (docs/performance.md, "tfjs-wasm and threads").
  */
 function wasmThreadsFromEnv(): number {
   const n = Number(process.env.BISENET_WASM_THREADS);

@@ -4,7 +4,7 @@ import { fail } from './errors.js';
  * Resource limits of the readers and runners. A file from a stranger must not make this tool allocate
  * more than the file justifies, recurse without bound, or spin: each limit below is checked before the
  * work. Every limit can be changed with `--budget NAME=VALUE` (a few also have their own flag); the
- * README's limits section lists them.
+ * docs/security.md's limits section lists them.
  */
 export const LIMITS = {
   /** zip: entries in one archive (torch.save writes one per storage, a few hundred for BiSeNetV2) */

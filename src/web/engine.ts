@@ -122,7 +122,7 @@ async function openOrt(spec: EngineSpec): Promise<Engine> {
   if (spec.backend === 'ort-webgpu') {
     device = `WebGPU ${await webgpuAdapterName()}, NCHW layout`;
     // onnxruntime-web 1.30's WebGPU EP computes grouped convs wrongly in its default NHWC layout
-    // (README: GPU runtimes); NCHW is the workaround, as in Node's ort-webgpu.
+    // (docs/gpu.md); NCHW is the workaround, as in Node's ort-webgpu.
     ep = { name: 'webgpu', preferredLayout: 'NCHW' } as OrtNs.InferenceSession.ExecutionProviderConfig;
   } else {
     device = `WebAssembly SIMD, ${ort.env.wasm.numThreads} thread(s)`;

@@ -126,3 +126,18 @@ describe('messages name the problem and what to do, on one line', () => {
     expect(oneErrorLine(r.stderr)).toMatch(/TypeScript is not installed here: run `npm ci` first/);
   });
 });
+
+describe('--help', () => {
+  it('every command ends its help with examples of itself, and lists runtimes one short line each', async () => {
+    const { buildProgram } = await import('../../src/cli/main.js');
+    const names = buildProgram().commands.map((c) => c.name());
+    expect(names.length).toBeGreaterThanOrEqual(10);
+    for (const name of names) {
+      const r = bisenet([name, '--help']);
+      expect(r.code, name).toBe(0);
+      const examples = r.stdout.slice(r.stdout.lastIndexOf('\nExamples:\n'));
+      expect(examples, name).toMatch(new RegExp(`^\\nExamples:\\n(  \\$ bisenet ${name}( .*)?\\n){2,}$`));
+      for (const line of r.stdout.split('\n')) if (/^ {2}[a-z][\w-]+ {2,}/.test(line)) expect(line.length, line).toBeLessThanOrEqual(100);
+    }
+  });
+});

@@ -19,7 +19,7 @@ const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
 function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k)) env[k] = v;
-  // onnxruntime-node's install script would download CUDA binaries (README: Install).
+  // onnxruntime-node's install script would download CUDA binaries (docs/install.md).
   return { ...env, ONNXRUNTIME_NODE_INSTALL: 'skip' };
 }
 
