@@ -198,10 +198,12 @@ export function buildProgram(): Command {
 
   program.command('serve')
     .description('serve a page to try a model in a browser: drop an image, see the mask, time it, and check the golden set on that device')
-    .argument('<model>', 'model: an .onnx file, or a TensorFlow.js model directory or its model.json')
+    .argument('<model>', 'model: an .onnx file, a tfjs model directory or its model.json, or a checkpoint (converted in memory to tfjs-layers, nothing written)')
     .option('--port <n>', 'port (default: a free one)', intOption('--port', 0, 65535))
     .option('--host <address>', 'address to listen on; anything but loopback prints a warning', '127.0.0.1')
     .option('--golden <dir>', 'golden set of this model, for the page\'s "check this device" button')
+    .addOption(new Option('--family <family>', 'checkpoint family (default: detected), or the preset family for models that record no preprocessing').choices(['coincheung', 'mmseg', 'paddleseg']))
+    .addOption(new Option('--dataset <name>', 'preset dataset, for checkpoints and models that record no preprocessing').choices(['cityscapes', 'ade20k', 'coco-stuff']))
     .action(async (model: string, o) => (await import('./serve.js')).serveCommand(model, o));
 
   program.command('diff')
