@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { TOLERANCES } from './check/runtimes.js';
 import { readRecordedMetadata, recordedFrom, type RecordedMetadata } from './model-metadata.js';
 import type { Family } from './models/bisenetv2.js';
-import { modelMetadataFor, preprocessingFor, type Dataset } from './presets.js';
+import { CITYSCAPES_PALETTE, modelMetadataFor, preprocessingFor, type Dataset } from './presets.js';
 import { CHROMIUM_RUNTIMES_BY_BACKEND, modelRoutes } from './runtime/chromium.js';
 import { installLine, isInstalled, missingPackages } from './runtime/packages.js';
 import { ORT_WEBGPU_SCRIPT, pageHtml, startWebServer, TFJS_SCRIPTS, type Blob } from './runtime/web-server.js';
@@ -139,6 +139,8 @@ export async function startServe(modelPath: string, opts: ServeOptions = {}): Pr
     // with no recorded class count the page extends it to the classes the model outputs.
     numClasses: info.numClasses,
     palette: info.numClasses ? paletteFor(info.numClasses, info.palette) : info.palette ?? [],
+    // As segment's paletteFor: a model that records neither palette nor class count and outputs 19 classes gets Cityscapes'.
+    palette19: info.numClasses || info.palette ? null : CITYSCAPES_PALETTE,
     classNames: info.classNames,
     golden: golden ? { url: '/golden/index.json' } : null,
     tolerances: Object.fromEntries(backends.offered.map((b) => [b, TOLERANCES[CHROMIUM_RUNTIMES_BY_BACKEND[b]!]])),

@@ -17,6 +17,8 @@ interface Config {
   /** one colour per class (the model's palette); extended with the indexed palette where the model outputs more */
   palette: number[][];
   numClasses: number | null;
+  /** the palette for a model that records none and outputs 19 classes (Cityscapes'), as segment draws it */
+  palette19: number[][] | null;
   classNames: string[] | null;
   golden: { url: string } | null;
   tolerances: Record<string, Tolerance>;
@@ -74,6 +76,7 @@ function toInput(img: ImageBitmap): { x: NdArray; w: number; h: number } {
 
 /** One colour per class for C classes: the model's palette, extended with the indexed one past its end. */
 function paletteOf(c: number): number[][] {
+  if (!config.palette.length && c === 19 && config.palette19) config.palette = config.palette19;
   if (config.palette.length < c) config.palette = [...config.palette, ...indexPalette(c, config.palette.length)];
   return config.palette;
 }
