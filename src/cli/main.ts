@@ -236,7 +236,7 @@ export function buildProgram(): Command {
     .action(async (o) => (await import('./doctor.js')).doctorCommand(o));
 
   program.command('bench')
-    .description('time a model per runtime and input size (median/min/max, frames/s, GFLOP/s, kernel time where the runtime reports it) against each runtime\'s measured conv-stack ceiling')
+    .description('time a model per runtime and input size (median/min/max, frames/s, GFLOP/s, kernel time where the runtime reports it), as a ratio to each runtime\'s rate on a dense conv stack; warns when the machine is busy')
     .option('--model <path>', 'a model: .onnx, or a tfjs model directory')
     .option('--checkpoint <file>', 'a checkpoint, converted in memory to what each runtime loads')
     .option('--runtime <ids>', 'comma-separated runtimes (default: ort-cpu,tfjs-wasm, those that load the model)')
@@ -245,7 +245,9 @@ export function buildProgram(): Command {
     .option('--warmup <n>', 'untimed runs first', intOption('--warmup', 0, 100), 1)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
-    .option('--no-ceiling', 'skip the conv-stack ceiling')
+    .option('--no-conv-stack', 'skip the conv-stack reference run')
+    .addOption(new Option('--no-ceiling').hideHelp())
+    .option('--wide', 'text table with every column (device, MACs, kernel times), wider than 100 columns')
     .option('--json [file]', 'print the report as JSON (or write it to file, printing text)')
     .option('--force', 'replace the --json file if it exists')
     .action(async (o) => (await import('./bench.js')).benchCommand(o));
