@@ -97,8 +97,8 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`${escapeText(s.trimEnd())}\n`) });
 
   program.command('inspect')
-    .description('identify a checkpoint: family, class count, booster heads, tensors, problems')
-    .argument('<checkpoint>', '.pth (torch.save zip), .safetensors or PaddleSeg .pdparams file')
+    .description('identify a checkpoint (family, class count, booster heads, tensors, problems) or describe an exported model (format, opsets, producer, inputs and outputs, operators, weights, recorded classes and preprocessing)')
+    .argument('<file>', 'a checkpoint (.pth torch.save zip, .safetensors, PaddleSeg .pdparams) or an exported model (.onnx file, TensorFlow.js model directory or its model.json)')
     .option('--json', 'print JSON instead of text')
     .action(async (file: string, o: { json?: boolean }) => (await import('./inspect.js')).inspectCommand(file, o));
 
