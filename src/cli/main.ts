@@ -119,7 +119,8 @@ export function buildProgram(): Command {
     .option('--expose <all|names>', 'onnx, tfjs: also output these intermediate tensors (IR names, comma-separated) or all, after the model\'s own outputs (for bisenet diff and debugging)')
     .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile (default 1x3x512x1024)')
     .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf or a running variance is negative (refused otherwise)')
-    .option('--force', 'replace the output if it exists')
+    .option('--json [file]', 'print a JSON summary (target, files and bytes, classes, outputs) instead of the text line, or write it to file')
+    .option('--force', 'replace the output (and the --json file) if it exists')
     .addHelpText('after', () => `\nTargets (--to):\n${targetHelp()}\n`)
     .action(async (file: string, o) => (await import('./convert.js')).convertCommand(file, o));
 
@@ -155,7 +156,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--family <family>', 'checkpoint family (default: detected), or the preset family for models that record no preprocessing').choices(['coincheung', 'mmseg', 'paddleseg']))
     .addOption(new Option('--dataset <name>', 'preset dataset, for checkpoints and models that record no preprocessing').choices(['cityscapes', 'ade20k', 'coco-stuff']))
     .option('--quiet', 'no progress output (--out-dir)')
-    .option('--force', 'replace outputs that exist')
+    .option('--json [file]', 'print a JSON summary (per image: input, outputs, size, class histogram, times) instead of the text, or write it to file')
+    .option('--force', 'replace outputs (and the --json file) that exist')
     .addHelpText('after', runtimesHelpText)
     .action(async (model: string, images: string[], o) => (await import('./segment.js')).segmentCommand(model, images, o));
 
