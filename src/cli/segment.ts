@@ -23,8 +23,9 @@ function classHistogram(counts: ArrayLike<number>, names: string[] | null): { cl
 const roundTimes = (t: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Number(v.toFixed(1))]));
 
 /** `--json`: the summary on stdout instead of the text (bare), or to a file beside the text. */
-function emitJson(json: string | boolean | undefined, summary: unknown, text: string): void {
-  const body = `${JSON.stringify(summary, null, 2)}\n`;
+function emitJson(json: string | boolean | undefined, summary: () => unknown, text: string): void {
+  if (json === undefined || json === false) { process.stdout.write(text); return; }
+  const body = `${JSON.stringify(summary(), null, 2)}\n`;
   if (json === true) { process.stdout.write(body); return; }
   if (typeof json === 'string') writeFileAtomic(json, body);
   process.stdout.write(text);
@@ -56,11 +57,11 @@ export async function segmentCommand(model: string, images: string[], o: Opts): 
   writeFileAtomic(out, mask);
   if (overlay) writeFileAtomic(overlay, blended!);
   const total = performance.now() - t0;
-  emitJson(o.json, {
+  emitJson(o.json, () => ({
     tool: 'bisenet segment', version: 1, model: s.model, runtime: s.runtime, device: s.device, numClasses: s.numClasses, classNames: s.classNames,
     images: [{ input: image, outputs: [out, ...(overlay ? [overlay] : [])], width: s.width, height: s.height, classes: classHistogram(s.counts, s.classNames),
       ms: Number(total.toFixed(1)), stagesMs: roundTimes({ ...s.times }) }],
-  }, `${image}: ${s.width}×${s.height}, ${s.numClasses} classes → ${out}${overlay ? ` + ${overlay}` : ''} (${o.raw ? 'class indices' : 'palette'}; `
+  }), `${image}: ${s.width}×${s.height}, ${s.numClasses} classes → ${out}${overlay ? ` + ${overlay}` : ''} (${o.raw ? 'class indices' : 'palette'}; `
     + `${classShares(s.counts, s)}) in ${total.toFixed(0)} ms\n`);
 }
 
@@ -77,7 +78,7 @@ async function segmentManyCommand(model: string, images: string[], o: Opts): Pro
   const t = r.times;
   const n = r.images;
   const outside = (r.seconds * 1000 - t.inference) / n;
-  emitJson(o.json, {
+  emitJson(o.json, () => ({
     tool: 'bisenet segment', version: 1, model: r.model, runtime: r.runtime, device: r.device, numClasses: r.counts.length, classNames: r.classNames,
     outDir: o.outDir, seconds: Number(r.seconds.toFixed(3)), framesPerSecond: Number(r.framesPerSecond.toFixed(3)),
     // Stage times summed over the frames: decoding and encoding overlap inference, so they do not add up to the run.
@@ -85,7 +86,7 @@ async function segmentManyCommand(model: string, images: string[], o: Opts): Pro
     images: r.perImage!.map((x) => ({ input: x.input, outputs: x.outputs.map((f) => path.join(o.outDir!, f)), width: x.width, height: x.height,
       classes: classHistogram(x.counts, r.classNames), doneMs: x.doneMs })),
     classes: classHistogram(r.counts, r.classNames),
-  },
+  }),
     `segmented ${n} image${n > 1 ? 's' : ''} → ${o.outDir} (${r.outputs} files: ${o.raw ? 'class indices' : 'palette masks'}${o.overlay ? ' and overlays' : ''}) `
     + `with ${r.model} on ${r.runtime} [${r.device}] in ${r.seconds.toFixed(1)} s: ${r.framesPerSecond.toFixed(2)} frames/s\n`
     + `per frame: decode ${ms(t.decode, n)} (waited for; decoding runs beside inference), preprocess ${ms(t.preprocess, n)}, inference ${ms(t.inference, n)}, `
