@@ -10,6 +10,8 @@ export interface LoadSample {
   loadavg: number[];
   /** Busy CPU time of all cores together, ms (user + nice + sys + irq). */
   busyMs: number;
+  /** How many cores busyMs sums over (os.cpus(): may exceed the cores this process may use, in a container). */
+  cpus?: number;
   /** This process's CPU time, ms. */
   ownMs: number;
   /** Wall clock, ms. */
@@ -26,9 +28,10 @@ export interface LoadCheck {
 
 export function sampleLoad(): LoadSample {
   let busyMs = 0;
-  for (const c of os.cpus()) busyMs += c.times.user + c.times.nice + c.times.sys + c.times.irq;
+  const cpus = os.cpus();
+  for (const c of cpus) busyMs += c.times.user + c.times.nice + c.times.sys + c.times.irq;
   const u = process.cpuUsage();
-  return { loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), busyMs, ownMs: (u.user + u.system) / 1000, wallMs: performance.now() };
+  return { loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), busyMs, cpus: cpus.length, ownMs: (u.user + u.system) / 1000, wallMs: performance.now() };
 }
 
 /** A 1-minute load average above this share of the cores before bench starts: others are running. */
@@ -50,7 +53,7 @@ export function judgeLoad(before: LoadSample, after: LoadSample, cores: number, 
   const wall = after.wallMs - before.wallMs;
   if (!outOfProcess && wall > 0) {
     const others = (after.busyMs - before.busyMs) - (after.ownMs - before.ownMs);
-    othersShare = Number(Math.max(0, others / (wall * cores)).toFixed(3));
+    othersShare = Number(Math.max(0, others / (wall * (after.cpus || cores))).toFixed(3));
     if (othersShare > BUSY_OTHERS_SHARE) reasons.push(`other processes used ${(100 * othersShare).toFixed(0)} % of the cores while it ran`);
   } else if (outOfProcess && (after.loadavg[0] ?? 0) > cores) {
     reasons.push(`load average ${(after.loadavg[0] ?? 0).toFixed(2)} at end`);
