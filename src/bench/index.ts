@@ -44,6 +44,8 @@ export interface BenchOptions {
   device?: string;
   /** Measure each runtime's rate on the dense conv stack, the reference rows are compared with (default true). */
   convStack?: boolean;
+  /** @deprecated the conv stack's former name: `ceiling: false` is `convStack: false`. */
+  ceiling?: boolean;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
   /** Reads the machine's load (replaceable for tests). */
@@ -190,6 +192,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const requested = o.runtimes ?? null;
   for (const id of requested ?? []) runtimeById(id); // unknown names fail here, before any work
 
+  const withStack = o.convStack !== false && o.ceiling !== false;
   const probe = o.probe ?? sampleLoad;
   const before = probe();
   const report: BenchReport = {
@@ -275,7 +278,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       let stack: ConvStackRow | null = null;
       if (id === 'ort-cpu') {
         const device = `CPU (${threads} thread${threads > 1 ? 's' : ''})`;
-        if (o.convStack !== false) {
+        if (withStack) {
           log(`${id}: conv stack (${report.convStackModel})`);
           const r = await timeOrtCpu(stackPath(id), () => [{ key: 'c', shape: stackShape, fetch: ['output'] }], { runs, warmup, threads, workDir: work });
           stack = convStackRow(id, device, stackShape, stackMacs, r.times.get('c')!.e2eMs, r.times.get('c')!.kernelMs);
@@ -299,7 +302,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         continue;
       }
       // Every other runtime through its Runner: what a caller of the library sees, end to end.
-      if (o.convStack !== false) {
+      if (withStack) {
         log(`${id}: conv stack (${report.convStackModel})`);
         const runner = await loadRunner(stackPath(id), id, { threads: o.threads, device: o.device });
         try {
