@@ -4,17 +4,83 @@
  * on their own device ("check this device"). The server is ./runtime/web-server.ts; the page is
  * src/web/app.ts.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TOLERANCES } from './check/runtimes.js';
-import { CITYSCAPES_PALETTE } from './presets.js';
-import { CHROMIUM_RUNTIMES_BY_BACKEND, modelRoutes, PAGE_SCRIPTS } from './runtime/chromium.js';
+import { readRecordedMetadata, recordedFrom, type RecordedMetadata } from './model-metadata.js';
+import type { Family } from './models/bisenetv2.js';
+import { CITYSCAPES_PALETTE, modelMetadataFor, preprocessingFor, type Dataset } from './presets.js';
+import { CHROMIUM_RUNTIMES_BY_BACKEND, modelRoutes } from './runtime/chromium.js';
+import { installLine, isInstalled, missingPackages } from './runtime/packages.js';
 import { ORT_WEBGPU_SCRIPT, pageHtml, startWebServer, TFJS_SCRIPTS, type Blob } from './runtime/web-server.js';
-import { modelPreprocessing, paletteFor } from './segment.js';
+import { isCheckpointPath, paletteFor } from './segment/model.js';
+import { fail } from './util/errors.js';
+import type { Backend } from './web/engine.js';
 import type { NdArray } from './util/ndarray.js';
 import { asFloat32Input } from './verify/index.js';
 import { loadGolden, readReference } from './verify/golden.js';
 
-export interface ServeOptions { host?: string; port?: number; golden?: string }
+export interface ServeOptions {
+  host?: string; port?: number; golden?: string;
+  /** Checkpoints: the family (default: detected); models that record no preprocessing: the preset's family. */
+  family?: Family;
+  /** Checkpoints and models that record no preprocessing: the preset dataset. */
+  dataset?: Dataset;
+  /** Whether an optional package is installed (replaceable for tests). */
+  installed?: (pkg: string) => boolean;
+}
+
+/** The page's backends (src/web/engine.ts), their names on the page, and the packages each needs in the package's node_modules. */
+export const PAGE_BACKENDS: { id: Backend; label: string; kind: 'tfjs' | 'onnx'; packages: string[] }[] = [
+  { id: 'tfjs-webgl', label: 'WebGL (tfjs)', kind: 'tfjs', packages: ['@tensorflow/tfjs-backend-webgl'] },
+  { id: 'tfjs-webgpu', label: 'WebGPU (tfjs)', kind: 'tfjs', packages: ['@tensorflow/tfjs-backend-webgpu'] },
+  { id: 'tfjs-wasm', label: 'wasm (tfjs)', kind: 'tfjs', packages: ['@tensorflow/tfjs-backend-wasm'] },
+  { id: 'ort-wasm', label: 'wasm (onnxruntime-web)', kind: 'onnx', packages: ['onnxruntime-web'] },
+  { id: 'ort-webgpu', label: 'WebGPU (onnxruntime-web)', kind: 'onnx', packages: ['onnxruntime-web'] },
+];
+
+/** What `serve` found at start: the backends the page offers, and the others with the line that installs them. */
+export interface PageBackends { offered: Backend[]; missing: { id: Backend; label: string; install: string }[] }
+
+export function pageBackends(kind: 'tfjs' | 'onnx', installed: (pkg: string) => boolean = isInstalled): PageBackends {
+  const offered: Backend[] = [];
+  const missing: PageBackends['missing'] = [];
+  for (const b of PAGE_BACKENDS.filter((x) => x.kind === kind)) {
+    const lack = missingPackages(b.packages, installed);
+    if (lack.length) missing.push({ id: b.id, label: b.label, install: installLine(lack) });
+    else offered.push(b.id);
+  }
+  return { offered, missing };
+}
+
+/** The page's scripts (UMD builds under /vendor/) for the packages that are installed: none of them 404s. */
+function pageScripts(kind: 'tfjs' | 'onnx', installed: (pkg: string) => boolean): string[] {
+  if (kind === 'onnx') return [ORT_WEBGPU_SCRIPT];
+  return TFJS_SCRIPTS.filter((s) => {
+    const pkg = /^\/vendor\/(@[^/]+\/[^/]+)\//.exec(s)?.[1];
+    return !pkg || installed(pkg);
+  });
+}
+
+/** The model the page loads: its routes under /model/ and what it records (a checkpoint is converted in memory, nothing written). */
+async function pageModel(modelPath: string, o: ServeOptions): Promise<{ url: string; kind: 'tfjs' | 'onnx'; routes: Map<string, () => Blob>; info: RecordedMetadata; label: string }> {
+  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
+  if (!st) fail('io', `model not found: ${modelPath}`);
+  if (st!.isFile() && isCheckpointPath(modelPath)) {
+    // Imported here: only checkpoints need the converter. tfjs-layers: the format every page backend loads,
+    // with the tfjs packages a default install has (tfjs wasm).
+    const { convertCheckpoint } = await import('./convert.js');
+    const c = convertCheckpoint(modelPath, { to: 'tfjs-layers', family: o.family, dataset: o.dataset });
+    const label = `${path.basename(modelPath)} (converted in memory to tfjs-layers)`;
+    const meta: Record<string, unknown> = { ...c.graph.metadata, ...modelMetadataFor(c.ported.family, c.ported.numClasses, o.dataset) };
+    meta.num_classes = c.ported.numClasses;
+    const routes = new Map<string, () => Blob>();
+    for (const [name, bytes] of c.files!) routes.set(`/model/${name}`, () => ({ bytes, type: name.endsWith('.json') ? 'application/json' : 'application/octet-stream' }));
+    return { url: '/model/model.json', kind: 'tfjs', routes, info: recordedFrom(meta, `${label}: metadata`), label };
+  }
+  const model = modelRoutes(modelPath);
+  return { ...model, info: readRecordedMetadata(modelPath), label: path.basename(path.resolve(modelPath)) };
+}
 
 /** Hosts that only this machine can reach. */
 export const isLoopback = (host: string): boolean => ['127.0.0.1', '::1', 'localhost'].includes(host) || /^127\./.test(host);
@@ -47,33 +113,50 @@ function goldenRoutes(dir: string): Map<string, () => Blob> {
   return routes;
 }
 
-/** Starts the server for one model; everything a user can get wrong fails here, before it listens. */
-export async function startServe(modelPath: string, opts: ServeOptions = {}): Promise<{ url: string; close(): Promise<void> }> {
-  const model = modelRoutes(modelPath);
-  const { pre, palette } = modelPreprocessing(modelPath);
+/**
+ * Starts the server for one model; everything a user can get wrong fails here, before it listens.
+ * `backends` is what the page offers (the installed ones) and what it could offer with more packages.
+ */
+export async function startServe(modelPath: string, opts: ServeOptions = {}): Promise<{ url: string; backends: PageBackends; model: string; close(): Promise<void> }> {
+  const installed = opts.installed ?? isInstalled;
+  const model = await pageModel(modelPath, opts);
+  const backends = pageBackends(model.kind, installed);
+  if (!backends.offered.length) {
+    // Only ONNX pages can have none: tfjs wasm is a dependency of this package.
+    fail('usage', `serving an ONNX model needs onnxruntime-web, not installed (optional): ${backends.missing[0]!.install}; `
+      + 'or serve the checkpoint (converted in memory) or a tfjs model (bisenet convert --to tfjs-layers), which a default install runs on tfjs wasm');
+  }
+  const info = model.info;
+  const pre = info.pre ?? (opts.dataset ? preprocessingFor(opts.family ?? 'coincheung', opts.dataset) : null);
+  if (!pre) fail('usage', `${modelPath} records no preprocessing; pass --dataset (and --family) to choose one`);
   const golden = opts.golden ? goldenRoutes(opts.golden) : null;
-  const backends = Object.keys(PAGE_SCRIPTS).filter((b) => b.startsWith(model.kind === 'onnx' ? 'ort-' : 'tfjs-'));
   const config = Buffer.from(JSON.stringify({
-    model: { name: path.basename(path.resolve(modelPath)), url: model.url, kind: model.kind },
-    backends,
+    model: { name: model.label, url: model.url, kind: model.kind },
+    backends: backends.offered,
+    missing: backends.missing,
     preprocessing: pre,
-    // 256 colours: the dataset's palette first where the model records one (else Cityscapes' for 19 classes), else PASCAL VOC's.
-    palette: paletteFor(256, palette ?? CITYSCAPES_PALETTE),
+    // The model's palette (recorded, else Cityscapes' for 19 classes, else the indexed one), one colour per class;
+    // with no recorded class count the page extends it to the classes the model outputs.
+    numClasses: info.numClasses,
+    palette: info.numClasses ? paletteFor(info.numClasses, info.palette) : info.palette ?? [],
+    // As segment's paletteFor: a model that records neither palette nor class count and outputs 19 classes gets Cityscapes'.
+    palette19: info.numClasses || info.palette ? null : CITYSCAPES_PALETTE,
+    classNames: info.classNames,
     golden: golden ? { url: '/golden/index.json' } : null,
-    tolerances: Object.fromEntries(backends.map((b) => [b, TOLERANCES[CHROMIUM_RUNTIMES_BY_BACKEND[b]!]])),
+    tolerances: Object.fromEntries(backends.offered.map((b) => [b, TOLERANCES[CHROMIUM_RUNTIMES_BY_BACKEND[b]!]])),
   }));
   const server = await startWebServer({ host: opts.host, port: opts.port });
   for (const [k, v] of [...model.routes, ...(golden ?? [])]) server.routes.set(k, v);
   server.routes.set('/config.json', () => ({ bytes: config, type: 'application/json' }));
   server.routes.set('/index.html', () => pageHtml({
-    title: `BiSeNet V2 — ${path.basename(path.resolve(modelPath))}`,
+    title: `BiSeNet V2 — ${model.label}`,
     // The ONNX page loads onnxruntime-web's WebGPU build, which has the wasm EP too.
-    scripts: model.kind === 'onnx' ? [ORT_WEBGPU_SCRIPT] : TFJS_SCRIPTS,
+    scripts: pageScripts(model.kind, installed),
     module: '/lib/web/app.js',
     head: `<style>${APP_CSS}</style>`,
     body: APP_BODY,
   }));
-  return { url: server.url, close: () => server.close() };
+  return { url: server.url, backends, model: model.label, close: () => server.close() };
 }
 
 const APP_CSS = `
@@ -90,6 +173,11 @@ table { border-collapse: collapse; margin-top: .6rem; font-size: .85rem; }
 td, th { border: 1px solid #ccc; padding: .2rem .5rem; text-align: left; }
 .ok { color: #070; } .fail { color: #b00; font-weight: bold; }
 #status { color: #555; }
+#more { font-size: .85rem; color: #555; margin-bottom: .6rem; }
+#more code { background: #f3f3f3; padding: 0 .2rem; }
+#legend { display: flex; flex-wrap: wrap; gap: .2rem .9rem; margin-top: .6rem; font-size: .85rem; }
+#legend span.sw { display: inline-block; width: .9rem; height: .9rem; border: 1px solid #888; vertical-align: -.15rem; margin-right: .3rem; }
+#legend .absent { color: #999; }
 `;
 
 const APP_BODY = `
@@ -100,6 +188,7 @@ const APP_BODY = `
   <button id="check" type="button">check this device</button>
   <span id="status">loading…</span>
 </div>
+<div id="more"></div>
 <div id="device"></div>
 <div id="drop">drop an image here (or choose a file above)</div>
 <div class="bar"><span>time per frame: <b id="ms">–</b></span></div>
@@ -107,5 +196,6 @@ const APP_BODY = `
   <figure><canvas id="mask"></canvas><figcaption>mask</figcaption></figure>
   <figure><canvas id="overlay"></canvas><figcaption>overlay</figcaption></figure>
 </div>
+<div id="legend"></div>
 <div id="parity"></div>
 `;

@@ -1,7 +1,9 @@
 /**
  * `bisenet bench`: per runtime and input size, end-to-end time after a warm-up (median, min, max), frames/s,
- * GFLOP/s from the IR's multiply-adds, kernel time where the runtime reports it, and each runtime's own
- * ceiling measured on a dense conv stack (./ceiling.ts). The report is data; ./format.ts prints it.
+ * GFLOP/s from the IR's multiply-adds, kernel time where the runtime reports it, and each runtime's rate on a
+ * dense conv stack (./conv-stack.ts) as a reference: not a bound (a model's 1×1 convs, or a smaller output, can run
+ * faster), so rows give a ratio to it, not a percentage. Whether the machine was busy is measured before and after
+ * (./load.ts). The report is data; ./format.ts prints it.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -18,7 +20,8 @@ import { fail } from '../util/errors.js';
 import { readFileChecked, writeDirAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { onnxProto } from '../util/onnx-proto.js';
-import { CEILING, convStackGraph, convStackWeights } from './ceiling.js';
+import { CONV_STACK, convStackGraph, convStackWeights } from './conv-stack.js';
+import { judgeLoad, sampleLoad, type LoadCheck, type LoadSample } from './load.js';
 import { inputData, timeOrtCpu, type OrtCase } from './ort.js';
 
 export const DEFAULT_RUNTIMES = ['ort-cpu', 'tfjs-wasm'];
@@ -39,10 +42,14 @@ export interface BenchOptions {
   threads?: number;
   /** WebGPU adapter. */
   device?: string;
-  /** Measure each runtime's conv-stack ceiling (default true). */
+  /** Measure each runtime's rate on the dense conv stack, the reference rows are compared with (default true). */
+  convStack?: boolean;
+  /** @deprecated the conv stack's former name: `ceiling: false` is `convStack: false`. */
   ceiling?: boolean;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
+  /** Reads the machine's load (replaceable for tests). */
+  probe?: () => LoadSample;
 }
 
 export interface Stats { median: number; min: number; max: number }
@@ -67,14 +74,14 @@ export interface BenchRow {
   kernelGflops?: number | null;
   /** Median end-to-end minus median kernel time: what is spent outside the kernels. */
   outsideMs?: number;
-  /** gflops (or kernelGflops, against the kernel ceiling) as a share of this runtime's ceiling. */
-  ofCeiling?: number | null;
-  ofCeilingKernel?: number | null;
+  /** gflops (or kernelGflops, against the stack's kernel rate) ÷ this runtime's GFLOP/s on the conv stack: a ratio, may exceed 1. */
+  vsConvStack?: number | null;
+  vsConvStackKernel?: number | null;
   /** GPU runtimes that split a run (Runner.phases): upload, compute and read-back of the fetched outputs, per run. */
   gpuPhasesMs?: { upload: Stats; compute: Stats; readback: Stats };
 }
 
-export interface CeilingRow {
+export interface ConvStackRow {
   runtime: string;
   device: string;
   shape: number[];
@@ -88,15 +95,16 @@ export interface CeilingRow {
 
 export interface BenchReport {
   tool: 'bisenet bench';
-  version: 1;
+  /** 2: the conv stack is a reference (convStack, vsConvStack), no longer called a ceiling; machine.load added. */
+  version: 2;
   date: string;
-  machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string; loadavgAtStart: number[]; loadavgAtEnd: number[] };
+  machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string; loadavgAtStart: number[]; loadavgAtEnd: number[]; load: LoadCheck };
   model: { source: 'checkpoint' | 'model'; path: string; family: string | null; numClasses: number | null; converted: string[] };
   runs: number;
   warmup: number;
-  ceilingModel: string;
+  convStackModel: string;
   rows: BenchRow[];
-  ceilings: CeilingRow[];
+  convStack: ConvStackRow[];
   notes: string[];
 }
 
@@ -161,10 +169,11 @@ function modelFacts(modelPath: string): { family: Family | null; numClasses: num
   return { family, numClasses: Number.isInteger(k) && k > 0 ? k : null, aux: outputs.includes('aux2') };
 }
 
-function machine(): BenchReport['machine'] {
+function machine(sample: LoadSample): BenchReport['machine'] {
   return {
     cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU', cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    os: `${os.type()} ${os.release()}`, node: process.version, loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2))), loadavgAtEnd: [],
+    os: `${os.type()} ${os.release()}`, node: process.version, loadavgAtStart: sample.loadavg, loadavgAtEnd: [],
+    load: { busy: false, warning: null, othersShare: null },
   };
 }
 
@@ -183,12 +192,15 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const requested = o.runtimes ?? null;
   for (const id of requested ?? []) runtimeById(id); // unknown names fail here, before any work
 
+  const withStack = o.convStack !== false && o.ceiling !== false;
+  const probe = o.probe ?? sampleLoad;
+  const before = probe();
   const report: BenchReport = {
-    tool: 'bisenet bench', version: 1, date: new Date().toISOString(), machine: machine(),
+    tool: 'bisenet bench', version: 2, date: new Date().toISOString(), machine: machine(before),
     model: { source: o.model ? 'model' : 'checkpoint', path: source, family: null, numClasses: null, converted: [] },
     runs, warmup,
-    ceilingModel: `${CEILING.depth} × (3×3 conv ${CEILING.channels}→${CEILING.channels} + bias + ReLU) on 1×${CEILING.channels}×${CEILING.height}×${CEILING.width}`,
-    rows: [], ceilings: [], notes: [],
+    convStackModel: `${CONV_STACK.depth} × (3×3 conv ${CONV_STACK.channels}→${CONV_STACK.channels} + bias + ReLU) on 1×${CONV_STACK.channels}×${CONV_STACK.height}×${CONV_STACK.width}`,
+    rows: [], convStack: [], notes: [],
   };
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-bench-'));
   try {
@@ -244,33 +256,33 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const g = graph as Graph | null;
     const macsAt = (h: number, w: number): number | null => (g ? convMacs(g, [1, 3, h, w]) : null);
 
-    // 2. Each runtime: its ceiling, then the model at each size.
-    const ceilingGraph = convStackGraph();
-    const ceilingWeights = convStackWeights(ceilingGraph);
-    const ceilingShape = [1, CEILING.channels, CEILING.height, CEILING.width];
-    const ceilingMacs = convMacs(ceilingGraph, ceilingShape);
-    const ceilingPath = (id: string): string => {
+    // 2. Each runtime: its rate on the conv stack, then the model at each size.
+    const stackGraph = convStackGraph();
+    const stackWeights = convStackWeights(stackGraph);
+    const stackShape = [1, CONV_STACK.channels, CONV_STACK.height, CONV_STACK.width];
+    const stackMacs = convMacs(stackGraph, stackShape);
+    const stackPath = (id: string): string => {
       const fmt = FORMAT_OF[id] ?? 'onnx';
       if (fmt === 'onnx' || fmt === 'tensorrt') {
-        const p = path.join(work, 'ceiling.onnx');
-        if (!fs.existsSync(p)) fs.writeFileSync(p, emitOnnx(ceilingGraph, ceilingWeights));
+        const p = path.join(work, 'conv-stack.onnx');
+        if (!fs.existsSync(p)) fs.writeFileSync(p, emitOnnx(stackGraph, stackWeights));
         return p;
       }
-      const p = path.join(work, 'ceiling-tfjs');
-      if (!fs.existsSync(p)) writeDirAtomic(p, emitTfjsGraph(ceilingGraph, ceilingWeights));
+      const p = path.join(work, 'conv-stack-tfjs');
+      if (!fs.existsSync(p)) writeDirAtomic(p, emitTfjsGraph(stackGraph, stackWeights));
       return p;
     };
 
     for (const id of runtimes) {
       const modelPath = modelFor.get(id)!;
-      let ceiling: CeilingRow | null = null;
+      let stack: ConvStackRow | null = null;
       if (id === 'ort-cpu') {
         const device = `CPU (${threads} thread${threads > 1 ? 's' : ''})`;
-        if (o.ceiling !== false) {
-          log(`${id}: ceiling (${report.ceilingModel})`);
-          const r = await timeOrtCpu(ceilingPath(id), () => [{ key: 'c', shape: ceilingShape, fetch: ['output'] }], { runs, warmup, threads, workDir: work });
-          ceiling = ceilingRow(id, device, ceilingShape, ceilingMacs, r.times.get('c')!.e2eMs, r.times.get('c')!.kernelMs);
-          report.ceilings.push(ceiling);
+        if (withStack) {
+          log(`${id}: conv stack (${report.convStackModel})`);
+          const r = await timeOrtCpu(stackPath(id), () => [{ key: 'c', shape: stackShape, fetch: ['output'] }], { runs, warmup, threads, workDir: work });
+          stack = convStackRow(id, device, stackShape, stackMacs, r.times.get('c')!.e2eMs, r.times.get('c')!.kernelMs);
+          report.convStack.push(stack);
         }
         const casesFor = (outputs: string[]): OrtCase[] => sizes.flatMap(([h, w]) => {
           const all = outputs.filter((n) => n !== 'labels');
@@ -284,19 +296,19 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         for (const c of casesFor(r.outputNames)) {
           const t = r.times.get(c.key)!;
           const [h, w] = [c.shape[2]!, c.shape[3]!];
-          report.rows.push(modelRow(id, device, [h, w], c.fetch, t.e2eMs, t.kernelMs, t.ortRunMs, macsAt(h, w), ceiling));
+          report.rows.push(modelRow(id, device, [h, w], c.fetch, t.e2eMs, t.kernelMs, t.ortRunMs, macsAt(h, w), stack));
           log(`${id} ${h}×${w} → ${c.fetch.join(',')}: median ${stats(t.e2eMs).median.toFixed(1)} ms`);
         }
         continue;
       }
       // Every other runtime through its Runner: what a caller of the library sees, end to end.
-      if (o.ceiling !== false) {
-        log(`${id}: ceiling (${report.ceilingModel})`);
-        const runner = await loadRunner(ceilingPath(id), id, { threads: o.threads, device: o.device });
+      if (withStack) {
+        log(`${id}: conv stack (${report.convStackModel})`);
+        const runner = await loadRunner(stackPath(id), id, { threads: o.threads, device: o.device });
         try {
-          const t = await timeRunner(runner, ceilingShape, runs, warmup);
-          ceiling = ceilingRow(id, runner.device, ceilingShape, ceilingMacs, t, null);
-          report.ceilings.push(ceiling);
+          const t = await timeRunner(runner, stackShape, runs, warmup);
+          stack = convStackRow(id, runner.device, stackShape, stackMacs, t, null);
+          report.convStack.push(stack);
         } finally { await runner.dispose(); }
       }
       const runner = await loadRunner(modelPath, id, { threads: o.threads, device: o.device });
@@ -313,7 +325,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           for (const fetch of fetches) {
             log(`${id} ${h}×${w} → ${fetch.join(',')}: ${warmup} warm-up + ${runs} runs`);
             const { times: t, phases } = await timeRunnerPhases(runner, [1, 3, h, w], runs, warmup, fetch);
-            const row = modelRow(id, runner.device, [h, w], fetch, t, null, null, macsAt(h, w), ceiling);
+            const row = modelRow(id, runner.device, [h, w], fetch, t, null, null, macsAt(h, w), stack);
             if (phases.length) {
               row.gpuPhasesMs = { upload: roundStats(stats(phases.map((p) => p.uploadMs))), compute: roundStats(stats(phases.map((p) => p.computeMs))),
                 readback: roundStats(stats(phases.map((p) => p.readbackMs))) };
@@ -327,7 +339,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
-  report.machine.loadavgAtEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
+  const after = probe();
+  report.machine.loadavgAtEnd = after.loadavg;
+  // Runtimes in other processes (browsers, trtexec) count as "others" in the CPU time; only the load averages judge them.
+  report.machine.load = judgeLoad(before, after, report.machine.cores, (o.runtimes ?? []).some((r) => /^(chromium|tensorrt)/.test(r)));
+  if (report.machine.load.warning) report.notes.unshift(report.machine.load.warning);
   return report;
 }
 
@@ -360,9 +376,9 @@ async function timeRunnerPhases(runner: Pick<Runner, 'inputNames' | 'run' | 'pha
   return { times, phases: phases.length === times.length ? phases : [] };
 }
 
-function ceilingRow(runtime: string, device: string, shape: number[], macs: number, e2e: number[], kernel: number[] | null): CeilingRow {
+function convStackRow(runtime: string, device: string, shape: number[], macs: number, e2e: number[], kernel: number[] | null): ConvStackRow {
   const e = stats(e2e);
-  const row: CeilingRow = { runtime, device, shape, gmacs: round(macs / 1e9, 3), runs: e2e.length, e2eMs: roundStats(e), gflops: round(gflops(macs, e.median), 1) };
+  const row: ConvStackRow = { runtime, device, shape, gmacs: round(macs / 1e9, 3), runs: e2e.length, e2eMs: roundStats(e), gflops: round(gflops(macs, e.median), 1) };
   if (kernel?.length) {
     const k = stats(kernel);
     row.kernelMs = roundStats(k);
@@ -372,21 +388,21 @@ function ceilingRow(runtime: string, device: string, shape: number[], macs: numb
 }
 
 function modelRow(runtime: string, device: string, size: [number, number], fetch: string[], e2e: number[], kernel: number[] | null, ortRun: number[] | null,
-  macs: number | null, ceiling: CeilingRow | null): BenchRow {
+  macs: number | null, stack: ConvStackRow | null): BenchRow {
   // Frames/s and GFLOP/s from the median as reported, so that the row is consistent with itself.
   const e = roundStats(stats(e2e));
   const row: BenchRow = {
     runtime, device, size, fetch, runs: e2e.length, e2eMs: e, fps: round(1000 / e.median, 2),
     gmacs: macs === null ? null : round(macs / 1e9, 3), gflops: macs === null ? null : round(gflops(macs, e.median), 1),
   };
-  if (ceiling) row.ofCeiling = row.gflops === null ? null : round(row.gflops / ceiling.gflops, 3);
+  if (stack) row.vsConvStack = row.gflops === null ? null : round(row.gflops / stack.gflops, 3);
   if (kernel?.length) {
     const k = stats(kernel);
     row.kernelMs = roundStats(k);
     row.ortRunMs = roundStats(stats(ortRun ?? []));
     row.kernelGflops = macs === null ? null : round(gflops(macs, k.median), 1);
     row.outsideMs = round(e.median - k.median);
-    if (ceiling?.kernelGflops) row.ofCeilingKernel = row.kernelGflops === null ? null : round(row.kernelGflops / ceiling.kernelGflops, 3);
+    if (stack?.kernelGflops) row.vsConvStackKernel = row.kernelGflops === null ? null : round(row.kernelGflops / stack.kernelGflops, 3);
   }
   return row;
 }

@@ -2,7 +2,7 @@ import { fail } from '../util/errors.js';
 import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
 
 interface Opts { model?: string; checkpoint?: string; runtime?: string; size?: string; runs: number; warmup: number; threads?: number; device?: string;
-  json?: string | boolean; ceiling?: boolean; force?: boolean }
+  json?: string | boolean; convStack?: boolean; ceiling?: boolean; wide?: boolean; force?: boolean }
 
 /** `bisenet bench`: text on stdout, or JSON (on stdout with a bare --json, else to the file); progress on stderr. */
 export async function benchCommand(o: Opts): Promise<void> {
@@ -14,11 +14,13 @@ export async function benchCommand(o: Opts): Promise<void> {
   if (jsonFile) ensureNotExists(jsonFile, Boolean(o.force));
   const report = await runBench({
     model: o.model, checkpoint: o.checkpoint, runtimes, sizes, runs: o.runs, warmup: o.warmup, threads: o.threads, device: o.device,
-    ceiling: o.ceiling, log: (line) => process.stderr.write(`${line}\n`),
+    convStack: o.convStack !== false && o.ceiling !== false, log: (line) => process.stderr.write(`${line}\n`),
   });
   const json = `${JSON.stringify(report, null, 2)}\n`;
+  // The text report says it among its notes; with JSON on stdout, stderr says it.
+  if (o.json === true && report.machine.load.warning) process.stderr.write(`warning: ${report.machine.load.warning}\n`);
   if (o.json === true) { process.stdout.write(json); return; }
   if (jsonFile) writeFileAtomic(jsonFile, json);
   const { formatBench } = await import('../bench/format.js');
-  process.stdout.write(formatBench(report));
+  process.stdout.write(formatBench(report, { wide: o.wide }));
 }

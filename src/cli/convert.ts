@@ -6,12 +6,16 @@ import { TARGETS, type Target } from '../emit/targets.js';
 import type { Quantization } from '../emit/tfjs-common.js';
 import type { Family } from '../models/bisenetv2.js';
 import { fail } from '../util/errors.js';
-import type { Dataset } from '../presets.js';
+import { modelMetadataFor, type Dataset } from '../presets.js';
 import { ensureNotExists, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { escapeText } from '../util/render.js';
 
 interface Opts { to: Target; out: string; opset?: number; aux?: boolean; labels?: boolean; family?: Family; classes?: number; force?: boolean; quantize?: Quantization; shardSize?: number;
-  groupedConv?: 'native' | 'depthwise'; shapes?: string; dataset?: Dataset | 'none'; expose?: string; allowNonfinite?: boolean }
+  groupedConv?: 'native' | 'depthwise'; shapes?: string; dataset?: Dataset | 'none'; expose?: string; allowNonfinite?: boolean; json?: string | boolean }
+
+function recordedSummary(meta: Record<string, string>): { dataset: string; classNames: string[] | null; preprocessing: unknown } {
+  return { dataset: meta.dataset ?? 'unknown', classNames: meta.class_names ? JSON.parse(meta.class_names) as string[] : null, preprocessing: meta.preprocessing ? JSON.parse(meta.preprocessing) as unknown : null };
+}
 
 /** Names of model, checkpoint and data files: a directory target given one would make a directory that looks like a file. */
 const FILE_NAME = /\.(json|onnx|tflite|pth|pt|pdparams|safetensors|npy|npz|pb|bin|png|jpe?g)$/i;
@@ -32,6 +36,9 @@ export function convertCommand(file: string, o: Opts): void {
   if (isDir && FILE_NAME.test(o.out)) fail('usage', `--out ${o.out}: a ${o.to} model is a directory (${TARGETS[o.to].main} and the files beside it); name the directory`);
   ensureNotExists(o.out, Boolean(o.force));
   if (isDir) checkReplaceableDir(o.out);
+  const jsonFile = typeof o.json === 'string' ? o.json : null;
+  if (jsonFile && path.resolve(jsonFile) === path.resolve(o.out)) fail('usage', `--json ${jsonFile} names the model output (--out)`);
+  if (jsonFile) ensureNotExists(jsonFile, Boolean(o.force));
   const c = convertCheckpoint(file, { to: o.to, opset: o.opset, aux: o.aux, labels: o.labels, family: o.family, numClasses: o.classes,
     quantize: o.quantize, shardBytes: o.shardSize === undefined ? undefined : Math.round(o.shardSize * 2 ** 20), groupedConv: o.groupedConv, shapes: o.shapes, dataset: o.dataset,
     expose: o.expose === undefined ? undefined : o.expose === 'all' ? 'all' : o.expose.split(',').map((t) => t.trim()).filter(Boolean), allowNonfinite: o.allowNonfinite });
@@ -42,6 +49,24 @@ export function convertCommand(file: string, o: Opts): void {
   else writeFileAtomic(o.out, c.chunks ?? c.bytes);
   const outputs = c.graph.outputs.map((x) => x.name).join(', ');
   const ms = (performance.now() - t0).toFixed(0);
+  if (o.json !== undefined && o.json !== false) {
+    const files = c.files ? [...c.files].map(([f, d]) => ({ path: path.join(o.out, f), bytes: d.length })) : [{ path: o.out, bytes: c.byteLength }];
+    const summary = {
+      tool: 'bisenet convert', version: 1, checkpoint: file, family: c.ported.family, numClasses: c.ported.numClasses, target: o.to,
+      out: o.out, files, bytes: files.reduce((a, f) => a + f.bytes, 0),
+      ...(o.to === 'onnx' || o.to === 'tensorrt' ? { opset: o.opset ?? DEFAULT_OPSET } : {}),
+      ...(c.files && o.to !== 'tensorrt' ? { weights: o.quantize ?? 'float32' } : {}),
+      // What a consumer reads: an index output is the in-graph argmax (int64 in ONNX, int32 in tfjs and TensorRT).
+      outputs: c.graph.outputs.map((x) => ({ name: x.name, kind: x.dtype === 'index' ? 'labels' : 'scores', channels: x.channels })),
+      // What the model records for its consumers (the same call the conversion made).
+      ...recordedSummary(modelMetadataFor(c.ported.family, c.ported.numClasses, o.dataset)),
+      nonfinite: c.ported.nonfinite.length,
+      ms: Number(ms),
+    };
+    const body = `${JSON.stringify(summary, null, 2)}\n`;
+    if (jsonFile) writeFileAtomic(jsonFile, body);
+    else { process.stdout.write(body); return; }
+  }
   if (c.files && o.to === 'tensorrt') {
     const m = JSON.parse(new TextDecoder().decode(c.files.get('tensorrt.json'))) as { shapes: { min: number[]; opt: number[]; max: number[]; static: boolean } };
     const s = m.shapes.static ? m.shapes.opt.join('x') : `${m.shapes.min.join('x')} … ${m.shapes.opt.join('x')} … ${m.shapes.max.join('x')}`;

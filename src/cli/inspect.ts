@@ -6,7 +6,14 @@ import { escapeText, safeJson } from '../util/render.js';
 /** Problems listed in the text report (all of them are in --json and with --verbose). */
 const SHOWN_PROBLEMS = 20;
 
-export function inspectCommand(file: string, o: { json?: boolean }): void {
+export async function inspectCommand(file: string, o: { json?: boolean }): Promise<void> {
+  const { modelReaderFor, inspectModel, formatModelSummary, modelSummaryJson } = await import('../model-check/inspect.js');
+  const reader = modelReaderFor(file);
+  if (reader) {
+    const s = inspectModel(file, reader);
+    process.stdout.write(o.json ? modelSummaryJson(s) : formatModelSummary(s));
+    return;
+  }
   const ckpt = loadCheckpoint(file);
   const s = summarize(ckpt);
   if (o.json) {

@@ -98,8 +98,8 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`${escapeText(s.trim().replace(/\s*\n\s*/g, ' '))}\n`) });
 
   program.command('inspect')
-    .description('identify a checkpoint: family, class count, booster heads, tensors, problems')
-    .argument('<checkpoint>', '.pth (torch.save zip), .safetensors or PaddleSeg .pdparams file')
+    .description('identify a checkpoint (family, class count, booster heads, tensors, problems) or describe an exported model (format, opsets, producer, inputs and outputs, operators, weights, recorded classes and preprocessing)')
+    .argument('<file>', 'a checkpoint (.pth torch.save zip, .safetensors, PaddleSeg .pdparams) or an exported model (.onnx file, TensorFlow.js model directory or its model.json)')
     .option('--json', 'print JSON instead of text')
     .action(async (file: string, o: { json?: boolean }) => (await import('./inspect.js')).inspectCommand(file, o));
 
@@ -120,7 +120,8 @@ export function buildProgram(): Command {
     .option('--expose <all|names>', 'onnx, tfjs: also output these intermediate tensors (IR names, comma-separated) or all, after the model\'s own outputs (for bisenet diff and debugging)')
     .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile (default 1x3x512x1024)')
     .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf or a running variance is negative (refused otherwise)')
-    .option('--force', 'replace the output if it exists')
+    .option('--json [file]', 'print a JSON summary (target, files and bytes, classes, outputs) instead of the text line, or write it to file')
+    .option('--force', 'replace the output (and the --json file) if it exists')
     .addHelpText('after', () => `\nTargets (--to):\n${targetHelp()}\n`)
     .action(async (file: string, o) => (await import('./convert.js')).convertCommand(file, o));
 
@@ -156,7 +157,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--family <family>', 'checkpoint family (default: detected), or the preset family for models that record no preprocessing').choices(['coincheung', 'mmseg', 'paddleseg']))
     .addOption(new Option('--dataset <name>', 'preset dataset, for checkpoints and models that record no preprocessing').choices(['cityscapes', 'ade20k', 'coco-stuff']))
     .option('--quiet', 'no progress output (--out-dir)')
-    .option('--force', 'replace outputs that exist')
+    .option('--json [file]', 'print a JSON summary (per image: input, outputs, size, class histogram, times) instead of the text, or write it to file')
+    .option('--force', 'replace outputs (and the --json file) that exist')
     .addHelpText('after', runtimesHelpText)
     .action(async (model: string, images: string[], o) => (await import('./segment.js')).segmentCommand(model, images, o));
 
@@ -199,10 +201,12 @@ export function buildProgram(): Command {
 
   program.command('serve')
     .description('serve a page to try a model in a browser: drop an image, see the mask, time it, and check the golden set on that device')
-    .argument('<model>', 'model: an .onnx file, or a TensorFlow.js model directory or its model.json')
+    .argument('<model>', 'model: an .onnx file, a tfjs model directory or its model.json, or a checkpoint (converted in memory to tfjs-layers, nothing written)')
     .option('--port <n>', 'port (default: a free one)', intOption('--port', 0, 65535))
     .option('--host <address>', 'address to listen on; anything but loopback prints a warning', '127.0.0.1')
     .option('--golden <dir>', 'golden set of this model, for the page\'s "check this device" button')
+    .addOption(new Option('--family <family>', 'checkpoint family (default: detected), or the preset family for models that record no preprocessing').choices(['coincheung', 'mmseg', 'paddleseg']))
+    .addOption(new Option('--dataset <name>', 'preset dataset, for checkpoints and models that record no preprocessing').choices(['cityscapes', 'ade20k', 'coco-stuff']))
     .action(async (model: string, o) => (await import('./serve.js')).serveCommand(model, o));
 
   program.command('diff')
@@ -235,7 +239,7 @@ export function buildProgram(): Command {
     .action(async (o) => (await import('./doctor.js')).doctorCommand(o));
 
   program.command('bench')
-    .description('time a model per runtime and input size (median/min/max, frames/s, GFLOP/s, kernel time where the runtime reports it) against each runtime\'s measured conv-stack ceiling')
+    .description('time a model per runtime and input size (median/min/max, frames/s, GFLOP/s, kernel time where the runtime reports it), as a ratio to each runtime\'s rate on a dense conv stack; warns when the machine is busy')
     .option('--model <path>', 'a model: .onnx, or a tfjs model directory')
     .option('--checkpoint <file>', 'a checkpoint, converted in memory to what each runtime loads')
     .option('--runtime <ids>', 'comma-separated runtimes (default: ort-cpu,tfjs-wasm, those that load the model)')
@@ -244,7 +248,9 @@ export function buildProgram(): Command {
     .option('--warmup <n>', 'untimed runs first', intOption('--warmup', 0, 100), 1)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
-    .option('--no-ceiling', 'skip the conv-stack ceiling')
+    .option('--no-conv-stack', 'skip the conv-stack reference run')
+    .addOption(new Option('--no-ceiling').hideHelp())
+    .option('--wide', 'text table with every column (device, MACs, kernel times), wider than 100 columns')
     .option('--json [file]', 'print the report as JSON (or write it to file, printing text)')
     .option('--force', 'replace the --json file if it exists')
     .action(async (o) => (await import('./bench.js')).benchCommand(o));

@@ -10,6 +10,7 @@ import { CITYSCAPES_PALETTE, modelMetadataFor, preprocessingFor, type Dataset, t
 import { defaultRuntimeFor, loadRunner, requirePackages, runtimeById, type Runner, type RunnerOptions } from '../runtime/index.js';
 import { readRecordedMetadata, recordedFrom, type RecordedMetadata } from '../model-metadata.js';
 import { fail } from '../util/errors.js';
+import { indexPalette } from '../util/palette.js';
 
 /** What a model records (checked against the metadata schema: src/model-metadata.ts). */
 export type ModelInfo = RecordedMetadata;
@@ -51,11 +52,7 @@ export function modelPreprocessing(modelPath: string): { pre: Preprocessing | nu
 export function paletteFor(numClasses: number, known: number[][] | null): number[][] {
   if (known && known.length >= numClasses) return known;
   if (!known && numClasses === 19) return CITYSCAPES_PALETTE;
-  return Array.from({ length: numClasses }, (_, index) => {
-    let r = 0; let g = 0; let b = 0; let k = index;
-    for (let bit = 7; bit >= 0 && k > 0; bit--, k >>= 3) { r |= (k & 1) << bit; g |= ((k >> 1) & 1) << bit; b |= ((k >> 2) & 1) << bit; }
-    return [r, g, b];
-  });
+  return indexPalette(numClasses);
 }
 
 /** A class's name: from the model's metadata, else its index. */

@@ -71,7 +71,9 @@ export function classShares(counts: Float64Array, info: Pick<ModelInfo, 'classNa
 }
 
 /** One image: decode, run, labels at the image's size (the library form of `bisenet segment --image`). */
-export async function segmentImage(modelPath: string, imagePath: string, opts: OpenOptions = {}): Promise<Segmentation & { image: RgbImage; counts: Float64Array; model: string; weights: string | null }> {
+export async function segmentImage(modelPath: string, imagePath: string, opts: OpenOptions = {}): Promise<Segmentation & {
+  image: RgbImage; counts: Float64Array; model: string; runtime: string; device: string; times: StageTimes; weights: string | null;
+}> {
   const image = await decodeRgb(imagePath, imagePath);
   const model = await openModel(modelPath, opts);
   const runner = new FrameRunner(model);
@@ -79,7 +81,7 @@ export async function segmentImage(modelPath: string, imagePath: string, opts: O
     const [labels] = await runner.run([{ image }]);
     const numClasses = model.info.numClasses!;
     return { width: image.width, height: image.height, numClasses, labels: labels!, palette: paletteFor(numClasses, model.info.palette),
-      classNames: model.info.classNames, image, counts: runner.counts!, model: model.label, weights: model.info.weights };
+      classNames: model.info.classNames, image, counts: runner.counts!, model: model.label, runtime: model.runner.runtime, device: model.runner.device, times: runner.times, weights: model.info.weights };
   } finally {
     await runner.dispose();
   }
@@ -92,6 +94,28 @@ export interface SegmentManyOptions extends OpenOptions {
   batch?: number;
   force?: boolean;
   progress?: ProgressOptions;
+  /** Also report each image: its outputs, size, class histogram and when it was done (`segment --json`). */
+  perImage?: boolean;
+}
+
+/** One image of a `segmentMany` run, as `segment --json` reports it. */
+export interface ImageSummary {
+  input: string;
+  /** the files written for it, in the output directory */
+  outputs: string[];
+  width: number;
+  height: number;
+  /** pixels of each class, by class index */
+  counts: number[];
+  /** ms from the start of the run until its outputs were written (frames overlap: decoding and encoding run beside inference) */
+  doneMs: number;
+}
+
+/** Pixels per class of one mask. */
+export function labelCounts(labels: Labels, numClasses: number): number[] {
+  const c = new Array<number>(numClasses).fill(0);
+  for (let i = 0; i < labels.length; i++) c[labels[i]!]!++;
+  return c;
 }
 
 export interface SegmentManySummary {
@@ -108,6 +132,8 @@ export interface SegmentManySummary {
   outputs: number;
   /** What the model records of its weights ('random' for test fixtures), or null. */
   weights: string | null;
+  /** each image, in the order given (with `perImage`) */
+  perImage?: ImageSummary[];
 }
 
 /** The output file names of one image. */
@@ -131,6 +157,7 @@ export async function segmentMany(modelPath: string, inputs: readonly string[], 
   const progress = new Progress(images.length, 'segment', o.progress);
   const pool = new BytePool();
   const t0 = performance.now();
+  const perImage = o.perImage ? new Map<string, ImageSummary>() : null;
   staged.open();
   try {
     await streamFrames(runner, {
@@ -140,6 +167,7 @@ export async function segmentMany(modelPath: string, inputs: readonly string[], 
       sink: (im, { image }, labels) => {
         const palette = paletteFor(runner.numClasses!, model.info.palette);
         const [maskName, overlayName] = outputNames(im, Boolean(o.overlay));
+        if (perImage) perImage.set(im, { input: im, outputs: outputNames(im, Boolean(o.overlay)), width: image.width, height: image.height, counts: labelCounts(labels, runner.numClasses!), doneMs: 0 });
         return (async () => {
           const [mask, overlay] = await Promise.all([
             encodeMask(labels, image.width, image.height, palette, Boolean(o.raw), pool),
@@ -148,7 +176,11 @@ export async function segmentMany(modelPath: string, inputs: readonly string[], 
           if (overlay) await staged.write(overlayName!, overlay);
         })();
       },
-      done: (im) => progress.tick(`${im} → ${path.join(o.outDir, outputNames(im, false)[0]!)}`),
+      done: (im) => {
+        const r = perImage?.get(im);
+        if (r) r.doneMs = Number((performance.now() - t0).toFixed(1));
+        progress.tick(`${im} → ${path.join(o.outDir, outputNames(im, false)[0]!)}`);
+      },
     });
     staged.commit();
   } catch (e) {
@@ -160,5 +192,6 @@ export async function segmentMany(modelPath: string, inputs: readonly string[], 
   }
   const seconds = (performance.now() - t0) / 1000;
   return { images: images.length, seconds, framesPerSecond: images.length / seconds, times: runner.times, runtime: model.runner.runtime,
-    device: model.runner.device, model: model.label, counts: runner.counts!, classNames: model.info.classNames, outputs: images.length * (o.overlay ? 2 : 1), weights: model.info.weights };
+    device: model.runner.device, model: model.label, counts: runner.counts!, classNames: model.info.classNames, outputs: images.length * (o.overlay ? 2 : 1), weights: model.info.weights,
+    ...(perImage ? { perImage: images.map((im) => perImage.get(im)!) } : {}) };
 }

@@ -5,13 +5,21 @@
  */
 import { compareOutputs, type OutputStats, type Tolerance } from '../verify/compare.js';
 import type { NdArray } from '../util/ndarray.js';
+import { indexPalette } from '../util/palette.js';
 import { openEngine, type Backend, type Engine } from './engine.js';
 
 interface Config {
   model: { name: string; url: string; kind: 'tfjs' | 'onnx' };
   backends: Backend[];
-  preprocessing: { scale: number; mean: number[]; std: number[]; size_multiple: number } | null;
+  /** backends this install lacks, with the line that adds each */
+  missing: { id: Backend; label: string; install: string }[];
+  preprocessing: { color_order?: 'RGB' | 'BGR'; scale: number; mean: number[]; std: number[]; size_multiple: number };
+  /** one colour per class (the model's palette); extended with the indexed palette where the model outputs more */
   palette: number[][];
+  numClasses: number | null;
+  /** the palette for a model that records none and outputs 19 classes (Cityscapes'), as segment draws it */
+  palette19: number[][] | null;
+  classNames: string[] | null;
   golden: { url: string } | null;
   tolerances: Record<string, Tolerance>;
 }
@@ -47,7 +55,9 @@ async function currentEngine(): Promise<Engine> {
 
 /** The image as the model's 1×3×H×W input (H, W multiples of the model's size multiple), preprocessed as recorded. */
 function toInput(img: ImageBitmap): { x: NdArray; w: number; h: number } {
-  const pre = config.preprocessing ?? { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], size_multiple: 32 };
+  const pre = config.preprocessing;
+  // Channel ch of the input takes the image's channel src[ch]: RGB, or BGR where the model records it.
+  const src = pre.color_order === 'BGR' ? [2, 1, 0] : [0, 1, 2];
   const m = pre.size_multiple || 32;
   const k = Math.min(1, MAX_SIDE / Math.max(img.width, img.height));
   const w = Math.max(m, Math.ceil((img.width * k) / m) * m);
@@ -59,25 +69,65 @@ function toInput(img: ImageBitmap): { x: NdArray; w: number; h: number } {
   const rgba = g.getImageData(0, 0, w, h).data;
   const data = new Float32Array(3 * w * h);
   for (let ch = 0; ch < 3; ch++) {
-    for (let p = 0; p < w * h; p++) data[ch * w * h + p] = (rgba[4 * p + ch]! * pre.scale - pre.mean[ch]!) / pre.std[ch]!;
+    for (let p = 0; p < w * h; p++) data[ch * w * h + p] = (rgba[4 * p + src[ch]!]! * pre.scale - pre.mean[ch]!) / pre.std[ch]!;
   }
   return { x: { dtype: 'float32', shape: [1, 3, h, w], data }, w, h };
 }
 
-/** Argmax over classes of 1×C×H×W logits, as an RGBA mask in the palette. */
-function maskOf(logits: NdArray): ImageData {
+/** One colour per class for C classes: the model's palette, extended with the indexed one past its end. */
+function paletteOf(c: number): number[][] {
+  if (!config.palette.length && c === 19 && config.palette19) config.palette = config.palette19;
+  if (config.palette.length < c) config.palette = [...config.palette, ...indexPalette(c, config.palette.length)];
+  return config.palette;
+}
+
+const nameOf = (k: number): string => config.classNames?.[k] ?? `class ${k}`;
+
+/** Argmax over classes of 1×C×H×W logits, as an RGBA mask in the palette, with each class's pixel count. */
+function maskOf(logits: NdArray): { mask: ImageData; counts: Float64Array } {
   const [, c, h, w] = logits.shape as [number, number, number, number];
   const x = logits.data as Float32Array;
   const out = new ImageData(w, h);
+  const counts = new Float64Array(c);
+  const palette = paletteOf(c);
   const hw = h * w;
   for (let p = 0; p < hw; p++) {
     let best = 0;
     let v = x[p]!;
     for (let k = 1; k < c; k++) if (x[k * hw + p]! > v) { v = x[k * hw + p]!; best = k; }
-    const [r, g, b] = config.palette[best % config.palette.length]!;
+    counts[best]!++;
+    const [r, g, b] = palette[best]!;
     out.data[4 * p] = r!; out.data[4 * p + 1] = g!; out.data[4 * p + 2] = b!; out.data[4 * p + 3] = 255;
   }
-  return out;
+  return { mask: out, counts };
+}
+
+/** Legends list every class up to this many; beyond, only the classes in the image. */
+const FULL_LEGEND = 40;
+
+/**
+ * The class legend: colour, name and (after an image) its share of the mask, the classes in the image
+ * first, largest first; the other classes follow greyed where the model has few enough to list.
+ */
+function drawLegend(counts: Float64Array | null): void {
+  const c = counts?.length ?? config.numClasses ?? 0;
+  const palette = paletteOf(c);
+  const total = counts ? counts.reduce((a, b) => a + b, 0) : 0;
+  const order = [...Array(c).keys()];
+  if (counts) order.sort((a, b) => counts[b]! - counts[a]! || a - b);
+  const shown = order.filter((k) => (counts ? counts[k]! > 0 : true) || c <= FULL_LEGEND);
+  $('legend').replaceChildren(...shown.map((k) => {
+    const item = document.createElement('span');
+    item.className = counts && !counts[k] ? 'cls absent' : 'cls';
+    item.dataset.class = String(k);
+    item.dataset.rgb = palette[k]!.join(',');
+    const sw = document.createElement('span');
+    sw.className = 'sw';
+    sw.style.background = `rgb(${palette[k]!.join(',')})`;
+    const share = counts && counts[k] ? ` ${((100 * counts[k]!) / total).toFixed(1)} %` : '';
+    item.append(sw, `${nameOf(k)}${share}`);
+    return item;
+  }));
 }
 
 async function segment(): Promise<void> {
@@ -95,7 +145,8 @@ async function segment(): Promise<void> {
     const ms = performance.now() - t1;
     const logits = out.logits ?? out[e.outputNames[0]!]!;
     $('ms').textContent = `${ms.toFixed(1)} ms at ${x.shape[2]}×${x.shape[3]} (first run ${first.toFixed(0)} ms)`;
-    const mask = maskOf(logits);
+    const { mask, counts } = maskOf(logits);
+    drawLegend(counts);
     const maskCanvas = $<HTMLCanvasElement>('mask');
     const overlay = $<HTMLCanvasElement>('overlay');
     const small = new OffscreenCanvas(mask.width, mask.height);
@@ -178,6 +229,19 @@ async function takeFile(f: File | undefined): Promise<void> {
   await segment();
 }
 
+/** Backends this install lacks, and the line that adds each (the server checked the packages at start). */
+function showMissing(): void {
+  const byLine = new Map<string, string[]>();
+  for (const m of config.missing) byLine.set(m.install, [...(byLine.get(m.install) ?? []), m.label]);
+  $('more').replaceChildren(...[...byLine].map(([line, labels]) => {
+    const p = document.createElement('div');
+    const code = document.createElement('code');
+    code.textContent = line;
+    p.append(`not installed: ${labels.join(', ')}; add with `, code, ' and restart bisenet serve');
+    return p;
+  }));
+}
+
 async function main(): Promise<void> {
   config = await (await fetch('/config.json')).json() as Config;
   $('model').textContent = `${config.model.name} (${config.model.kind === 'onnx' ? 'ONNX' : 'TensorFlow.js'})`;
@@ -190,6 +254,8 @@ async function main(): Promise<void> {
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (ev) => { ev.preventDefault(); drop.classList.remove('over'); void takeFile(ev.dataTransfer?.files[0]); });
   $('check').addEventListener('click', () => void checkDevice());
+  showMissing();
+  drawLegend(null);
   if (!config.golden) $<HTMLButtonElement>('check').title = 'start bisenet serve with --golden DIR to enable';
   status('choose or drop an image');
 }

@@ -2,9 +2,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convStackGraph, convStackWeights, CEILING } from '../../src/bench/ceiling.js';
-import { formatBench } from '../../src/bench/format.js';
+import { convStackGraph, convStackWeights, CONV_STACK } from '../../src/bench/conv-stack.js';
+import { formatBench, TEXT_WIDTH, wrap } from '../../src/bench/format.js';
 import { parseSizes, stats, type BenchReport } from '../../src/bench/index.js';
+import { judgeLoad, type LoadSample } from '../../src/bench/load.js';
 import { timeOrtCpu } from '../../src/bench/ort.js';
 import { parseOrtProfile } from '../../src/bench/ort-profile.js';
 import { emitOnnx } from '../../src/emit/onnx.js';
@@ -33,7 +34,7 @@ describe('MAC and GFLOP/s arithmetic', () => {
 
   it('counts a conv stack by hand: out·H·W·(in/groups)·k² per conv', () => {
     const g = convStackGraph();
-    expect(convMacs(g, [1, CEILING.channels, CEILING.height, CEILING.width])).toBe(CEILING.depth * 64 * 128 * 256 * 64 * 9);
+    expect(convMacs(g, [1, CONV_STACK.channels, CONV_STACK.height, CONV_STACK.width])).toBe(CONV_STACK.depth * 64 * 128 * 256 * 64 * 9);
     expect(convMacs(convStackGraph(8, 2), [1, 8, 4, 4])).toBe(2 * 8 * 16 * 8 * 9);
   });
 
@@ -99,16 +100,87 @@ describe('onnxruntime profile parser', () => {
   });
 });
 
+describe('bench text and load', () => {
+  const sample = (loadavg: number, busyMs: number, ownMs: number, wallMs: number): LoadSample => ({ loadavg: [loadavg, loadavg, loadavg], busyMs, ownMs, wallMs });
+
+  it('calls the machine busy from the load before, or from other processes\' CPU time during, and says why', () => {
+    // Quiet: load 0.3 on 2 cores; over 10 s the cores were busy 12 s, 11.5 of them ours.
+    let v = judgeLoad(sample(0.3, 0, 0, 0), sample(1.8, 12_000, 11_500, 10_000), 2, false);
+    expect(v).toEqual({ busy: false, warning: null, othersShare: 0.025 });
+    // Busy before: 1.5 on 2 cores (the issue's case).
+    v = judgeLoad(sample(1.5, 0, 0, 0), sample(1.8, 12_000, 11_500, 10_000), 2, false);
+    expect(v.busy).toBe(true);
+    expect(v.warning).toBe('the machine was busy (load average 1.50 at start; 2 cores): these timings are unreliable; rerun when it is quiet');
+    // Busy during: others took 8 of 20 core-seconds.
+    v = judgeLoad(sample(0.2, 0, 0, 0), sample(2.5, 19_000, 11_000, 10_000), 2, false);
+    expect(v).toMatchObject({ busy: true, othersShare: 0.4 });
+    expect(v.warning).toMatch(/other processes used 40 % of the cores while it ran/);
+    // Runtimes in other processes (browsers): CPU time is not separable; the load at the end above the cores decides.
+    expect(judgeLoad(sample(0.2, 0, 0, 0), sample(1.9, 19_000, 1_000, 10_000), 2, true)).toEqual({ busy: false, warning: null, othersShare: null });
+    expect(judgeLoad(sample(0.2, 0, 0, 0), sample(3.1, 19_000, 1_000, 10_000), 2, true).warning).toMatch(/load average 3\.10 at end/);
+  });
+
+  /** A report as bench makes it, with long device names and a long path: the text must still fit. */
+  const report = (): BenchReport => {
+    const st = (x: number) => ({ median: x, min: x * 0.9, max: x * 1.3 });
+    const row = (runtime: string, device: string, fetch: string[], median: number, vs: number, kernel?: number) => ({
+      runtime, device, size: [1024, 2048] as [number, number], fetch, runs: 5, e2eMs: st(median), fps: 1000 / median, gmacs: 98.41, gflops: 196.8, vsConvStack: vs,
+      ...(kernel ? { kernelMs: st(kernel), ortRunMs: st(kernel), kernelGflops: 340, outsideMs: median - kernel, vsConvStackKernel: 0.8 } : {}),
+    });
+    const gpu = 'NVIDIA Corporation hopper H100 80GB HBM3 (Vulkan, driver 550.54.15, a very long adapter description indeed)';
+    return {
+      tool: 'bisenet bench', version: 2, date: '2026-12-06T00:00:00Z',
+      machine: { cpu: 'AMD EPYC 9654 96-Core Processor', cores: 2, memoryGiB: 24, os: 'Linux 6.18.44-fc-v1045', node: 'v20.20.2', loadavgAtStart: [1.5, 1.2, 0.9], loadavgAtEnd: [2.1, 1.4, 1],
+        load: { busy: true, warning: 'the machine was busy (load average 1.50 at start; 2 cores): these timings are unreliable; rerun when it is quiet', othersShare: 0.031 } },
+      model: { source: 'checkpoint', path: `/home/someone/${'deeply/nested/'.repeat(6)}model.pth`, family: 'coincheung', numClasses: 19, converted: ['onnx (outputs logits, aux2, aux3, aux4, aux5_4, labels)', 'tfjs-graph (outputs logits, labels)'] },
+      runs: 5, warmup: 1, convStackModel: '8 × (3×3 conv 64→64 + bias + ReLU) on 1×64×128×256',
+      rows: [row('ort-cpu', 'CPU (2 threads)', ['logits', 'aux2', 'aux3', 'aux4', 'aux5_4'], 1034, 0.7, 576), row('ort-cpu', 'CPU (2 threads)', ['labels'], 300, 1.96, 290),
+        row('chromium-ort-webgpu', gpu, ['logits'], 88, 0.4)],
+      convStack: [{ runtime: 'ort-cpu', device: 'CPU (2 threads)', shape: [1, 64, 128, 256], gmacs: 9.66, runs: 5, e2eMs: st(71), gflops: 271.3, kernelMs: st(45), kernelGflops: 427.1 },
+        { runtime: 'chromium-ort-webgpu', device: gpu, shape: [1, 64, 128, 256], gmacs: 9.66, runs: 5, e2eMs: st(20), gflops: 966 }],
+      notes: ['the machine was busy (load average 1.50 at start; 2 cores): these timings are unreliable; rerun when it is quiet', 'tfjs-wasm ran its single-threaded SIMD build: a long note that goes on and on about tfjs-backend-wasm and its threads in Node'],
+    };
+  };
+
+  it(`fits ${TEXT_WIDTH} columns, gives the conv stack as a ratio (not a percentage of a "ceiling"), and --wide has every column`, () => {
+    const text = formatBench(report());
+    for (const line of text.split('\n')) expect(line.length, line).toBeLessThanOrEqual(TEXT_WIDTH);
+    expect(text).not.toMatch(/ceiling|%\s*$/m);
+    expect(text).toMatch(/^ort-cpu +1024×2048 → labels +300 +270–390 +3\.33 +196\.8 +1\.96× +290$/m);
+    expect(text).toMatch(/^ort-cpu +1024×2048 → logits\+4 /m);
+    expect(text).toMatch(/^chromium-ort-webgpu: NVIDIA Corporation hopper H100/m);
+    expect(text).toMatch(/^warning: the machine was busy \(load average 1\.50 at start; 2 cores\): these timings are unreliable;/m);
+    expect(text).toMatch(/^note: tfjs-wasm ran/m);
+    expect(text).toMatch(/not an upper bound/);
+    const wide = formatBench(report(), { wide: true });
+    expect(wide).toMatch(/^ort-cpu +CPU \(2 threads\) +1024×2048 → logits,aux2,aux3,aux4,aux5_4 +1034 .* 98\.41 +196\.8 +0\.70× +576 +458 +340\.0 +0\.80×$/m);
+    expect(wide).toMatch(/^chromium-ort-webgpu +NVIDIA Corporation hopper H100 80GB HBM3 \(Vulkan/m);
+  });
+
+  it('wraps at spaces, cutting only a word longer than a line', () => {
+    expect(wrap('aaa bbb ccc', 7)).toBe('aaa bbb\n  ccc');
+    expect(wrap('aaa bbb', 7)).toBe('aaa bbb');
+    expect(wrap(`x ${'y'.repeat(12)} z`, 10)).toBe(`x\n  yyyyyyyy\n  yyyy z`);
+    for (const line of wrap(`a ${'b'.repeat(250)} c`, 100).split('\n')) expect(line.length).toBeLessThanOrEqual(100);
+  });
+});
+
 describe('bisenet bench', () => {
   it('prints a JSON report that parses, with sane rows (tiny size, 2 runs)', () => {
-    const r = bisenet('bench', '--checkpoint', CKPT, '--size', '64x128', '--runs', '2', '--warmup', '1', '--no-ceiling', '--json');
+    const r = bisenet('bench', '--checkpoint', CKPT, '--size', '64x128', '--runs', '2', '--warmup', '1', '--no-conv-stack', '--json');
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as BenchReport;
     expect(j.tool).toBe('bisenet bench');
     expect(j.machine.cores).toBeGreaterThan(0);
     expect(j.model).toMatchObject({ source: 'checkpoint', family: 'coincheung', numClasses: 19 });
     expect(j.runs).toBe(2);
-    expect(j.ceilings).toEqual([]);
+    expect(j.version).toBe(2);
+    expect(j.convStack).toEqual([]);
+    // The load was measured before and after; a warning on stderr exactly when the report calls the machine busy.
+    expect(j.machine.loadavgAtStart).toHaveLength(3);
+    expect(j.machine.loadavgAtEnd).toHaveLength(3);
+    expect(j.machine.load.othersShare).toBeGreaterThanOrEqual(0);
+    expect(r.stderr.includes(`warning: ${j.machine.load.warning}`)).toBe(j.machine.load.busy);
     // ort-cpu: logits and labels-only rows, with kernel time; tfjs-wasm: the same two, end to end.
     const rows = j.rows.map((x) => `${x.runtime}:${x.fetch.join(',')}`);
     expect(rows).toEqual(['ort-cpu:logits', 'ort-cpu:labels', 'tfjs-wasm:logits', 'tfjs-wasm:labels']);
@@ -133,7 +205,8 @@ describe('bisenet bench', () => {
     // A GPU runtime's split (Runner.phases) gets its own table.
     const gpuRow = { ...j.rows[0]!, runtime: 'ort-webgpu', device: 'some GPU', fetch: ['labels'],
       gpuPhasesMs: { upload: { median: 1.5, min: 1, max: 2 }, compute: { median: 12.25, min: 12, max: 13 }, readback: { median: 0.75, min: 0.5, max: 1 } } };
-    expect(formatBench({ ...j, rows: [gpuRow] })).toMatch(/GPU runs split[^\n]*\n.*upload +compute +read-back\nort-webgpu +some GPU +64×128 → labels +1\.5 +12\.3 +0\.8/);
+    expect(formatBench({ ...j, rows: [gpuRow] })).toMatch(/GPU runs split[^]*\nruntime +input → fetched +upload +compute +read-back\nort-webgpu +64×128 → labels +1\.5 +12\.3 +0\.8\n/);
+    expect(formatBench({ ...j, rows: [gpuRow] }, { wide: true })).toMatch(/GPU runs split[^\n]*\n.*upload +compute +read-back\nort-webgpu +some GPU +64×128 → labels +1\.5 +12\.3 +0\.8/);
   }, 240_000); // ≈ 15 s on the idle 2-core VM; two conversions and two runtimes take far longer when it is shared
 
   it('bad input: one line, exit 2, no JSON file written', () => {

@@ -11,6 +11,10 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { convertCheckpoint } from '../../src/convert.js';
 import { acquireBrowser, CHROMIUM_MISSING, findChromium, releaseBrowser } from '../../src/runtime/chromium.js';
+import { CITYSCAPES_CLASSES, CITYSCAPES_PALETTE } from '../../src/presets.js';
+import { installLine } from '../../src/runtime/packages.js';
+import { indexPalette } from '../../src/util/palette.js';
+import { readLegend, readMask } from '../helpers/serve-page.js';
 import { startServe } from '../../src/serve.js';
 import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
@@ -83,6 +87,77 @@ describe('bisenet serve (CLI)', () => {
   });
 });
 
+describe('bisenet serve: backends, checkpoints, palette', () => {
+  /** As a default install: the optional packages absent (the checkout has them all as devDependencies). */
+  const defaultInstall = (pkg: string): boolean => !['onnxruntime-web', '@tensorflow/tfjs-backend-webgl', '@tensorflow/tfjs-backend-webgpu', 'webgpu', 'playwright-core'].includes(pkg);
+
+  it('serves a checkpoint converted in memory, offering the installed backends only, and every script of the page answers', async () => {
+    const before = fs.readdirSync(path.dirname(fixture(UPSTREAM, 'model.pth'))).sort();
+    const server = await startServe(fixture(UPSTREAM, 'model.pth'), { installed: defaultInstall });
+    try {
+      expect(server.model).toBe('model.pth (converted in memory to tfjs-layers)');
+      expect(server.backends.offered).toEqual(['tfjs-wasm']);
+      expect(server.backends.missing.map((m) => [m.id, m.install])).toEqual([
+        ['tfjs-webgl', installLine(['@tensorflow/tfjs-backend-webgl'])], ['tfjs-webgpu', installLine(['@tensorflow/tfjs-backend-webgpu'])]]);
+      const config = await (await fetch(`${server.url}/config.json`)).json() as { backends: string[]; missing: unknown[]; numClasses: number; palette: number[][]; classNames: string[] };
+      expect(config.backends).toEqual(['tfjs-wasm']);
+      expect(config.numClasses).toBe(19);
+      expect(config.palette).toEqual(CITYSCAPES_PALETTE); // not PASCAL VOC's: road is purple, not black
+      expect(config.classNames).toEqual(CITYSCAPES_CLASSES);
+      const html = await (await fetch(`${server.url}/`)).text();
+      const scripts = [...html.matchAll(/<script src="([^"]+)"/g)].map((m) => m[1]!);
+      expect(scripts.some((x) => x.includes('webgl') || x.includes('webgpu'))).toBe(false);
+      for (const src of [...scripts, '/lib/web/app.js', '/model/model.json']) expect((await fetch(`${server.url}${src}`)).status, src).toBe(200);
+    } finally {
+      await server.close();
+    }
+    expect(fs.readdirSync(path.dirname(fixture(UPSTREAM, 'model.pth'))).sort()).toEqual(before); // nothing written
+  }, 120_000);
+
+  it('refuses an ONNX model when onnxruntime-web is missing, naming the install line and what runs without it', async () => {
+    const onnx = path.join(work, 'm.onnx');
+    const c = convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' });
+    fs.writeFileSync(onnx, c.bytes);
+    await expect(startServe(onnx, { installed: defaultInstall })).rejects.toThrow(
+      `serving an ONNX model needs onnxruntime-web, not installed (optional): ${installLine(['onnxruntime-web'])}; or serve the checkpoint`);
+    const server = await startServe(onnx);
+    try {
+      expect(server.backends.offered).toEqual(['ort-wasm', 'ort-webgpu']);
+      expect((await fetch(`${server.url}/vendor/onnxruntime-web/ort.webgpu.min.js`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  }, 120_000);
+
+  it('gives a class count no dataset palette covers one indexed colour per class, and a model without preprocessing needs --dataset', async () => {
+    // mmseg's 150-class (ADE20K) fixture: the preset records preprocessing but no palette or names.
+    const server = await startServe(fixture('mmseg-bisenetv2-n150-b2', 'model.pth'), { installed: defaultInstall });
+    try {
+      const config = await (await fetch(`${server.url}/config.json`)).json() as { numClasses: number; palette: number[][]; classNames: string[] | null };
+      expect(config.numClasses).toBe(150);
+      expect(config.palette).toEqual(indexPalette(150));
+      expect(new Set(config.palette.map((c) => c.join())).size).toBe(150);
+      expect(config.classNames).toBeNull();
+    } finally {
+      await server.close();
+    }
+    // A model that records no preprocessing: refused without --dataset (as segment refuses it), served with one.
+    const bare = path.join(work, 'bare');
+    fs.mkdirSync(bare);
+    for (const [f, data] of convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-layers', dataset: 'none' }).files!) fs.writeFileSync(path.join(bare, f), data);
+    const r = cli('serve', bare);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`error: ${bare} records no preprocessing; pass --dataset (and --family) to choose one\n`);
+    const s2 = await startServe(bare, { dataset: 'cityscapes' });
+    try {
+      const config = await (await fetch(`${s2.url}/config.json`)).json() as { preprocessing: { mean: number[] } };
+      expect(config.preprocessing.mean).toEqual([0.3257, 0.369, 0.3223]);
+    } finally {
+      await s2.close();
+    }
+  }, 120_000);
+});
+
 describe('the page in headless Chromium', () => {
   let missing = '';
   let chromium: string | null = null;
@@ -111,15 +186,18 @@ describe('the page in headless Chromium', () => {
       await page.waitForSelector('#overlay[data-ready="true"]', { timeout: 280_000 });
       expect(await page.locator('#ms').textContent()).toMatch(/^\d+(\.\d+)? ms at 96×160 \(first run \d+ ms\)$/);
       expect(await page.locator('#device').textContent()).toMatch(/runs on: WebAssembly( SIMD)?, \d+ thread\(s\) \(layers-model\)/);
-      // The mask is drawn: not one flat colour.
-      const colours = await page.evaluate(() => {
-        const c = document.getElementById('mask') as HTMLCanvasElement;
-        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-        const seen = new Set<number>();
-        for (let i = 0; i < d.length; i += 4) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
-        return seen.size;
-      });
-      expect(colours).toBeGreaterThan(1);
+      // The mask is drawn in the model's (Cityscapes) palette, not one flat colour, and the legend names its classes, largest first.
+      const mask = await readMask(page);
+      const cityscapes = new Set(CITYSCAPES_PALETTE.map((c) => c.join(',')));
+      expect(mask.colours.size).toBeGreaterThan(1);
+      for (const c of mask.colours.keys()) expect(cityscapes.has(c), c).toBe(true);
+      const legend = await readLegend(page);
+      expect(legend).toHaveLength(19);
+      const present = legend.filter((l) => !l.absent);
+      expect(present.map((l) => l.rgb).sort()).toEqual([...mask.colours.keys()].sort());
+      const top = [...mask.colours].sort((a, b) => b[1] - a[1])[0]!;
+      expect(present[0]!.rgb).toBe(top[0]);
+      expect(present[0]!.text).toBe(`${CITYSCAPES_CLASSES[present[0]!.cls]} ${((100 * top[1]) / (mask.width * mask.height)).toFixed(1)} %`);
       await page.click('#check');
       await page.waitForSelector('#parity-result', { timeout: 280_000 });
       const result = await page.locator('#parity-result').textContent();

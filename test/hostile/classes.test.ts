@@ -196,7 +196,7 @@ describe('5. files that are not plain files', () => {
     expect(() => referenceMiou(deep)).toThrowError(/nested deeper/);
     const fifoModel = path.join(work, 'fifo.onnx');
     execFileSync('mkfifo', [fifoModel]);
-    await expect(runBench({ model: fifoModel, runtimes: ['ort-cpu'], sizes: [[32, 32]], runs: 1, ceiling: false })).rejects.toThrowError(/not a regular file \(a FIFO\)/);
+    await expect(runBench({ model: fifoModel, runtimes: ['ort-cpu'], sizes: [[32, 32]], runs: 1, convStack: false })).rejects.toThrowError(/not a regular file \(a FIFO\)/);
   }, 60_000);
   it('tfjs shards: a link out of the model directory, a FIFO, and a shard listed twice are refused', () => {
     const dir = path.join(work, 'tfjs');
@@ -426,7 +426,7 @@ describe('6. images and models as inputs', () => {
     oneLine(r, /onnxruntime failed to run .*Reshape/);
     expect(r.stderr).not.toMatch(/\x1b/);
     // bench's own onnxruntime session turns the same failure into a runtime error (it was exit 3).
-    await expect(runBench({ model: evil, runtimes: ['ort-cpu'], sizes: [[32, 32]], runs: 1, warmup: 0, ceiling: false })).rejects.toThrowError(/onnxruntime failed to run/);
+    await expect(runBench({ model: evil, runtimes: ['ort-cpu'], sizes: [[32, 32]], runs: 1, warmup: 0, convStack: false })).rejects.toThrowError(/onnxruntime failed to run/);
     expect(fs.existsSync(path.join(work, 'onnx-y.npy'))).toBe(false);
   }, 120_000);
   it('an image whose logits would exceed --max-memory is refused naming the memory it needs', () => {

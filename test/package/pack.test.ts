@@ -3,11 +3,17 @@
  * then `bisenet convert` and `bisenet verify` run from there on the checkout's fixture. Slow (a build
  * and an install, about a minute here), so it is in the slow tier: it runs where BISENET_TEST_FULL=1
  * (.ci/run sets it) or BISENET_PACK_TEST=1 asks for it. The install uses npm's cache first (`--prefer-offline`).
+ * `bisenet serve` is started from the installed bin too, and its page driven in Chromium (Debian's, through
+ * playwright-core from this checkout): the default install's page must load, segment, and draw the model's palette.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CITYSCAPES_CLASSES, CITYSCAPES_PALETTE } from '../../src/presets.js';
+import { acquireBrowser, findChromium, releaseBrowser } from '../../src/runtime/chromium.js';
+import { readLegend, readMask } from '../helpers/serve-page.js';
 import { fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
 import { FULL_TIER } from '../helpers/tier.js';
 
@@ -103,6 +109,98 @@ describe.skipIf(!RUN)('the npm package, installed from its tarball', () => {
     expect(d.stdout).toMatch(new RegExp(`^ort-webgpu +not installed +${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
     expect(d.stdout).toMatch(/^ort-cpu +yes /m);
   }, 120_000);
+
+  it('serve: refuses an ONNX model without onnxruntime-web, saying how to add it and what runs without it', () => {
+    const r = bisenet('serve', path.join(work, 'model.onnx'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`error: serving an ONNX model needs onnxruntime-web, not installed (optional): npm i -g --prefix ${prefix} onnxruntime-web@${pkg.peerDependencies['onnxruntime-web']}; `
+      + 'or serve the checkpoint (converted in memory) or a tfjs model (bisenet convert --to tfjs-layers), which a default install runs on tfjs wasm\n');
+  }, 60_000);
+
+  it('serve: a checkpoint\'s page loads every script, segments on tfjs wasm and draws the Cityscapes palette with a legend', async () => {
+    // A street-like test card, 160×96 (multiples of 32: the model sees it unscaled).
+    const png = new PNG({ width: 160, height: 96 });
+    for (let y = 0; y < 96; y++) {
+      for (let x = 0; x < 160; x++) {
+        const i = 4 * (y * 160 + x);
+        const [r, g, b] = y < 32 ? [120, 170, 230] : y < 64 ? [(x * 3) & 255, 90, 80] : [70, 70, 75 + (x & 31)];
+        png.data[i] = r; png.data[i + 1] = g; png.data[i + 2] = b; png.data[i + 3] = 255;
+      }
+    }
+    const street = path.join(work, 'street.png');
+    fs.writeFileSync(street, PNG.sync.write(png));
+    // segment from the installed bin: the same labels the page must draw (ort-cpu here, tfjs wasm there).
+    const segmented = path.join(work, 'street-mask.png');
+    const seg = bisenet('segment', fixture(UPSTREAM, 'model.pth'), '--image', street, '--out', segmented);
+    expect(seg.status, seg.stderr).toBe(0);
+
+    const child = spawn(path.join(prefix, 'bin', 'bisenet'), ['serve', fixture(UPSTREAM, 'model.pth'), '--port', '0'], { cwd: work, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { err += d; });
+    const { browser } = findChromium() ? await acquireBrowser() : { browser: null };
+    try {
+      const url = await new Promise<string>((ok, bad) => {
+        child.stdout.on('data', (d: Buffer) => { out += d; const m = /at (http:\/\/\S+?)\/ .*\npage backends: .*\n/.exec(out); if (m) ok(m[1]!); });
+        child.on('exit', (code) => bad(new Error(`serve exited ${code}: ${err}`)));
+      });
+      const webgl = `npm i -g --prefix ${prefix} @tensorflow/tfjs-backend-webgl@${pkg.peerDependencies['@tensorflow/tfjs-backend-webgl']}`;
+      const webgpu = `npm i -g --prefix ${prefix} @tensorflow/tfjs-backend-webgpu@${pkg.peerDependencies['@tensorflow/tfjs-backend-webgpu']}`;
+      expect(out).toContain(`\npage backends: tfjs-wasm; tfjs-webgl with: ${webgl}; tfjs-webgpu with: ${webgpu}\n`);
+      // Every script the page names answers (none 404s), and so does what the page module imports.
+      const html = await (await fetch(`${url}/`)).text();
+      const scripts = [...html.matchAll(/<script (?:type="module" )?src="([^"]+)"/g)].map((m) => m[1]!);
+      expect(scripts.length).toBeGreaterThan(3);
+      for (const src of scripts) expect((await fetch(`${url}${src}`)).status, src).toBe(200);
+      if (!browser) {
+        if (process.env.BISENET_REQUIRE_CHROMIUM === '1') throw new Error('BISENET_REQUIRE_CHROMIUM=1 but no Chromium here');
+        console.warn('pack test: no Chromium here; the serve page was not driven');
+        return;
+      }
+      const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+      try {
+        const page = await context.newPage();
+        const failed: string[] = [];
+        page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) failed.push(`${r.status()} ${r.url()}`); });
+        await page.goto(`${url}/`, { timeout: 120_000 });
+        await page.waitForFunction(() => document.getElementById('status')?.textContent?.includes('choose or drop'), null, { timeout: 60_000 });
+        expect(await page.locator('#backend option').allTextContents()).toEqual(['wasm (tfjs)']);
+        const more = await page.locator('#more').textContent();
+        expect(more).toContain(`not installed: WebGL (tfjs); add with ${webgl}`);
+        expect(more).toContain(`not installed: WebGPU (tfjs); add with ${webgpu}`);
+        await page.locator('#file').setInputFiles(street);
+        await page.waitForSelector('#overlay[data-ready="true"]', { timeout: 280_000 });
+        expect(await page.locator('#status').textContent()).toBe('done on wasm (tfjs)');
+        const mask = await readMask(page);
+        expect([mask.width, mask.height]).toEqual([160, 96]);
+        const cityscapes = CITYSCAPES_PALETTE.map((c) => c.join(','));
+        expect(mask.colours.size).toBeGreaterThan(1);
+        for (const c of mask.colours.keys()) expect(cityscapes, c).toContain(c);
+        // The page's mask and segment's agree pixel for pixel but for near-ties between runtimes (random weights).
+        const ref = PNG.sync.read(fs.readFileSync(segmented));
+        let same = 0;
+        for (let p = 0; p < 160 * 96; p++) {
+          const v = mask.rgb[p]!;
+          if (ref.data[4 * p] === v >> 16 && ref.data[4 * p + 1] === ((v >> 8) & 255) && ref.data[4 * p + 2] === (v & 255)) same++;
+        }
+        console.info(`pack test: the served page's mask agrees with segment's on ${(100 * same / (160 * 96)).toFixed(2)} % of pixels; ${mask.colours.size} colours`);
+        expect(same / (160 * 96)).toBeGreaterThanOrEqual(0.99);
+        const legend = await readLegend(page);
+        expect(legend.map((l) => l.cls).sort((a, b) => a - b)).toEqual([...Array(19).keys()]);
+        for (const l of legend) expect(l.rgb).toBe(cityscapes[l.cls]);
+        const top = [...mask.colours].sort((a, b) => b[1] - a[1])[0]!;
+        expect(legend[0]!.rgb).toBe(top[0]);
+        expect(legend[0]!.text.startsWith(CITYSCAPES_CLASSES[legend[0]!.cls]!)).toBe(true);
+        expect(failed).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    } finally {
+      child.kill('SIGTERM');
+      if (browser) await releaseBrowser();
+    }
+    expect(err).toBe('');
+  }, 600_000);
 
   it('installs at most 480 MiB of node_modules by default', () => {
     const bytes = treeBytes(path.join(prefix, 'lib', 'node_modules'));
