@@ -78,7 +78,7 @@ describe('synthetic street-scene generator', () => {
       expect(maxStep, `images/${name}: largest difference in 8-bit steps`).toBeLessThanOrEqual(1);
       expect(off / a.data.length, `images/${name}: share of values that differ`).toBeLessThanOrEqual(1e-4);
     }
-  }, 60_000);
+  }, 180_000);
 
   it('gives the same bytes for the same seed, other bytes for another seed, and labels within the 19 train ids or 255', (ctx) => {
     if (skipOrFail(ctx)) return;
@@ -103,7 +103,7 @@ describe('synthetic street-scene generator', () => {
     for (let i = 0; i < png.data.length; i += 4) values.add(png.data[i]!);
     expect([...values].every((v) => v < 19 || v === 255)).toBe(true);
     expect(values.size).toBeGreaterThan(5);
-  }, 60_000);
+  }, 180_000);
 
   it('refuses a malformed size with one line and exit status 1', (ctx) => {
     if (skipOrFail(ctx)) return;

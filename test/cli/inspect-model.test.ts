@@ -13,7 +13,7 @@ import { CITYSCAPES_CLASSES } from '../../src/presets.js';
 import { onnxProto } from '../../src/util/onnx-proto.js';
 import { BIN, fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
-const bisenet = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+const bisenet = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 180_000 });
 let work: string;
 const writeDir = (dir: string, files: Map<string, Uint8Array>): void => {
   fs.mkdirSync(dir);

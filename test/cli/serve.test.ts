@@ -41,7 +41,7 @@ beforeAll(() => {
 }, 300_000);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 
-const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 180_000 });
 
 describe('bisenet serve (CLI)', () => {
   it('refuses a missing model and a golden set that is not one, in one line, exit 2', () => {
@@ -177,7 +177,7 @@ describe('the page in headless Chromium', () => {
     try {
       const page = await context.newPage();
       await page.goto(`${server.url}/`, { timeout: 120_000 });
-      await page.waitForFunction(() => document.getElementById('status')?.textContent?.includes('choose or drop'), null, { timeout: 60_000 });
+      await page.waitForFunction(() => document.getElementById('status')?.textContent?.includes('choose or drop'), null, { timeout: 180_000 });
       expect(await page.locator('#backend option').allTextContents()).toEqual(['WebGL (tfjs)', 'WebGPU (tfjs)', 'wasm (tfjs)']);
       // wasm: SwiftShader's WebGL and WebGPU take minutes to compile their shaders on a busy 2-core machine;
       // their parity is proven in test/runtime/chromium.test.ts, this test proves the page.

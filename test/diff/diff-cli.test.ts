@@ -22,7 +22,7 @@ beforeAll(() => {
   fs.writeFileSync(path.join(work, 'faulted.onnx'), faulted);
   writeNpy(path.join(work, 'x.npy'), { dtype: 'float32', shape: [1, 3, 32, 64], data: Float32Array.from({ length: 3 * 32 * 64 }, (_, i) => Math.sin(i)) });
   writeNpy(path.join(work, 'bad.npy'), { dtype: 'float32', shape: [1, 3, 30, 64], data: new Float32Array(3 * 30 * 64) });
-}, 60_000);
+}, 180_000);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 
 describe('bisenet diff', () => {

@@ -10,7 +10,7 @@ describe('fuzzing every reader with a fixed seed set', () => {
     // The mutations must actually reach the readers' error paths, and some inputs must still parse.
     expect(stats.rejected).toBeGreaterThan(stats.cases / 2);
     expect(stats.accepted).toBeGreaterThan(0);
-  });
+  }, 300_000); // a fixed workload (450 cases per reader): a loaded machine needs room
 
   it('refuses every forbidden-global gadget with a security error', () => {
     const pth = TARGETS.find((t) => t.name === 'pth')!;

@@ -183,7 +183,7 @@ describe('5. files that are not plain files', () => {
     fs.writeFileSync(file, 'x');
     oneLine(bisenet('segment', model, path.join(file, 'a.png'), '--out-dir', path.join(work, 'nd-out')), /not a directory \(ENOTDIR\)/);
     expect(fs.existsSync(path.join(work, 'loop-out')) || fs.existsSync(path.join(work, 'nd-out'))).toBe(false);
-  }, 60_000);
+  }, 180_000);
   it('other files a command reads are held to the same rules: eval --compare-to, bench --model', async () => {
     const fifo = path.join(work, 'ref-fifo.json');
     execFileSync('mkfifo', [fifo]);
@@ -197,7 +197,7 @@ describe('5. files that are not plain files', () => {
     const fifoModel = path.join(work, 'fifo.onnx');
     execFileSync('mkfifo', [fifoModel]);
     await expect(runBench({ model: fifoModel, runtimes: ['ort-cpu'], sizes: [[32, 32]], runs: 1, convStack: false })).rejects.toThrowError(/not a regular file \(a FIFO\)/);
-  }, 60_000);
+  }, 180_000);
   it('tfjs shards: a link out of the model directory, a FIFO, and a shard listed twice are refused', () => {
     const dir = path.join(work, 'tfjs');
     writeDirAtomic(dir, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' }).files!);
@@ -558,7 +558,7 @@ describe('arrays are sized from their header before their data is read', () => {
     fs.writeFileSync(path.join(g, 'logits.npy'), encodeNpy({ dtype: 'float32', shape: [1], data: new Float32Array(1) }));
     oneLine(bisenet('verify', model, '--golden', g), /input\.npy: running the model on 1×3×13376×13376 .* would need about/);
     fs.rmSync(g, { recursive: true });
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('values that would be computed wrongly rather than refused', () => {

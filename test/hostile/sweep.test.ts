@@ -118,5 +118,5 @@ describe('every reader and command, fed the fuzzer\'s corpus through the CLI', (
 
   it('the golden set and a checkpoint still work (the sweep is not vacuous)', async () => {
     expect((await cli('verify', model, '--golden', golden(UPSTREAM))).code).toBe(0);
-  }, 60_000);
+  }, 180_000);
 });

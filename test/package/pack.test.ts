@@ -115,7 +115,7 @@ describe.skipIf(!RUN)('the npm package, installed from its tarball', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(`error: serving an ONNX model needs onnxruntime-web, not installed (optional): npm i -g --prefix ${prefix} onnxruntime-web@${pkg.peerDependencies['onnxruntime-web']}; `
       + 'or serve the checkpoint (converted in memory) or a tfjs model (bisenet convert --to tfjs-layers), which a default install runs on tfjs wasm\n');
-  }, 60_000);
+  }, 180_000);
 
   it('serve: a checkpoint\'s page loads every script, segments on tfjs wasm and draws the Cityscapes palette with a legend', async () => {
     // A street-like test card, 160×96 (multiples of 32: the model sees it unscaled).
@@ -163,7 +163,7 @@ describe.skipIf(!RUN)('the npm package, installed from its tarball', () => {
         const failed: string[] = [];
         page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) failed.push(`${r.status()} ${r.url()}`); });
         await page.goto(`${url}/`, { timeout: 120_000 });
-        await page.waitForFunction(() => document.getElementById('status')?.textContent?.includes('choose or drop'), null, { timeout: 60_000 });
+        await page.waitForFunction(() => document.getElementById('status')?.textContent?.includes('choose or drop'), null, { timeout: 180_000 });
         expect(await page.locator('#backend option').allTextContents()).toEqual(['wasm (tfjs)']);
         const more = await page.locator('#more').textContent();
         expect(more).toContain(`not installed: WebGL (tfjs); add with ${webgl}`);

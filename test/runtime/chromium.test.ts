@@ -79,12 +79,12 @@ describe('finding Chromium', () => {
   it('the CLI says how to install Chromium when there is none, exit 2, before loading anything', () => {
     const env = { ...process.env, PATH: work };
     delete env.CHROME_PATH;
-    const r = spawnSync(process.execPath, [BIN, 'verify', fixture(UPSTREAM, 'model.pth'), '--golden', golden(UPSTREAM), '--runtime', 'chromium-ort-wasm'], { encoding: 'utf8', env, timeout: 60_000 });
+    const r = spawnSync(process.execPath, [BIN, 'verify', fixture(UPSTREAM, 'model.pth'), '--golden', golden(UPSTREAM), '--runtime', 'chromium-ort-wasm'], { encoding: 'utf8', env, timeout: 180_000 });
     // A checkpoint is not a model: the model is checked first, and that is the one line.
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^error: runtime chromium-ort-wasm cannot load .*model\.pth\n$/);
     const onnx = path.join(work, 'model.onnx');
-    const r2 = spawnSync(process.execPath, [BIN, 'verify', onnx, '--golden', golden(UPSTREAM), '--runtime', 'chromium-ort-wasm'], { encoding: 'utf8', env, timeout: 60_000 });
+    const r2 = spawnSync(process.execPath, [BIN, 'verify', onnx, '--golden', golden(UPSTREAM), '--runtime', 'chromium-ort-wasm'], { encoding: 'utf8', env, timeout: 180_000 });
     expect(r2.status).toBe(2);
     expect(r2.stderr).toBe(`error: ${CHROMIUM_MISSING}\n`);
   });
