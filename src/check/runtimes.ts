@@ -203,19 +203,30 @@ function trtProfile(golden: string, sizes: [number, number][]): string {
 
 const exp = (v: number | null): string => (v === null ? '-' : Number.isFinite(v) ? v.toExponential(2) : 'inf');
 
-/** One plain-text table of check rows. */
+/** Widest line of doctor's table: long adapter names are cut, install lines and errors go below it. */
+const TABLE_WIDTH = 100;
+const cut = (s: string, n: number): string => (s.length <= n ? s : `${s.slice(0, Math.max(1, n - 1))}…`);
+
+/** One plain-text table of check rows, at most 100 columns, then a line per runtime that needs more words. */
 export function formatCheck(rows: CheckRow[], sizes: [number, number][] = []): string {
-  const head = ['runtime', 'adapter / device', 'max|Δ|/max|ref|', 'labels agree', 'parity', ...sizes.map(([h, w]) => `median ${h}×${w}`)];
+  const head = ['runtime', 'parity', 'max|Δ|/max|ref|', 'labels agree', ...sizes.map(([h, w]) => `median ${h}×${w}`), 'adapter / device'];
+  const notes: string[] = [];
   const body = rows.map((r) => {
-    const parity = r.install ? 'not installed' : !r.available ? 'not available' : r.error ? `error: ${r.error}` : r.pass === null ? '-'
-      : r.reportOnly ? `${r.pass ? 'ok' : 'outside tolerance'} (reported only)`
-        : r.pass ? (r.knownFailure ? 'ok (known bug not seen: fixed?)' : 'ok') : r.knownFailure ? 'FAIL (known bug)' : 'FAIL';
-    return [r.runtime, r.install ?? (r.available ? r.device : r.device.split(':')[0]!), exp(r.relMax), r.labelAgreement === null ? '-' : `${(100 * r.labelAgreement).toFixed(3)}%`, parity,
-      ...sizes.map(([h, w]) => { const t = r.times[`${h}x${w}`]; return t === undefined || t === null ? '-' : `${t.toFixed(1)} ms`; })];
+    const parity = r.install ? 'not installed' : !r.available ? 'not available' : r.error ? 'error' : r.pass === null ? '-'
+      : r.reportOnly ? `${r.pass ? 'ok' : 'outside'} (reported)`
+        : r.pass ? (r.knownFailure ? 'ok (known bug gone?)' : 'ok') : r.knownFailure ? 'FAIL (known bug)' : 'FAIL';
+    if (r.install) notes.push(`${r.runtime}: ${r.install}`);
+    if (r.error) notes.push(`${r.runtime}: ${r.error}`);
+    return [r.runtime, parity, exp(r.relMax), r.labelAgreement === null ? '-' : `${(100 * r.labelAgreement).toFixed(3)}%`,
+      ...sizes.map(([h, w]) => { const t = r.times[`${h}x${w}`]; return t === undefined || t === null ? '-' : `${t.toFixed(1)} ms`; }),
+      r.install ? '-' : r.available ? r.device : r.device.split(':')[0]!];
   });
   const all = [head, ...body];
-  const widths = head.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  return all.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  const widths = head.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
+  const last = head.length - 1;
+  const room = Math.max(16, TABLE_WIDTH - widths.slice(0, last).reduce((a, b) => a + b + 2, 0));
+  const lines = all.map((row) => row.map((c, i) => (i === last ? cut(c, room) : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  return [...lines, ...notes].join('\n');
 }
 
 /** Whether the check passed: every available runtime matches, except the known failures. */

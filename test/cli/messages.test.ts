@@ -141,3 +141,24 @@ describe('--help', () => {
     }
   });
 });
+
+describe('doctor table', () => {
+  it('fits 100 columns: long adapter names are cut, install lines and errors go below the table', async () => {
+    const { formatCheck } = await import('../../src/check/runtimes.js');
+    const base = { pass: true, relMax: 5e-6, labelAgreement: 1, times: {} };
+    const text = formatCheck([
+      { ...base, runtime: 'ort-cpu', device: 'CPU (2 threads)', available: true },
+      { ...base, runtime: 'chromium-ort-webgpu', device: `headless Chromium 156.0.8078.129 (/usr/bin/chromium); ${'ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero))) '.repeat(2)}`, available: true },
+      { ...base, runtime: 'ort-webgpu', device: 'not installed', available: false, pass: null, relMax: null, labelAgreement: null, install: 'npm i -g --prefix /a/very/long/prefix/path onnxruntime-web@1.30.0 webgpu@0.6.2' },
+      { ...base, runtime: 'tfjs-webgpu', device: 'lavapipe', available: true, pass: null, relMax: null, labelAgreement: null, error: 'x'.repeat(150) },
+    ], [[512, 1024]]);
+    const lines = text.split('\n');
+    for (const l of lines.slice(0, 5)) expect(l.length, l).toBeLessThanOrEqual(100);
+    expect(lines[0]).toMatch(/^runtime +parity +max\|Δ\|\/max\|ref\| +labels agree +median 512×1024 +adapter \/ device$/);
+    expect(lines[2]).toMatch(/…$/);
+    expect(lines[3]).toMatch(/^ort-webgpu +not installed/);
+    expect(lines[4]).toMatch(/^tfjs-webgpu +error/);
+    expect(lines[5]).toBe('ort-webgpu: npm i -g --prefix /a/very/long/prefix/path onnxruntime-web@1.30.0 webgpu@0.6.2');
+    expect(lines[6]).toBe(`tfjs-webgpu: ${'x'.repeat(150)}`);
+  });
+});
