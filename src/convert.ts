@@ -11,9 +11,6 @@ import { modelMetadataFor, type Dataset } from './presets.js';
 import { fail } from './util/errors.js';
 
 export { TARGET_IDS, TARGETS, type Target } from './emit/targets.js';
-/** Targets written as a directory rather than one file (from the target table). */
-export const DIRECTORY_TARGETS: Target[] = TARGET_IDS.filter((t) => TARGETS[t].directory);
-
 export interface ConvertOptions {
   to: Target;
   /** Convert even with NaN/Inf weights or negative running variances (see PortOptions). */

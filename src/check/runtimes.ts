@@ -16,9 +16,6 @@ import type { NdArray } from '../util/ndarray.js';
 import { manifestCheckpoint } from '../verify/golden.js';
 import { DEFAULT_TOLERANCE, verifyGolden, type Tolerance, type VerifyReport } from '../verify/index.js';
 
-/** GPU runtimes, from the registry. */
-export const GPU_RUNTIMES = new Set(RUNTIMES.filter((r) => r.gpu).map((r) => r.id));
-
 /**
  * GPU arithmetic (other summation orders, fused multiply-adds, fast-math shaders, WebGL textures) is
  * held to max |Δ| ≤ 1e-3 × max |ref| and 99.9 % label agreement; CPU and wasm runtimes (in Node or in

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { MAX_OPSET, MIN_OPSET } from '../emit/opset.js';
 import { TARGET_IDS, targetHelp } from '../emit/targets.js';
@@ -8,6 +7,7 @@ import { setVerbose } from '../util/verbosity.js';
 import { ExitCode } from './exit.js';
 import { LIMITS, parseQuantity, setLimit } from '../util/limits.js';
 import { escapeText } from '../util/render.js';
+import { PACKAGE } from '../util/version.js';
 
 /**
  * The `bisenet` command line: it parses arguments and prints; the work is done by the library.
@@ -18,11 +18,6 @@ import { escapeText } from '../util/render.js';
 export { ExitCode } from './exit.js';
 
 let verbose = false;
-
-/** This package's version, from its package.json (two levels above dist/cli and src/cli alike). */
-function packageVersion(): string {
-  try { return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version; } catch { return 'unknown'; }
-}
 
 function intOption(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -82,7 +77,7 @@ export function buildProgram(): Command {
   program
     .name('bisenet')
     .description('Port BiSeNet V2 checkpoints to ONNX, run them, and verify parity against PyTorch goldens')
-    .version(packageVersion())
+    .version(PACKAGE.version)
     .option('-v, --verbose', 'print details of errors (e.g. every mismatching key)')
     .option('--budget <name=value>', 'change a resource limit (repeatable; see docs/security.md, Limits), e.g. --budget zip-inflated-bytes=4GiB', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--max-memory <size>', `largest estimated memory for a model run (default ${(LIMITS.modelMemory / 2 ** 20).toFixed(0)} MiB here), e.g. 4GiB`)

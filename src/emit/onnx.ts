@@ -1,5 +1,6 @@
 import { onnxProto, type OnnxProto } from '../util/onnx-proto.js';
 import { foldBatchNorm, type WeightMap } from '../ir/fold.js';
+import { PACKAGE } from '../util/version.js';
 import { nodeParams, type Graph, type Node } from '../ir/graph.js';
 import { fail } from '../util/errors.js';
 import { exposedTensors, type Expose } from './expose.js';
@@ -185,8 +186,8 @@ export function emitOnnxChunks(graph: Graph, weights: WeightMap, opts: OnnxEmitO
   return encodeModel({
     irVersion: irVersionFor(opset),
     opsetImport: [{ domain: '', version: opset }],
-    producerName: 'bisenet-port',
-    producerVersion: opts.producerVersion ?? '0.1.0',
+    producerName: PACKAGE.name,
+    producerVersion: opts.producerVersion ?? PACKAGE.version,
     graph: {
       name: graph.name,
       node: ctx.nodes,

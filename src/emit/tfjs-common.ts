@@ -7,6 +7,7 @@
  * may import the constants below.
  */
 import { foldBatchNorm, type WeightMap } from '../ir/fold.js';
+import { PRODUCER } from '../util/version.js';
 import { nodeParams, type ConvAttrs, type Graph, type Node, type Pads } from '../ir/graph.js';
 import { fail } from '../util/errors.js';
 import { floatToHalf } from '../util/ndarray.js';
@@ -17,7 +18,7 @@ export const RESIZE_LAYER_CLASS = 'BisenetResize';
 export const EXCLUSIVE_POOL_LAYER_CLASS = 'BisenetAvgPoolExclusive';
 /** Key of our block inside `userDefinedMetadata` of model.json. */
 export const METADATA_KEY = 'bisenet';
-export const TFJS_PRODUCER = 'bisenet-port 0.1.0';
+export const TFJS_PRODUCER = PRODUCER;
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 
 export type Quantization = 'float16' | 'uint8' | 'uint16';

@@ -22,8 +22,6 @@ export type Attrs =
   | { op: 'globalavgpool' } // mean over H and W, keeping them as 1×1
   | { op: 'argmax' }; // over channels, int64 N×H×W
 
-export type OpName = Attrs['op'];
-
 export interface Node<A extends Attrs = Attrs> {
   name: string;
   attrs: A;

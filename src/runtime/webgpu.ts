@@ -251,16 +251,6 @@ export function installNavigatorGpu(gpu: GPU): void {
   Object.defineProperty(globalThis, 'navigator', { value: { ...(nav ?? {}), gpu }, configurable: true, writable: true });
 }
 
-/**
- * Drops `navigator.gpu`: dawn.node keeps the process alive while its instance is referenced.
- */
-export function removeNavigatorGpu(gpu: GPU): void {
-  const nav = (globalThis as unknown as { navigator?: Record<string, unknown> }).navigator;
-  if (nav && nav.gpu === gpu) {
-    try { delete nav.gpu; } catch { /* not configurable */ }
-  }
-}
-
 /** The device limits the WebGPU libraries want: as large as the adapter allows. */
 export function generousLimits(adapter: GPUAdapterLike): Record<string, number> {
   const l = adapter.limits;

@@ -73,11 +73,6 @@ export function floatToHalf(value: number): number {
   return sign | half;
 }
 
-export function bfloat16ToFloat(b: number): number {
-  u32scratch[0] = b << 16;
-  return f32scratch[0]!;
-}
-
 /** Any numeric array as float32 (a copy unless it already is float32). */
 export function toFloat32(a: NdArray): Float32Array {
   const { data } = a;

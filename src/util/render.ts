@@ -86,9 +86,6 @@ export function shapeText(shape: readonly unknown[]): string {
   return `[${shown.join(', ')}]`;
 }
 
-/** A name read from a file (a state-dict key, a path in a manifest), escaped and cut to `max`. */
-export const nameText = (s: unknown, max = 200): string => (typeof s === 'string' ? escapeText(s, max) : render(s));
-
 /**
  * JSON for a terminal or a file: JSON.stringify escapes C0 controls but leaves DEL, C1 controls,
  * line separators and bidi overrides raw; they can only occur inside strings, where \uXXXX is valid.

@@ -153,5 +153,3 @@ export async function openEngine(spec: EngineSpec): Promise<Engine> {
   return spec.backend.startsWith('tfjs-') ? openTfjs(spec) : openOrt(spec);
 }
 
-/** Which backends a model can use: tfjs models (model.json) or ONNX. */
-export const backendsFor = (modelUrl: string): Backend[] => (modelUrl.endsWith('.onnx') ? ['ort-wasm', 'ort-webgpu'] : ['tfjs-webgl', 'tfjs-webgpu', 'tfjs-wasm']);
