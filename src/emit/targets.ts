@@ -63,4 +63,16 @@ export function isTarget(id: string): id is Target {
 }
 
 /** One line per target, for `--help`. */
-export const targetHelp = (): string => TARGET_IDS.map((id) => `  ${id.padEnd(12)} ${TARGETS[id].description}`).join('\n');
+export const targetHelp = (): string => TARGET_IDS.map((id) => wrap(`  ${id.padEnd(12)} `, TARGETS[id].description)).join('\n');
+
+/** `head` then `text` wrapped at word breaks to lines of at most 100 columns, continuation lines indented under the text. */
+function wrap(head: string, text: string, width = 100): string {
+  const lines: string[] = [];
+  let line = head;
+  for (const word of text.split(' ')) {
+    if (line.length + word.length + 1 > width && line.trim().length > head.trim().length) { lines.push(line.trimEnd()); line = ' '.repeat(head.length); }
+    line += `${word} `;
+  }
+  lines.push(line.trimEnd());
+  return lines.join('\n');
+}

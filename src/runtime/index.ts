@@ -7,7 +7,7 @@ import { ortCpu } from './ort.js';
 import { ortWebgpu, ortWebgpuDefault } from './ort-web.js';
 import { installLine, isInstalled, missingPackages } from './packages.js';
 import { findTrtexec, tensorrt, TENSORRT_MISSING } from './tensorrt.js';
-import { reference } from './reference.js';
+import { isCheckpointPath, reference } from './reference.js';
 import { tfjsCpu, tfjsWasm } from './tfjs.js';
 import { tfjsWebgpu } from './tfjs-webgpu.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
@@ -131,6 +131,12 @@ export async function probeRuntime(rt: RuntimeEntry, opts: RunnerOptions = {}, i
 
 /** `runtime tfjs-wasm cannot load m.onnx; runtimes that load it: ort-cpu (default), …`: names the ones that can. */
 export function cannotLoad(id: string, modelPath: string): string {
+  const rt = RUNTIMES.find((r) => r.id === id);
+  // A checkpoint runs in the reference interpreter only (diff, verify --layers): for a model runtime it is converted first.
+  if (rt && rt.model !== 'checkpoint' && isCheckpointPath(modelPath)) {
+    const out = ({ onnx: 'model.onnx', tflite: 'model.tflite' } as Record<string, string>)[rt.model] ?? rt.model;
+    return `runtime ${id} cannot load ${modelPath}; convert the checkpoint first: bisenet convert ${modelPath} --to ${rt.model} --out ${out}`;
+  }
   const able = RUNTIMES.filter((r) => r.accepts(modelPath)).map((r) => (r.default ? `${r.id} (default)` : r.id));
   return `runtime ${id} cannot load ${modelPath}; ${able.length ? `runtimes that load it: ${able.join(', ')}` : 'no runtime loads this kind of model (an .onnx file, or a TensorFlow.js model directory or its model.json)'}`;
 }

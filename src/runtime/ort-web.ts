@@ -79,15 +79,17 @@ async function withLiftoffOnly<T>(f: () => Promise<T>): Promise<T> {
 }
 
 /**
- * onnxruntime-web's WebGPU EP creates one session at a time per process (a second creation while one is
- * under way fails with "another WebGPU EP inference session is being created", and its wasm may then fault).
- * Creations queue here: each starts once the one before has settled, even if whoever asked for that one
- * stopped waiting (a timed-out caller's creation still runs to its end before the next begins).
+ * onnxruntime-web's WebGPU build is one asyncify wasm module per process, and it cannot take a second call
+ * while one is suspended: two session creations at once fail ("another WebGPU EP inference session is being
+ * created"), two runs at once corrupt it ("no overload matched for setPipeline", then "memory access out of
+ * bounds" in every later call). So every call into it (create, run with its read-back, release) queues here:
+ * each starts once the one before has settled, even if whoever asked for that one stopped waiting (a
+ * timed-out caller's call still runs to its end before the next begins). Runners may be used concurrently.
  */
-let creationQueue: Promise<unknown> = Promise.resolve();
-function oneAtATime<T>(create: () => Promise<T>): Promise<T> {
-  const next = creationQueue.then(create, create);
-  creationQueue = next.catch(() => undefined);
+let queue: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(call: () => Promise<T>): Promise<T> {
+  const next = queue.then(call, call);
+  queue = next.catch(() => undefined);
   return next;
 }
 
@@ -169,7 +171,7 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
         outputNames: probe ? probe.outputs : [...session.outputNames],
       exposed: probe?.exposed,
         phases: () => phases,
-        async run(feedsIn, runOpts) {
+        run: (feedsIn, runOpts) => oneAtATime(async () => {
           const outputs = runOpts?.outputs;
           // Upload: each input into a GPU buffer kept from frame to frame (re-made only when its size changes).
           const t0 = performance.now();
@@ -195,8 +197,8 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
           }
           phases = { uploadMs: t1 - t0, computeMs: t2 - t1, readbackMs: performance.now() - t2 };
           return out;
-        },
-        async dispose() { inputs.destroy(); await session.release(); },
+        }),
+        dispose: () => oneAtATime(async () => { inputs.destroy(); await session.release(); }),
       };
     },
   };

@@ -136,7 +136,7 @@ describe('--help', () => {
       const r = bisenet([name, '--help']);
       expect(r.code, name).toBe(0);
       const examples = r.stdout.slice(r.stdout.lastIndexOf('\nExamples:\n'));
-      expect(examples, name).toMatch(new RegExp(`^\\nExamples:\\n(  \\$ bisenet ${name}( .*)?\\n){2,}$`));
+      expect(examples, name).toMatch(new RegExp(`^\\nExamples:\\n(  \\$ bisenet ${name}( .*)?\\n){2,}\\n*$`));
       for (const line of r.stdout.split('\n')) if (/^ {2}[a-z][\w-]+ {2,}/.test(line)) expect(line.length, line).toBeLessThanOrEqual(100);
     }
   });

@@ -82,7 +82,7 @@ describe('finding Chromium', () => {
     const r = spawnSync(process.execPath, [BIN, 'verify', fixture(UPSTREAM, 'model.pth'), '--golden', golden(UPSTREAM), '--runtime', 'chromium-ort-wasm'], { encoding: 'utf8', env, timeout: 180_000 });
     // A checkpoint is not a model: the model is checked first, and that is the one line.
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^error: runtime chromium-ort-wasm cannot load .*model\.pth\n$/);
+    expect(r.stderr).toMatch(/^error: runtime chromium-ort-wasm cannot load .*model\.pth; convert the checkpoint first: bisenet convert .*model\.pth --to onnx --out model\.onnx\n$/);
     const onnx = path.join(work, 'model.onnx');
     const r2 = spawnSync(process.execPath, [BIN, 'verify', onnx, '--golden', golden(UPSTREAM), '--runtime', 'chromium-ort-wasm'], { encoding: 'utf8', env, timeout: 180_000 });
     expect(r2.status).toBe(2);
