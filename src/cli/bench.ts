@@ -1,5 +1,6 @@
 import { fail } from '../util/errors.js';
-import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { checkOutputs, modelInputs } from '../util/outputs.js';
 
 interface Opts { model?: string; checkpoint?: string; runtime?: string; size?: string; runs: number; warmup: number; threads?: number; device?: string;
   json?: string | boolean; ceiling?: boolean; force?: boolean }
@@ -11,7 +12,7 @@ export async function benchCommand(o: Opts): Promise<void> {
   const runtimes = o.runtime?.split(',').map((s) => s.trim()).filter(Boolean);
   if (runtimes && !runtimes.length) fail('usage', '--runtime: no runtime named');
   const jsonFile = typeof o.json === 'string' ? o.json : null;
-  if (jsonFile) ensureNotExists(jsonFile, Boolean(o.force));
+  if (jsonFile) checkOutputs([{ path: jsonFile, what: '--json' }], [...modelInputs(o.model), o.checkpoint], Boolean(o.force));
   const report = await runBench({
     model: o.model, checkpoint: o.checkpoint, runtimes, sizes, runs: o.runs, warmup: o.warmup, threads: o.threads, device: o.device,
     ceiling: o.ceiling, log: (line) => process.stderr.write(`${line}\n`),

@@ -1,13 +1,14 @@
 import { checkPassed, checkRuntimes, formatCheck, goldenCheckpoint, listAdapters, probeRuntimes } from '../check/runtimes.js';
 import { installLine, isInstalled } from '../runtime/index.js';
 import { fail } from '../util/errors.js';
-import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { checkOutputs } from '../util/outputs.js';
 import { ExitCode } from './exit.js';
 
 interface Opts { force?: boolean; golden: string; checkpoint?: string; runtimes?: string[]; device?: string; list?: boolean; json?: string }
 
 export async function doctorCommand(o: Opts): Promise<void> {
-  if (o.json) ensureNotExists(o.json, Boolean(o.force));
+  if (o.json) checkOutputs([{ path: o.json, what: '--json' }], [o.golden, o.checkpoint], Boolean(o.force));
   const dawn = isInstalled('webgpu');
   const adapters = dawn ? await listAdapters().catch(() => []) : [];
   process.stdout.write(`WebGPU adapters (dawn.node): ${!dawn ? `not installed (${installLine(['webgpu'])})` : adapters.length ? adapters.map((a) => `${a.name} [${a.backend}]`).join('; ') : 'none'}\n`);

@@ -3,7 +3,8 @@ import type { Family } from '../models/bisenetv2.js';
 import type { Dataset } from '../presets.js';
 import { classShares, encodeOverlay, encodeSegmentation, segmentImage, segmentMany } from '../segment.js';
 import { fail } from '../util/errors.js';
-import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
+import { writeFilesAtomic } from '../util/fs.js';
+import { checkOutputs, modelInputs } from '../util/outputs.js';
 
 interface Opts {
   image?: string; out?: string; outDir?: string; overlay?: string | boolean; raw?: boolean; batch?: number; quiet?: boolean;
@@ -26,14 +27,12 @@ export async function segmentCommand(model: string, images: string[], o: Opts): 
   if (!out.toLowerCase().endsWith('.png')) fail('usage', `--out ${out}: the segmentation is written as a .png`);
   const overlay = o.overlay === true ? out.replace(/\.png$/i, '.overlay.png') : o.overlay || undefined;
   if (overlay !== undefined && !overlay.toLowerCase().endsWith('.png')) fail('usage', `--overlay ${overlay}: the overlay is written as a .png`);
-  if (overlay !== undefined && path.resolve(overlay) === path.resolve(out)) fail('usage', '--overlay and --out name the same file');
-  ensureNotExists(out, Boolean(o.force));
-  if (overlay) ensureNotExists(overlay, Boolean(o.force));
+  checkOutputs([{ path: out, what: '--out' }, ...(overlay ? [{ path: overlay, what: '--overlay' }] : [])], [...modelInputs(model), image], Boolean(o.force));
   const t0 = performance.now();
   const s = await segmentImage(model, image, { runtime: o.runtime, threads: o.threads, device: o.device, flags: o.tfjsFlags, family: o.family, dataset: o.dataset });
   const [mask, blended] = await Promise.all([encodeSegmentation(s, o.raw), overlay ? encodeOverlay(s.image, s.labels, s.palette) : null]);
-  writeFileAtomic(out, mask);
-  if (overlay) writeFileAtomic(overlay, blended!);
+  // One group: the mask and its overlay are both written, or neither.
+  writeFilesAtomic(new Map<string, Uint8Array>([[out, mask], ...(overlay ? [[overlay, blended!] as [string, Uint8Array]] : [])]));
   process.stdout.write(`${image}: ${s.width}×${s.height}, ${s.numClasses} classes → ${out}${overlay ? ` + ${overlay}` : ''} (${o.raw ? 'class indices' : 'palette'}; `
     + `${classShares(s.counts, s)}) in ${(performance.now() - t0).toFixed(0)} ms\n`);
 }

@@ -1,7 +1,8 @@
 import { toleranceFor } from '../check/runtimes.js';
 import { checkModelInput } from '../infer.js';
 import { loadRunner } from '../runtime/index.js';
-import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
+import { writeFilesAtomic } from '../util/fs.js';
+import { checkOutputs, modelInputs } from '../util/outputs.js';
 import { verifyGolden } from '../verify/index.js';
 import { reportJunit } from '../verify/junit.js';
 import { formatReport, reportJson } from '../verify/report.js';
@@ -15,10 +16,11 @@ interface Opts {
 }
 
 export async function verifyCommand(model: string, o: Opts): Promise<void> {
-  if (o.json) ensureNotExists(o.json, Boolean(o.force));
   const layers = o.layers === undefined || o.layers === false ? null : o.layers === true || o.layers === 'all' ? [] : o.layers.split(',').map((s) => s.trim()).filter(Boolean);
   // The checkpoint for --layers is found before any work.
   const checkpoint = layers ? o.checkpoint ?? goldenCheckpointOf(o.golden) : undefined;
+  checkOutputs([...(o.json ? [{ path: o.json, what: '--json' }] : []), ...(o.junit ? [{ path: o.junit, what: '--junit' }] : [])],
+    [...modelInputs(model), o.golden, checkpoint], Boolean(o.force));
   let pass = true;
   const runner = await loadRunner(model, o.runtime, { threads: o.threads, device: o.device, flags: o.tfjsFlags });
   try {
@@ -27,8 +29,11 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
     const tol = { rel: o.tolerance ?? own.rel, minAgreement: o.minAgreement ?? own.minAgreement };
     const report = await verifyGolden(runner, model, o.golden, tol, (x, label) => checkModelInput(x, label, model));
     process.stdout.write(`${formatReport(report)}\n`);
-    if (o.json) writeFileAtomic(o.json, `${reportJson(report)}\n`);
-    if (o.junit) writeFileAtomic(o.junit, reportJunit(report));
+    // The reports are one group: both written, or neither.
+    const reports = new Map<string, string>();
+    if (o.json) reports.set(o.json, `${reportJson(report)}\n`);
+    if (o.junit) reports.set(o.junit, reportJunit(report));
+    if (reports.size) writeFilesAtomic(reports);
     pass = report.pass;
   } finally {
     await runner.dispose();
