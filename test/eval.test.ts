@@ -166,7 +166,7 @@ describe('bisenet eval', () => {
       [set('no-labels', { 'images/a.png': img }), /no labels\/ directory here; a labelled set is <dir>\/images\/<name>\.png\|\.jpg with <dir>\/labels\/<name>\.png/],
       [set('unpaired', { 'images/a.png': img, 'images/b.png': img, 'labels/a.png': lab }), /images\/b\.png have no label \(expected labels\/b\.png\)/],
       [set('orphan', { 'images/a.png': img, 'labels/a.png': lab, 'labels/c.png': lab }), /labels\/c\.png have no image/],
-      [set('colour-label', { 'images/a.png': img, 'labels/a.png': img }), /a label map must be an 8-bit greyscale PNG/],
+      [set('colour-label', { 'images/a.png': img, 'labels/a.png': img }), /a label map must hold one class index per pixel/],
       [set('not-image', { 'images/a.png': Buffer.from('hello'), 'labels/a.png': lab }), /images\/a\.png: not a PNG or JPEG image/],
       [set('size', { 'images/a.png': img, 'labels/a.png': tiny }), /labels\/a\.png: 8×8, but its image .* is \d+×\d+ \(labels are never resized\)/],
       [path.join(base, 'missing'), /labelled set not found/],
