@@ -15,7 +15,7 @@ import { bisenetv2, VARIANTS, type Family } from '../models/bisenetv2.js';
 import { loadRunner, runtimeById, type Runner } from '../runtime/index.js';
 import type { GpuPhases } from '../runtime/types.js';
 import { fail } from '../util/errors.js';
-import { readFileChecked, writeDirAtomic } from '../util/fs.js';
+import { makeTempDir, readFileChecked, writeDirAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { onnxProto } from '../util/onnx-proto.js';
 import { CEILING, convStackGraph, convStackWeights } from './ceiling.js';
@@ -190,7 +190,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     ceilingModel: `${CEILING.depth} × (3×3 conv ${CEILING.channels}→${CEILING.channels} + bias + ReLU) on 1×${CEILING.channels}×${CEILING.height}×${CEILING.width}`,
     rows: [], ceilings: [], notes: [],
   };
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-bench-'));
+  const temp = makeTempDir('bisenet-bench-');
+  const work = temp.dir;
   try {
     // 1. The model each runtime loads, and the graph whose MACs we count.
     let graph: Graph | null = null;
@@ -325,7 +326,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       } finally { await runner.dispose(); }
     }
   } finally {
-    fs.rmSync(work, { recursive: true, force: true });
+    temp.remove();
   }
   report.machine.loadavgAtEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
   return report;

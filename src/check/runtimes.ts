@@ -4,14 +4,13 @@
  * `bisenet doctor` and `npm run gpu-check` (scripts/gpu-check.mjs, also inside the GPU bundle).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { convertCheckpoint } from '../convert.js';
 import type { Target } from '../emit/targets.js';
 import { probeRuntime, RUNTIMES, runtimeById, type RuntimeProbe } from '../runtime/index.js';
 import { listAdapters } from '../runtime/webgpu.js';
 import { isBisenetError } from '../util/errors.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import { makeTempDir, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { manifestCheckpoint } from '../verify/golden.js';
 import { DEFAULT_TOLERANCE, verifyGolden, type Tolerance, type VerifyReport } from '../verify/index.js';
@@ -110,7 +109,8 @@ export async function checkRuntimes(opts: CheckOptions): Promise<CheckRow[]> {
   const ids = opts.runtimes ?? RUNTIMES.map((r) => r.id);
   for (const id of ids) runtimeById(id);
   const probes = await probeRuntimes({ device: opts.device });
-  const work = opts.keepDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-check-'));
+  const temp = opts.keepDir ? null : makeTempDir('bisenet-check-');
+  const work = opts.keepDir ?? temp!.dir;
   if (opts.keepDir) fs.mkdirSync(work, { recursive: true });
   const models = new Map<Target, string>();
   const sizes = opts.sizes ?? [];
@@ -176,7 +176,7 @@ export async function checkRuntimes(opts: CheckOptions): Promise<CheckRow[]> {
       }
     }
   } finally {
-    if (!opts.keepDir) fs.rmSync(work, { recursive: true, force: true });
+    temp?.remove();
   }
   return rows;
 }

@@ -15,7 +15,8 @@ export async function benchCommand(o: Opts): Promise<void> {
   if (jsonFile) checkOutputs([{ path: jsonFile, what: '--json' }], [...modelInputs(o.model), o.checkpoint], Boolean(o.force));
   const report = await runBench({
     model: o.model, checkpoint: o.checkpoint, runtimes, sizes, runs: o.runs, warmup: o.warmup, threads: o.threads, device: o.device,
-    ceiling: o.ceiling, log: (line) => process.stderr.write(`${line}\n`),
+    // Progress: on a terminal's stderr; else on stdout with the text report (not when stdout is the JSON). stderr then holds only an error's line.
+    ceiling: o.ceiling, log: (line) => { if (process.stderr.isTTY) process.stderr.write(`${line}\n`); else if (o.json !== true) process.stdout.write(`${line}\n`); },
   });
   const json = `${JSON.stringify(report, null, 2)}\n`;
   if (o.json === true) { process.stdout.write(json); return; }

@@ -26,7 +26,7 @@ export async function doctorCommand(o: Opts): Promise<void> {
   const rows = await checkRuntimes({
     checkpoint: checkpoint!, golden: o.golden, device: o.device,
     runtimes: o.runtimes,
-    log: (line) => process.stderr.write(`  ${line}\n`),
+    log: (line) => (process.stderr.isTTY ? process.stderr : process.stdout).write(`  ${line}\n`),
   });
   process.stdout.write(`${formatCheck(rows)}\n`);
   for (const r of rows) if (r.knownFailure && r.available && r.pass === false) process.stdout.write(`known failure, ${r.runtime}: ${r.knownFailure}\n`);

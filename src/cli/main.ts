@@ -8,6 +8,7 @@ import { setVerbose } from '../util/verbosity.js';
 import { ExitCode } from './exit.js';
 import { LIMITS, parseQuantity, setLimit } from '../util/limits.js';
 import { escapeText } from '../util/render.js';
+import { endOpenLine, installInterruptHandlers, settleSignals } from '../util/interrupt.js';
 
 /**
  * The `bisenet` command line: it parses arguments and prints; the work is done by the library.
@@ -253,10 +254,14 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  installInterruptHandlers();
   try {
     await program.parseAsync(argv, { from: 'user' });
+    await settleSignals(); // a signal during the last synchronous write is answered now (exit 130/143), not lost
     return 0;
   } catch (e) {
+    await settleSignals();
+    endOpenLine(); // a progress bar's line ends before the error's
     if (e instanceof ExitCode) return e.code;
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;

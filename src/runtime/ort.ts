@@ -1,4 +1,6 @@
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { ortEnvLogLevel, ortLogSeverity } from '../util/verbosity.js';
@@ -17,6 +19,27 @@ export async function loadOrt(): Promise<Ort> {
     return ort;
   } catch (e) {
     return fail('runtime', `onnxruntime-node is not available: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * onnxruntime-node leaves a `mat-debug-<pid>.log` and a `.ses` file in TMPDIR from every session it creates
+ * (hundreds pile up). Sessions are created with TMPDIR pointing at a folder of this process's own, which is
+ * removed when the process exits (an interrupt included).
+ */
+let ortTmp: string | null = null;
+export async function withOrtTempDir<T>(create: () => Promise<T>): Promise<T> {
+  if (!ortTmp) {
+    try { ortTmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-ort-')); } catch { return create(); } // no writable TMPDIR: as before
+    const dir = ortTmp;
+    process.on('exit', () => { try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* exiting */ } });
+  }
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = ortTmp;
+  try {
+    return await create();
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = saved;
   }
 }
 
@@ -51,11 +74,11 @@ export const ortCpu: RuntimeInfo = {
     const threads = opts.threads ?? os.availableParallelism();
     let session: import('onnxruntime-node').InferenceSession;
     try {
-      session = await ort.InferenceSession.create(bytes, {
+      session = await withOrtTempDir(() => ort.InferenceSession.create(bytes, {
         intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionProviders: ['cpu'],
         // onnxruntime's warnings (unused initializers removed…) are not the user's to act on: --verbose shows them.
         logSeverityLevel: ortLogSeverity(),
-      });
+      }));
     } catch (e) {
       return fail('format', `${modelPath}: onnxruntime cannot load this model: ${(e as Error).message.split('\n')[0]}`);
     }

@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fail } from './errors.js';
 import { LIMITS } from './limits.js';
+import { onInterrupt } from './interrupt.js';
 import { escapeText } from './render.js';
 
 /**
@@ -113,17 +115,14 @@ function tempNameFor(target: string): string {
  * user's outputs either.
  */
 const inFlight = new Set<string>();
-let handlersInstalled = false;
+let registered = false;
 function track(tmp: string): void {
   inFlight.add(tmp);
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      for (const t of inFlight) { try { fs.rmSync(t, { recursive: true, force: true }); } catch { /* exiting anyway */ } }
-      process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
-    });
-  }
+  if (registered) return;
+  registered = true;
+  onInterrupt(() => {
+    for (const t of inFlight) { try { fs.rmSync(t, { recursive: true, force: true }); } catch { /* exiting anyway */ } }
+  });
 }
 
 /** For writers that stage files themselves (`segment --out-dir`): removed on SIGINT/SIGTERM until untracked. */
@@ -237,4 +236,15 @@ export function writeDirAtomic(dir: string, files: Map<string, Uint8Array | stri
   } finally {
     inFlight.delete(tmp);
   }
+}
+
+/**
+ * A temporary folder of this process (under TMPDIR), removed by `remove()` and, until then, on SIGINT/SIGTERM:
+ * an interrupted `bench` or `doctor` leaves no working folder behind.
+ */
+export function makeTempDir(prefix: string): { dir: string; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const rm = (): void => { fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 }); };
+  const off = onInterrupt(rm, { late: true });
+  return { dir, remove: () => { off(); rm(); } };
 }
