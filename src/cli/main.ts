@@ -7,7 +7,7 @@ import { isBisenetError } from '../util/errors.js';
 import { setVerbose } from '../util/verbosity.js';
 import { ExitCode } from './exit.js';
 import { LIMITS, parseQuantity, setLimit } from '../util/limits.js';
-import { escapeText } from '../util/render.js';
+import { escapeText, guardStreams } from '../util/render.js';
 import { endOpenLine, installInterruptHandlers, settleSignals } from '../util/interrupt.js';
 
 /**
@@ -255,6 +255,7 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   installInterruptHandlers();
+  guardStreams(); // text from files (image names, recorded class names) never reaches a terminal raw, on any path
   try {
     await program.parseAsync(argv, { from: 'user' });
     await settleSignals(); // a signal during the last synchronous write is answered now (exit 130/143), not lost
