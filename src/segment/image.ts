@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import sharp from 'sharp';
 import { fail } from '../util/errors.js';
-import { readFileChecked } from '../util/fs.js';
+import { readFileChecked, regularFileSize } from '../util/fs.js';
+import { LIMITS } from '../util/limits.js';
 import { checkPng } from '../util/png-check.js';
 import { decodePngIndices } from '../util/png-index.js';
 
@@ -53,6 +54,11 @@ function head(src: ImageSource): Uint8Array {
 function opened(src: ImageSource, label: string): ReturnType<typeof sharp> {
   const kind = imageKind(head(src));
   if (!kind) fail('format', `${label}: not a PNG or JPEG image`);
+  // JPEGs are read by libvips from the file: its size is held to the same limit as every file read whole.
+  if (typeof src === 'string' && kind === 'jpeg') {
+    const bytes = regularFileSize(src, 'image');
+    if (bytes > LIMITS.fileBytes) fail('security', `${label}: ${bytes} bytes, more than the limit of ${LIMITS.fileBytes} (--budget file-bytes)`);
+  }
   // PNG structure first (one IHDR, no APNG chunks, interlaced data inflating within its size): libvips
   // would otherwise trust a first header that later chunks contradict.
   if (kind === 'png') checkPng(typeof src === 'string' ? readFileChecked(src, 'image') : src, label);

@@ -40,7 +40,8 @@ function readChecked(file: string, what: string, max: number): Buffer {
     const buf = Buffer.allocUnsafe(size);
     let off = 0;
     while (off < size) {
-      const n = fs.readSync(fd, buf, off, size - off, off);
+      // In pieces of at most 1 GiB: one read of 2 GiB or more is refused by Node (ERR_OUT_OF_RANGE).
+      const n = fs.readSync(fd, buf, off, Math.min(size - off, 2 ** 30), off);
       if (n === 0) break;
       off += n;
     }
