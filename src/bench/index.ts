@@ -15,6 +15,8 @@ import { bisenetv2, VARIANTS, type Family } from '../models/bisenetv2.js';
 import { loadRunner, runtimeById, type Runner } from '../runtime/index.js';
 import type { GpuPhases } from '../runtime/types.js';
 import { fail } from '../util/errors.js';
+import { formatBytes } from '../util/limits.js';
+import { checkRunMemory, modelFileBytes, modelLoadBytes, modelRunBytes, UNKNOWN_CLASSES } from '../run-memory.js';
 import { makeTempDir, readFileChecked, writeDirAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { onnxProto } from '../util/onnx-proto.js';
@@ -25,8 +27,6 @@ export const DEFAULT_RUNTIMES = ['ort-cpu', 'tfjs-wasm'];
 export const DEFAULT_SIZES: [number, number][] = [[512, 1024]];
 /** Largest H×W bench takes (4096×4096): a 19-class 1×19×H×W float32 output is then 1.2 GiB. */
 export const MAX_PIXELS = 4096 * 4096;
-/** Largest bytes of one frame's input and outputs together, checked before anything runs. */
-export const MAX_FRAME_BYTES = 4 * 2 ** 30;
 
 export interface BenchOptions {
   model?: string;
@@ -236,11 +236,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         modelFor.set(id, o.model!);
       }
     }
-    // Budget: one frame's input and outputs, before anything runs.
-    const classes = report.model.numClasses ?? 1000;
+    // The one budget (--max-memory): the largest model a runtime holds, and a run at each size.
+    const classes = report.model.numClasses ?? UNKNOWN_CLASSES;
+    const held = Math.max(0, ...[...modelFor.values()].map(modelFileBytes));
     for (const [h, w] of sizes) {
-      const bytes = 4 * h * w * (3 + 2 * classes + 2);
-      if (bytes > MAX_FRAME_BYTES) fail('usage', `--size ${h}x${w}: one frame's input and outputs would take ${(bytes / 2 ** 30).toFixed(1)} GiB (limit ${MAX_FRAME_BYTES / 2 ** 30} GiB)`);
+      checkRunMemory(source, modelLoadBytes(held) + modelRunBytes(1, h, w, classes), `--size ${h}x${w}: loading the model (${classes} classes, ${formatBytes(held)}) and running it once`);
     }
     const g = graph as Graph | null;
     const macsAt = (h: number, w: number): number | null => (g ? convMacs(g, [1, 3, h, w]) : null);
