@@ -307,7 +307,7 @@ export function interpret(graph: Graph, weights: WeightMap, input: { shape: numb
     fail('security', `the reference interpreter on [${input.shape.join(', ')}]${classes ? ` (${classes} classes)` : ''} would need about ${formatBytes(est.bytes)} of float64 tensors, more than the limit of ${formatBytes(LIMITS.modelMemory)} (--max-memory); use a smaller input`);
   }
   if (est.work > LIMITS.referenceWork) {
-    fail('security', `the reference interpreter on [${input.shape.join(', ')}] would do about ${(est.work / 1e9).toFixed(1)} G multiply-accumulates, more than the limit of ${(LIMITS.referenceWork / 1e9).toFixed(1)} G (--budget reference-work; it runs about 0.3 G per second); use a smaller input`);
+    fail('security', `the reference interpreter on [${input.shape.join(', ')}] would do about ${(est.work / 1e9).toFixed(1)} G multiply-accumulates, more than the limit of ${(LIMITS.referenceWork / 1e9).toFixed(1)} G (--budget reference-work; it runs about 0.37 G per second of CPU); use a smaller input`);
   }
   const values = new Map<string, Tensor64>([[graph.input.name, { shape: input.shape.slice(), data: Float64Array.from(input.data) }]]);
   graph.nodes.forEach((n, i) => {
