@@ -10,7 +10,7 @@ import type { Target } from '../emit/targets.js';
 import { probeRuntime, RUNTIMES, runtimeById, type RuntimeProbe } from '../runtime/index.js';
 import { listAdapters } from '../runtime/webgpu.js';
 import { isBisenetError } from '../util/errors.js';
-import { makeTempDir, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import { makeTempDir, readFilePrefix, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { manifestCheckpoint } from '../verify/golden.js';
 import { DEFAULT_TOLERANCE, verifyGolden, type Tolerance, type VerifyReport } from '../verify/index.js';
@@ -187,7 +187,7 @@ function trtProfile(golden: string, sizes: [number, number][]): string {
     for (const d of [golden, ...fs.readdirSync(golden).map((x) => path.join(golden, x))]) {
       const f = path.join(d, 'input.npy');
       if (fs.existsSync(f)) {
-        const header = fs.readFileSync(f).subarray(0, 256).toString('latin1');
+        const header = Buffer.from(readFilePrefix(f, 256, 'golden input')).toString('latin1'); // the header only, never the whole file
         const m = /'shape': \(([^)]*)\)/.exec(header);
         if (m) goldenShapes.push(m[1]!.split(',').filter((s) => s.trim()).map((s) => Number(s)));
       }

@@ -8,7 +8,11 @@ import { ExitCode } from './exit.js';
 interface Opts { force?: boolean; golden: string; checkpoint?: string; runtimes?: string[]; device?: string; list?: boolean; json?: string }
 
 export async function doctorCommand(o: Opts): Promise<void> {
-  if (o.json) checkOutputs([{ path: o.json, what: '--json' }], [o.golden, o.checkpoint], Boolean(o.force));
+  if (o.json) {
+    let manifestCheckpoint: string | undefined;
+    try { manifestCheckpoint = o.checkpoint ?? goldenCheckpoint(o.golden) ?? undefined; } catch { /* reported below, when it is needed */ }
+    checkOutputs([{ path: o.json, what: '--json' }], [o.golden, manifestCheckpoint], Boolean(o.force));
+  }
   const dawn = isInstalled('webgpu');
   const adapters = dawn ? await listAdapters().catch(() => []) : [];
   process.stdout.write(`WebGPU adapters (dawn.node): ${!dawn ? `not installed (${installLine(['webgpu'])})` : adapters.length ? adapters.map((a) => `${a.name} [${a.backend}]`).join('; ') : 'none'}\n`);

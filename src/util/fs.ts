@@ -35,7 +35,8 @@ function readChecked(file: string, what: string, max: number): Buffer {
     const st = fs.fstatSync(fd);
     if (st.isDirectory()) fail('io', `${escapeText(file, 300)}: is a directory, expected a ${what}`);
     if (!st.isFile()) fail('io', `${escapeText(file, 300)}: not a regular file (${kindOf(st)}), expected a ${what}`);
-    if (st.size > LIMITS.fileBytes) fail('security', `${escapeText(file, 300)}: ${st.size} bytes, more than the limit of ${LIMITS.fileBytes} (--budget file-bytes)`);
+    // A prefix (a header) is read whatever the file's size: only `max` bytes are read.
+    if (max === Infinity && st.size > LIMITS.fileBytes) fail('security', `${escapeText(file, 300)}: ${st.size} bytes, more than the limit of ${LIMITS.fileBytes} (--budget file-bytes)`);
     const size = Math.min(st.size, max);
     const buf = Buffer.allocUnsafe(size);
     let off = 0;
