@@ -205,6 +205,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         const t0 = performance.now();
         const labels = to === 'onnx' || to === 'tfjs-graph';
         const c = convertCheckpoint(o.checkpoint!, { to, labels, shapes: to === 'tensorrt' ? trtShapes(sizes) : undefined });
+        // The budget as soon as the model's size is known: before it is written, converted again or loaded.
+        const converted = c.files ? [...c.files.values()].reduce((s, f) => s + f.byteLength, 0) : c.byteLength;
+        for (const [h, w] of sizes) {
+          checkRunMemory(source, modelLoadBytes(converted) + modelRunBytes(1, h, w, c.ported.numClasses),
+            `--size ${h}x${w}: loading the model (${c.ported.numClasses} classes, ${formatBytes(converted)}) and running it once`);
+        }
         graph ??= bisenetv2({ numClasses: c.ported.numClasses, family: c.ported.family });
         report.model.family = c.ported.family;
         report.model.numClasses = c.ported.numClasses;
