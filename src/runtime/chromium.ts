@@ -51,7 +51,7 @@ export function findChromium(): string | null {
   return null;
 }
 
-export interface SharedBrowser { browser: Browser; executable: string; version: string }
+export interface SharedBrowser { browser: Browser; executable: string; version: string; removeTemp(): void }
 let shared: Promise<SharedBrowser> | null = null;
 let current: Browser | null = null;
 let refs = 0;
@@ -77,7 +77,7 @@ export async function acquireBrowser(): Promise<SharedBrowser> {
       // A browser that crashed or was closed is not reused: the next runner launches another.
       browser.on('disconnected', () => { if (current === browser) { shared = null; refs = 0; } tmp.remove(); });
       current = browser;
-      return { browser, executable: executable!, version: browser.version() };
+      return { browser, executable: executable!, version: browser.version(), removeTemp: tmp.remove };
     } catch (e) {
       tmp.remove();
       return fail('runtime', `Chromium (${executable}) failed to start: ${firstLine(e)}`);
@@ -103,12 +103,15 @@ function shortTempParent(): string {
 
 function browserTempDir(): { dir: string; remove(): void } {
   let dir: string;
-  try { dir = fs.mkdtempSync(path.join(shortTempParent(), 'bisenet-chromium-')); } catch (e) {
+  try { dir = fs.mkdtempSync(path.join(shortTempParent(), 'bisenet-browser-')); } catch (e) {
     return fail('runtime', `cannot make a temporary folder for Chromium in ${shortTempParent()} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   const rm = (): void => { fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 }); };
   const off = onInterrupt(rm, { late: true });
-  return { dir, remove: () => { off(); try { rm(); } catch { /* best effort */ } } };
+  // A process that ends without closing the browser (a test runner's worker) still removes it.
+  const atExit = (): void => { try { rm(); } catch { /* exiting */ } };
+  process.once('exit', atExit);
+  return { dir, remove: () => { off(); process.off('exit', atExit); try { rm(); } catch { /* best effort */ } } };
 }
 
 export async function releaseBrowser(): Promise<void> {
@@ -118,6 +121,7 @@ export async function releaseBrowser(): Promise<void> {
   shared = null;
   current = null;
   await (await s).browser.close().catch(() => {});
+  (await s).removeTemp(); // also on 'disconnected'; removing twice is harmless
 }
 
 /** The message of an error thrown in a page, without playwright's prefix and the stack. */
