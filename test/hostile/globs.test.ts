@@ -81,3 +81,43 @@ describe('through the CLI', () => {
     expect(performance.now() - t0).toBeLessThan(10_000);
   });
 });
+
+describe('seeded fuzz: the matcher against a plain recursive one', () => {
+  /** The textbook definition, exponential in the worst case: fine on these short strings. */
+  const naive = (pat: string, name: string): boolean => {
+    if (name.startsWith('.') && !pat.startsWith('.')) return false;
+    const go = (p: number, s: number): boolean => {
+      if (p === pat.length) return s === name.length;
+      const c = pat[p]!;
+      if (c === '*') return go(p + 1, s) || (s < name.length && go(p, s + 1));
+      if (s === name.length) return false;
+      if (c === '?') return go(p + 1, s + 1);
+      if (c === '[') {
+        const end = pat.indexOf(']', p + 2);
+        if (end >= 0) {
+          let body = pat.slice(p + 1, end);
+          const neg = body[0] === '!' || body[0] === '^';
+          if (neg) body = body.slice(1);
+          let hit = false;
+          for (let k = 0; k < body.length; k++) {
+            if (body[k + 1] === '-' && k + 2 < body.length) { hit ||= name[s]! >= body[k]! && name[s]! <= body[k + 2]!; k += 2; } else hit ||= name[s] === body[k];
+          }
+          return hit !== neg && go(end + 1, s + 1);
+        }
+      }
+      return name[s] === c && go(p + 1, s + 1);
+    };
+    return go(0, 0);
+  };
+  it('agrees on 3,000 random patterns and names', () => {
+    let seed = 20;
+    const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    const alphabet = ['a', 'b', '.', 'x'];
+    const tokens = ['a', 'b', '*', '?', '[ab]', '[!a]', '[a-b]', '.', 'x', '**'];
+    for (let i = 0; i < 3000; i++) {
+      const pat = Array.from({ length: 1 + rnd(6) }, () => tokens[rnd(tokens.length)]!).join('');
+      const name = Array.from({ length: rnd(8) }, () => alphabet[rnd(alphabet.length)]!).join('');
+      expect(compileSegment(pat)(name), `${pat} ~ ${name}`).toBe(naive(pat.replace(/\*+/g, '*'), name));
+    }
+  });
+});

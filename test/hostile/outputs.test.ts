@@ -141,3 +141,34 @@ describe('output groups are all or nothing', () => {
     expect(fs.readdirSync(work).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 });
+
+describe('seeded fuzz: every way of naming an input as an output is refused', () => {
+  it('relative, doubled slashes, ./ and ../ detours, links to the file and to its folder, hard links, holding folders', () => {
+    const dir = path.join(work, 'alias');
+    fs.mkdirSync(path.join(dir, 'sub'), { recursive: true });
+    const input = path.join(dir, 'sub', 'in.bin');
+    fs.writeFileSync(input, 'precious');
+    fs.symlinkSync(input, path.join(dir, 'file-link'));
+    fs.symlinkSync(path.join(dir, 'sub'), path.join(dir, 'dir-link'));
+    fs.linkSync(input, path.join(dir, 'hard'));
+    const names = [
+      input, path.relative(process.cwd(), input), input.replace(/\//g, '//'), path.join(dir, 'sub', '.', 'in.bin'),
+      path.join(dir, 'sub', '..', 'sub', 'in.bin'), path.join(dir, 'file-link'), path.join(dir, 'dir-link', 'in.bin'), path.join(dir, 'hard'),
+    ];
+    const holders = [path.join(dir, 'sub'), dir, path.join(dir, 'dir-link'), `${path.join(dir, 'sub')}/`];
+    let seed = 7;
+    const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    for (let i = 0; i < 200; i++) {
+      const asDir = rnd(3) === 0;
+      // (a hard link elsewhere keeps its data when a folder holding the other name is replaced: not an alias of the folder)
+      const pool = asDir ? names.filter((n) => n !== path.join(dir, 'hard')) : names;
+      const inputName = pool[rnd(pool.length)]!;
+      const out = asDir ? holders[rnd(holders.length)]! : names[rnd(names.length)]!;
+      const extra = [path.join(work, 'other.bin')];
+      expect(() => checkOutputs([{ path: out, what: '--out', dir: asDir }], [...extra, inputName], rnd(2) === 0), `${out} vs ${inputName}`).toThrow(/input/);
+    }
+    expect(fs.readFileSync(input, 'utf8')).toBe('precious');
+    // …and a path that is none of these is accepted.
+    expect(() => checkOutputs([{ path: path.join(dir, 'out.bin'), what: '--out' }], [input], false)).not.toThrow();
+  });
+});
