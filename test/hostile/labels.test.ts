@@ -84,6 +84,20 @@ describe('label maps are read as stored', () => {
     }
   }
 
+  it('seeded fuzz: 120 random sizes, depths, colour types and interlacing read back exactly', async () => {
+    let seed = 9;
+    const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    for (let i = 0; i < 120; i++) {
+      const colorType = rnd(2) ? 0 : 3;
+      const depths = colorType === 0 ? [1, 2, 4, 8, 16] : [1, 2, 4, 8];
+      const depth = depths[rnd(depths.length)]!;
+      const [w, h] = [1 + rnd(40), 1 + rnd(40)];
+      const values = Array.from({ length: w * h }, () => rnd(depth === 16 ? 65536 : 1 << depth));
+      const d = await decodeLabelMap(png(values, w, h, depth, colorType, rnd(2) === 1), 'r.png');
+      expect(Array.from(d.data), `${w}×${h} type ${colorType} ${depth}-bit`).toEqual(values);
+    }
+  });
+
   it('an 8-bit greyscale map written by libvips reads back the same', async () => {
     const values = new Uint8Array(64 * 48).map((_, i) => (i % 19 === 0 ? 255 : i % 19));
     const d = await decodeLabelMap(await encodePng(values, 64, 48, 1), 'l.png');
