@@ -22,6 +22,8 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
   checkOutputs([...(o.json ? [{ path: o.json, what: '--json' }] : []), ...(o.junit ? [{ path: o.junit, what: '--junit' }] : [])],
     [...modelInputs(model), o.golden, checkpoint], Boolean(o.force));
   let pass = true;
+  // The reports are one group, written when everything ran (--layers included): both, or neither; none on exit 2.
+  const reports = new Map<string, string>();
   const runner = await loadRunner(model, o.runtime, { threads: o.threads, device: o.device, flags: o.tfjsFlags });
   try {
     // The runtime's tolerance (one table, src/check/runtimes.ts) unless given.
@@ -29,11 +31,8 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
     const tol = { rel: o.tolerance ?? own.rel, minAgreement: o.minAgreement ?? own.minAgreement };
     const report = await verifyGolden(runner, model, o.golden, tol, (x, label) => checkModelInput(x, label, model));
     process.stdout.write(`${formatReport(report)}\n`);
-    // The reports are one group: both written, or neither.
-    const reports = new Map<string, string>();
     if (o.json) reports.set(o.json, `${reportJson(report)}\n`);
     if (o.junit) reports.set(o.junit, reportJunit(report));
-    if (reports.size) writeFilesAtomic(reports);
     pass = report.pass;
   } finally {
     await runner.dispose();
@@ -43,5 +42,6 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
     process.stdout.write(`\nlayer by layer against the reference interpreter on ${checkpoint}:\n${formatDiff(d)}\n`);
     pass &&= d.agree;
   }
+  if (reports.size) writeFilesAtomic(reports);
   if (!pass) throw new ExitCode(1);
 }
