@@ -103,9 +103,6 @@ export function pathExists(p: string): boolean {
   try { fs.lstatSync(p); return true; } catch { return false; }
 }
 
-export function ensureNotExists(file: string, force: boolean): void {
-  if (!force && pathExists(file)) fail('usage', `${escapeText(file, 300)} already exists (use --force to replace it)`);
-}
 
 function tempNameFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);

@@ -52,9 +52,6 @@ export function onInterrupt(f: Cleanup, o: { late?: boolean } = {}): () => void 
   return () => { set.delete(f); };
 }
 
-/** The signal that interrupted the process, if one did (its handler may not have run yet). */
-export function interruptedBy(): NodeJS.Signals | null { return interrupted; }
-
 /** Lets a progress bar end its line before an interrupt's (or an error's) line. */
 export function setOpenLine(f: (() => void) | null): void { openLine = f; }
 export function endOpenLine(): void { const f = openLine; openLine = null; f?.(); }
