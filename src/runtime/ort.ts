@@ -24,22 +24,23 @@ export async function loadOrt(): Promise<Ort> {
 
 /**
  * onnxruntime-node leaves a `mat-debug-<pid>.log` and a `.ses` file in TMPDIR from every session it creates
- * (hundreds pile up). Sessions are created with TMPDIR pointing at a folder of this process's own, which is
- * removed when the process exits (an interrupt included).
+ * (hundreds pile up). Each session is created with TMPDIR pointing at a fresh folder of our own, removed as
+ * soon as the session exists (the files are not read again; an open one lives on until closed), and at exit
+ * should creating it fail midway.
  */
-let ortTmp: string | null = null;
 export async function withOrtTempDir<T>(create: () => Promise<T>): Promise<T> {
-  if (!ortTmp) {
-    try { ortTmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-ort-')); } catch { return create(); } // no writable TMPDIR: as before
-    const dir = ortTmp;
-    process.on('exit', () => { try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* exiting */ } });
-  }
+  let dir: string;
+  try { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-ort-')); } catch { return create(); } // no writable TMPDIR: as before
+  const rm = (): void => { try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ } };
+  process.once('exit', rm);
   const saved = process.env.TMPDIR;
-  process.env.TMPDIR = ortTmp;
+  process.env.TMPDIR = dir;
   try {
     return await create();
   } finally {
     if (saved === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = saved;
+    rm();
+    process.off('exit', rm);
   }
 }
 
