@@ -33,16 +33,19 @@ export async function withOrtTempDir<T>(create: () => Promise<T>): Promise<T> {
   try { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-ort-')); } catch { return create(); } // no writable TMPDIR: as before
   const rm = (): void => { try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ } };
   process.once('exit', rm);
-  const saved = process.env.TMPDIR;
+  // Sessions may be created concurrently: the user's TMPDIR is put back when the last one is created.
+  if (creating++ === 0) userTmp = process.env.TMPDIR;
   process.env.TMPDIR = dir;
   try {
     return await create();
   } finally {
-    if (saved === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = saved;
+    if (--creating === 0) { if (userTmp === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = userTmp; }
     rm();
     process.off('exit', rm);
   }
 }
+let creating = 0;
+let userTmp: string | undefined;
 
 function toOrtTensor(ort: Ort, a: NdArray): import('onnxruntime-node').Tensor {
   switch (a.dtype) {
