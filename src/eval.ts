@@ -99,7 +99,7 @@ export async function evaluate(modelPath: string, dataDir: string, o: EvalOption
   let matrix: ConfusionMatrix | null = null;
   const t0 = performance.now();
   try {
-    await streamFrames<LabelledPair, { image: RgbImage; label: Uint8Array }>(runner, {
+    await streamFrames<LabelledPair, { image: RgbImage; label: Uint8Array | Uint16Array }>(runner, {
       items: pairs,
       decode: async (p) => {
         const [image, label] = await Promise.all([decodeRgb(p.image, p.image), decodeLabelMap(p.label, p.label)]);

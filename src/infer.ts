@@ -2,7 +2,7 @@ import { checkInputShape } from './ir/shapes.js';
 import { bisenetv2 } from './models/bisenetv2.js';
 import { loadRunner, type RunnerOptions } from './runtime/index.js';
 import type { NdArray } from './util/ndarray.js';
-import { checkRunMemory, modelRunBytes, recordedClasses, UNKNOWN_CLASSES } from './run-memory.js';
+import { checkRunMemory, modelFileBytes, modelLoadBytes, modelRunBytes, recordedClasses, UNKNOWN_CLASSES } from './run-memory.js';
 import { asFloat32Input } from './verify/index.js';
 
 /** Checks an input against what any BiSeNetV2 takes (N×3×H×W, H and W multiples of 32). */
@@ -10,7 +10,9 @@ export function checkModelInput(input: Pick<NdArray, 'shape'>, label: string, mo
   checkInputShape(bisenetv2({ numClasses: 1 }), input.shape, label);
   const [n, , h, w] = input.shape as [number, number, number, number];
   const classes = modelPath ? recordedClasses(modelPath) : UNKNOWN_CLASSES;
-  checkRunMemory(label, modelRunBytes(n, h, w, classes), `running the model on ${n}×3×${h}×${w} (${classes} classes)`);
+  // The model's own copies (ours, the runtime's) count too: one budget for loading and running.
+  const held = modelPath ? modelLoadBytes(modelFileBytes(modelPath)) : 0;
+  checkRunMemory(label, held + modelRunBytes(n, h, w, classes), `running the model on ${n}×3×${h}×${w} (${classes} classes)`);
 }
 
 export async function inferArrays(modelPath: string, input: NdArray, opts: RunnerOptions & { runtime?: string } = {}): Promise<Record<string, NdArray>> {

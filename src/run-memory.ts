@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { readRecordedMetadata } from './model-metadata.js';
 import { fail } from './util/errors.js';
 import { formatBytes, LIMITS } from './util/limits.js';
@@ -20,6 +22,24 @@ export function modelRunBytes(batch: number, h: number, w: number, classes: numb
 /** The class count a model records, or UNKNOWN_CLASSES when it records none (or nothing usable). */
 export function recordedClasses(modelPath: string): number {
   try { return readRecordedMetadata(modelPath).numClasses ?? UNKNOWN_CLASSES; } catch { return UNKNOWN_CLASSES; }
+}
+
+/**
+ * Memory a runtime takes to hold a model of `modelBytes` (its weights as stored): our copy of the bytes, the
+ * runtime's copy and the optimized copy it builds (onnxruntime keeps both while it prepares a session).
+ */
+export function modelLoadBytes(modelBytes: number): number {
+  return 3 * modelBytes;
+}
+
+/** The bytes of a model as stored: a file, or every file of a model directory (not recursing). */
+export function modelFileBytes(modelPath: string): number {
+  try {
+    const st = fs.statSync(modelPath);
+    if (st.isFile()) return st.size;
+    if (!st.isDirectory()) return 0;
+    return fs.readdirSync(modelPath).reduce((s, n) => { try { const f = fs.statSync(path.join(modelPath, n)); return s + (f.isFile() ? f.size : 0); } catch { return s; } }, 0);
+  } catch { return 0; }
 }
 
 export function checkRunMemory(label: string, bytes: number, what: string): void {

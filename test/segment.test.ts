@@ -149,10 +149,11 @@ describe('segment', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(fs.readdirSync(outDir).sort()).toEqual(['a.overlay.png', 'a.png', 'b.overlay.png', 'b.png', 'c.overlay.png', 'c.png']);
     expect(PNG.sync.read(fs.readFileSync(path.join(outDir, 'c.png'))).width).toBe(70);
-    // Not a terminal: one plain line per image, then the summary on stdout.
+    // Not a terminal: one plain line per image on stdout (stderr keeps errors only), then the summary.
     // Lines come as images finish (PNG encoding runs beside inference, so two may swap): the counter
     // counts up, and every image appears once.
-    const lines = withoutRandomNote(r.stderr).trim().split('\n').map((l) => l.replace(/ \(.*/, ''));
+    expect(withoutRandomNote(r.stderr)).toBe('');
+    const lines = r.stdout.trim().split('\n').filter((l) => l.startsWith('segment ')).map((l) => l.replace(/ \(.*/, ''));
     expect(lines.map((l) => /^segment (\d)\/3 /.exec(l)?.[1])).toEqual(['1', '2', '3']);
     expect(lines.map((l) => l.replace(/^segment \d\/3 /, '')).sort()).toEqual([
       `${path.join(inDir, 'a.png')} → ${path.join(outDir, 'a.png')}`,

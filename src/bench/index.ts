@@ -17,7 +17,9 @@ import { bisenetv2, VARIANTS, type Family } from '../models/bisenetv2.js';
 import { cannotLoad, loadRunner, runtimeById, type Runner } from '../runtime/index.js';
 import type { GpuPhases } from '../runtime/types.js';
 import { fail } from '../util/errors.js';
-import { readFileChecked, writeDirAtomic } from '../util/fs.js';
+import { formatBytes } from '../util/limits.js';
+import { checkRunMemory, modelFileBytes, modelLoadBytes, modelRunBytes, UNKNOWN_CLASSES } from '../run-memory.js';
+import { makeTempDir, readFileChecked, writeDirAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { onnxProto } from '../util/onnx-proto.js';
 import { CONV_STACK, convStackGraph, convStackWeights } from './conv-stack.js';
@@ -28,8 +30,6 @@ export const DEFAULT_RUNTIMES = ['ort-cpu', 'tfjs-wasm'];
 export const DEFAULT_SIZES: [number, number][] = [[512, 1024]];
 /** Largest H×W bench takes (4096×4096): a 19-class 1×19×H×W float32 output is then 1.2 GiB. */
 export const MAX_PIXELS = 4096 * 4096;
-/** Largest bytes of one frame's input and outputs together, checked before anything runs. */
-export const MAX_FRAME_BYTES = 4 * 2 ** 30;
 
 export interface BenchOptions {
   model?: string;
@@ -202,7 +202,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     convStackModel: `${CONV_STACK.depth} × (3×3 conv ${CONV_STACK.channels}→${CONV_STACK.channels} + bias + ReLU) on 1×${CONV_STACK.channels}×${CONV_STACK.height}×${CONV_STACK.width}`,
     rows: [], convStack: [], notes: [],
   };
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-bench-'));
+  const temp = makeTempDir('bisenet-bench-');
+  const work = temp.dir;
   try {
     // 1. The model each runtime loads, and the graph whose MACs we count.
     let graph: Graph | null = null;
@@ -216,6 +217,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         const t0 = performance.now();
         const labels = to === 'onnx' || to === 'tfjs-graph';
         const c = convertCheckpoint(o.checkpoint!, { to, labels, shapes: to === 'tensorrt' ? trtShapes(sizes) : undefined });
+        // The budget as soon as the model's size is known: before it is written, converted again or loaded.
+        const converted = c.files ? [...c.files.values()].reduce((s, f) => s + f.byteLength, 0) : c.byteLength;
+        for (const [h, w] of sizes) {
+          checkRunMemory(source, modelLoadBytes(converted) + modelRunBytes(1, h, w, c.ported.numClasses),
+            `--size ${h}x${w}: loading the model (${c.ported.numClasses} classes, ${formatBytes(converted)}) and running it once`);
+        }
         graph ??= bisenetv2({ numClasses: c.ported.numClasses, family: c.ported.family });
         report.model.family = c.ported.family;
         report.model.numClasses = c.ported.numClasses;
@@ -247,11 +254,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         modelFor.set(id, o.model!);
       }
     }
-    // Budget: one frame's input and outputs, before anything runs.
-    const classes = report.model.numClasses ?? 1000;
+    // The one budget (--max-memory): the largest model a runtime holds, and a run at each size.
+    const classes = report.model.numClasses ?? UNKNOWN_CLASSES;
+    const held = Math.max(0, ...[...modelFor.values()].map(modelFileBytes));
     for (const [h, w] of sizes) {
-      const bytes = 4 * h * w * (3 + 2 * classes + 2);
-      if (bytes > MAX_FRAME_BYTES) fail('usage', `--size ${h}x${w}: one frame's input and outputs would take ${(bytes / 2 ** 30).toFixed(1)} GiB (limit ${MAX_FRAME_BYTES / 2 ** 30} GiB)`);
+      checkRunMemory(source, modelLoadBytes(held) + modelRunBytes(1, h, w, classes), `--size ${h}x${w}: loading the model (${classes} classes, ${formatBytes(held)}) and running it once`);
     }
     const g = graph as Graph | null;
     const macsAt = (h: number, w: number): number | null => (g ? convMacs(g, [1, 3, h, w]) : null);
@@ -337,7 +344,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       } finally { await runner.dispose(); }
     }
   } finally {
-    fs.rmSync(work, { recursive: true, force: true });
+    temp.remove();
   }
   const after = probe();
   report.machine.loadavgAtEnd = after.loadavg;

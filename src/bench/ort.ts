@@ -8,7 +8,7 @@ import { checkOnnxAmplification } from '../runtime/onnx-check.js';
 import { causeText, fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { ortLogSeverity } from '../util/verbosity.js';
-import { loadOrt, ortRunError } from '../runtime/ort.js';
+import { loadOrt, ortRunError, withOrtTempDir } from '../runtime/ort.js';
 import { parseOrtProfile } from './ort-profile.js';
 
 /** One timed configuration: an input and the outputs fetched. */
@@ -29,10 +29,10 @@ export async function timeOrtCpu(modelPath: string, casesFor: (outputNames: stri
   const bytes = readFileChecked(modelPath, 'ONNX model');
   checkOnnxAmplification(bytes, modelPath);
   try {
-    session = await ort.InferenceSession.create(bytes, {
+    session = await withOrtTempDir(() => ort.InferenceSession.create(bytes, {
       intraOpNumThreads: o.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionProviders: ['cpu'],
       enableProfiling: true, profileFilePrefix: prefix, logSeverityLevel: ortLogSeverity(),
-    });
+    }));
   } catch (e) {
     return fail('format', `${modelPath}: onnxruntime cannot load this model: ${causeText(e)}`);
   }

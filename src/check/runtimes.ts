@@ -4,14 +4,13 @@
  * `bisenet doctor` and `npm run gpu-check` (scripts/gpu-check.mjs, also inside the GPU bundle).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { convertCheckpoint } from '../convert.js';
 import type { Target } from '../emit/targets.js';
 import { probeRuntime, RUNTIMES, runtimeById, type RuntimeProbe } from '../runtime/index.js';
 import { listAdapters } from '../runtime/webgpu.js';
 import { isBisenetError } from '../util/errors.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import { makeTempDir, readFilePrefix, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { manifestCheckpoint } from '../verify/golden.js';
 import { DEFAULT_TOLERANCE, verifyGolden, type Tolerance, type VerifyReport } from '../verify/index.js';
@@ -107,7 +106,8 @@ export async function checkRuntimes(opts: CheckOptions): Promise<CheckRow[]> {
   const ids = opts.runtimes ?? RUNTIMES.map((r) => r.id);
   for (const id of ids) runtimeById(id);
   const probes = await probeRuntimes({ device: opts.device });
-  const work = opts.keepDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-check-'));
+  const temp = opts.keepDir ? null : makeTempDir('bisenet-check-');
+  const work = opts.keepDir ?? temp!.dir;
   if (opts.keepDir) fs.mkdirSync(work, { recursive: true });
   const models = new Map<Target, string>();
   const sizes = opts.sizes ?? [];
@@ -173,7 +173,7 @@ export async function checkRuntimes(opts: CheckOptions): Promise<CheckRow[]> {
       }
     }
   } finally {
-    if (!opts.keepDir) fs.rmSync(work, { recursive: true, force: true });
+    temp?.remove();
   }
   return rows;
 }
@@ -184,7 +184,7 @@ function trtProfile(golden: string, sizes: [number, number][]): string {
     for (const d of [golden, ...fs.readdirSync(golden).map((x) => path.join(golden, x))]) {
       const f = path.join(d, 'input.npy');
       if (fs.existsSync(f)) {
-        const header = fs.readFileSync(f).subarray(0, 256).toString('latin1');
+        const header = Buffer.from(readFilePrefix(f, 256, 'golden input')).toString('latin1'); // the header only, never the whole file
         const m = /'shape': \(([^)]*)\)/.exec(header);
         if (m) goldenShapes.push(m[1]!.split(',').filter((s) => s.trim()).map((s) => Number(s)));
       }

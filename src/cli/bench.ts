@@ -1,5 +1,6 @@
 import { fail } from '../util/errors.js';
-import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { checkOutputs, modelInputs } from '../util/outputs.js';
 
 interface Opts { model?: string; checkpoint?: string; runtime?: string; size?: string; runs: number; warmup: number; threads?: number; device?: string;
   json?: string | boolean; convStack?: boolean; ceiling?: boolean; wide?: boolean; force?: boolean }
@@ -11,10 +12,12 @@ export async function benchCommand(o: Opts): Promise<void> {
   const runtimes = o.runtime?.split(',').map((s) => s.trim()).filter(Boolean);
   if (runtimes && !runtimes.length) fail('usage', '--runtime: no runtime named');
   const jsonFile = typeof o.json === 'string' ? o.json : null;
-  if (jsonFile) ensureNotExists(jsonFile, Boolean(o.force));
+  if (jsonFile) checkOutputs([{ path: jsonFile, what: '--json' }], [...modelInputs(o.model), o.checkpoint], Boolean(o.force));
   const report = await runBench({
     model: o.model, checkpoint: o.checkpoint, runtimes, sizes, runs: o.runs, warmup: o.warmup, threads: o.threads, device: o.device,
-    convStack: o.convStack !== false && o.ceiling !== false, log: (line) => process.stderr.write(`${line}\n`),
+    // Progress: on a terminal's stderr; else on stdout with the text report (not when stdout is the JSON). stderr then holds only an error's line.
+    convStack: o.convStack !== false && o.ceiling !== false,
+    log: (line) => { if (process.stderr.isTTY) process.stderr.write(`${line}\n`); else if (o.json !== true) process.stdout.write(`${line}\n`); },
   });
   const json = `${JSON.stringify(report, null, 2)}\n`;
   // The text report says it among its notes; with JSON on stdout, stderr says it.

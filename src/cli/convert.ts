@@ -7,7 +7,8 @@ import type { Quantization } from '../emit/tfjs-common.js';
 import type { Family } from '../models/bisenetv2.js';
 import { fail } from '../util/errors.js';
 import { modelMetadataFor, type Dataset } from '../presets.js';
-import { ensureNotExists, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import { checkOutputs } from '../util/outputs.js';
 import { escapeText } from '../util/render.js';
 
 interface Opts { to: Target; out: string; opset?: number; aux?: boolean; labels?: boolean; family?: Family; classes?: number; force?: boolean; quantize?: Quantization; shardSize?: number;
@@ -34,11 +35,10 @@ export function convertCommand(file: string, o: Opts): void {
   if (o.to === 'onnx' && !o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: an ONNX model's file name must end in .onnx`);
   const isDir = TARGETS[o.to].directory;
   if (isDir && FILE_NAME.test(o.out)) fail('usage', `--out ${o.out}: a ${o.to} model is a directory (${TARGETS[o.to].main} and the files beside it); name the directory`);
-  ensureNotExists(o.out, Boolean(o.force));
-  if (isDir) checkReplaceableDir(o.out);
   const jsonFile = typeof o.json === 'string' ? o.json : null;
-  if (jsonFile && path.resolve(jsonFile) === path.resolve(o.out)) fail('usage', `--json ${jsonFile} names the model output (--out)`);
-  if (jsonFile) ensureNotExists(jsonFile, Boolean(o.force));
+  // The model and its --json summary: one check (never an input, two outputs never one path, exists → --force).
+  checkOutputs([{ path: o.out, what: '--out', dir: isDir }, ...(jsonFile ? [{ path: jsonFile, what: '--json' }] : [])], [file], Boolean(o.force));
+  if (isDir) checkReplaceableDir(o.out);
   const c = convertCheckpoint(file, { to: o.to, opset: o.opset, aux: o.aux, labels: o.labels, family: o.family, numClasses: o.classes,
     quantize: o.quantize, shardBytes: o.shardSize === undefined ? undefined : Math.round(o.shardSize * 2 ** 20), groupedConv: o.groupedConv, shapes: o.shapes, dataset: o.dataset,
     expose: o.expose === undefined ? undefined : o.expose === 'all' ? 'all' : o.expose.split(',').map((t) => t.trim()).filter(Boolean), allowNonfinite: o.allowNonfinite });

@@ -1,12 +1,11 @@
 /** `bisenet diff A B`: tensor-by-tensor parity of two models, naming the first tensor that diverges. */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { readNpy } from '../checkpoint/npy.js';
 import { diffModels, type DiffInput } from '../diff/index.js';
 import { diffJson, formatDiff } from '../diff/report.js';
 import { checkModelInput } from '../infer.js';
 import { fail } from '../util/errors.js';
-import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { checkOutputs, modelInputs } from '../util/outputs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { asFloat32Input } from '../verify/index.js';
 import { loadGolden } from '../verify/golden.js';
@@ -50,9 +49,7 @@ function diffInput(o: Opts): DiffInput {
 export async function diffCommand(a: string, b: string, o: Opts): Promise<void> {
   if (o.json) {
     // Checked before any work: the report's place must exist and be free (or --force).
-    ensureNotExists(o.json, Boolean(o.force));
-    const dir = path.dirname(path.resolve(o.json));
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) fail('io', `${o.json}: output directory ${dir} does not exist`);
+    checkOutputs([{ path: o.json, what: '--json' }], [...modelInputs(a), ...modelInputs(b), o.input, o.golden], Boolean(o.force));
   }
   const layers = o.layers === undefined || o.layers === 'all' ? undefined : o.layers.split(',').map((s) => s.trim()).filter(Boolean);
   if (layers && layers.length === 0) fail('usage', '--layers: give all or a comma-separated list of tensor names');

@@ -1,7 +1,8 @@
 import { checkPassed, checkRuntimes, formatCheck, goldenCheckpoint, listAdapters, probeRuntimes } from '../check/runtimes.js';
 import { installLine, isInstalled } from '../runtime/index.js';
 import { fail } from '../util/errors.js';
-import { ensureNotExists, pathExists, writeFileAtomic } from '../util/fs.js';
+import { pathExists, writeFileAtomic } from '../util/fs.js';
+import { checkOutputs } from '../util/outputs.js';
 import { ExitCode } from './exit.js';
 
 interface Opts { force?: boolean; golden?: string; checkpoint?: string; runtimes?: string[]; device?: string; list?: boolean; json?: string }
@@ -10,11 +11,15 @@ interface Opts { force?: boolean; golden?: string; checkpoint?: string; runtimes
 const DEFAULT_GOLDEN = 'golden/coincheung-bisenetv2-n19';
 
 export async function doctorCommand(o: Opts): Promise<void> {
-  if (o.json) ensureNotExists(o.json, Boolean(o.force));
   // Without --golden, the clone's upstream set where there is one; elsewhere (an npm install) doctor lists the
   // runtimes and says how to check a conversion with what the user has: the checkpoint.
   const golden = o.golden ?? (pathExists(DEFAULT_GOLDEN) ? DEFAULT_GOLDEN : null);
   if (o.golden !== undefined && !pathExists(o.golden)) fail('io', `golden directory not found: ${o.golden}`);
+  if (o.json) {
+    let manifestCheckpoint: string | undefined;
+    try { manifestCheckpoint = o.checkpoint ?? (golden ? goldenCheckpoint(golden) ?? undefined : undefined); } catch { /* reported below, when it is needed */ }
+    checkOutputs([{ path: o.json, what: '--json' }], [golden ?? undefined, manifestCheckpoint], Boolean(o.force));
+  }
   const dawn = isInstalled('webgpu');
   const adapters = dawn ? await listAdapters().catch(() => []) : [];
   process.stdout.write(`WebGPU adapters (dawn.node): ${!dawn ? `not installed (${installLine(['webgpu'])})` : adapters.length ? adapters.map((a) => `${a.name} [${a.backend}]`).join('; ') : 'none'}\n`);
@@ -36,7 +41,7 @@ export async function doctorCommand(o: Opts): Promise<void> {
   const rows = await checkRuntimes({
     checkpoint: checkpoint!, golden, device: o.device,
     runtimes: o.runtimes,
-    log: (line) => process.stderr.write(`  ${line}\n`),
+    log: (line) => (process.stderr.isTTY ? process.stderr : process.stdout).write(`  ${line}\n`),
   });
   process.stdout.write(`${formatCheck(rows)}\n`);
   for (const r of rows) if (r.knownFailure && r.available && r.pass === false) process.stdout.write(`known failure, ${r.runtime}: ${r.knownFailure}\n`);

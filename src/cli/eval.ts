@@ -1,7 +1,8 @@
 import type { Family } from '../models/bisenetv2.js';
 import type { Dataset } from '../presets.js';
 import { evalJson, evaluate, referenceMiou } from '../eval.js';
-import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { checkOutputs, modelInputs } from '../util/outputs.js';
 import { ExitCode } from './exit.js';
 
 interface Opts {
@@ -15,7 +16,7 @@ const pct = (v: number | null): string => (v === null ? '—' : v.toFixed(2));
 export async function evalCommand(model: string, o: Opts): Promise<void> {
   // Everything the user gave is checked before the (long) run.
   const reference = o.compareTo !== undefined ? referenceMiou(o.compareTo) : null;
-  if (o.json) ensureNotExists(o.json, Boolean(o.force));
+  if (o.json) checkOutputs([{ path: o.json, what: '--json' }], [...modelInputs(model), o.data, o.labels, o.compareTo], Boolean(o.force));
   const r = await evaluate(model, o.data, {
     labels: o.labels, runtime: o.runtime, threads: o.threads, device: o.device, family: o.family, dataset: o.dataset, limit: o.limit, progress: { quiet: o.quiet },
   });

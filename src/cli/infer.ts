@@ -2,7 +2,8 @@ import { encodeNpy, readNpy, readNpyShape } from '../checkpoint/npy.js';
 import { checkModelInput, inferArrays } from '../infer.js';
 import { fail } from '../util/errors.js';
 import { LIMITS } from '../util/limits.js';
-import { ensureNotExists, writeFilesAtomic } from '../util/fs.js';
+import { writeFilesAtomic } from '../util/fs.js';
+import { checkOutputs, modelInputs } from '../util/outputs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { argmaxChannels } from '../verify/compare.js';
 import { AUX_OUTPUTS } from '../models/bisenetv2.js';
@@ -13,8 +14,9 @@ const sibling = (out: string, name: string): string => `${out.replace(/\.npy$/i,
 
 export async function inferCommand(model: string, o: Opts): Promise<void> {
   // Outputs that exist are refused before any work (the sibling names are known up front).
-  ensureNotExists(o.out, Boolean(o.force));
-  if (o.labels) ensureNotExists(sibling(o.out, 'labels'), Boolean(o.force));
+  const inputs = [...modelInputs(model), o.input];
+  checkOutputs([{ path: o.out, what: '--out' }, ...(o.labels ? [{ path: sibling(o.out, 'labels'), what: '--labels' }] : []),
+    ...(o.aux ? AUX_OUTPUTS.map((a) => ({ path: sibling(o.out, a), what: `--aux (${a})` })) : [])], inputs, Boolean(o.force));
   // The header first: an input the model cannot take, or larger than a run may take, is refused before its data is read.
   checkModelInput(readNpyShape(o.input), o.input, model);
   const input = readNpy(o.input, LIMITS.modelMemory);
@@ -31,7 +33,7 @@ export async function inferCommand(model: string, o: Opts): Promise<void> {
     const labels = outputs.labels ?? { dtype: 'int32', shape: [first.shape[0]!, ...first.shape.slice(2)], data: argmaxChannels(first) };
     files.set(sibling(o.out, 'labels'), labels);
   }
-  for (const f of files.keys()) ensureNotExists(f, Boolean(o.force));
+  checkOutputs([...files.keys()].map((f) => ({ path: f, what: 'output' })), inputs, Boolean(o.force));
   // One atomic group: either every output is written, or none (no y.npy left behind if y.labels.npy fails).
   writeFilesAtomic(new Map([...files].map(([f, a]) => [f, encodeNpy(a)])));
   process.stdout.write(`${[...files].map(([f, a]) => `${f} ${a.dtype} [${a.shape.join(', ')}]`).join('\n')}\n`);

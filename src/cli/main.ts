@@ -6,7 +6,8 @@ import { isBisenetError } from '../util/errors.js';
 import { setVerbose } from '../util/verbosity.js';
 import { ExitCode } from './exit.js';
 import { LIMITS, parseQuantity, setLimit } from '../util/limits.js';
-import { escapeText } from '../util/render.js';
+import { escapeText, guardStreams } from '../util/render.js';
+import { endOpenLine, installInterruptHandlers, settleSignals } from '../util/interrupt.js';
 import { PACKAGE } from '../util/version.js';
 
 /**
@@ -273,10 +274,15 @@ const EXAMPLES: Record<string, string[]> = {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  installInterruptHandlers();
+  guardStreams(); // text from files (image names, recorded class names) never reaches a terminal raw, on any path
   try {
     await program.parseAsync(argv, { from: 'user' });
+    await settleSignals(); // a signal during the last synchronous write is answered now (exit 130/143), not lost
     return 0;
   } catch (e) {
+    await settleSignals();
+    endOpenLine(); // a progress bar's line ends before the error's
     if (e instanceof ExitCode) return e.code;
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;

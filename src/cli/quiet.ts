@@ -63,12 +63,13 @@ export function runQuiet(bin: string, argv: string[]): Promise<number> {
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => filter.push(s));
     // Ctrl-C reaches the child too (same process group); the parent waits for it to clean up.
-    const ignore = (): void => {};
-    process.on('SIGINT', ignore);
-    process.on('SIGTERM', () => child.kill('SIGTERM'));
+    // A signal sent to this process alone (not its group) is passed on, so the child cleans up and exits 130/143.
+    const forward = (sig: NodeJS.Signals) => (): void => { child.kill(sig); };
+    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => [sig, forward(sig)] as const);
+    for (const [sig, f] of handlers) process.on(sig, f);
     child.on('close', (code, signal) => {
       filter.end();
-      process.off('SIGINT', ignore);
+      for (const [sig, f] of handlers) process.off(sig, f);
       resolve(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : 3));
     });
   });

@@ -3,7 +3,8 @@ import type { Family } from '../models/bisenetv2.js';
 import type { Dataset } from '../presets.js';
 import { classShares, encodeOverlay, encodeSegmentation, probeImage, segmentImage, segmentMany } from '../segment.js';
 import { fail } from '../util/errors.js';
-import { ensureNotExists, pathExists, writeFileAtomic } from '../util/fs.js';
+import { pathExists, writeFileAtomic, writeFilesAtomic } from '../util/fs.js';
+import { checkOutputs, modelInputs } from '../util/outputs.js';
 import { escapeText } from '../util/render.js';
 
 interface Opts {
@@ -52,14 +53,13 @@ export async function segmentCommand(model: string, images: string[], o: Opts): 
   // What is missing among the inputs is said before what is in the way among the outputs.
   if (!pathExists(model)) fail('io', `model not found: ${model}`);
   await probeImage(image, image);
-  ensureNotExists(out, Boolean(o.force));
-  if (overlay) ensureNotExists(overlay, Boolean(o.force));
-  if (typeof o.json === 'string') ensureNotExists(o.json, Boolean(o.force));
+  checkOutputs([{ path: out, what: '--out' }, ...(overlay ? [{ path: overlay, what: '--overlay' }] : []), ...(typeof o.json === 'string' ? [{ path: o.json, what: '--json' }] : [])],
+    [...modelInputs(model), image], Boolean(o.force));
   const t0 = performance.now();
   const s = await segmentImage(model, image, { runtime: o.runtime, threads: o.threads, device: o.device, flags: o.tfjsFlags, family: o.family, dataset: o.dataset });
   const [mask, blended] = await Promise.all([encodeSegmentation(s, o.raw), overlay ? encodeOverlay(s.image, s.labels, s.palette) : null]);
-  writeFileAtomic(out, mask);
-  if (overlay) writeFileAtomic(overlay, blended!);
+  // One group: the mask and its overlay are both written, or neither.
+  writeFilesAtomic(new Map<string, Uint8Array>([[out, mask], ...(overlay ? [[overlay, blended!] as [string, Uint8Array]] : [])]));
   const total = performance.now() - t0;
   emitJson(o.json, () => ({
     tool: 'bisenet segment', version: 1, model: s.model, runtime: s.runtime, device: s.device, numClasses: s.numClasses, classNames: s.classNames,
@@ -79,7 +79,7 @@ async function segmentManyCommand(model: string, images: string[], o: Opts): Pro
   if (o.out !== undefined) fail('usage', '--out and --out-dir: give one (--out for one image, --out-dir for many)');
   // With --out-dir, --overlay is a switch; commander's optional value then swallowed an image name.
   const args = [...(o.image ? [o.image] : []), ...(typeof o.overlay === 'string' ? [o.overlay] : []), ...images];
-  if (typeof o.json === 'string') ensureNotExists(o.json, Boolean(o.force));
+  if (typeof o.json === 'string') checkOutputs([{ path: o.json, what: '--json' }], [...modelInputs(model), ...args], Boolean(o.force));
   const r = await segmentMany(model, args, {
     perImage: o.json !== undefined && o.json !== false,
     outDir: o.outDir!, overlay: o.overlay !== undefined && o.overlay !== false, raw: o.raw, batch: o.batch, force: o.force, progress: { quiet: o.quiet },

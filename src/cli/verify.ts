@@ -1,7 +1,8 @@
 import { toleranceFor } from '../check/runtimes.js';
 import { checkModelInput } from '../infer.js';
 import { loadRunner } from '../runtime/index.js';
-import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
+import { writeFilesAtomic } from '../util/fs.js';
+import { checkOutputs, modelInputs } from '../util/outputs.js';
 import { verifyGolden, type VerifyReport } from '../verify/index.js';
 import { sha256File } from '../checkpoint/provenance.js';
 import { readRecordedMetadata } from '../model-metadata.js';
@@ -39,11 +40,14 @@ function provenanceNotes(model: string, report: VerifyReport): string[] {
 }
 
 export async function verifyCommand(model: string, o: Opts): Promise<void> {
-  if (o.json) ensureNotExists(o.json, Boolean(o.force));
   const layers = o.layers === undefined || o.layers === false ? null : o.layers === true || o.layers === 'all' ? [] : o.layers.split(',').map((s) => s.trim()).filter(Boolean);
   // The checkpoint for --layers is found before any work.
   const checkpoint = layers ? o.checkpoint ?? goldenCheckpointOf(o.golden) : undefined;
+  checkOutputs([...(o.json ? [{ path: o.json, what: '--json' }] : []), ...(o.junit ? [{ path: o.junit, what: '--junit' }] : [])],
+    [...modelInputs(model), o.golden, checkpoint], Boolean(o.force));
   let pass = true;
+  // The reports are one group, written when everything ran (--layers included): both, or neither; none on exit 2.
+  const reports = new Map<string, string>();
   const runner = await loadRunner(model, o.runtime, { threads: o.threads, device: o.device, flags: o.tfjsFlags });
   try {
     // The runtime's tolerance (one table, src/check/runtimes.ts) unless given.
@@ -52,8 +56,8 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
     const report = await verifyGolden(runner, model, o.golden, tol, (x, label) => checkModelInput(x, label, model));
     process.stdout.write(`${formatReport(report)}\n`);
     for (const line of provenanceNotes(model, report)) process.stdout.write(`${line}\n`);
-    if (o.json) writeFileAtomic(o.json, `${reportJson(report)}\n`);
-    if (o.junit) writeFileAtomic(o.junit, reportJunit(report));
+    if (o.json) reports.set(o.json, `${reportJson(report)}\n`);
+    if (o.junit) reports.set(o.junit, reportJunit(report));
     pass = report.pass;
   } finally {
     await runner.dispose();
@@ -63,5 +67,6 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
     process.stdout.write(`\nlayer by layer against the reference interpreter on ${checkpoint}:\n${formatDiff(d)}\n`);
     pass &&= d.agree;
   }
+  if (reports.size) writeFilesAtomic(reports);
   if (!pass) throw new ExitCode(1);
 }

@@ -8,6 +8,7 @@ import type { WeightMap } from '../ir/fold.js';
 import type { ConvAttrs, Graph, Node, PoolAttrs, ResizeAttrs } from '../ir/graph.js';
 import { inferShapes } from '../ir/shapes.js';
 import { fail } from '../util/errors.js';
+import { formatBytes, LIMITS } from '../util/limits.js';
 
 /** An NCHW (or N×H×W for argmax) float64 tensor. */
 export interface Tensor64 { shape: number[]; data: Float64Array }
@@ -20,8 +21,35 @@ export interface InterpretOptions {
   keep?: 'all' | string[];
 }
 
-/** Upper bound on the float64 values alive at once (4 GiB): checked before any work. */
-export const REFERENCE_MAX_VALUES = 512 * 1024 * 1024;
+/**
+ * The interpreter's bounds, checked before any arithmetic: the float64 values alive at once (8 B each) plus
+ * the float32 copies of the outputs against LIMITS.modelMemory (`--max-memory`, the one budget every
+ * runtime's run is held to), and its work (multiply-accumulates of the convolutions plus one per value
+ * any other op computes) against LIMITS.referenceWork (`--budget reference-work`).
+ */
+export function referenceEstimate(graph: Graph, inputShape: number[], keep: 'all' | Set<string>): { bytes: number; work: number } {
+  const shapes = inferShapes(graph, inputShape);
+  const keepAll = keep === 'all';
+  const lastUse = new Map<string, number>();
+  graph.nodes.forEach((n, i) => { for (const t of n.inputs) lastUse.set(t, i); });
+  let live = size(inputShape);
+  let peak = live;
+  let work = 0;
+  const liveSet = new Map<string, number>([[graph.input.name, live]]);
+  graph.nodes.forEach((n, i) => {
+    const v = size(shapes.get(n.name)!);
+    const a = n.attrs;
+    work += a.op === 'conv' ? v * (a.inChannels / a.groups) * a.kernel * a.kernel : v;
+    live += v;
+    liveSet.set(n.name, v);
+    peak = Math.max(peak, live);
+    for (const t of new Set(n.inputs)) {
+      if (lastUse.get(t) === i && !keepAll && !(keep as Set<string>).has(t) && liveSet.has(t)) { live -= liveSet.get(t)!; liveSet.delete(t); }
+    }
+  });
+  const outputs = graph.outputs.reduce((s, o) => s + size(shapes.get(o.tensor) ?? []), 0);
+  return { bytes: peak * 8 + outputs * 4, work };
+}
 
 const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -270,23 +298,16 @@ export function interpret(graph: Graph, weights: WeightMap, input: { shape: numb
   const keepAll = opts.keep === 'all';
   const keep = new Set<string>(keepAll ? [] : opts.keep ?? []);
   for (const o of graph.outputs) keep.add(o.tensor);
-  // Budget: the largest set of values alive at once, before any arithmetic.
   const lastUse = new Map<string, number>();
   graph.nodes.forEach((n, i) => { for (const t of n.inputs) lastUse.set(t, i); });
-  let live = size(input.shape);
-  let peak = live;
-  const liveSet = new Map<string, number>([[graph.input.name, live]]);
-  graph.nodes.forEach((n, i) => {
-    const v = size(shapes.get(n.name)!);
-    live += v;
-    liveSet.set(n.name, v);
-    peak = Math.max(peak, live);
-    for (const t of new Set(n.inputs)) {
-      if (lastUse.get(t) === i && !keepAll && !keep.has(t) && liveSet.has(t)) { live -= liveSet.get(t)!; liveSet.delete(t); }
-    }
-  });
-  if (peak > REFERENCE_MAX_VALUES) {
-    fail('usage', `input [${input.shape.join(', ')}] needs ${(peak * 8 / 2 ** 30).toFixed(1)} GiB of float64 tensors in the reference interpreter (at most ${REFERENCE_MAX_VALUES * 8 / 2 ** 30} GiB); use a smaller input`);
+  // Budgets: memory and work, before any arithmetic.
+  const est = referenceEstimate(graph, input.shape, keepAll ? 'all' : keep);
+  const classes = graph.outputs.map((o) => shapes.get(o.tensor)?.[1]).find((c) => c !== undefined);
+  if (est.bytes > LIMITS.modelMemory) {
+    fail('security', `the reference interpreter on [${input.shape.join(', ')}]${classes ? ` (${classes} classes)` : ''} would need about ${formatBytes(est.bytes)} of float64 tensors, more than the limit of ${formatBytes(LIMITS.modelMemory)} (--max-memory); use a smaller input`);
+  }
+  if (est.work > LIMITS.referenceWork) {
+    fail('security', `the reference interpreter on [${input.shape.join(', ')}] would do about ${(est.work / 1e9).toFixed(1)} G multiply-accumulates, more than the limit of ${(LIMITS.referenceWork / 1e9).toFixed(1)} G (--budget reference-work; it runs about 0.37 G per second of CPU); use a smaller input`);
   }
   const values = new Map<string, Tensor64>([[graph.input.name, { shape: input.shape.slice(), data: Float64Array.from(input.data) }]]);
   graph.nodes.forEach((n, i) => {

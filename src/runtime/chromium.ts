@@ -7,10 +7,12 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { fail, isBisenetError } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
+import { onInterrupt } from '../util/interrupt.js';
 import { numel, type NdArray } from '../util/ndarray.js';
 import { checkOnnxAmplification } from './onnx-check.js';
 import { checkAmplification, isTfjsModelPath, readDirWeights, readModelJson } from './tfjs.js';
@@ -49,7 +51,7 @@ export function findChromium(): string | null {
   return null;
 }
 
-export interface SharedBrowser { browser: Browser; executable: string; version: string }
+export interface SharedBrowser { browser: Browser; executable: string; version: string; removeTemp(): void }
 let shared: Promise<SharedBrowser> | null = null;
 let current: Browser | null = null;
 let refs = 0;
@@ -61,14 +63,26 @@ export async function acquireBrowser(): Promise<SharedBrowser> {
     const executable = findChromium();
     if (!executable) fail('runtime', CHROMIUM_MISSING);
     const { chromium } = await import('playwright-core');
+    // The browser's profile and its sockets go to a folder of our own under a short path: a socket path is
+    // limited to 107 bytes (a long TMPDIR made every launch fail), and the folder is removed when the
+    // browser is closed or the process is interrupted (after playwright has killed the browser).
+    const tmp = browserTempDir();
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = tmp.dir; // playwright makes the profile folder under os.tmpdir() as it launches
     try {
-      const browser = await chromium.launch({ executablePath: executable!, args: CHROMIUM_ARGS, headless: true, timeout: 60_000 });
+      const browser = await chromium.launch({
+        executablePath: executable!, args: CHROMIUM_ARGS, headless: true, timeout: 60_000,
+        env: { ...process.env, TMPDIR: tmp.dir }, handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false,
+      });
       // A browser that crashed or was closed is not reused: the next runner launches another.
-      browser.on('disconnected', () => { if (current === browser) { shared = null; refs = 0; } });
+      browser.on('disconnected', () => { if (current === browser) { shared = null; refs = 0; } tmp.remove(); });
       current = browser;
-      return { browser, executable: executable!, version: browser.version() };
+      return { browser, executable: executable!, version: browser.version(), removeTemp: tmp.remove };
     } catch (e) {
+      tmp.remove();
       return fail('runtime', `Chromium (${executable}) failed to start: ${firstLine(e)}`);
+    } finally {
+      if (savedTmp === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = savedTmp;
     }
   })();
   try {
@@ -80,6 +94,26 @@ export async function acquireBrowser(): Promise<SharedBrowser> {
   }
 }
 
+/** The parent of browsers' temporary folders: TMPDIR when its path is short, else /tmp. */
+function shortTempParent(): string {
+  const t = os.tmpdir();
+  if (t.length <= 40) return t;
+  try { fs.accessSync('/tmp', fs.constants.W_OK); return '/tmp'; } catch { return t; }
+}
+
+function browserTempDir(): { dir: string; remove(): void } {
+  let dir: string;
+  try { dir = fs.mkdtempSync(path.join(shortTempParent(), 'bisenet-browser-')); } catch (e) {
+    return fail('runtime', `cannot make a temporary folder for Chromium in ${shortTempParent()} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  const rm = (): void => { fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 }); };
+  const off = onInterrupt(rm, { late: true });
+  // A process that ends without closing the browser (a test runner's worker) still removes it.
+  const atExit = (): void => { try { rm(); } catch { /* exiting */ } };
+  process.once('exit', atExit);
+  return { dir, remove: () => { off(); process.off('exit', atExit); try { rm(); } catch { /* best effort */ } } };
+}
+
 export async function releaseBrowser(): Promise<void> {
   refs = Math.max(0, refs - 1);
   if (refs > 0 || !shared) return;
@@ -87,6 +121,7 @@ export async function releaseBrowser(): Promise<void> {
   shared = null;
   current = null;
   await (await s).browser.close().catch(() => {});
+  (await s).removeTemp(); // also on 'disconnected'; removing twice is harmless
 }
 
 /** The message of an error thrown in a page, without playwright's prefix and the stack. */

@@ -1,4 +1,6 @@
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { causeText, fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { ortEnvLogLevel, ortLogSeverity } from '../util/verbosity.js';
@@ -19,6 +21,31 @@ export async function loadOrt(): Promise<Ort> {
     return fail('runtime', `onnxruntime-node is not available: ${(e as Error).message}`);
   }
 }
+
+/**
+ * onnxruntime-node leaves a `mat-debug-<pid>.log` and a `.ses` file in TMPDIR from every session it creates
+ * (hundreds pile up). Each session is created with TMPDIR pointing at a fresh folder of our own, removed as
+ * soon as the session exists (the files are not read again; an open one lives on until closed), and at exit
+ * should creating it fail midway.
+ */
+export async function withOrtTempDir<T>(create: () => Promise<T>): Promise<T> {
+  let dir: string;
+  try { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-ort-')); } catch { return create(); } // no writable TMPDIR: as before
+  const rm = (): void => { try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ } };
+  process.once('exit', rm);
+  // Sessions may be created concurrently: the user's TMPDIR is put back when the last one is created.
+  if (creating++ === 0) userTmp = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  try {
+    return await create();
+  } finally {
+    if (--creating === 0) { if (userTmp === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = userTmp; }
+    rm();
+    process.off('exit', rm);
+  }
+}
+let creating = 0;
+let userTmp: string | undefined;
 
 function toOrtTensor(ort: Ort, a: NdArray): import('onnxruntime-node').Tensor {
   switch (a.dtype) {
@@ -58,11 +85,11 @@ export const ortCpu: RuntimeInfo = {
     const threads = opts.threads ?? os.availableParallelism();
     let session: import('onnxruntime-node').InferenceSession;
     try {
-      session = await ort.InferenceSession.create(bytes, {
+      session = await withOrtTempDir(() => ort.InferenceSession.create(bytes, {
         intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionProviders: ['cpu'],
         // onnxruntime's warnings (unused initializers removed…) are not the user's to act on: --verbose shows them.
         logSeverityLevel: ortLogSeverity(),
-      });
+      }));
     } catch (e) {
       return fail('format', `${modelPath}: onnxruntime cannot load this model: ${causeText(e)}`);
     }

@@ -6,12 +6,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TensorrtManifest } from '../emit/tensorrt.js';
 import { fail } from '../util/errors.js';
 import { parseJsonBounded } from '../util/json.js';
-import { readFileChecked } from '../util/fs.js';
+import { makeTempDir, readFileChecked } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
@@ -76,7 +75,8 @@ export const tensorrt: RuntimeInfo = {
     const trtexec = findTrtexec();
     if (!trtexec) fail('runtime', TENSORRT_MISSING);
     if (!fs.existsSync(onnx)) fail('io', `model not found: ${onnx}`);
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-trt-'));
+    const temp = makeTempDir('bisenet-trt-');
+    const work = temp.dir;
     const engines = new Map<string, string>();
     const inputName = manifest?.input ?? 'input';
     const outputNames = manifest?.outputs ?? ['logits'];
@@ -119,7 +119,7 @@ export const tensorrt: RuntimeInfo = {
         }
         return parseTrtexecOutput(fs.readFileSync(outFile, 'utf8'), outFile);
       },
-      async dispose() { fs.rmSync(work, { recursive: true, force: true }); },
+      async dispose() { temp.remove(); },
     };
   },
 };

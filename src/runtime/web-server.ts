@@ -1,8 +1,11 @@
 /**
  * The tiny static HTTP server behind the browser runtimes and `bisenet serve`: it serves the pages,
  * the browser builds of tfjs and onnxruntime-web from node_modules (no CDN), our own compiled page
- * code from dist/, one model, optionally a golden set, and (for the runners) per-run input and
- * output blobs. Nothing else on disk is reachable: every route is a table lookup, not a path join.
+ * code from dist/ (only the page modules, dist/web/*.js, and the modules they import), one model, optionally
+ * a golden set, and (for the runners) per-run input and output blobs. Nothing else on disk is reachable:
+ * every route is a table lookup, not a path join. A request whose Host header is not the address the
+ * server listens on (or localhost), with its port, is refused with 421: a page on another site cannot
+ * reach the server through DNS rebinding.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -85,6 +88,44 @@ function vendorDir(pkg: string): string | undefined {
   return vendorDirs.get(pkg);
 }
 
+/**
+ * The compiled modules a page may load: every module in dist/web/ and, transitively, the relative modules
+ * they import (static `from '…'`, side-effect `import '…'`, dynamic `import('…')`). Nothing else of dist/ (the
+ * CLI, the readers, the runtimes) is served.
+ */
+export function pageModules(dist: string): Set<string> {
+  const allowed = new Set<string>();
+  const web = path.join(dist, 'web');
+  const queue = fs.readdirSync(web).filter((n) => n.endsWith('.js')).map((n) => path.join(web, n));
+  const spec = /(?:\bfrom\s*|\bimport\s*\(?\s*)['"](\.\.?\/[^'"\n]+\.js)['"]/g;
+  while (queue.length) {
+    const f = queue.pop()!;
+    if (allowed.has(f) || !f.startsWith(dist + path.sep)) continue;
+    let text: string;
+    try { text = fs.readFileSync(f, 'utf8'); } catch { continue; }
+    allowed.add(f);
+    for (const m of text.matchAll(spec)) queue.push(path.resolve(path.dirname(f), m[1]!));
+  }
+  return allowed;
+}
+
+/**
+ * Whether a Host header names this server: the address it listens on or `localhost` (or, listening on a
+ * wildcard address, any IP literal: a rebinding attack needs a domain name), with the server's port (or
+ * none when that is 80). Anything else, a missing header included, is refused.
+ */
+export function hostAllowed(header: string | undefined, listen: string, port: number): boolean {
+  if (typeof header !== 'string' || header.length === 0 || header.length > 300) return false;
+  const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/i.exec(header.trim());
+  if (!m) return false;
+  if ((m[2] === undefined ? 80 : Number(m[2])) !== port) return false;
+  const name = m[1]!.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const bare = listen.toLowerCase().replace(/^\[|\]$/g, '');
+  if (name === 'localhost' || name === bare) return true;
+  const ipLiteral = /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(':');
+  return (bare === '0.0.0.0' || bare === '::') && ipLiteral;
+}
+
 /** A file under `root`, or null where `rel` leaves it or names no file. */
 function inside(root: string, rel: string): string | null {
   if (rel.includes('\0') || rel.split('/').some((p) => p === '..' || p === '')) return null;
@@ -115,6 +156,8 @@ export interface WebServerOptions { host?: string; port?: number }
  */
 export async function startWebServer(opts: WebServerOptions = {}): Promise<WebServer> {
   const dist = distDir();
+  const modules = pageModules(dist);
+  let listenPort = 0;
   const routes = new Map<string, () => Blob>();
   const posts = new Map<string, Map<string, { bytes: Uint8Array; query: URLSearchParams }>>();
   routes.set('/shim/tfjs.js', () => ({ bytes: Buffer.from(TFJS_SHIM), type: TYPES['.js'] }));
@@ -131,13 +174,17 @@ export async function startWebServer(opts: WebServerOptions = {}): Promise<WebSe
     }
     if (pathname.startsWith('/lib/') && pathname.endsWith('.js')) {
       const f = inside(dist, pathname.slice('/lib/'.length));
-      return f ? { file: f } : null;
+      return f && modules.has(f) ? { file: f } : null;
     }
     return null;
   };
 
   const server = http.createServer((req, res) => {
     const headers = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'same-origin', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
+    if (!hostAllowed(req.headers.host, host, listenPort)) {
+      res.writeHead(421, { ...headers, 'Content-Type': 'text/plain', Connection: 'close' }).end('misdirected request: this server answers only to its own address\n');
+      return;
+    }
     let url: URL;
     try { url = new URL(req.url ?? '/', 'http://localhost'); } catch { res.writeHead(400, headers).end(); return; }
     let pathname: string;
@@ -181,6 +228,7 @@ export async function startWebServer(opts: WebServerOptions = {}): Promise<WebSe
     server.listen(opts.port ?? 0, host, () => ok());
   }).catch((e: NodeJS.ErrnoException) => fail('usage', `cannot listen on ${host}:${opts.port ?? 0} (${e.code ?? e.message})`));
   const port = (server.address() as AddressInfo).port;
+  listenPort = port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${urlHost}:${port}`, host, port, routes, posts,

@@ -5,7 +5,7 @@
  * than filling it.
  */
 import type { Preprocessing } from '../presets.js';
-import { checkRunMemory, modelRunBytes, UNKNOWN_CLASSES } from '../run-memory.js';
+import { checkRunMemory, modelLoadBytes, modelRunBytes, UNKNOWN_CLASSES } from '../run-memory.js';
 import { fail } from '../util/errors.js';
 import type { NdArray } from '../util/ndarray.js';
 import type { RgbImage } from './image.js';
@@ -197,7 +197,7 @@ export class FrameRunner {
     const { W, H } = processingSize(first.width, first.height, pre);
     const n = frames.length;
     // The model's memory for this batch, before anything is allocated (--max-memory).
-    checkRunMemory(this.model.label, modelRunBytes(n, H, W, this.numClasses ?? UNKNOWN_CLASSES) + n * first.width * first.height * 8,
+    checkRunMemory(this.model.label, modelLoadBytes(this.model.modelBytes ?? 0) + modelRunBytes(n, H, W, this.numClasses ?? UNKNOWN_CLASSES) + n * first.width * first.height * 8,
       `segmenting ${n} image${n > 1 ? 's' : ''} of ${first.width}×${first.height} (run at ${W}×${H})`);
     let t = performance.now();
     const need = n * 3 * H * W;

@@ -5,8 +5,10 @@
 import * as fs from 'node:fs';
 import sharp from 'sharp';
 import { fail } from '../util/errors.js';
-import { readFileChecked } from '../util/fs.js';
+import { readFileChecked, regularFileSize } from '../util/fs.js';
+import { LIMITS } from '../util/limits.js';
 import { checkPng } from '../util/png-check.js';
+import { decodePngIndices } from '../util/png-index.js';
 
 /** Largest image accepted (pixels), so a hostile header cannot make the decoder allocate gigabytes. */
 export const MAX_PIXELS = 64 * 1024 * 1024;
@@ -52,6 +54,11 @@ function head(src: ImageSource): Uint8Array {
 function opened(src: ImageSource, label: string): ReturnType<typeof sharp> {
   const kind = imageKind(head(src));
   if (!kind) fail('format', `${label}: not a PNG or JPEG image`);
+  // JPEGs are read by libvips from the file: its size is held to the same limit as every file read whole.
+  if (typeof src === 'string' && kind === 'jpeg') {
+    const bytes = regularFileSize(src, 'image');
+    if (bytes > LIMITS.fileBytes) fail('security', `${label}: ${bytes} bytes, more than the limit of ${LIMITS.fileBytes} (--budget file-bytes)`);
+  }
   // PNG structure first (one IHDR, no APNG chunks, interlaced data inflating within its size): libvips
   // would otherwise trust a first header that later chunks contradict.
   if (kind === 'png') checkPng(typeof src === 'string' ? readFileChecked(src, 'image') : src, label);
@@ -94,22 +101,15 @@ export async function decodeRgb(bytes: ImageSource, label: string): Promise<RgbI
 }
 
 /**
- * A label map: an 8-bit single-channel PNG of class indices (Cityscapes' `*_labelTrainIds.png`), read
- * as stored. Palette or colour PNGs are refused rather than guessed at.
+ * A label map: a PNG of class indices (Cityscapes' `*_labelTrainIds.png`, PASCAL VOC's palette PNGs), read as
+ * stored: greyscale of any bit depth (a 1-bit map is 0/1) or palette indices, never scaled or colour-mapped
+ * (src/util/png-index.ts). Colour and alpha PNGs are refused rather than guessed at.
  */
-export async function decodeLabelMap(bytes: ImageSource, label: string): Promise<{ width: number; height: number; data: Uint8Array }> {
-  if (imageKind(head(bytes)) !== 'png') fail('format', `${label}: a label map must be a PNG (8-bit greyscale class indices)`);
-  const m = await probeImage(bytes, label);
-  if (m.palette || m.channels !== 1 || m.depth !== 'uchar') {
-    fail('format', `${label}: a label map must be an 8-bit greyscale PNG of class indices (255 = ignore); this one is ${m.palette ? 'a palette' : `${m.channels}-channel`} ${m.depth} PNG`);
-  }
-  try {
-    const { data, info } = await opened(bytes, label).toColourspace('b-w').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    if (info.channels !== 1) fail('format', `${label}: decoded to ${info.channels} channels, expected 1`);
-    return { width: info.width, height: info.height, data };
-  } catch (e) {
-    return decodeError(e, label);
-  }
+export async function decodeLabelMap(bytes: ImageSource, label: string): Promise<{ width: number; height: number; data: Uint8Array | Uint16Array }> {
+  if (imageKind(head(bytes)) !== 'png') fail('format', `${label}: a label map must be a PNG of class indices (greyscale or palette)`);
+  const file = typeof bytes === 'string' ? readFileChecked(bytes, 'label map') : bytes;
+  const m = decodePngIndices(file, label);
+  return { width: m.width, height: m.height, data: m.data };
 }
 
 /** An 8-bit RGB (3 channels) or grey (1 channel) buffer as PNG bytes. Runs in libvips' threads. */

@@ -11,6 +11,8 @@ import { defaultRuntimeFor, loadRunner, requirePackages, runtimeById, type Runne
 import { readRecordedMetadata, recordedFrom, type RecordedMetadata } from '../model-metadata.js';
 import { fail } from '../util/errors.js';
 import { indexPalette } from '../util/palette.js';
+import { formatBytes } from '../util/limits.js';
+import { checkRunMemory, modelFileBytes, modelLoadBytes, modelRunBytes } from '../run-memory.js';
 
 /** What a model records (checked against the metadata schema: src/model-metadata.ts). */
 export type ModelInfo = RecordedMetadata;
@@ -30,6 +32,8 @@ export interface SegModel {
   labelsOutput: string | null;
   /** The class scores output (`logits`, else the first). */
   logitsOutput: string;
+  /** Bytes of the model's weights as the runtime loaded them (its copies are counted in every run's estimate). */
+  modelBytes: number;
   /** e.g. "model.onnx" or "model.pth (converted in memory to onnx)". */
   label: string;
 }
@@ -65,6 +69,7 @@ export async function openModel(modelPath: string, opts: OpenOptions = {}): Prom
   let runner: Runner;
   let info: ModelInfo;
   let label = modelPath;
+  let modelBytes = 0;
   const st = fs.statSync(modelPath, { throwIfNoEntry: false });
   if (!st) fail('io', `model not found: ${modelPath}`);
   if (st.isFile() && isCheckpointPath(modelPath)) {
@@ -78,12 +83,17 @@ export async function openModel(modelPath: string, opts: OpenOptions = {}): Prom
     const c = convertCheckpoint(modelPath, { to: rt.model, labels: true, family: opts.family, dataset: opts.dataset });
     label = `${path.basename(modelPath)} (converted in memory to ${rt.model})`;
     const files = c.files ?? new Map([['model.onnx', c.bytes]]);
+    modelBytes = [...files.values()].reduce((s, f) => s + f.byteLength, 0);
+    // Before the runtime loads it: a checkpoint of many classes is small on disk (zeros deflate) but not in memory.
+    checkRunMemory(label, modelLoadBytes(modelBytes) + modelRunBytes(1, 64, 64, c.ported.numClasses), `loading the model (${c.ported.numClasses} classes, ${formatBytes(modelBytes)} of weights)`);
     runner = await rt.load(label, { ...opts, files });
     const meta: Record<string, unknown> = { ...c.graph.metadata, ...c.metadata };
     meta.num_classes = c.ported.numClasses;
     info = recordedFrom(meta, `${label}: metadata`);
   } else {
     info = readRecordedMetadata(modelPath);
+    modelBytes = modelFileBytes(modelPath);
+    checkRunMemory(label, modelLoadBytes(modelBytes), `loading the model (${formatBytes(modelBytes)} of weights)`);
     runner = await loadRunner(modelPath, opts.runtime, opts);
   }
   const pre = info.pre ?? (opts.dataset ? preprocessingFor(opts.family ?? 'coincheung', opts.dataset) : null);
@@ -93,5 +103,5 @@ export async function openModel(modelPath: string, opts: OpenOptions = {}): Prom
   }
   const labelsOutput = runner.outputNames.includes('labels') ? 'labels' : null;
   const logitsOutput = runner.outputNames.includes('logits') ? 'logits' : runner.outputNames.find((n) => n !== 'labels') ?? runner.outputNames[0]!;
-  return { runner, info: { ...info, pre: pre! }, labelsOutput, logitsOutput, label };
+  return { runner, info: { ...info, pre: pre! }, labelsOutput, logitsOutput, label, modelBytes };
 }

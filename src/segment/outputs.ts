@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fail } from '../util/errors.js';
 import { trackTemp, untrackTemp } from '../util/fs.js';
+import { checkOutputs, realPathOf } from '../util/outputs.js';
+import { escapeText } from '../util/render.js';
 
 export class StagedOutputs {
   private readonly staged = new Map<string, string>();
@@ -15,7 +17,7 @@ export class StagedOutputs {
   constructor(readonly dir: string, private readonly force: boolean) {}
 
   /** Checks, before any work, that the names are distinct and (without --force) not there yet, and that the directory can be made. */
-  plan(names: { name: string; from: string }[]): void {
+  plan(names: { name: string; from: string }[], inputs: readonly string[] = [], inputDirs: readonly string[] = []): void {
     const by = new Map<string, string>();
     for (const { name, from } of names) {
       const prev = by.get(name);
@@ -23,17 +25,23 @@ export class StagedOutputs {
       by.set(name, from);
     }
     const st = fs.statSync(this.dir, { throwIfNoEntry: false });
-    if (st && !st.isDirectory()) fail('usage', `--out-dir ${this.dir}: exists and is not a directory`);
+    if (st && !st.isDirectory()) fail('usage', `--out-dir ${escapeText(this.dir, 300)}: exists and is not a directory`);
     if (!st) {
       const parent = path.dirname(path.resolve(this.dir));
-      if (!fs.statSync(parent, { throwIfNoEntry: false })?.isDirectory()) fail('io', `--out-dir ${this.dir}: parent directory ${parent} does not exist`);
-      return;
+      if (!fs.statSync(parent, { throwIfNoEntry: false })?.isDirectory()) fail('io', `--out-dir ${escapeText(this.dir, 300)}: parent directory ${escapeText(parent, 300)} does not exist`);
     }
-    if (this.force) return;
-    const existing = [...by.keys()].filter((n) => fs.existsSync(path.join(this.dir, n)));
-    if (existing.length) {
-      fail('usage', `${path.join(this.dir, existing[0]!)}${existing.length > 1 ? ` and ${existing.length - 1} more outputs` : ''} already exist (use --force to replace them)`);
+    // A directory whose images are the input set is not where their masks go (a mask may take a photo's name).
+    const outReal = realPathOf(this.dir);
+    const same = inputDirs.find((d) => realPathOf(d) === outReal);
+    if (same !== undefined) fail('usage', `--out-dir ${escapeText(this.dir, 300)} is the input directory ${escapeText(same, 300)}; write the masks to another directory`);
+    if (st && !this.force) {
+      const existing = [...by.keys()].filter((n) => fs.lstatSync(path.join(this.dir, n), { throwIfNoEntry: false }) !== undefined);
+      if (existing.length) {
+        fail('usage', `${escapeText(path.join(this.dir, existing[0]!), 300)}${existing.length > 1 ? ` and ${existing.length - 1} more outputs` : ''} already exist (use --force to replace them)`);
+      }
     }
+    // The shared check: no output is (or holds, or lies in) an input, each output's place is usable.
+    checkOutputs([...by.keys()].map((n) => ({ path: path.join(this.dir, n), what: 'output', parentMayBeCreated: true })), inputs, this.force);
   }
 
   /** Creates the directory if needed (after planning, once the work starts). */

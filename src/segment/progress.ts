@@ -3,6 +3,7 @@
  * frames/s, ETA), plain lines otherwise (logs, CI, pipes), so neither floods the other.
  */
 import { escapeText } from '../util/render.js';
+import { setOpenLine } from '../util/interrupt.js';
 export interface ProgressOptions {
   /** Where to draw; default process.stderr. */
   stream?: NodeJS.WriteStream | { isTTY?: boolean; columns?: number; write(s: string): boolean };
@@ -29,7 +30,9 @@ export class Progress {
   private readonly quiet: boolean;
 
   constructor(private readonly total: number, private readonly verb: string, opts: ProgressOptions = {}) {
-    this.stream = opts.stream ?? process.stderr;
+    // A bar on a terminal's stderr; otherwise plain lines on stdout, with the results: stderr then holds
+    // nothing but an error's one line.
+    this.stream = opts.stream ?? (process.stderr.isTTY ? process.stderr : process.stdout);
     this.tty = opts.tty ?? Boolean(this.stream.isTTY);
     this.quiet = Boolean(opts.quiet);
   }
@@ -56,10 +59,13 @@ export class Progress {
     const width = Math.max(10, cols - tail.length - this.verb.length - 4);
     const filled = Math.round((width * this.done) / this.total);
     this.stream.write(`\r\x1b[K${this.verb} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}]${tail}`);
+    // Until finish(), an error or an interrupt ends the bar's line before its own.
+    if (!this.open) { this.open = true; setOpenLine(() => { if (this.open) { this.open = false; this.stream.write('\n'); } }); }
   }
 
   /** Ends the bar's line (terminal mode); plain lines need nothing. */
   finish(): void {
-    if (!this.quiet && this.tty && this.done > 0) this.stream.write('\n');
+    if (this.open) { this.open = false; setOpenLine(null); this.stream.write('\n'); }
   }
+  private open = false;
 }

@@ -2,8 +2,10 @@
  * `segment` as library calls: one image to a mask (and overlay) in memory, or many images streamed
  * to an output directory, both through the shared frame path (./frame.ts) and stream (./stream.ts).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fail } from '../util/errors.js';
+import { modelInputs } from '../util/outputs.js';
 import { FrameRunner, type Labels, type StageTimes } from './frame.js';
 import { blendOverlay, decodeRgb, encodePng, paintLabels, probeImage, type RgbImage } from './image.js';
 import { expandInputs, stemOf } from './inputs.js';
@@ -87,6 +89,8 @@ export async function segmentImage(modelPath: string, imagePath: string, opts: O
   }
 }
 
+const isDirectory = (p: string): boolean => fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+
 export interface SegmentManyOptions extends OpenOptions {
   outDir: string;
   overlay?: boolean;
@@ -149,7 +153,8 @@ export function outputNames(image: string, overlay: boolean): string[] {
 export async function segmentMany(modelPath: string, inputs: readonly string[], o: SegmentManyOptions): Promise<SegmentManySummary> {
   const images = expandInputs(inputs);
   const staged = new StagedOutputs(o.outDir, Boolean(o.force));
-  staged.plan(images.flatMap((im) => outputNames(im, Boolean(o.overlay)).map((name) => ({ name, from: im }))));
+  staged.plan(images.flatMap((im) => outputNames(im, Boolean(o.overlay)).map((name) => ({ name, from: im }))),
+    [...modelInputs(modelPath), ...images], inputs.filter((a) => isDirectory(a)));
   for (const im of images) await probeImage(im, im);
   const model = await openModel(modelPath, o);
   const runner = new FrameRunner(model);

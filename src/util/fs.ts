@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fail } from './errors.js';
 import { LIMITS } from './limits.js';
+import { onInterrupt } from './interrupt.js';
 import { escapeText } from './render.js';
 
 /**
@@ -33,12 +35,14 @@ function readChecked(file: string, what: string, max: number): Buffer {
     const st = fs.fstatSync(fd);
     if (st.isDirectory()) fail('io', `${escapeText(file, 300)}: is a directory, expected a ${what}`);
     if (!st.isFile()) fail('io', `${escapeText(file, 300)}: not a regular file (${kindOf(st)}), expected a ${what}`);
-    if (st.size > LIMITS.fileBytes) fail('security', `${escapeText(file, 300)}: ${st.size} bytes, more than the limit of ${LIMITS.fileBytes} (--budget file-bytes)`);
+    // A prefix (a header) is read whatever the file's size: only `max` bytes are read.
+    if (max === Infinity && st.size > LIMITS.fileBytes) fail('security', `${escapeText(file, 300)}: ${st.size} bytes, more than the limit of ${LIMITS.fileBytes} (--budget file-bytes)`);
     const size = Math.min(st.size, max);
     const buf = Buffer.allocUnsafe(size);
     let off = 0;
     while (off < size) {
-      const n = fs.readSync(fd, buf, off, size - off, off);
+      // In pieces of at most 1 GiB: one read of 2 GiB or more is refused by Node (ERR_OUT_OF_RANGE).
+      const n = fs.readSync(fd, buf, off, Math.min(size - off, 2 ** 30), off);
       if (n === 0) break;
       off += n;
     }
@@ -99,9 +103,6 @@ export function pathExists(p: string): boolean {
   try { fs.lstatSync(p); return true; } catch { return false; }
 }
 
-export function ensureNotExists(file: string, force: boolean): void {
-  if (!force && pathExists(file)) fail('usage', `${escapeText(file, 300)} already exists (use --force to replace it)`);
-}
 
 function tempNameFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
@@ -113,17 +114,14 @@ function tempNameFor(target: string): string {
  * user's outputs either.
  */
 const inFlight = new Set<string>();
-let handlersInstalled = false;
+let registered = false;
 function track(tmp: string): void {
   inFlight.add(tmp);
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      for (const t of inFlight) { try { fs.rmSync(t, { recursive: true, force: true }); } catch { /* exiting anyway */ } }
-      process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
-    });
-  }
+  if (registered) return;
+  registered = true;
+  onInterrupt(() => {
+    for (const t of inFlight) { try { fs.rmSync(t, { recursive: true, force: true }); } catch { /* exiting anyway */ } }
+  });
 }
 
 /** For writers that stage files themselves (`segment --out-dir`): removed on SIGINT/SIGTERM until untracked. */
@@ -237,4 +235,15 @@ export function writeDirAtomic(dir: string, files: Map<string, Uint8Array | stri
   } finally {
     inFlight.delete(tmp);
   }
+}
+
+/**
+ * A temporary folder of this process (under TMPDIR), removed by `remove()` and, until then, on SIGINT/SIGTERM:
+ * an interrupted `bench` or `doctor` leaves no working folder behind.
+ */
+export function makeTempDir(prefix: string): { dir: string; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const rm = (): void => { fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 }); };
+  const off = onInterrupt(rm, { late: true });
+  return { dir, remove: () => { off(); rm(); } };
 }

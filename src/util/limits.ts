@@ -38,8 +38,12 @@ export const LIMITS = {
   rank: 32,
   /** tensor views: elements beyond their storage (stride-0 / overlapping views) only up to this many bytes */
   overlappingViewBytes: 1024 * 1024,
-  /** bytes of any one input file read whole (checkpoints, .npy, shards, images, models) */
-  fileBytes: 4 * 1024 * 1024 * 1024,
+  /**
+   * bytes of any one input file read whole (checkpoints, .npy, shards, images, models): 1 GiB, so that a file
+   * and what is built from it stay within the 2 GiB a command may use (`--budget file-bytes` raises it, up to
+   * the largest buffer Node can hold)
+   */
+  fileBytes: 1024 * 1024 * 1024,
   /** decoded image pixels (width × height) */
   imagePixels: 64 * 1024 * 1024,
   /**
@@ -48,6 +52,12 @@ export const LIMITS = {
    * this machine's memory, at most 1.5 GiB.
    */
   modelMemory: Math.min(1.5 * 1024 ** 3, Math.floor(totalMemory() / 4)),
+  /**
+   * work of one reference-interpreter run (multiply-accumulates, plus one per value of every other op), checked
+   * before it starts: 3·10⁹, about 8 s of CPU for this JavaScript float64 interpreter (BiSeNetV2 with its booster
+   * heads at the golden sets' 96×160 is 1.05·10⁹)
+   */
+  referenceWork: 3e9,
   /** characters of an error message (longer ones are cut, naming how much was left out) */
   messageChars: 1000,
 };
@@ -76,8 +86,13 @@ export function setLimit(assignment: string): void {
   // Own names only: `constructor`, `__proto__` or `toString` are not limits.
   const key = Object.hasOwn(LIMIT_NAMES, name.trim()) ? LIMIT_NAMES[name.trim()] : undefined;
   if (!key || eq < 0) fail('usage', `--budget ${assignment.slice(0, 60)}: expected NAME=VALUE with NAME one of ${Object.keys(LIMIT_NAMES).join(', ')}`);
-  LIMITS[key!] = parseQuantity(assignment.slice(eq + 1), `--budget ${name}`);
+  const value = parseQuantity(assignment.slice(eq + 1), `--budget ${name}`);
+  if (key === 'fileBytes' && value > MAX_FILE_BYTES) fail('usage', `--budget file-bytes: at most ${MAX_FILE_BYTES} (${formatBytes(MAX_FILE_BYTES)}), the largest file this tool reads whole`);
+  LIMITS[key!] = value;
 }
+
+/** The largest file read whole, whatever --budget says: a Node buffer holds at most 4 GiB − 1 byte. */
+export const MAX_FILE_BYTES = 2 ** 32 - 1;
 
 /** Whole MiB/GiB for messages. */
 export function formatBytes(n: number): string {

@@ -94,3 +94,29 @@ export function safeJson(v: unknown, space?: number): string {
   return JSON.stringify(v, null, space).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/** The same characters, less the line end and tab that output text is made of. */
+// eslint-disable-next-line no-control-regex
+const STREAM_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+/** A progress bar's own redraw (carriage return, erase line), the one control sequence this tool writes. */
+const BAR_REDRAW = '\r\x1b[K';
+
+/**
+ * Multi-line output text with every control and bidi character escaped as `\uXXXX` (valid inside a JSON
+ * string too), newlines and tabs kept. Whatever a command prints (names of images, classes recorded in a
+ * model, tensors, case folders) then cannot drive the terminal, whichever code path printed it.
+ */
+export function escapeStreamText(s: string): string {
+  const esc = (t: string): string => t.replace(STREAM_CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return s.includes(BAR_REDRAW) ? s.split(BAR_REDRAW).map(esc).join(BAR_REDRAW) : esc(s);
+}
+
+/** Makes every string written to stdout and stderr go through escapeStreamText (the CLI does, at start). */
+export function guardStreams(): void {
+  for (const stream of [process.stdout, process.stderr] as (NodeJS.WriteStream & { bisenetGuarded?: boolean })[]) {
+    if (stream.bisenetGuarded) continue;
+    stream.bisenetGuarded = true;
+    const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) => write(typeof chunk === 'string' ? escapeStreamText(chunk) : chunk, ...rest)) as typeof stream.write;
+  }
+}

@@ -71,6 +71,8 @@ export function loadGolden(dir: string, checkShape?: ShapeCheck): GoldenCase[] {
   if (isCaseDir(dir)) return [readCase(dir, path.basename(path.resolve(dir)), checkShape)];
   const cases = fs.readdirSync(dir).sort().map((d) => path.join(dir, d)).filter((d) => isDir(d) && isCaseDir(d));
   if (cases.length === 0) fail('io', `${dir}: no golden cases (expected input.npy here or in subdirectories)`);
+  // A case folder that is a link must stay inside the set (its real path under the set's): no case is read from elsewhere.
+  for (const d of cases) resolveInside(dir, path.basename(d), 'golden case', dir);
   return cases.map((d) => readCase(d, path.basename(d), checkShape));
 }
 
