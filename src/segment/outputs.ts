@@ -12,6 +12,7 @@ import { escapeText } from '../util/render.js';
 
 export class StagedOutputs {
   private readonly staged = new Map<string, string>();
+  private readonly done = new Set<string>();
   private created = false;
 
   constructor(readonly dir: string, private readonly force: boolean) {}
@@ -61,6 +62,30 @@ export class StagedOutputs {
     } catch (e) {
       fail('io', `${path.join(this.dir, name)}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
     }
+  }
+
+  /** Marks outputs whose files are written whole: an interrupt keeps these (keepFinished). */
+  finished(names: readonly string[]): void {
+    for (const n of names) this.done.add(n);
+  }
+
+  /**
+   * On an interrupt: renames the outputs marked finished into place (complete files), leaving the others
+   * staged for the interrupt's cleanup to remove; returns how many it kept.
+   */
+  keepFinished(): number {
+    let kept = 0;
+    for (const name of this.done) {
+      const tmp = this.staged.get(name);
+      if (!tmp) continue;
+      try { fs.renameSync(tmp, path.join(this.dir, name)); } catch { continue; }
+      untrackTemp(tmp);
+      this.staged.delete(name);
+      kept++;
+    }
+    // The directory holds kept masks now: it is the user's, not a temporary.
+    if (kept) untrackTemp(this.dir);
+    return kept;
   }
 
   /** Renames every staged file into place. */

@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fail } from '../util/errors.js';
 import { modelInputs } from '../util/outputs.js';
+import { onInterrupt, setInterruptLine } from '../util/interrupt.js';
+import { escapeText } from '../util/render.js';
 import { FrameRunner, type Labels, type StageTimes } from './frame.js';
 import { blendOverlay, decodeRgb, encodePng, paintLabels, probeImage, type RgbImage } from './image.js';
 import { expandInputs, stemOf } from './inputs.js';
@@ -163,6 +165,13 @@ export async function segmentMany(modelPath: string, inputs: readonly string[], 
   const pool = new BytePool();
   const t0 = performance.now();
   const perImage = o.perImage ? new Map<string, ImageSummary>() : null;
+  // Ctrl-C keeps what is finished: every image whose mask (and overlay) is written whole is moved into place,
+  // the ones being written are removed, and one line says how many were kept.
+  let finishedImages = 0;
+  let keptFiles = 0;
+  const releaseInterrupt = onInterrupt(() => { keptFiles = staged.keepFinished(); }, { first: true });
+  setInterruptLine((sig) => `interrupted by ${sig}: ${finishedImages} of ${images.length} images finished, `
+    + `${keptFiles ? `their ${keptFiles} file${keptFiles > 1 ? 's' : ''} kept in ${escapeText(o.outDir, 300)}` : 'nothing kept'}; the unfinished ones removed`);
   staged.open();
   try {
     await streamFrames(runner, {
@@ -179,6 +188,8 @@ export async function segmentMany(modelPath: string, inputs: readonly string[], 
             overlayName ? encodeOverlay(image, labels, palette, pool) : null]);
           await staged.write(maskName!, mask);
           if (overlay) await staged.write(overlayName!, overlay);
+          staged.finished(overlayName ? [maskName!, overlayName] : [maskName!]);
+          finishedImages++;
         })();
       },
       done: (im) => {
@@ -192,6 +203,8 @@ export async function segmentMany(modelPath: string, inputs: readonly string[], 
     staged.abort();
     throw e;
   } finally {
+    releaseInterrupt();
+    setInterruptLine(null);
     progress.finish();
     await runner.dispose();
   }

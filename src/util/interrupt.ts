@@ -11,6 +11,8 @@
 import * as fs from 'node:fs';
 
 type Cleanup = () => void;
+/** Run before every other cleanup: what must be kept is moved into place before temporaries are removed. */
+const first = new Set<Cleanup>();
 const early = new Set<Cleanup>();
 const late = new Set<Cleanup>();
 let installed = false;
@@ -33,11 +35,13 @@ export function installInterruptHandlers(): void {
     process.on(sig, () => {
       if (interrupted) return; // a second signal while cleaning up: the first one's exit follows
       interrupted = sig;
+      run(first);
       run(early);
       if (late.size) process.on('exit', () => run(late)); // registered now: runs after every earlier exit listener
       try {
         openLine?.();
-        fs.writeSync(2, `error: interrupted by ${sig}; temporary files removed, no partial output left\n`);
+        const said = describe?.(sig);
+        fs.writeSync(2, `error: ${said ?? `interrupted by ${sig}; temporary files removed, no partial output left`}\n`);
       } catch { /* stderr closed */ }
       process.exit(CODES[sig] ?? 130);
     });
@@ -45,12 +49,16 @@ export function installInterruptHandlers(): void {
 }
 
 /** Registers a cleanup for an interrupt; returns the function that unregisters it (call it once the thing is gone). */
-export function onInterrupt(f: Cleanup, o: { late?: boolean } = {}): () => void {
+export function onInterrupt(f: Cleanup, o: { late?: boolean; first?: boolean } = {}): () => void {
   installInterruptHandlers();
-  const set = o.late ? late : early;
+  const set = o.first ? first : o.late ? late : early;
   set.add(f);
   return () => { set.delete(f); };
 }
+
+let describe: ((sig: NodeJS.Signals) => string) | null = null;
+/** Lets the command at work say what an interrupt leaves, in place of the default line (null: the default again). */
+export function setInterruptLine(f: ((sig: NodeJS.Signals) => string) | null): void { describe = f; }
 
 /** Lets a progress bar end its line before an interrupt's (or an error's) line. */
 export function setOpenLine(f: (() => void) | null): void { openLine = f; }

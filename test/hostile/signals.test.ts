@@ -104,3 +104,41 @@ describe('temporary debris', () => {
     expect(fs.readdirSync(tmp)).toEqual([]);
   });
 });
+
+describe('segment --out-dir: an interrupt keeps the masks already finished', () => {
+  it('Ctrl-C after some images: exit 130, one line counting them, their masks complete, nothing partial', async () => {
+    const { PNG } = await import('pngjs');
+    const inDir = path.join(work, 'frames');
+    fs.mkdirSync(inDir);
+    const n = 12;
+    for (let i = 0; i < n; i++) {
+      const png = new PNG({ width: 512, height: 256 });
+      for (let j = 0; j < png.data.length; j++) png.data[j] = (j * 7 + i * 13) % 251;
+      fs.writeFileSync(path.join(inDir, `f${String(i).padStart(2, '0')}.png`), PNG.sync.write(png));
+    }
+    const outDir = path.join(work, 'masks');
+    const r = await new Promise<{ status: number | null; stderr: string }>((ok) => {
+      const child = spawn(process.execPath, [BIN, 'segment', model, inDir, '--out-dir', outDir, '--overlay', '--threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      let stdout = '';
+      child.stderr.on('data', (d: Buffer) => { stderr += d; });
+      // Progress lines go to stdout when stderr is not a terminal: interrupt once two images are done.
+      child.stdout.on('data', (d: Buffer) => { stdout += d; if (/^segment 2\/12 /m.test(stdout)) child.kill('SIGINT'); });
+      child.on('close', (status) => ok({ status, stderr }));
+    });
+    expect(r.status, r.stderr).toBe(130);
+    const lines = r.stderr.split('\n').filter(Boolean).filter((l) => !l.startsWith('note: '));
+    expect(lines).toHaveLength(1);
+    const m = /^error: interrupted by SIGINT: (\d+) of 12 images finished, their (\d+) files kept in .*masks; the unfinished ones removed$/.exec(lines[0]!);
+    expect(m, lines[0]).not.toBeNull();
+    const finished = Number(m![1]);
+    expect(finished).toBeGreaterThanOrEqual(2);
+    expect(finished).toBeLessThan(12);
+    expect(Number(m![2])).toBe(2 * finished);
+    // Exactly the finished images' masks and overlays, each a whole PNG of the image's size; no temporaries.
+    const left = fs.readdirSync(outDir).sort();
+    expect(left).toHaveLength(2 * finished);
+    expect(left.every((f) => /^f\d\d(\.overlay)?\.png$/.test(f))).toBe(true);
+    for (const f of left) expect(PNG.sync.read(fs.readFileSync(path.join(outDir, f))).width).toBe(512);
+  }, 180_000);
+});
