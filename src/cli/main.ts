@@ -123,6 +123,20 @@ export function buildProgram(): Command {
     .addHelpText('after', () => `\nTargets (--to):\n${targetHelp()}\n`)
     .action(async (file: string, o) => (await import('./convert.js')).convertCommand(file, o));
 
+  program.command('calibrate')
+    .description('record the range of every tensor of a model over calibration images fed as segment feeds them (min/max, a percentile, TensorRT\'s entropy threshold), for int8 conversion')
+    .argument('<model>', 'a checkpoint (.pth, .safetensors, .pdparams; converted in memory) or an .onnx written by bisenet convert')
+    .requiredOption('--data <dir>', 'calibration images: a folder of .png/.jpg, or a labelled set (its images/); not the images you evaluate on')
+    .requiredOption('--out <calib.json>', 'where to write the ranges')
+    .option('--limit <n>', 'only the first n images (sorted by name)', intOption('--limit', 1, 10_000_000))
+    .option('--percentile <p>', 'percentile recorded beside min/max and entropy (default 99.99)', floatOption('--percentile'))
+    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
+    .addOption(new Option('--family <family>', 'checkpoint family (default: detected from the keys)').choices(['coincheung', 'mmseg', 'paddleseg']))
+    .addOption(new Option('--dataset <name>', 'preprocessing preset (default: from the class count)').choices(['cityscapes', 'ade20k', 'coco-stuff']))
+    .option('--quiet', 'no progress output')
+    .option('--force', 'replace --out if it exists')
+    .action(async (model: string, o) => (await import('./calibrate.js')).calibrateCommand(model, o));
+
   program.command('infer')
     .description('run a model on an input .npy and write its outputs as .npy')
     .argument('<model>', 'model: an .onnx file, or a TensorFlow.js model directory or its model.json')
