@@ -3,6 +3,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { MAX_OPSET, MIN_OPSET } from '../emit/opset.js';
 import { TARGET_IDS, targetHelp } from '../emit/targets.js';
 import { RUNTIME_IDS, runtimeHelp } from '../runtime/catalog.js';
+
+/** --precision and --statistic choices (the emitters' lists, which main.ts may not import: it loads no emitter). */
+const PRECISION_IDS = ['fp32', 'fp16', 'int8'];
+const STATISTIC_IDS = ['entropy', 'percentile', 'minmax'];
 import { isBisenetError } from '../util/errors.js';
 import { setVerbose } from '../util/verbosity.js';
 import { ExitCode } from './exit.js';
@@ -118,6 +122,10 @@ export function buildProgram(): Command {
     .addOption(new Option('--grouped-conv <form>', 'onnx: grouped convs as one Conv (native) or channel repeat + depthwise (exact; avoids onnxruntime-web WebGPU\'s grouped-conv bug)').choices(['native', 'depthwise']))
     .option('--expose <all|names>', 'onnx, tfjs: also output these intermediate tensors (IR names, comma-separated) or all, after the model\'s own outputs (for bisenet diff and debugging)')
     .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile (default 1x3x512x1024)')
+    .addOption(new Option('--precision <p>', 'onnx, tensorrt: fp32 (default); fp16 (float16 weights and compute, float32 input/outputs); int8 (QDQ, needs --calibration; tensorrt: also calib.cache)').choices(PRECISION_IDS))
+    .option('--calibration <calib.json>', 'int8: tensor ranges from bisenet calibrate')
+    .addOption(new Option('--statistic <s>', 'int8: which calibrated threshold sets activation scales (default entropy, as TensorRT\'s entropy calibrator)').choices(STATISTIC_IDS))
+    .option('--keep-float <patterns>', 'int8: conv layers left in float, comma-separated names or * patterns (e.g. head.classifier.conv,detail.*)')
     .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf or a running variance is negative (refused otherwise)')
     .option('--force', 'replace the output if it exists')
     .addHelpText('after', () => `\nTargets (--to):\n${targetHelp()}\n`)

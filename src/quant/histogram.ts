@@ -6,7 +6,8 @@
  * picks, computed on the |x| histogram as NVIDIA describes it (S. Migacz, "8-bit Inference with
  * TensorRT", GTC 2017): for each candidate i of 128…2048 bins, P = the first i bins with the outliers
  * added to the last, Q = those i bins merged into 128 levels and spread back over their non-empty
- * bins, KL(P‖Q); the threshold is the upper edge of the best i.
+ * bins, KL(P‖Q); the threshold is the upper edge of the best i (the largest i among equals). The zero bin
+ * first takes its neighbour's count, as NVIDIA's pytorch-quantization (`_compute_amax_entropy`) does.
  */
 export const HIST_BINS = 2048;
 export const QUANT_LEVELS = 128;
@@ -107,7 +108,12 @@ export class RangeHistogram {
   /** TensorRT's entropy threshold on |x| (see the module comment); 0 for a tensor that is all zeros. */
   entropyThreshold(): number {
     if (this.range === 0) return 0;
-    return entropyBins(this.abs()) * this.binWidth;
+    const h = this.abs();
+    // The zero bin takes its neighbour's count, as NVIDIA's pytorch-quantization does before the search:
+    // after a ReLU, half or more of the values are exact zeros, and that spike would otherwise dominate
+    // the divergence and pull the threshold far into the tail's bulk (measured here: mIoU 75.6 → 53.9).
+    h[0] = h[1]!;
+    return entropyBins(h) * this.binWidth;
   }
 }
 
@@ -152,7 +158,7 @@ export function entropyBins(hist: ArrayLike<number>, levels = QUANT_LEVELS): num
       if (qj === 0) { kl = Infinity; break; }
       kl += pj * Math.log(pj / qj);
     }
-    if (kl < bestKl) { bestKl = kl; best = i; }
+    if (kl <= bestKl) { bestKl = kl; best = i; }
   }
   return best;
 }
