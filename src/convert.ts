@@ -48,6 +48,8 @@ export interface ConvertOptions {
   statistic?: Statistic;
   /** int8: conv layers kept in float, as names or `*` patterns. */
   keepFloat?: string[];
+  /** More metadata recorded in the model (e.g. the choice `bisenet quantize` made). */
+  metadata?: Record<string, string>;
 }
 
 /** Reads and checks calib.json. */
@@ -107,7 +109,7 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
   const checkpoint = loadCheckpoint(file);
   const ported = portWeights(checkpoint, { family: opts.family, aux: opts.aux, numClasses: opts.numClasses, allowNonfinite: opts.allowNonfinite });
   const graph = modelFor(ported, { labels: opts.labels, aux: opts.aux });
-  const metadata = modelMetadataFor(ported.family, ported.numClasses, opts.dataset);
+  const metadata = { ...modelMetadataFor(ported.family, ported.numClasses, opts.dataset), ...(opts.metadata ?? {}) };
   const prec = precisionOptions(opts, graph, ported.family, ported.numClasses);
   const out = EMITTERS[opts.to](graph, ported.weights, { opset: opts.opset, quantize: opts.quantize, shardBytes: opts.shardBytes,
     groupedConv: opts.groupedConv, shapes: opts.shapes, expose: opts.expose, metadata,

@@ -145,6 +145,28 @@ export function buildProgram(): Command {
     .option('--force', 'replace --out if it exists')
     .action(async (model: string, o) => (await import('./calibrate.js')).calibrateCommand(model, o));
 
+  program.command('quantize')
+    .description('int8 with the layers that cannot take it kept in float: calibrate, measure each conv\'s damage, keep the worst in float until eval\'s mIoU drop is within the bound; exit 1 if no mix reaches it')
+    .argument('<checkpoint>', '.pth (torch.save zip), .safetensors or PaddleSeg .pdparams file')
+    .addOption(new Option('--to <target>', 'onnx or tensorrt').choices(['onnx', 'tensorrt']).makeOptionMandatory())
+    .requiredOption('--out <path>', 'output: a .onnx file, or a directory for tensorrt')
+    .requiredOption('--calibration-data <dir>', 'calibration images (a folder, or a labelled set\'s images/); not the eval images')
+    .requiredOption('--eval-data <dir>', 'labelled set the mIoU is judged on (see eval --data)')
+    .option('--max-miou-drop <points>', 'largest mIoU drop against float32 allowed, in points', floatOption('--max-miou-drop'), 0.5)
+    .option('--calibration <calib.json>', 'use these ranges (from bisenet calibrate) instead of calibrating again')
+    .addOption(new Option('--statistic <s>', 'which calibrated threshold sets activation scales (default entropy)').choices(STATISTIC_IDS))
+    .option('--keep-float <patterns>', 'conv layers always kept in float, comma-separated names or * patterns')
+    .option('--max-float <n>', 'most convs the search may keep in float (default a quarter of them)', intOption('--max-float', 0, 100000))
+    .option('--calibration-limit <n>', 'only the first n calibration images', intOption('--calibration-limit', 1, 10_000_000))
+    .option('--eval-limit <n>', 'only the first n eval images', intOption('--eval-limit', 1, 10_000_000))
+    .option('--sensitivity-images <n>', 'calibration images each conv\'s damage is measured on (default 2)', intOption('--sensitivity-images', 1, 1000))
+    .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size or min:opt:max (see convert)')
+    .option('--labels', 'add a "labels" output (argmax)')
+    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
+    .option('--quiet', 'no progress output')
+    .option('--force', 'replace --out if it exists')
+    .action(async (checkpoint: string, o) => (await import('./quantize.js')).quantizeCommand(checkpoint, o));
+
   program.command('infer')
     .description('run a model on an input .npy and write its outputs as .npy')
     .argument('<model>', 'model: an .onnx file, or a TensorFlow.js model directory or its model.json')
