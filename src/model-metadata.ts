@@ -12,7 +12,11 @@ import { parseJsonBounded } from './util/json.js';
  * use. The one reader of recorded metadata: segment, eval, serve and the memory estimate all use it.
  * A value that is present but does not fit its schema is refused (exit 2, naming it), never trusted.
  */
-export interface RecordedMetadata { pre: Preprocessing | null; palette: number[][] | null; numClasses: number | null; classNames: string[] | null }
+export interface RecordedMetadata {
+  pre: Preprocessing | null; palette: number[][] | null; numClasses: number | null; classNames: string[] | null;
+  /** the arithmetic the model was written for (convert --precision); null: float32, recorded by models before precisions existed */
+  precision: 'fp32' | 'fp16' | 'int8' | null;
+}
 
 /** Validates a metadata map (string values are JSON, as in ONNX metadata_props; JSON values as in tfjs). */
 export function recordedFrom(meta: Record<string, unknown>, label: string): RecordedMetadata {
@@ -24,7 +28,9 @@ export function recordedFrom(meta: Record<string, unknown>, label: string): Reco
   // A palette or name list shorter than the classes would paint some classes black or leave them unnamed.
   if (numClasses !== null && palette && palette.length < numClasses) fail('format', `${label}: the recorded palette has ${palette.length} colour${palette.length === 1 ? '' : 's'} for ${numClasses} classes`);
   if (numClasses !== null && classNames && classNames.length !== numClasses) fail('format', `${label}: the recorded class_names name ${classNames.length} classes, the model has ${numClasses}`);
-  return { pre, palette, numClasses, classNames };
+  const precision = meta.precision === undefined ? null : meta.precision;
+  if (precision !== null && precision !== 'fp32' && precision !== 'fp16' && precision !== 'int8') fail('format', `${label}: the recorded precision is not fp32, fp16 or int8`);
+  return { pre, palette, numClasses, classNames, precision: precision as RecordedMetadata['precision'] };
 }
 
 export function readRecordedMetadata(modelPath: string): RecordedMetadata {
@@ -49,3 +55,10 @@ export function readRecordedMetadata(modelPath: string): RecordedMetadata {
   return recordedFrom(meta, `${modelPath}: metadata`);
 }
 
+
+/** The precision a model records (null where it records none, or is not a file this reader reads: a TensorRT directory). */
+export function recordedPrecision(modelPath: string): RecordedMetadata['precision'] {
+  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
+  if (st?.isDirectory() && !fs.existsSync(path.join(modelPath, 'model.json'))) return null;
+  return readRecordedMetadata(modelPath).precision;
+}

@@ -151,3 +151,40 @@ describe('precision options: bad input is one line, exit 2, nothing written', ()
     bad(['--to', 'onnx', '--precision', 'int8', '--calibration', other], /was made for a coincheung model with 150 classes/);
   }, 60_000);
 });
+
+describe('verify and eval hold a model to its recorded precision\'s class', () => {
+  it('verify: an fp16 model gets max|Δ| ≤ 0.01 × max|ref| and 99.9 % labels; --min-agreement still overrides', () => {
+    const file = path.join(work, 'u16.onnx');
+    fs.writeFileSync(file, convertCheckpoint(fixture('coincheung-bisenetv2-n19', 'model.pth'), { to: 'onnx', precision: 'fp16' }).bytes);
+    const golden = path.join(ROOT, 'golden', 'coincheung-bisenetv2-n19');
+    const r = run('verify', file, '--golden', golden);
+    expect(r.stdout).toMatch(/fp16 model: held to the fp16 class \(max\|Δ\| ≤ 0\.01 × max\|ref\|, label agreement ≥ 99\.9 %\)/);
+    // random weights have tiny top-two logit gaps: 99.73 % agreement measured here, under the class's 99.9 %
+    expect(r.stdout).toMatch(/label agreement ≥ 99\.90%/);
+    const loose = run('verify', file, '--golden', golden, '--min-agreement', '0.99');
+    expect(loose.status, loose.stdout).toBe(0);
+  }, 60_000);
+
+  it('eval: an int8 model is held to ≥ 99 % label agreement with --labels, and ±0.5 mIoU with --compare-to', () => {
+    const file = path.join(work, 'int8-eval.onnx');
+    fs.writeFileSync(file, convertCheckpoint(TRAINED, { to: 'onnx', labels: true, precision: 'int8', calibration: CALIB }).bytes);
+    const r = run('eval', file, '--data', VAL, '--labels', PT_LABELS, '--limit', '2', '--quiet', '--compare-to', '100');
+    expect(r.stdout).toMatch(/label agreement with .*: 99\.\d\d %, at least 99 % \(int8 model\): ok/);
+    expect(r.stdout).toMatch(/allowed ±0\.5 \(int8 model\)/);
+    // the mIoU against PyTorch's own labels on 2 images is not within 0.5 of 100: exit 1
+    expect(r.status).toBe(1);
+    const strict = run('eval', file, '--data', VAL, '--labels', PT_LABELS, '--limit', '2', '--quiet', '--min-agreement', '0.9999');
+    expect(strict.status).toBe(1);
+    expect(strict.stdout).toMatch(/at least 99\.99 %: FAIL/);
+  }, 60_000);
+
+  it('a recorded precision outside fp32, fp16, int8 is refused', () => {
+    const m = decode(convertCheckpoint(TRAINED, { to: 'onnx' }).bytes);
+    m.metadataProps!.push({ key: 'precision', value: 'int4' });
+    const file = path.join(work, 'int4.onnx');
+    fs.writeFileSync(file, onnx.ModelProto.encode(m).finish());
+    const r = run('eval', file, '--data', VAL, '--limit', '1', '--quiet');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/the recorded precision is not fp32, fp16 or int8/);
+  }, 60_000);
+});
