@@ -16,11 +16,12 @@ export function formatBench(r: BenchReport): string {
   const m = r.machine;
   const out: string[] = [];
   out.push(`bisenet bench on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), ${m.os}, Node ${m.node}; load average ${m.loadavgAtStart.join(' ')} at start, ${m.loadavgAtEnd.join(' ')} at end`);
+  if (m.isa) out.push(`instruction set: ${m.isa.flags.join(' ') || '(none of the listed extensions)'}; int8 dot products (VNNI/AMX/Arm dot): ${m.isa.int8Dot ? 'yes' : 'no'}`);
   out.push(`model: ${r.model.path} (${r.model.family ?? 'family unknown'}, ${r.model.numClasses ?? '?'} classes${r.model.converted.length ? `; converted in memory to ${r.model.converted.join(', ')}` : ''}); ${r.warmup} warm-up, ${r.runs} timed runs each; times in ms`);
   out.push('');
   out.push(table(
     ['runtime', 'device', 'input → fetched', 'median', 'min–max', 'frames/s', 'GMAC', 'GFLOP/s', 'of ceiling', 'kernels', 'outside', 'kernel GFLOP/s', 'of ceiling'],
-    r.rows.map((x) => [x.runtime, x.device, `${x.size[0]}×${x.size[1]} → ${x.fetch.join(',')}`, ms(x.e2eMs.median), range(x.e2eMs), x.fps.toFixed(2),
+    r.rows.map((x) => [x.precision && (x.precision !== 'fp32' || r.rows.some((y) => y.precision !== 'fp32')) ? `${x.runtime} ${x.precision}` : x.runtime, x.device, `${x.size[0]}×${x.size[1]} → ${x.fetch.join(',')}`, ms(x.e2eMs.median), range(x.e2eMs), x.fps.toFixed(2),
       x.gmacs === null ? '—' : x.gmacs.toFixed(2), num(x.gflops), pct(x.ofCeiling), ms(x.kernelMs?.median), ms(x.outsideMs), num(x.kernelGflops), pct(x.ofCeilingKernel)]),
   ));
   const gpu = r.rows.filter((x) => x.gpuPhasesMs);

@@ -2,7 +2,7 @@ import { fail } from '../util/errors.js';
 import { ensureNotExists, writeFileAtomic } from '../util/fs.js';
 
 interface Opts { model?: string; checkpoint?: string; runtime?: string; size?: string; runs: number; warmup: number; threads?: number; device?: string;
-  json?: string | boolean; ceiling?: boolean; force?: boolean }
+  json?: string | boolean; ceiling?: boolean; force?: boolean; precision?: string; calibration?: string }
 
 /** `bisenet bench`: text on stdout, or JSON (on stdout with a bare --json, else to the file); progress on stderr. */
 export async function benchCommand(o: Opts): Promise<void> {
@@ -14,11 +14,20 @@ export async function benchCommand(o: Opts): Promise<void> {
   if (jsonFile) ensureNotExists(jsonFile, Boolean(o.force));
   const report = await runBench({
     model: o.model, checkpoint: o.checkpoint, runtimes, sizes, runs: o.runs, warmup: o.warmup, threads: o.threads, device: o.device,
-    ceiling: o.ceiling, log: (line) => process.stderr.write(`${line}\n`),
+    ceiling: o.ceiling, log: (line) => process.stderr.write(`${line}\n`), precisions: parsePrecisions(o.precision), calibration: o.calibration,
   });
   const json = `${JSON.stringify(report, null, 2)}\n`;
   if (o.json === true) { process.stdout.write(json); return; }
   if (jsonFile) writeFileAtomic(jsonFile, json);
   const { formatBench } = await import('../bench/format.js');
   process.stdout.write(formatBench(report));
+}
+
+/** `--precision fp16,int8`: each of fp32, fp16, int8. */
+function parsePrecisions(v: string | undefined): ('fp32' | 'fp16' | 'int8')[] | undefined {
+  if (v === undefined) return undefined;
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const p of list) if (p !== 'fp32' && p !== 'fp16' && p !== 'int8') fail('usage', `--precision ${p}: expected fp32, fp16 or int8 (comma-separated)`);
+  if (!list.length) fail('usage', '--precision: name fp16 and/or int8');
+  return list as ('fp32' | 'fp16' | 'int8')[];
 }

@@ -288,6 +288,8 @@ export function buildProgram(): Command {
     .option('--warmup <n>', 'untimed runs first', intOption('--warmup', 0, 100), 1)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
+    .option('--precision <list>', 'with --checkpoint: also time ort-cpu on the model converted to these precisions, e.g. fp16,int8 (int8 needs --calibration)')
+    .option('--calibration <calib.json>', 'with --precision int8: the ranges from bisenet calibrate')
     .option('--no-ceiling', 'skip the conv-stack ceiling')
     .option('--json [file]', 'print the report as JSON (or write it to file, printing text)')
     .option('--force', 'replace the --json file if it exists')

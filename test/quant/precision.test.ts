@@ -188,3 +188,24 @@ describe('verify and eval hold a model to its recorded precision\'s class', () =
     expect(r.stderr).toMatch(/the recorded precision is not fp32, fp16 or int8/);
   }, 60_000);
 });
+
+describe('bench: fp16 and int8 rows in ort-cpu, with the CPU\'s instruction set', () => {
+  it('reads int8 dot-product support from /proc/cpuinfo text', async () => {
+    const { isaOf } = await import('../../src/bench/index.js');
+    expect(isaOf('processor: 0\nflags\t\t: fpu sse avx2 fma avx512f avx512_vnni\n')).toEqual({ flags: ['avx2', 'fma', 'avx512f', 'avx512_vnni'], int8Dot: true });
+    expect(isaOf('flags : fpu sse avx2 fma f16c\n').int8Dot).toBe(false);
+    expect(isaOf('Features\t: fp asimd asimddp i8mm\n')).toEqual({ flags: ['asimddp', 'i8mm'], int8Dot: true });
+  });
+
+  it('times each precision beside fp32 and labels the rows', () => {
+    const r = run('bench', '--checkpoint', TRAINED, '--runtime', 'ort-cpu', '--size', '64x128', '--runs', '1', '--warmup', '0', '--no-ceiling',
+      '--precision', 'fp16,int8', '--calibration', CALIB, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout) as { rows: { precision: string; fetch: string[] }[]; machine: { isa?: { int8Dot: boolean } } };
+    expect(rep.rows.map((x) => `${x.precision}:${x.fetch.join(',')}`)).toEqual(['fp32:logits', 'fp32:labels', 'fp16:logits', 'fp16:labels', 'int8:logits', 'int8:labels']);
+    if (fs.existsSync('/proc/cpuinfo')) expect(typeof rep.machine.isa?.int8Dot).toBe('boolean');
+    const bad = run('bench', '--checkpoint', TRAINED, '--runtime', 'ort-cpu', '--precision', 'int8');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--precision int8 needs --calibration/);
+  }, 60_000);
+});
