@@ -56,6 +56,7 @@ export async function openFloatModel(file: string, o: { family?: Family; dataset
   const graph = modelGraph(file, true);
   if (!graph) fail('usage', `${file} records no family and class count; calibrate needs a model written by bisenet convert (or its checkpoint)`);
   const info = readRecordedMetadata(file);
+  if (info.precision === 'fp16' || info.precision === 'int8') fail('usage', `${file} is an ${info.precision} model; calibrate the float32 model (or its checkpoint): ranges are those of float32 arithmetic`);
   if (!info.pre) fail('usage', `${file} records no preprocessing; calibrate feeds images as segment does and needs it (convert with --dataset)`);
   return { label: path.basename(file), onnx: fs.readFileSync(file), graph: graph!, pre: info.pre! };
 }

@@ -62,6 +62,11 @@ describe('bisenet calibrate', () => {
     const r2 = run('calibrate', TRAINED, '--data', empty, '--out', out);
     expect(r2.status).toBe(2);
     expect(r2.stderr).toMatch(/no \.png or \.jpg images/);
+    const fp16 = path.join(work, 'fp16.onnx');
+    expect(run('convert', TRAINED, '--to', 'onnx', '--precision', 'fp16', '--out', fp16).status).toBe(0);
+    const r4 = run('calibrate', fp16, '--data', CALIB, '--out', out);
+    expect(r4.status).toBe(2);
+    expect(r4.stderr).toMatch(/is an fp16 model; calibrate the float32 model/);
     const r3 = run('--max-memory', '20MiB', 'calibrate', TRAINED, '--data', CALIB, '--out', out);
     expect(r3.status).toBe(2);
     expect(r3.stderr).toMatch(/--max-memory/);
