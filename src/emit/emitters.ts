@@ -12,7 +12,11 @@ import { emitTensorrt } from './tensorrt.js';
 import { emitTfjsGraph } from './tfjs-graph.js';
 import { emitTfjsLayers } from './tfjs-layers.js';
 
-/** int8 options from the emit options: onnxruntime's QDQ form takes int32 biases, TensorRT's float32 ones. */
+/**
+ * int8 options from the emit options. Biases stay float32 for both targets: int32 biases behind a
+ * DequantizeLinear (onnxruntime's quantizer's form) measured worse in ort-cpu on the trained model
+ * (label agreement with PyTorch 99.25 % against 99.68 % on 6 held-out images; docs/precision.md).
+ */
 function int8Options(o: EmitOptions, int32Bias: boolean): Int8Options | undefined {
   if (!o.calibration) return undefined;
   return { calibration: o.calibration, statistic: o.statistic ?? 'entropy', keepFloat: new Set(o.keepFloat ?? []), int32Bias };
@@ -23,7 +27,7 @@ export type Emitter = (graph: Graph, weights: WeightMap, opts: EmitOptions) => M
 
 export const EMITTERS: { [T in Target]: Emitter } = {
   onnx: (g, w, o) => emitOnnxChunks(g, w, { opset: o.opset, groupedConv: o.groupedConv, metadata: o.metadata, expose: o.expose,
-    precision: o.precision, int8: int8Options(o, true) }),
+    precision: o.precision, int8: int8Options(o, false) }),
   'tfjs-layers': (g, w, o) => emitTfjsLayers(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata, expose: o.expose }),
   'tfjs-graph': (g, w, o) => emitTfjsGraph(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata, expose: o.expose }),
   tensorrt: (g, w, o) => emitTensorrt(g, w, { shapes: o.shapes, opset: o.opset, metadata: o.metadata, precision: o.precision, int8: int8Options(o, false) }),

@@ -89,7 +89,7 @@ export async function quantizeSearch(checkpoint: string, o: QuantizeOptions): Pr
   if (!meta.preprocessing) fail('usage', `${checkpoint}: ${float.ported.numClasses} classes imply no dataset preset; quantize feeds images as segment does and needs one`);
   const pre = JSON.parse(meta.preprocessing!) as Preprocessing;
   const int8Model = (keep: Iterable<string>): Uint8Array => emitOnnx(float.graph, float.ported.weights, {
-    metadata: meta, precision: 'int8', int8: { calibration, statistic, keepFloat: new Set(keep), int32Bias: true },
+    metadata: meta, precision: 'int8', int8: { calibration, statistic, keepFloat: new Set(keep), int32Bias: false },
   });
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-quantize-'));

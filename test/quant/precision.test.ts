@@ -96,6 +96,25 @@ describe('int8 ONNX (QDQ)', () => {
   }, 60_000);
 });
 
+describe('int8 with int32 biases (library option)', () => {
+  it('writes each quantized conv\'s bias as int32 with scale s_x · s_w[c] behind a DequantizeLinear', async () => {
+    const { emitOnnx } = await import('../../src/emit/onnx.js');
+    const calibration = readCalibration(CALIB);
+    const f = convertCheckpoint(TRAINED, { to: 'onnx' });
+    const g = decode(emitOnnx(f.graph, f.ported.weights, { precision: 'int8', int8: { calibration, statistic: 'entropy', keepFloat: new Set(), int32Bias: true } })).graph!;
+    const init = new Map(g.initializer!.map((t) => [t.name!, t]));
+    const f32 = (name: string) => { const r = init.get(name)!.rawData!; return new Float32Array(r.slice().buffer); };
+    const conv = g.node!.find((n) => n.name === 'detail.stage1.0.conv')!;
+    const bias = g.node!.find((n) => n.output![0] === conv.input![2])!;
+    expect(bias.opType).toBe('DequantizeLinear');
+    expect(init.get(bias.input![0]!)!.dataType).toBe(DT.INT32);
+    const sx = f32(g.node!.find((n) => n.output![0] === conv.input![0])!.input![1]!)[0]!;
+    const sw = f32(g.node!.find((n) => n.output![0] === conv.input![1])!.input![1]!);
+    const sb = f32(bias.input![1]!);
+    for (let c = 0; c < sw.length; c++) expect(sb[c]).toBeCloseTo(Math.fround(sx * sw[c]!), 9);
+  });
+});
+
 describe('TensorRT int8: calibration cache and QDQ model', () => {
   it('writes a cache in TensorRT\'s format whose every name is a tensor of model.onnx, and build_engine.sh uses it', () => {
     const out = path.join(work, 'trt');
