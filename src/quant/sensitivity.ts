@@ -78,6 +78,11 @@ export async function quantizeSearch(checkpoint: string, o: QuantizeOptions): Pr
   const log = o.log ?? (() => {});
   if (!(o.maxMiouDrop >= 0)) fail('usage', '--max-miou-drop must be a non-negative number of points');
   const statistic = o.statistic ?? 'entropy';
+  // Calibrating on the images that judge the result would grade the model on its own answers.
+  const imagesDir = (d: string): string => { const sub = path.join(d, 'images'); return fs.realpathSync(fs.existsSync(sub) ? sub : d); };
+  if (fs.existsSync(o.calibrationData) && fs.existsSync(o.evalData) && imagesDir(o.calibrationData) === imagesDir(o.evalData)) {
+    fail('usage', `--calibration-data and --eval-data are the same images (${o.evalData}); calibrate on other images of the same kind`);
+  }
   // Everything the user named is checked before the long steps.
   const float = convertCheckpoint(checkpoint, { to: 'onnx', labels: true });
   const convs = float.graph.nodes.filter((n) => n.attrs.op === 'conv').map((n) => n.name);

@@ -62,6 +62,13 @@ describe('bisenet quantize', () => {
     expect(qg.node!.find((n) => n.name === 'head.conv.conv')!.input![0]).toBe(victimInput);
   }, 240_000);
 
+  it('refuses to calibrate on the eval images', () => {
+    const val = path.join(ROOT, 'data', 'synthetic-val');
+    const r = run('quantize', TRAINED, '--to', 'onnx', '--calibration-data', val, '--eval-data', val, '--out', path.join(work, 'same.onnx'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--calibration-data and --eval-data are the same images/);
+  }, 60_000);
+
   it('no mix reaches the bound: says so, exit 1, nothing written', () => {
     const out = path.join(work, 'never.onnx');
     const r = run('quantize', TRAINED, '--to', 'onnx', '--calibration', brokenCalibration().broken, '--max-miou-drop', '0.5', '--keep-float', 'detail.*,semantic.*', '--max-float', '0', '--out', out, ...common);
