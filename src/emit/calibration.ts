@@ -66,6 +66,10 @@ export function validateCalibration(raw: unknown, label: string): Calibration {
     if (!ok) bad(`tensor ${name.slice(0, 100)} has no valid range (finite min ≤ max, absmax, entropy, percentile)`);
   }
   const model = c.model as Record<string, unknown> | undefined;
-  if (!model || typeof model.input !== 'string') bad('no model.input');
+  if (!model || typeof model !== 'object' || typeof model.input !== 'string' || typeof model.source !== 'string') bad('no model.input or model.source');
+  if (model!.family !== null && typeof model!.family !== 'string') bad('model.family is neither a name nor null');
+  if (model!.num_classes !== null && !(Number.isInteger(model!.num_classes) && (model!.num_classes as number) > 0)) bad('model.num_classes is neither a positive integer nor null');
+  const images = c.images as Record<string, unknown> | undefined;
+  if (!images || typeof images !== 'object' || !Number.isInteger(images.count) || (images.count as number) < 1 || typeof images.dir !== 'string') bad('no images.count and images.dir');
   return raw as Calibration;
 }

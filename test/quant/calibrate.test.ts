@@ -78,5 +78,11 @@ describe('bisenet calibrate', () => {
     c.tensors.input!.absmax = Number.NaN;
     expect(() => validateCalibration(JSON.parse(JSON.stringify(c)), 'x.json')).toThrow(/tensor input has no valid range/);
     expect(() => validateCalibration({ format: 'other' }, 'x.json')).toThrow(/format/);
+    for (const edit of [(x: Calibration) => { (x as unknown as { images: unknown }).images = null; }, (x: Calibration) => { x.model.num_classes = -3; },
+      (x: Calibration) => { (x.model as { source: unknown }).source = 7; }, (x: Calibration) => { (x as unknown as { tensors: unknown }).tensors = []; }]) {
+      const y = JSON.parse(JSON.stringify(calib)) as Calibration;
+      edit(y);
+      expect(() => validateCalibration(y, 'x.json')).toThrow(/x\.json: .* \(write it with bisenet calibrate\)/);
+    }
   });
 });
