@@ -42,6 +42,16 @@ function generate(out: string, seed: number, start: number, count: number, size 
 const files = (dir: string, sub: string) => fs.readdirSync(path.join(dir, sub)).sort();
 
 describe('synthetic street-scene generator', () => {
+  it('regenerates the calibration set (seed 4242) byte for byte, and it shares no image with the validation set', (ctx) => {
+    const calib = path.join(ROOT, 'data', 'synthetic-calib');
+    const val = new Set(files(VAL, 'images').map((n) => fs.readFileSync(path.join(VAL, 'images', n)).toString('base64')));
+    for (const n of files(calib, 'images')) expect(val.has(fs.readFileSync(path.join(calib, 'images', n)).toString('base64')), n).toBe(false);
+    if (skipOrFail(ctx)) return;
+    const out = tmpDir('bisenet-synthetic-');
+    generate(out, 4242, 0, 1);
+    expect(fs.readFileSync(path.join(out, 'images', '0000.png')).equals(fs.readFileSync(path.join(calib, 'images', '0000.png')))).toBe(true);
+  }, 60_000);
+
   it('regenerates committed validation images byte for byte from their seed', (ctx) => {
     if (skipOrFail(ctx)) return;
     const out = tmpDir('bisenet-synthetic-');
