@@ -48,6 +48,8 @@ export interface ConvertOptions {
   statistic?: Statistic;
   /** int8: conv layers kept in float, as names or `*` patterns. */
   keepFloat?: string[];
+  /** int8 onnx: Q/DQ pairs on conv outputs too, which onnxruntime fuses into integer convolutions. */
+  qdqOutputs?: boolean;
   /** More metadata recorded in the model (e.g. the choice `bisenet quantize` made). */
   metadata?: Record<string, string>;
 }
@@ -61,7 +63,7 @@ export function readCalibration(file: string): Calibration {
 function precisionOptions(opts: ConvertOptions, graph: Graph, family: string, numClasses: number): { calibration?: Calibration; keepFloat?: string[] } {
   const p = opts.precision ?? 'fp32';
   if (p !== 'int8') {
-    const stray = opts.calibration !== undefined ? '--calibration' : opts.statistic !== undefined ? '--statistic' : opts.keepFloat?.length ? '--keep-float' : null;
+    const stray = opts.calibration !== undefined ? '--calibration' : opts.statistic !== undefined ? '--statistic' : opts.keepFloat?.length ? '--keep-float' : opts.qdqOutputs ? '--qdq-outputs' : null;
     if (stray) fail('usage', `${stray} applies to --precision int8 only`);
     return {};
   }
@@ -102,7 +104,8 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
   const target = TARGETS[opts.to];
   const given: Record<EmitOption, unknown> = { opset: opts.opset, quantize: opts.quantize, shardBytes: opts.shardBytes,
     groupedConv: opts.groupedConv === 'native' ? undefined : opts.groupedConv, shapes: opts.shapes, expose: opts.expose,
-    precision: opts.precision === 'fp32' ? undefined : opts.precision, calibration: opts.calibration, statistic: opts.statistic, keepFloat: opts.keepFloat?.length ? opts.keepFloat : undefined };
+    precision: opts.precision === 'fp32' ? undefined : opts.precision, calibration: opts.calibration, statistic: opts.statistic, keepFloat: opts.keepFloat?.length ? opts.keepFloat : undefined,
+    qdqOutputs: opts.qdqOutputs || undefined };
   for (const [option, value] of Object.entries(given) as [EmitOption, unknown][]) {
     if (value !== undefined && !(target.options as EmitOption[]).includes(option)) notApplicable(option);
   }
@@ -113,7 +116,7 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
   const prec = precisionOptions(opts, graph, ported.family, ported.numClasses);
   const out = EMITTERS[opts.to](graph, ported.weights, { opset: opts.opset, quantize: opts.quantize, shardBytes: opts.shardBytes,
     groupedConv: opts.groupedConv, shapes: opts.shapes, expose: opts.expose, metadata,
-    precision: opts.precision, calibration: prec.calibration, statistic: opts.statistic, keepFloat: prec.keepFloat });
+    precision: opts.precision, calibration: prec.calibration, statistic: opts.statistic, keepFloat: prec.keepFloat, qdqOutputs: opts.qdqOutputs });
   if (out instanceof Uint8Array) return { checkpoint, ported, graph, bytes: out, byteLength: out.byteLength };
   if (Array.isArray(out)) {
     let joined: Uint8Array | undefined;

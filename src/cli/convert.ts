@@ -14,7 +14,7 @@ import type { Precision } from '../emit/onnx-precision.js';
 
 interface Opts { to: Target; out: string; opset?: number; aux?: boolean; labels?: boolean; family?: Family; classes?: number; force?: boolean; quantize?: Quantization; shardSize?: number;
   groupedConv?: 'native' | 'depthwise'; shapes?: string; dataset?: Dataset | 'none'; expose?: string; allowNonfinite?: boolean;
-  precision?: Precision; calibration?: string; statistic?: Statistic; keepFloat?: string }
+  precision?: Precision; calibration?: string; statistic?: Statistic; keepFloat?: string; qdqOutputs?: boolean }
 
 /** A directory --force may replace: absent, empty, or a model directory (holds model.json). */
 function checkReplaceableDir(dir: string): void {
@@ -35,7 +35,7 @@ export function convertCommand(file: string, o: Opts): void {
   const c = convertCheckpoint(file, { to: o.to, opset: o.opset, aux: o.aux, labels: o.labels, family: o.family, numClasses: o.classes,
     quantize: o.quantize, shardBytes: o.shardSize === undefined ? undefined : Math.round(o.shardSize * 2 ** 20), groupedConv: o.groupedConv, shapes: o.shapes, dataset: o.dataset,
     expose: o.expose === undefined ? undefined : o.expose === 'all' ? 'all' : o.expose.split(',').map((t) => t.trim()).filter(Boolean), allowNonfinite: o.allowNonfinite,
-    precision: o.precision, calibration: o.calibration, statistic: o.statistic, keepFloat: o.keepFloat?.split(',').map((t) => t.trim()).filter(Boolean) });
+    precision: o.precision, calibration: o.calibration, statistic: o.statistic, keepFloat: o.keepFloat?.split(',').map((t) => t.trim()).filter(Boolean), qdqOutputs: o.qdqOutputs });
   if (c.ported.nonfinite.length) {
     process.stderr.write(`warning: ${c.ported.nonfinite.length} tensor(s) hold NaN/Inf or a negative running variance (first: ${c.ported.nonfinite.slice(0, 3).map((k) => escapeText(k, 100)).join(', ')}); converted because of --allow-nonfinite\n`);
   }

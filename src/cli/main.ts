@@ -126,6 +126,7 @@ export function buildProgram(): Command {
     .option('--calibration <calib.json>', 'int8: tensor ranges from bisenet calibrate')
     .addOption(new Option('--statistic <s>', 'int8: which calibrated threshold sets activation scales (default entropy, as TensorRT\'s entropy calibrator)').choices(STATISTIC_IDS))
     .option('--keep-float <patterns>', 'int8: conv layers left in float, comma-separated names or * patterns (e.g. head.classifier.conv,detail.*)')
+    .option('--qdq-outputs', 'int8 onnx: also quantize conv outputs, the form onnxruntime runs with integer kernels (faster on CPUs; TensorRT wants inputs only)')
     .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf or a running variance is negative (refused otherwise)')
     .option('--force', 'replace the output if it exists')
     .addHelpText('after', () => `\nTargets (--to):\n${targetHelp()}\n`)

@@ -19,7 +19,7 @@ import { emitTfjsLayers } from './tfjs-layers.js';
  */
 function int8Options(o: EmitOptions, int32Bias: boolean): Int8Options | undefined {
   if (!o.calibration) return undefined;
-  return { calibration: o.calibration, statistic: o.statistic ?? 'entropy', keepFloat: new Set(o.keepFloat ?? []), int32Bias };
+  return { calibration: o.calibration, statistic: o.statistic ?? 'entropy', keepFloat: new Set(o.keepFloat ?? []), int32Bias, quantizeOutputs: o.qdqOutputs };
 }
 
 /** A directory's files by name, one file's bytes, or one file as pieces in order (not copied together). */

@@ -33,6 +33,11 @@ export interface Int8Options {
   keepFloat: Set<string>;
   /** int32 biases behind a DequantizeLinear (onnxruntime's QDQ form) instead of float32 ones (TensorRT's) */
   int32Bias: boolean;
+  /**
+   * Also a Q/DQ pair on each quantized conv's output (scale from its calibrated range): the form onnxruntime
+   * fuses into QLinearConv (integer kernels on the CPU); default: conv inputs only (TensorRT's placement).
+   */
+  quantizeOutputs?: boolean;
 }
 
 const bytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -118,6 +123,7 @@ export function insertQdq(nodes: INode[], initializers: Map<string, ITensor>, o:
   };
   const quantizedActs = new Map<string, { dq: string; scale: number }>();
   const qdqNodes: INode[] = [];
+  const outputQdq: INode[] = [];
   const producer = new Map<string, INode>();
   for (const n of nodes) for (const out of n.output ?? []) producer.set(out, n);
   for (const conv of nodes.filter((n) => n.opType === 'Conv')) {
@@ -150,6 +156,16 @@ export function insertQdq(nodes: INode[], initializers: Map<string, ITensor>, o:
     scalar(`${wName}_zero_point`, DT.INT8, new Int8Array(channels), [channels]);
     qdqNodes.push({ opType: 'DequantizeLinear', name: `${wName}.DequantizeLinear`, input: [`${wName}_quantized`, `${wName}_scale`, `${wName}_zero_point`], output: [wName],
       attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] });
+    if (o.quantizeOutputs) {
+      const y = conv.output![0]!;
+      const scale = activationScale(o.calibration, y, o.statistic);
+      const s = scalar(`${y}.out_scale`, DT.FLOAT, Float32Array.of(scale));
+      const z = scalar(`${y}.out_zero_point`, DT.INT8, Int8Array.of(0));
+      // The conv writes `<y>.conv`; the Q/DQ pair gives back `<y>`, so every reader (and the IR name) is unchanged.
+      conv.output = [`${y}.conv`];
+      outputQdq.push({ opType: 'QuantizeLinear', name: `${y}.out.QuantizeLinear`, input: [`${y}.conv`, s, z], output: [`${y}.out_quantized`], attribute: [] },
+        { opType: 'DequantizeLinear', name: `${y}.out.DequantizeLinear`, input: [`${y}.out_quantized`, s, z], output: [y], attribute: [] });
+    }
     const bName = conv.input![2];
     if (o.int32Bias && bName) {
       const bt = initializers.get(bName)!;
@@ -177,14 +193,15 @@ export function insertQdq(nodes: INode[], initializers: Map<string, ITensor>, o:
   const order: INode[] = [];
   const placed = new Set<INode>();
   const byOutput = new Map<string, INode>();
-  for (const n of qdqNodes) byOutput.set(n.output![0]!, n);
+  for (const n of [...qdqNodes, ...outputQdq]) byOutput.set(n.output![0]!, n);
+  const convOf = new Map(nodes.filter((n) => n.opType === 'Conv').map((n) => [n.output![0]!, n]));
   const place = (n: INode): void => {
     if (placed.has(n)) return;
-    for (const i of n.input ?? []) { const p = byOutput.get(i); if (p) place(p); }
+    for (const i of n.input ?? []) { const p = byOutput.get(i) ?? convOf.get(i); if (p && p !== n) place(p); }
     placed.add(n);
     order.push(n);
   };
-  for (const n of nodes) place(n);
+  for (const n of [...nodes, ...outputQdq]) place(n);
   nodes.splice(0, nodes.length, ...order);
 }
 

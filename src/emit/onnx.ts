@@ -191,7 +191,7 @@ export function emitOnnxChunks(graph: Graph, weights: WeightMap, opts: OnnxEmitO
     const cal = opts.int8!.calibration;
     precisionMeta.quantization = JSON.stringify({
       scheme: 'QDQ: int8 weights symmetric per output channel; int8 activations symmetric per tensor at conv inputs (zero point 0)',
-      statistic: opts.int8!.statistic, bias: opts.int8!.int32Bias ? 'int32' : 'float32',
+      statistic: opts.int8!.statistic, bias: opts.int8!.int32Bias ? 'int32' : 'float32', conv_outputs: Boolean(opts.int8!.quantizeOutputs),
       calibration: { source: cal.model.source, images: cal.images.count, dir: cal.images.dir },
       quantized_convs: plan.quantized.length, float_convs: plan.float,
     });

@@ -23,6 +23,8 @@ export interface EmitOptions {
   calibration?: Calibration;
   statistic?: Statistic;
   keepFloat?: string[];
+  /** int8 onnx: Q/DQ on conv outputs too (onnxruntime's fusable form) */
+  qdqOutputs?: boolean;
   metadata: Record<string, string>;
 }
 export type EmitOption = Exclude<keyof EmitOptions, 'metadata'>;
@@ -30,7 +32,7 @@ export type EmitOption = Exclude<keyof EmitOptions, 'metadata'>;
 /** The flag a user writes for each option (for "applies to … only" messages). */
 export const OPTION_FLAGS: Record<EmitOption, string> = {
   opset: '--opset', quantize: '--quantize', shardBytes: '--shard-size', groupedConv: '--grouped-conv', shapes: '--shapes', expose: '--expose',
-  precision: '--precision', calibration: '--calibration', statistic: '--statistic', keepFloat: '--keep-float',
+  precision: '--precision', calibration: '--calibration', statistic: '--statistic', keepFloat: '--keep-float', qdqOutputs: '--qdq-outputs',
 };
 
 export interface TargetInfo {
@@ -48,7 +50,7 @@ const tfjsOptions: EmitOption[] = ['quantize', 'shardBytes', 'expose'];
 export const TARGETS = {
   onnx: {
     description: 'one .onnx file (opset 13–21), for onnxruntime and anything that reads ONNX',
-    directory: false, main: null, options: ['opset', 'groupedConv', 'expose', 'precision', 'calibration', 'statistic', 'keepFloat'],
+    directory: false, main: null, options: ['opset', 'groupedConv', 'expose', 'precision', 'calibration', 'statistic', 'keepFloat', 'qdqOutputs'],
   },
   'tfjs-layers': {
     description: 'TensorFlow.js layers model: a directory with model.json and weight shards (needs registerBisenetLayers)',
