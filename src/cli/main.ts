@@ -157,6 +157,7 @@ export function buildProgram(): Command {
     .option('--calibration <calib.json>', 'use these ranges (from bisenet calibrate) instead of calibrating again')
     .addOption(new Option('--statistic <s>', 'which calibrated threshold sets activation scales (default entropy)').choices(STATISTIC_IDS))
     .option('--keep-float <patterns>', 'conv layers always kept in float, comma-separated names or * patterns')
+    .option('--qdq-outputs', 'onnx: search and write the form with conv outputs quantized too (onnxruntime\'s integer kernels; see convert --qdq-outputs)')
     .option('--max-float <n>', 'most convs the search may keep in float (default a quarter of them)', intOption('--max-float', 0, 100000))
     .option('--calibration-limit <n>', 'only the first n calibration images', intOption('--calibration-limit', 1, 10_000_000))
     .option('--eval-limit <n>', 'only the first n eval images', intOption('--eval-limit', 1, 10_000_000))

@@ -9,7 +9,7 @@ import { ExitCode } from './exit.js';
 
 interface Opts {
   to: 'onnx' | 'tensorrt'; out: string; calibrationData: string; evalData: string; maxMiouDrop: number; calibration?: string; statistic?: Statistic;
-  keepFloat?: string; calibrationLimit?: number; evalLimit?: number; sensitivityImages?: number; maxFloat?: number; shapes?: string; labels?: boolean;
+  keepFloat?: string; calibrationLimit?: number; evalLimit?: number; sensitivityImages?: number; maxFloat?: number; shapes?: string; labels?: boolean; qdqOutputs?: boolean;
   threads?: number; quiet?: boolean; force?: boolean;
 }
 
@@ -18,6 +18,7 @@ const f2 = (v: number): string => v.toFixed(2);
 /** `bisenet quantize`: int8 with the most damaging layers kept in float until eval's mIoU is within the bound; exit 1 if no mix reaches it. */
 export async function quantizeCommand(checkpoint: string, o: Opts): Promise<void> {
   if (o.to === 'onnx' && !o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: an ONNX model's file name must end in .onnx`);
+  if (o.qdqOutputs && o.to !== 'onnx') fail('usage', '--qdq-outputs applies to --to onnx only (TensorRT wants conv inputs quantized only)');
   if (TARGETS[o.to].directory && o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: a ${o.to} model is a directory; name the directory`);
   ensureNotExists(o.out, Boolean(o.force));
   const calibration = o.calibration ? readCalibration(o.calibration) : undefined;
@@ -25,7 +26,7 @@ export async function quantizeCommand(checkpoint: string, o: Opts): Promise<void
   const r = await quantizeSearch(checkpoint, {
     calibrationData: o.calibrationData, evalData: o.evalData, maxMiouDrop: o.maxMiouDrop, calibration, statistic: o.statistic,
     keepFloat: o.keepFloat?.split(',').map((t) => t.trim()).filter(Boolean), calibrationLimit: o.calibrationLimit, evalLimit: o.evalLimit,
-    sensitivityImages: o.sensitivityImages, maxFloat: o.maxFloat, threads: o.threads, log,
+    sensitivityImages: o.sensitivityImages, maxFloat: o.maxFloat, threads: o.threads, log, qdqOutputs: o.qdqOutputs,
   });
   const damageOf = new Map(r.damage.map((d) => [d.conv, d.damage]));
   const searched = r.keepFloat.filter((c) => !r.userKeepFloat.includes(c));
@@ -45,7 +46,7 @@ export async function quantizeCommand(checkpoint: string, o: Opts): Promise<void
     keep_float: r.keepFloat.map((c) => ({ conv: c, damage: damageOf.has(c) ? Number(damageOf.get(c)!.toPrecision(4)) : null, by: r.userKeepFloat.includes(c) ? 'user' : 'search' })),
   };
   const c = convertCheckpoint(checkpoint, { to: o.to, labels: o.labels, shapes: o.shapes, precision: 'int8', calibration: r.calibration, statistic: o.statistic,
-    keepFloat: r.keepFloat, metadata: { quantize_search: JSON.stringify(choice) } });
+    keepFloat: r.keepFloat, qdqOutputs: o.qdqOutputs, metadata: { quantize_search: JSON.stringify(choice) } });
   if (c.files) writeDirAtomic(o.out, c.files);
   else writeFileAtomic(o.out, c.chunks ?? c.bytes);
   process.stdout.write(`${lines.join('\n')}\n→ ${o.out} (${o.to}, int8 QDQ${o.to === 'tensorrt' ? ' in model.qdq.onnx, with calib.cache' : ''})\n`);

@@ -46,6 +46,8 @@ export interface QuantizeOptions {
   /** most convs the search may keep in float (default: a quarter of them) */
   maxFloat?: number;
   threads?: number;
+  /** search and write the --qdq-outputs form (conv outputs quantized too: onnxruntime's integer kernels) */
+  qdqOutputs?: boolean;
   /** one line per step, e.g. to stderr */
   log?: (line: string) => void;
 }
@@ -94,7 +96,7 @@ export async function quantizeSearch(checkpoint: string, o: QuantizeOptions): Pr
   if (!meta.preprocessing) fail('usage', `${checkpoint}: ${float.ported.numClasses} classes imply no dataset preset; quantize feeds images as segment does and needs one`);
   const pre = JSON.parse(meta.preprocessing!) as Preprocessing;
   const int8Model = (keep: Iterable<string>): Uint8Array => emitOnnx(float.graph, float.ported.weights, {
-    metadata: meta, precision: 'int8', int8: { calibration, statistic, keepFloat: new Set(keep), int32Bias: false },
+    metadata: meta, precision: 'int8', int8: { calibration, statistic, keepFloat: new Set(keep), int32Bias: false, quantizeOutputs: o.qdqOutputs },
   });
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-quantize-'));

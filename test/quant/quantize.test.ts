@@ -32,9 +32,9 @@ function brokenCalibration(): { broken: string; victimInput: string } {
 }
 
 describe('bisenet quantize', () => {
-  it('plain int8 within the bound: nothing kept in float, the choice recorded in the model', () => {
+  it('plain int8 within the bound: nothing kept in float, the choice recorded in the model (--qdq-outputs form)', () => {
     const out = path.join(work, 'plain.onnx');
-    const r = run('quantize', TRAINED, '--to', 'onnx', '--calibration', CALIB, '--max-miou-drop', '10', '--out', out, ...common);
+    const r = run('quantize', TRAINED, '--to', 'onnx', '--calibration', CALIB, '--max-miou-drop', '10', '--qdq-outputs', '--out', out, ...common);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/convs in float: 0 of 56 \(plain int8 is within the bound\)/);
     const m = metadata(out);
@@ -43,6 +43,7 @@ describe('bisenet quantize', () => {
     expect(choice.keep_float).toEqual([]);
     expect(choice.float_miou - choice.result_miou).toBeLessThanOrEqual(10);
     expect(choice.max_miou_drop).toBe(10);
+    expect(JSON.parse(m.quantization!).conv_outputs).toBe(true);
   }, 120_000);
 
   it('finds the layer a broken range ruins, keeps it in float, and meets the bound', () => {
