@@ -9,6 +9,10 @@ import type { Family } from './models/bisenetv2.js';
 import { modelFor, portWeights, type Ported } from './port/index.js';
 import { modelMetadataFor, type Dataset } from './presets.js';
 import { fail } from './util/errors.js';
+import { validateCalibration, type Calibration, type Statistic } from './emit/calibration.js';
+import { matchKeepFloat, type Precision } from './emit/onnx-precision.js';
+import { readFileChecked } from './util/fs.js';
+import { parseJsonBounded } from './util/json.js';
 
 export { TARGET_IDS, TARGETS, type Target } from './emit/targets.js';
 export interface ConvertOptions {
@@ -34,6 +38,42 @@ export interface ConvertOptions {
   dataset?: Dataset | 'none';
   /** Also output these IR tensors (or 'all' the target holds), after the model's own outputs. */
   expose?: 'all' | string[];
+  /** onnx, tensorrt: fp32 (default), fp16, or int8 (needs `calibration`). */
+  precision?: Precision;
+  /** int8: calib.json's path (from bisenet calibrate), or its parsed content. */
+  calibration?: string | Calibration;
+  /** int8: which recorded threshold sets the activation scales (default entropy). */
+  statistic?: Statistic;
+  /** int8: conv layers kept in float, as names or `*` patterns. */
+  keepFloat?: string[];
+  /** int8 onnx: Q/DQ pairs on conv outputs too, which onnxruntime fuses into integer convolutions. */
+  qdqOutputs?: boolean;
+  /** More metadata recorded in the model (e.g. the choice `bisenet quantize` made). */
+  metadata?: Record<string, string>;
+}
+
+/** Reads and checks calib.json. */
+export function readCalibration(file: string): Calibration {
+  return validateCalibration(parseJsonBounded(readFileChecked(file, 'calibration').toString('utf8'), file, 'calibration'), file);
+}
+
+/** The int8 options' consistency, and the calibration's fit to the model. */
+function precisionOptions(opts: ConvertOptions, graph: Graph, family: string, numClasses: number): { calibration?: Calibration; keepFloat?: string[] } {
+  const p = opts.precision ?? 'fp32';
+  if (p !== 'int8') {
+    const stray = opts.calibration !== undefined ? '--calibration' : opts.statistic !== undefined ? '--statistic' : opts.keepFloat?.length ? '--keep-float' : opts.qdqOutputs ? '--qdq-outputs' : null;
+    if (stray) fail('usage', `${stray} applies to --precision int8 only`);
+    return {};
+  }
+  if (opts.calibration === undefined) fail('usage', '--precision int8 needs --calibration calib.json (write it with bisenet calibrate)');
+  const label = typeof opts.calibration === 'string' ? opts.calibration : 'calibration';
+  const calibration = typeof opts.calibration === 'string' ? readCalibration(opts.calibration) : opts.calibration!;
+  const m = calibration.model;
+  if ((m.family !== null && m.family !== family) || (m.num_classes !== null && m.num_classes !== numClasses)) {
+    fail('usage', `${label} was made for a ${m.family} model with ${m.num_classes} classes, this checkpoint is ${family} with ${numClasses}; run bisenet calibrate on it`);
+  }
+  const convs = graph.nodes.filter((n) => n.attrs.op === 'conv').map((n) => n.name);
+  return { calibration, keepFloat: opts.keepFloat?.length ? [...matchKeepFloat(opts.keepFloat, convs)] : [] };
 }
 
 export interface Converted {
@@ -63,7 +103,9 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
   if (!isTarget(opts.to)) fail('usage', `unknown target ${opts.to}; available: ${TARGET_IDS.join(', ')}`);
   const target = TARGETS[opts.to];
   const given: Record<EmitOption, unknown> = { opset: opts.opset, quantize: opts.quantize, shardBytes: opts.shardBytes,
-    groupedConv: opts.groupedConv === 'native' ? undefined : opts.groupedConv, shapes: opts.shapes, expose: opts.expose };
+    groupedConv: opts.groupedConv === 'native' ? undefined : opts.groupedConv, shapes: opts.shapes, expose: opts.expose,
+    precision: opts.precision === 'fp32' ? undefined : opts.precision, calibration: opts.calibration, statistic: opts.statistic, keepFloat: opts.keepFloat?.length ? opts.keepFloat : undefined,
+    qdqOutputs: opts.qdqOutputs || undefined };
   for (const [option, value] of Object.entries(given) as [EmitOption, unknown][]) {
     if (value !== undefined && !(target.options as EmitOption[]).includes(option)) notApplicable(option);
   }
@@ -74,9 +116,11 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
   // says so, that its weights are random (segment warns that such masks mean nothing).
   const prov = provenanceOf(file);
   const metadata: Record<string, string> = { ...modelMetadataFor(ported.family, ported.numClasses, opts.dataset), checkpoint_sha256: prov.sha256,
-    ...(prov.weights ? { weights: prov.weights } : {}) };
+    ...(prov.weights ? { weights: prov.weights } : {}), ...(opts.metadata ?? {}) };
+  const prec = precisionOptions(opts, graph, ported.family, ported.numClasses);
   const out = EMITTERS[opts.to](graph, ported.weights, { opset: opts.opset, quantize: opts.quantize, shardBytes: opts.shardBytes,
-    groupedConv: opts.groupedConv, shapes: opts.shapes, expose: opts.expose, metadata });
+    groupedConv: opts.groupedConv, shapes: opts.shapes, expose: opts.expose, metadata,
+    precision: opts.precision, calibration: prec.calibration, statistic: opts.statistic, keepFloat: prec.keepFloat, qdqOutputs: opts.qdqOutputs });
   if (out instanceof Uint8Array) return { checkpoint, ported, graph, metadata, bytes: out, byteLength: out.byteLength };
   if (Array.isArray(out)) {
     let joined: Uint8Array | undefined;

@@ -88,6 +88,8 @@ export interface EvalReport extends Scores {
   data: string;
   seconds: number;
   times: StageTimes;
+  /** the precision the model records (convert --precision), null for float32 models and checkpoints */
+  precision: 'fp32' | 'fp16' | 'int8' | null;
 }
 
 /** Scores a model on a labelled set. The label is never resized: predictions are made at each image's size. */
@@ -123,7 +125,7 @@ export async function evaluate(modelPath: string, dataDir: string, o: EvalOption
   return {
     ...scores, images: pairs.length, classNames: Array.from({ length: C }, (_, k) => className(model.info, k)),
     model: model.label, runtime: model.runner.runtime, device: model.runner.device, data: dataDir,
-    seconds: (performance.now() - t0) / 1000, times: runner.times,
+    seconds: (performance.now() - t0) / 1000, times: runner.times, precision: model.info.precision,
   };
 }
 

@@ -11,10 +11,13 @@ export { LAYOUTS, detectFamily, familyKey, portWeights, summarize, type Ported, 
 export { emitOnnx, DEFAULT_OPSET } from './emit/onnx.js';
 export { emitTfjsLayers } from './emit/tfjs-layers.js';
 export { emitTfjsGraph } from './emit/tfjs-graph.js';
-export { emitTensorrt, trtexecArgs } from './emit/tensorrt.js';
+export { emitTensorrt, trtexecArgs, calibrationCache, parseCalibrationCache } from './emit/tensorrt.js';
+export { validateCalibration, threshold, STATISTICS, type Calibration, type TensorRange, type Statistic } from './emit/calibration.js';
+export { calibrate, type CalibrateOptions } from './quant/calibrate.js';
+export { quantizeSearch, type QuantizeOptions, type QuantizeResult } from './quant/sensitivity.js';
 export { TARGETS, TARGET_IDS, type Target, type TargetInfo } from './emit/targets.js';
 export { modelMetadataFor, preprocessingFor, DATASETS, type Dataset } from './presets.js';
-export { convertCheckpoint, type ConvertOptions } from './convert.js';
+export { convertCheckpoint, readCalibration, type ConvertOptions } from './convert.js';
 export { inferArrays } from './infer.js';
 export { segmentImage, segmentMany, encodeSegmentation, decodeImage, openModel, FrameRunner } from './segment.js';
 export { evaluate, evalJson, listLabelledSet, referenceMiou, type EvalReport } from './eval.js';

@@ -18,6 +18,8 @@ export interface RecordedMetadata {
   checkpointSha256: string | null;
   /** What its weights are, where a card beside the checkpoint said so ('random' for test fixtures). */
   weights: string | null;
+  /** the arithmetic the model was written for (convert --precision); null: float32, recorded by models before precisions existed */
+  precision: 'fp32' | 'fp16' | 'int8' | null;
 }
 
 /** Validates a metadata map (string values are JSON, as in ONNX metadata_props; JSON values as in tfjs). */
@@ -33,7 +35,9 @@ export function recordedFrom(meta: Record<string, unknown>, label: string): Reco
   const checkpointSha256 = typeof meta.checkpoint_sha256 === 'string' && /^[0-9a-f]{64}$/.test(meta.checkpoint_sha256) ? meta.checkpoint_sha256 : null;
   // eslint-disable-next-line no-control-regex
   const weights = typeof meta.weights === 'string' && meta.weights.length <= 200 && !/[\u0000-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/.test(meta.weights) ? meta.weights : null;
-  return { pre, palette, numClasses, classNames, checkpointSha256, weights };
+  const precision = meta.precision === undefined ? null : meta.precision;
+  if (precision !== null && precision !== 'fp32' && precision !== 'fp16' && precision !== 'int8') fail('format', `${label}: the recorded precision is not fp32, fp16 or int8`);
+  return { pre, palette, numClasses, classNames, checkpointSha256, weights, precision: precision as RecordedMetadata['precision'] };
 }
 
 export function readRecordedMetadata(modelPath: string): RecordedMetadata {
@@ -58,3 +62,10 @@ export function readRecordedMetadata(modelPath: string): RecordedMetadata {
   return recordedFrom(meta, `${modelPath}: metadata`);
 }
 
+
+/** The precision a model records (null where it records none, or is not a file this reader reads: a TensorRT directory). */
+export function recordedPrecision(modelPath: string): RecordedMetadata['precision'] {
+  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
+  if (st?.isDirectory() && !fs.existsSync(path.join(modelPath, 'model.json'))) return null;
+  return readRecordedMetadata(modelPath).precision;
+}

@@ -54,6 +54,21 @@ function pixelDifference(a: Uint8Array, b: Uint8Array): { maxStep: number; off: 
 }
 
 describe('synthetic street-scene generator', () => {
+  it('regenerates the calibration set (seed 4242) from its seed, within one 8-bit step, and it shares no image with the validation set', (ctx) => {
+    const calib = path.join(ROOT, 'data', 'synthetic-calib');
+    const val = new Set(files(VAL, 'images').map((n) => fs.readFileSync(path.join(VAL, 'images', n)).toString('base64')));
+    for (const n of files(calib, 'images')) expect(val.has(fs.readFileSync(path.join(calib, 'images', n)).toString('base64')), n).toBe(false);
+    if (skipOrFail(ctx)) return;
+    const out = tmpDir('bisenet-synthetic-');
+    generate(out, 4242, 0, 1);
+    const a = PNG.sync.read(fs.readFileSync(path.join(out, 'images', '0000.png')));
+    const b = PNG.sync.read(fs.readFileSync(path.join(calib, 'images', '0000.png')));
+    expect([a.width, a.height]).toEqual([b.width, b.height]);
+    const { maxStep, off } = pixelDifference(a.data, b.data);
+    expect(maxStep).toBeLessThanOrEqual(1);
+    expect(off / a.data.length).toBeLessThanOrEqual(1e-4);
+  }, 180_000);
+
   // Labels are integers drawn from the seeded stream: they must come back exactly. Photo pixels are floats
   // (shading, noise, blur) rounded to 8 bits at the end, and numpy's vectorised float functions (exp, sin…)
   // round differently per instruction set (AVX2 vs AVX-512): a value that lands on a rounding edge moves by

@@ -52,20 +52,24 @@ export function formatBench(r: BenchReport, o: { wide?: boolean } = {}): string 
   const para = (s: string): void => { out.push(o.wide ? s : wrap(s)); };
   para(`bisenet bench on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), ${m.os}, Node ${m.node}; load average ${m.loadavgAtStart.join(' ')} at start, ${m.loadavgAtEnd.join(' ')} at end`
     + `${m.load.othersShare === null ? '' : `; other processes used ${(100 * m.load.othersShare).toFixed(0)} % of the cores meanwhile`}`);
+  if (m.isa) para(`instruction set: ${m.isa.flags.join(' ') || '(none of the listed extensions)'}; int8 dot products (VNNI/AMX/Arm dot): ${m.isa.int8Dot ? 'yes' : 'no'}`);
   para(`model: ${r.model.path} (${r.model.family ?? 'family unknown'}, ${r.model.numClasses ?? '?'} classes${r.model.converted.length ? `; converted in memory to ${r.model.converted.join(', ')}` : ''}); ${r.warmup} warm-up, ${r.runs} timed runs each; times in ms`);
   out.push('');
+  // A row's runtime, with its precision where the report has more than fp32 (bench --precision, or a --model that records one).
+  const mixed = r.rows.some((y) => y.precision !== undefined && y.precision !== 'fp32');
+  const rt = (x: BenchRow): string => (x.precision && mixed ? `${x.runtime} ${x.precision}` : x.runtime);
   const size = (x: BenchRow): string => `${x.size[0]}×${x.size[1]} → ${o.wide ? x.fetch.join(',') : fetched(x.fetch)}`;
   if (o.wide) {
     out.push(table(
       ['runtime', 'device', 'input → fetched', 'median', 'min–max', 'frames/s', 'GMAC', 'GFLOP/s', '× stack', 'kernels', 'outside', 'kernel GFLOP/s', '× stack kernels'],
-      r.rows.map((x) => [x.runtime, x.device, size(x), ms(x.e2eMs.median), range(x.e2eMs), x.fps.toFixed(2),
+      r.rows.map((x) => [rt(x), x.device, size(x), ms(x.e2eMs.median), range(x.e2eMs), x.fps.toFixed(2),
         x.gmacs === null ? '—' : x.gmacs.toFixed(2), num(x.gflops), ratio(x.vsConvStack), ms(x.kernelMs?.median), ms(x.outsideMs), num(x.kernelGflops), ratio(x.vsConvStackKernel)]),
       3,
     ));
   } else {
     out.push(table(
       ['runtime', 'input → fetched', 'median', 'min–max', 'frames/s', 'GFLOP/s', '× stack', 'kernels'],
-      r.rows.map((x) => [x.runtime, size(x), ms(x.e2eMs.median), range(x.e2eMs), x.fps.toFixed(2), num(x.gflops), ratio(x.vsConvStack), ms(x.kernelMs?.median)]),
+      r.rows.map((x) => [rt(x), size(x), ms(x.e2eMs.median), range(x.e2eMs), x.fps.toFixed(2), num(x.gflops), ratio(x.vsConvStack), ms(x.kernelMs?.median)]),
       2,
     ));
     const devices = new Map<string, string>();

@@ -50,6 +50,10 @@ export interface BenchOptions {
   log?: (line: string) => void;
   /** Reads the machine's load (replaceable for tests). */
   probe?: () => LoadSample;
+  /** With --checkpoint: ort-cpu also times the model converted to these precisions (int8 needs `calibration`). */
+  precisions?: ('fp32' | 'fp16' | 'int8')[];
+  /** calib.json for the int8 row */
+  calibration?: string;
 }
 
 export interface Stats { median: number; min: number; max: number }
@@ -79,6 +83,8 @@ export interface BenchRow {
   vsConvStackKernel?: number | null;
   /** GPU runtimes that split a run (Runner.phases): upload, compute and read-back of the fetched outputs, per run. */
   gpuPhasesMs?: { upload: Stats; compute: Stats; readback: Stats };
+  /** the model's precision (convert --precision): fp32 unless it records another */
+  precision?: 'fp32' | 'fp16' | 'int8';
 }
 
 export interface ConvStackRow {
@@ -98,7 +104,9 @@ export interface BenchReport {
   /** 2: the conv stack is a reference (convStack, vsConvStack), no longer called a ceiling; machine.load added. */
   version: 2;
   date: string;
-  machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string; loadavgAtStart: number[]; loadavgAtEnd: number[]; load: LoadCheck };
+  machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string; loadavgAtStart: number[]; loadavgAtEnd: number[]; load: LoadCheck;
+    /** SIMD and int8 dot-product extensions the CPU reports (Linux /proc/cpuinfo), and whether it has int8 dot products (VNNI or AMX) */
+    isa?: { flags: string[]; int8Dot: boolean } };
   model: { source: 'checkpoint' | 'model'; path: string; family: string | null; numClasses: number | null; converted: string[] };
   runs: number;
   warmup: number;
@@ -139,7 +147,7 @@ const FORMAT_OF: Record<string, Target> = {
 const FORMAT_ORDER: Target[] = ['onnx', 'tfjs-graph', 'tensorrt'];
 
 /** What the MAC count needs from a model: the family and class count it records, and whether it has booster outputs. */
-function modelFacts(modelPath: string): { family: Family | null; numClasses: number | null; aux: boolean } {
+function modelFacts(modelPath: string): { family: Family | null; numClasses: number | null; aux: boolean; precision: 'fp32' | 'fp16' | 'int8' } {
   let meta: Record<string, unknown> = {};
   let outputs: string[] = [];
   const st = fs.statSync(modelPath, { throwIfNoEntry: false });
@@ -166,14 +174,29 @@ function modelFacts(modelPath: string): { family: Family | null; numClasses: num
   }
   const family = typeof meta.family === 'string' && meta.family in VARIANTS ? meta.family as Family : null;
   const k = Number(meta.num_classes);
-  return { family, numClasses: Number.isInteger(k) && k > 0 ? k : null, aux: outputs.includes('aux2') };
+  const precision = meta.precision === 'fp16' || meta.precision === 'int8' ? meta.precision : 'fp32';
+  return { family, numClasses: Number.isInteger(k) && k > 0 ? k : null, aux: outputs.includes('aux2'), precision };
+}
+
+/** The extensions that decide int8 and fp16 speed on x86 and Arm, as /proc/cpuinfo names them. */
+const ISA_FLAGS = ['avx2', 'fma', 'f16c', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'avx512_fp16', 'amx_int8', 'amx_bf16', 'asimddp', 'i8mm', 'fphp'];
+
+/** The ISA flags of the first CPU in /proc/cpuinfo text (`flags` on x86, `Features` on Arm). */
+export function isaOf(cpuinfo: string): { flags: string[]; int8Dot: boolean } {
+  const line = /^(?:flags|Features)\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '';
+  const have = new Set(line.split(/\s+/));
+  const flags = ISA_FLAGS.filter((f) => have.has(f));
+  return { flags, int8Dot: flags.some((f) => f === 'avx512_vnni' || f === 'avx_vnni' || f === 'amx_int8' || f === 'asimddp') };
 }
 
 function machine(sample: LoadSample): BenchReport['machine'] {
+  let isa: BenchReport['machine']['isa'];
+  try { isa = isaOf(fs.readFileSync('/proc/cpuinfo', 'utf8').slice(0, 1 << 20)); } catch { isa = undefined; }
   return {
     cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU', cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     os: `${os.type()} ${os.release()}`, node: process.version, loadavgAtStart: sample.loadavg, loadavgAtEnd: [],
     load: { busy: false, warning: null, othersShare: null },
+    ...(isa ? { isa } : {}),
   };
 }
 
@@ -207,7 +230,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   try {
     // 1. The model each runtime loads, and the graph whose MACs we count.
     let graph: Graph | null = null;
+    let modelPrecision: 'fp32' | 'fp16' | 'int8' = 'fp32';
     const modelFor = new Map<string, string>();
+    const precisions = o.precisions ?? [];
+    if (precisions.includes('int8') && !o.calibration) fail('usage', '--precision int8 needs --calibration calib.json (write it with bisenet calibrate)');
+    if (o.calibration && !precisions.includes('int8')) fail('usage', '--calibration applies with --precision int8 only');
+    if (precisions.length && !(o.runtimes ?? DEFAULT_RUNTIMES).includes('ort-cpu')) fail('usage', '--precision rows are timed in ort-cpu; include it in --runtime');
     let runtimes: string[];
     if (o.checkpoint) {
       runtimes = requested ?? DEFAULT_RUNTIMES;
@@ -242,7 +270,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         modelFor.set(id, p!);
       }
     } else {
+      if (o.precisions?.length) fail('usage', '--precision applies with --checkpoint (bench converts the checkpoint to each precision); a --model is timed as it is');
       const facts = modelFacts(o.model!);
+      modelPrecision = facts.precision;
       report.model.family = facts.family;
       report.model.numClasses = facts.numClasses;
       if (facts.family && facts.numClasses) graph = bisenetv2({ numClasses: facts.numClasses, family: facts.family, aux: facts.aux });
@@ -298,13 +328,30 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           if (outputs.includes('labels')) list.push({ key: `${h}x${w}:labels`, shape: [1, 3, h, w], fetch: ['labels'] });
           return list;
         });
-        log(`${id}: ${modelPath} at ${sizes.map(([h, w]) => `${h}×${w}`).join(', ')}`);
-        const r = await timeOrtCpu(modelPath, casesFor, { runs, warmup, threads, workDir: work });
-        for (const c of casesFor(r.outputNames)) {
-          const t = r.times.get(c.key)!;
-          const [h, w] = [c.shape[2]!, c.shape[3]!];
-          report.rows.push(modelRow(id, device, [h, w], c.fetch, t.e2eMs, t.kernelMs, t.ortRunMs, macsAt(h, w), stack));
-          log(`${id} ${h}×${w} → ${c.fetch.join(',')}: median ${stats(t.e2eMs).median.toFixed(1)} ms`);
+        // The model as converted (fp32, or what a --model records), then each other --precision asked for.
+        const variants: { precision: 'fp32' | 'fp16' | 'int8'; path: string }[] = [{ precision: modelPrecision, path: modelPath }];
+        for (const p of precisions) {
+          if (p === 'fp32' || !o.checkpoint) continue;
+          const c = convertCheckpoint(o.checkpoint, { to: 'onnx', labels: true, precision: p, calibration: p === 'int8' ? o.calibration : undefined });
+          const file = path.join(work, `model.${p}.onnx`);
+          fs.writeFileSync(file, c.bytes);
+          report.model.converted.push(`onnx ${p}`);
+          variants.push({ precision: p, path: file });
+        }
+        for (const v of variants) {
+          log(`${id}: ${v.precision === 'fp32' ? modelPath : `${v.precision} model`} at ${sizes.map(([h, w]) => `${h}×${w}`).join(', ')}`);
+          const r = await timeOrtCpu(v.path, casesFor, { runs, warmup, threads, workDir: work });
+          for (const c of casesFor(r.outputNames)) {
+            const t = r.times.get(c.key)!;
+            const [h, w] = [c.shape[2]!, c.shape[3]!];
+            const row = modelRow(id, device, [h, w], c.fetch, t.e2eMs, t.kernelMs, t.ortRunMs, macsAt(h, w), stack);
+            row.precision = v.precision;
+            report.rows.push(row);
+            log(`${id} ${v.precision} ${h}×${w} → ${c.fetch.join(',')}: median ${stats(t.e2eMs).median.toFixed(1)} ms`);
+          }
+        }
+        if (precisions.includes('int8') && report.machine.isa && !report.machine.isa.int8Dot) {
+          report.notes.push(`this CPU has no int8 dot-product instructions (no VNNI, AMX or Arm dot product: ${report.machine.isa.flags.join(' ') || 'none of the listed flags'}): int8 is not expected to be faster here`);
         }
         continue;
       }

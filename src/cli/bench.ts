@@ -3,7 +3,7 @@ import { writeFileAtomic } from '../util/fs.js';
 import { checkOutputs, modelInputs } from '../util/outputs.js';
 
 interface Opts { model?: string; checkpoint?: string; runtime?: string; size?: string; runs: number; warmup: number; threads?: number; device?: string;
-  json?: string | boolean; convStack?: boolean; ceiling?: boolean; wide?: boolean; force?: boolean }
+  json?: string | boolean; convStack?: boolean; ceiling?: boolean; wide?: boolean; force?: boolean; precision?: string; calibration?: string }
 
 /** `bisenet bench`: text on stdout, or JSON (on stdout with a bare --json, else to the file); progress on stderr. */
 export async function benchCommand(o: Opts): Promise<void> {
@@ -18,6 +18,7 @@ export async function benchCommand(o: Opts): Promise<void> {
     // Progress: on a terminal's stderr; else on stdout with the text report (not when stdout is the JSON). stderr then holds only an error's line.
     convStack: o.convStack !== false && o.ceiling !== false,
     log: (line) => { if (process.stderr.isTTY) process.stderr.write(`${line}\n`); else if (o.json !== true) process.stdout.write(`${line}\n`); },
+    precisions: parsePrecisions(o.precision), calibration: o.calibration,
   });
   const json = `${JSON.stringify(report, null, 2)}\n`;
   // The text report says it among its notes; with JSON on stdout, stderr says it.
@@ -26,4 +27,13 @@ export async function benchCommand(o: Opts): Promise<void> {
   if (jsonFile) writeFileAtomic(jsonFile, json);
   const { formatBench } = await import('../bench/format.js');
   process.stdout.write(formatBench(report, { wide: o.wide }));
+}
+
+/** `--precision fp16,int8`: each of fp32, fp16, int8. */
+function parsePrecisions(v: string | undefined): ('fp32' | 'fp16' | 'int8')[] | undefined {
+  if (v === undefined) return undefined;
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const p of list) if (p !== 'fp32' && p !== 'fp16' && p !== 'int8') fail('usage', `--precision ${p}: expected fp32, fp16 or int8 (comma-separated)`);
+  if (!list.length) fail('usage', '--precision: name fp16 and/or int8');
+  return list as ('fp32' | 'fp16' | 'int8')[];
 }

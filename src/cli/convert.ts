@@ -10,9 +10,12 @@ import { modelMetadataFor, type Dataset } from '../presets.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { checkOutputs } from '../util/outputs.js';
 import { escapeText } from '../util/render.js';
+import type { Statistic } from '../emit/calibration.js';
+import type { Precision } from '../emit/onnx-precision.js';
 
 interface Opts { to: Target; out: string; opset?: number; aux?: boolean; labels?: boolean; family?: Family; classes?: number; force?: boolean; quantize?: Quantization; shardSize?: number;
-  groupedConv?: 'native' | 'depthwise'; shapes?: string; dataset?: Dataset | 'none'; expose?: string; allowNonfinite?: boolean; json?: string | boolean }
+  groupedConv?: 'native' | 'depthwise'; shapes?: string; dataset?: Dataset | 'none'; expose?: string; allowNonfinite?: boolean; json?: string | boolean;
+  precision?: Precision; calibration?: string; statistic?: Statistic; keepFloat?: string; qdqOutputs?: boolean }
 
 function recordedSummary(meta: Record<string, string>): { dataset: string; classNames: string[] | null; preprocessing: unknown } {
   return { dataset: meta.dataset ?? 'unknown', classNames: meta.class_names ? JSON.parse(meta.class_names) as string[] : null, preprocessing: meta.preprocessing ? JSON.parse(meta.preprocessing) as unknown : null };
@@ -41,7 +44,8 @@ export function convertCommand(file: string, o: Opts): void {
   if (isDir) checkReplaceableDir(o.out);
   const c = convertCheckpoint(file, { to: o.to, opset: o.opset, aux: o.aux, labels: o.labels, family: o.family, numClasses: o.classes,
     quantize: o.quantize, shardBytes: o.shardSize === undefined ? undefined : Math.round(o.shardSize * 2 ** 20), groupedConv: o.groupedConv, shapes: o.shapes, dataset: o.dataset,
-    expose: o.expose === undefined ? undefined : o.expose === 'all' ? 'all' : o.expose.split(',').map((t) => t.trim()).filter(Boolean), allowNonfinite: o.allowNonfinite });
+    expose: o.expose === undefined ? undefined : o.expose === 'all' ? 'all' : o.expose.split(',').map((t) => t.trim()).filter(Boolean), allowNonfinite: o.allowNonfinite,
+    precision: o.precision, calibration: o.calibration, statistic: o.statistic, keepFloat: o.keepFloat?.split(',').map((t) => t.trim()).filter(Boolean), qdqOutputs: o.qdqOutputs });
   if (c.ported.nonfinite.length) {
     process.stderr.write(`warning: ${c.ported.nonfinite.length} tensor(s) hold NaN/Inf or a negative running variance (first: ${c.ported.nonfinite.slice(0, 3).map((k) => escapeText(k, 100)).join(', ')}); converted because of --allow-nonfinite\n`);
   }
@@ -68,9 +72,9 @@ export function convertCommand(file: string, o: Opts): void {
     else { process.stdout.write(body); return; }
   }
   if (c.files && o.to === 'tensorrt') {
-    const m = JSON.parse(new TextDecoder().decode(c.files.get('tensorrt.json'))) as { shapes: { min: number[]; opt: number[]; max: number[]; static: boolean } };
+    const m = JSON.parse(new TextDecoder().decode(c.files.get('tensorrt.json'))) as { shapes: { min: number[]; opt: number[]; max: number[]; static: boolean }; commands: Record<string, string> };
     const s = m.shapes.static ? m.shapes.opt.join('x') : `${m.shapes.min.join('x')} … ${m.shapes.opt.join('x')} … ${m.shapes.max.join('x')}`;
-    process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out}/ (tensorrt: model.onnx for input ${s}, outputs ${outputs}${c.graph.outputs.some((x) => x.dtype === 'index') ? ' (labels int32)' : ''}; build the engine with: sh ${path.join(o.out, 'build_engine.sh')} [fp32|fp16|int8]) in ${ms} ms\n`);
+    process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out}/ (tensorrt: model.onnx for input ${s}, outputs ${outputs}${c.graph.outputs.some((x) => x.dtype === 'index') ? ' (labels int32)' : ''}${c.files.has('calib.cache') ? ', calib.cache and model.qdq.onnx for int8' : ''}; build the engine with: sh ${path.join(o.out, 'build_engine.sh')} [${Object.keys(m.commands).join('|')}]) in ${ms} ms\n`);
     return;
   }
   if (c.files) {
@@ -79,5 +83,6 @@ export function convertCommand(file: string, o: Opts): void {
     process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out}/ (${o.to}, model.json + ${shards} shard${shards > 1 ? 's' : ''}, weights ${o.quantize ?? 'float32'}, outputs ${outputs}, ${(bytes / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
     return;
   }
-  process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out} (${o.to}, opset ${o.opset ?? DEFAULT_OPSET}, outputs ${outputs}, ${(c.byteLength / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
+  const prec = o.precision && o.precision !== 'fp32' ? `, ${o.precision}${o.precision === 'int8' ? ` (${o.statistic ?? 'entropy'} scales${o.keepFloat ? `, kept in float: ${o.keepFloat}` : ''})` : ''}` : '';
+  process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out} (${o.to}${prec}, opset ${o.opset ?? DEFAULT_OPSET}, outputs ${outputs}, ${(c.byteLength / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
 }

@@ -4,9 +4,10 @@ import { evalJson, evaluate, referenceMiou } from '../eval.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { checkOutputs, modelInputs } from '../util/outputs.js';
 import { ExitCode } from './exit.js';
+import { INT8_MIOU_DROP, PRECISION_TOLERANCE } from '../check/runtimes.js';
 
 interface Opts {
-  data: string; labels?: string; runtime?: string; threads?: number; device?: string; json?: string; compareTo?: string; maxMiouDrop: number;
+  data: string; labels?: string; runtime?: string; threads?: number; device?: string; json?: string; compareTo?: string; maxMiouDrop?: number; minAgreement?: number;
   limit?: number; family?: Family; dataset?: Dataset; quiet?: boolean; force?: boolean;
 }
 
@@ -28,12 +29,22 @@ export async function evalCommand(model: string, o: Opts): Promise<void> {
   ];
   let compare: Record<string, unknown> | undefined;
   let pass = true;
+  // The tolerance class of the model's recorded precision (src/check/runtimes.ts), unless given.
+  const reduced = r.precision === 'fp16' || r.precision === 'int8' ? r.precision : null;
+  const maxDrop = o.maxMiouDrop ?? (reduced === 'int8' ? INT8_MIOU_DROP : 0.1);
   if (reference) {
     const diff = r.miou === null ? null : r.miou - reference.value;
-    pass = diff !== null && Math.abs(diff) <= o.maxMiouDrop + 1e-9;
-    compare = { reference: reference.value, source: reference.source, difference: diff === null ? null : Math.round(diff * 1e4) / 1e4, max_miou_drop: o.maxMiouDrop, pass };
+    pass = diff !== null && Math.abs(diff) <= maxDrop + 1e-9;
+    compare = { reference: reference.value, source: reference.source, difference: diff === null ? null : Math.round(diff * 1e4) / 1e4, max_miou_drop: maxDrop, pass };
     lines.push(`compared with ${reference.value.toFixed(2)} (${reference.source}): ${diff === null ? 'no mIoU' : `${diff >= 0 ? '+' : '−'}${Math.abs(diff).toFixed(2)} points`}, `
-      + `allowed ±${o.maxMiouDrop}: ${pass ? 'ok' : 'FAIL'}`);
+      + `allowed ±${maxDrop}${o.maxMiouDrop === undefined && reduced === 'int8' ? ' (int8 model)' : ''}: ${pass ? 'ok' : 'FAIL'}`);
+  }
+  const minAgreement = o.minAgreement ?? (o.labels && reduced ? PRECISION_TOLERANCE[reduced].minAgreement : undefined);
+  if (minAgreement !== undefined && o.labels) {
+    const ok = r.pixelAccuracy !== null && r.pixelAccuracy >= 100 * minAgreement - 1e-9;
+    pass &&= ok;
+    compare = { ...(compare ?? {}), label_agreement: r.pixelAccuracy, min_agreement: minAgreement, agreement_pass: ok };
+    lines.push(`label agreement with ${o.labels}: ${pct(r.pixelAccuracy)} %, at least ${Number((100 * minAgreement).toFixed(4))} %${o.minAgreement === undefined ? ` (${reduced} model)` : ''}: ${ok ? 'ok' : 'FAIL'}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   if (o.json) writeFileAtomic(o.json, `${JSON.stringify(evalJson(r, compare ? { compare } : {}), null, 2)}\n`);

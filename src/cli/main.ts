@@ -2,6 +2,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { MAX_OPSET, MIN_OPSET } from '../emit/opset.js';
 import { TARGET_IDS, targetHelp } from '../emit/targets.js';
 import { RUNTIME_IDS, runtimeHelp } from '../runtime/catalog.js';
+
+/** --precision and --statistic choices (the emitters' lists, which main.ts may not import: it loads no emitter). */
+const PRECISION_IDS = ['fp32', 'fp16', 'int8'];
+const STATISTIC_IDS = ['entropy', 'percentile', 'minmax'];
 import { isBisenetError } from '../util/errors.js';
 import { setVerbose } from '../util/verbosity.js';
 import { ExitCode } from './exit.js';
@@ -115,11 +119,53 @@ export function buildProgram(): Command {
     .addOption(new Option('--grouped-conv <form>', 'onnx: grouped convs as one Conv (native) or channel repeat + depthwise (exact; avoids onnxruntime-web WebGPU\'s grouped-conv bug)').choices(['native', 'depthwise']))
     .option('--expose <all|names>', 'onnx, tfjs: also output these intermediate tensors (IR names, comma-separated) or all, after the model\'s own outputs (for bisenet diff and debugging)')
     .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile (default 1x3x512x1024)')
+    .addOption(new Option('--precision <p>', 'onnx, tensorrt: fp32 (default); fp16 (float16 weights and compute, float32 input/outputs); int8 (QDQ, needs --calibration; tensorrt: also calib.cache)').choices(PRECISION_IDS))
+    .option('--calibration <calib.json>', 'int8: tensor ranges from bisenet calibrate')
+    .addOption(new Option('--statistic <s>', 'int8: which calibrated threshold sets activation scales (default entropy, as TensorRT\'s entropy calibrator)').choices(STATISTIC_IDS))
+    .option('--keep-float <patterns>', 'int8: conv layers left in float, comma-separated names or * patterns (e.g. head.classifier.conv,detail.*)')
+    .option('--qdq-outputs', 'int8 onnx: also quantize conv outputs, the form onnxruntime runs with integer kernels (faster on CPUs; TensorRT wants inputs only)')
     .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf or a running variance is negative (refused otherwise)')
     .option('--json [file]', 'print a JSON summary (target, files and bytes, classes, outputs) instead of the text line, or write it to file')
     .option('--force', 'replace the output (and the --json file) if it exists')
     .addHelpText('after', () => `\nTargets (--to):\n${targetHelp()}\n`)
     .action(async (file: string, o) => (await import('./convert.js')).convertCommand(file, o));
+
+  program.command('calibrate')
+    .description('record the range of every tensor of a model over calibration images fed as segment feeds them (min/max, a percentile, TensorRT\'s entropy threshold), for int8 conversion')
+    .argument('<model>', 'a checkpoint (.pth, .safetensors, .pdparams; converted in memory) or an .onnx written by bisenet convert')
+    .requiredOption('--data <dir>', 'calibration images: a folder of .png/.jpg, or a labelled set (its images/); not the images you evaluate on')
+    .requiredOption('--out <calib.json>', 'where to write the ranges')
+    .option('--limit <n>', 'only the first n images (sorted by name)', intOption('--limit', 1, 10_000_000))
+    .option('--percentile <p>', 'percentile recorded beside min/max and entropy (default 99.99)', floatOption('--percentile'))
+    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
+    .addOption(new Option('--family <family>', 'checkpoint family (default: detected from the keys)').choices(['coincheung', 'mmseg', 'paddleseg']))
+    .addOption(new Option('--dataset <name>', 'preprocessing preset (default: from the class count)').choices(['cityscapes', 'ade20k', 'coco-stuff']))
+    .option('--quiet', 'no progress output')
+    .option('--force', 'replace --out if it exists')
+    .action(async (model: string, o) => (await import('./calibrate.js')).calibrateCommand(model, o));
+
+  program.command('quantize')
+    .description('int8 with the layers that cannot take it kept in float: calibrate, measure each conv\'s damage, keep the worst in float until eval\'s mIoU drop is within the bound; exit 1 if no mix reaches it')
+    .argument('<checkpoint>', '.pth (torch.save zip), .safetensors or PaddleSeg .pdparams file')
+    .addOption(new Option('--to <target>', 'onnx or tensorrt').choices(['onnx', 'tensorrt']).makeOptionMandatory())
+    .requiredOption('--out <path>', 'output: a .onnx file, or a directory for tensorrt')
+    .requiredOption('--calibration-data <dir>', 'calibration images (a folder, or a labelled set\'s images/); not the eval images')
+    .requiredOption('--eval-data <dir>', 'labelled set the mIoU is judged on (see eval --data)')
+    .option('--max-miou-drop <points>', 'largest mIoU drop against float32 allowed, in points', floatOption('--max-miou-drop'), 0.5)
+    .option('--calibration <calib.json>', 'use these ranges (from bisenet calibrate) instead of calibrating again')
+    .addOption(new Option('--statistic <s>', 'which calibrated threshold sets activation scales (default entropy)').choices(STATISTIC_IDS))
+    .option('--keep-float <patterns>', 'conv layers always kept in float, comma-separated names or * patterns')
+    .option('--qdq-outputs', 'onnx: search and write the form with conv outputs quantized too (onnxruntime\'s integer kernels; see convert --qdq-outputs)')
+    .option('--max-float <n>', 'most convs the search may keep in float (default a quarter of them)', intOption('--max-float', 0, 100000))
+    .option('--calibration-limit <n>', 'only the first n calibration images', intOption('--calibration-limit', 1, 10_000_000))
+    .option('--eval-limit <n>', 'only the first n eval images', intOption('--eval-limit', 1, 10_000_000))
+    .option('--sensitivity-images <n>', 'calibration images each conv\'s damage is measured on (default 2)', intOption('--sensitivity-images', 1, 1000))
+    .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size or min:opt:max (see convert)')
+    .option('--labels', 'add a "labels" output (argmax)')
+    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
+    .option('--quiet', 'no progress output')
+    .option('--force', 'replace --out if it exists')
+    .action(async (checkpoint: string, o) => (await import('./quantize.js')).quantizeCommand(checkpoint, o));
 
   program.command('infer')
     .description('run a model on an input .npy and write its outputs as .npy')
@@ -168,7 +214,8 @@ export function buildProgram(): Command {
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
     .option('--json <file>', 'also write the scores as JSON')
     .option('--compare-to <miou|manifest.json>', 'reference mIoU in percent (e.g. PyTorch\'s), or a JSON manifest recording it')
-    .option('--max-miou-drop <points>', 'largest |mIoU − reference| allowed, in points', floatOption('--max-miou-drop'), 0.1)
+    .option('--max-miou-drop <points>', 'largest |mIoU − reference| allowed, in points (default 0.1; 0.5 for models converted --precision int8)', floatOption('--max-miou-drop'))
+    .option('--min-agreement <share>', 'with --labels of a reference model: least share of agreeing labels (default for models converted --precision fp16 0.999, int8 0.99; none for float32)', floatOption('--min-agreement'))
     .option('--limit <n>', 'only the first n images (sorted by name)', intOption('--limit', 1, 10_000_000))
     .addOption(new Option('--family <family>', 'checkpoint family (default: detected), or the preset family for models that record no preprocessing').choices(['coincheung', 'mmseg', 'paddleseg']))
     .addOption(new Option('--dataset <name>', 'preset dataset, for checkpoints and models that record no preprocessing').choices(['cityscapes', 'ade20k', 'coco-stuff']))
@@ -244,6 +291,8 @@ export function buildProgram(): Command {
     .option('--warmup <n>', 'untimed runs first', intOption('--warmup', 0, 100), 1)
     .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
     .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
+    .option('--precision <list>', 'with --checkpoint: also time ort-cpu on the model converted to these precisions, e.g. fp16,int8 (int8 needs --calibration)')
+    .option('--calibration <calib.json>', 'with --precision int8: the ranges from bisenet calibrate')
     .option('--no-conv-stack', 'skip the conv-stack reference run')
     .addOption(new Option('--no-ceiling').hideHelp())
     .option('--wide', 'text table with every column (device, MACs, kernel times), wider than 100 columns')
@@ -269,6 +318,8 @@ const EXAMPLES: Record<string, string[]> = {
   serve: ['model.onnx', 'web/bisenetv2 --golden golden/coincheung-bisenetv2-n19 --port 8080'],
   diff: ['model.pth model.onnx', 'model.onnx web/bisenetv2 --runtime-b tfjs-wasm --golden golden/coincheung-bisenetv2-n19'],
   doctor: ['', '--runtimes ort-cpu,tfjs-wasm', '--list'],
+  calibrate: ['model.pth --data data/synthetic-calib --out calib.json', 'model.onnx --data DIR --limit 64 --out calib.json'],
+  quantize: ['model.pth --to onnx --calibration-data data/synthetic-calib --eval-data data/synthetic-val --max-miou-drop 0.5 --out model.int8.onnx', 'model.pth --to tensorrt --calibration-data DIR --eval-data DIR --out trt/'],
   bench: ['--checkpoint model.pth', '--model model.onnx --runtime ort-cpu --size 512x1024,1024x2048 --json bench.json'],
 };
 

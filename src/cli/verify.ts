@@ -1,4 +1,5 @@
-import { toleranceFor } from '../check/runtimes.js';
+import { toleranceForModel } from '../check/runtimes.js';
+import { recordedPrecision } from '../model-metadata.js';
 import { checkModelInput } from '../infer.js';
 import { loadRunner } from '../runtime/index.js';
 import { writeFilesAtomic } from '../util/fs.js';
@@ -50,8 +51,12 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
   const reports = new Map<string, string>();
   const runner = await loadRunner(model, o.runtime, { threads: o.threads, device: o.device, flags: o.tfjsFlags });
   try {
-    // The runtime's tolerance (one table, src/check/runtimes.ts) unless given.
-    const own = toleranceFor(runner.runtime);
+    // The runtime's tolerance (one table, src/check/runtimes.ts), loosened to the model's recorded precision, unless given.
+    const precision = recordedPrecision(model);
+    const own = toleranceForModel(runner.runtime, precision);
+    if (precision === 'fp16' || precision === 'int8') {
+      process.stdout.write(`${precision} model: held to the ${precision} class (max|Δ| ≤ ${own.rel} × max|ref|, label agreement ≥ ${(100 * own.minAgreement).toFixed(1)} %) unless --tolerance/--min-agreement say otherwise\n`);
+    }
     const tol = { rel: o.tolerance ?? own.rel, minAgreement: o.minAgreement ?? own.minAgreement };
     const report = await verifyGolden(runner, model, o.golden, tol, (x, label) => checkModelInput(x, label, model));
     process.stdout.write(`${formatReport(report)}\n`);

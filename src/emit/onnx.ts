@@ -4,6 +4,7 @@ import { PACKAGE } from '../util/version.js';
 import { nodeParams, type Graph, type Node } from '../ir/graph.js';
 import { fail } from '../util/errors.js';
 import { exposedTensors, type Expose } from './expose.js';
+import { insertQdq, int8Plan, toFloat16, type Int8Options, type Precision } from './onnx-precision.js';
 
 const { onnx } = onnxProto;
 type INode = OnnxProto.onnx.INodeProto;
@@ -32,6 +33,9 @@ export interface OnnxEmitOptions {
   labelsType?: 'int64' | 'int32';
   /** Also make these IR tensors (or all the model holds) graph outputs, after the model's own; element type only, no shape. */
   expose?: Expose;
+  /** fp32 (default); fp16: float16 weights and compute, float32 input and outputs; int8: QDQ (needs `int8`). */
+  precision?: Precision;
+  int8?: Int8Options;
 }
 
 /** The ONNX IR version that goes with an opset (onnx/helper.py's VERSION_TABLE). */
@@ -175,14 +179,33 @@ export function emitOnnxChunks(graph: Graph, weights: WeightMap, opts: OnnxEmitO
     if (o.tensor !== o.name) ctx.nodes.push(node('Identity', o.name, [o.tensor], [o.name]));
   }
   const FLOAT = onnx.TensorProto.DataType.FLOAT;
+  const precision = opts.precision ?? 'fp32';
+  const precisionMeta: Record<string, string> = {};
+  if (precision === 'fp16') {
+    toFloat16(ctx.nodes, ctx.initializers, graph.input.name, folded.graph.outputs.filter((o) => o.dtype === 'float32').map((o) => o.name));
+    precisionMeta.precision = 'fp16';
+  } else if (precision === 'int8') {
+    if (!opts.int8) fail('usage', '--precision int8 needs --calibration calib.json (write it with bisenet calibrate)');
+    const plan = int8Plan(ctx.nodes, opts.int8!.keepFloat);
+    insertQdq(ctx.nodes, ctx.initializers, opts.int8!);
+    precisionMeta.precision = 'int8';
+    const cal = opts.int8!.calibration;
+    precisionMeta.quantization = JSON.stringify({
+      scheme: 'QDQ: int8 weights symmetric per output channel; int8 activations symmetric per tensor at conv inputs (zero point 0)',
+      statistic: opts.int8!.statistic, bias: opts.int8!.int32Bias ? 'int32' : 'float32', conv_outputs: Boolean(opts.int8!.quantizeOutputs),
+      calibration: { source: cal.model.source, images: cal.images.count, dir: cal.images.dir },
+      quantized_convs: plan.quantized.length, float_convs: plan.float,
+    });
+  }
   const LABELS = opts.labelsType === 'int32' ? onnx.TensorProto.DataType.INT32 : onnx.TensorProto.DataType.INT64;
   const [dn, dc, dh, dw] = opts.inputDims ?? ['N', graph.input.channels, 'H', 'W'];
   if (opts.inputDims && (opts.inputDims.length !== 4 || dc !== graph.input.channels)) fail('usage', `input dims [${opts.inputDims.join(', ')}] do not fit N×${graph.input.channels}×H×W`);
   const outputs = folded.graph.outputs.map((o) => o.dtype === 'index'
     ? valueInfo(o.name, LABELS, [dn!, dh!, dw!])
     : valueInfo(o.name, FLOAT, [dn!, o.channels!, dh!, dw!]));
-  for (const t of exposedTensors(folded.graph, folded.graph.nodes.map((n) => n.name), opts.expose, 'onnx')) outputs.push({ name: t, type: { tensorType: { elemType: FLOAT } } });
-  const metadata = { ...graph.metadata, ...(opts.metadata ?? {}) };
+  const inner = precision === 'fp16' ? onnx.TensorProto.DataType.FLOAT16 : FLOAT;
+  for (const t of exposedTensors(folded.graph, folded.graph.nodes.map((n) => n.name), opts.expose, 'onnx')) outputs.push({ name: t, type: { tensorType: { elemType: inner } } });
+  const metadata = { ...graph.metadata, ...(opts.metadata ?? {}), ...precisionMeta };
   return encodeModel({
     irVersion: irVersionFor(opset),
     opsetImport: [{ domain: '', version: opset }],

@@ -5,6 +5,8 @@
  * (the compiler asks for it). Data only, so that the CLI starts without loading the emitters.
  */
 import type { Quantization } from './tfjs-common.js';
+import type { Calibration, Statistic } from './calibration.js';
+import type { Precision } from './onnx-precision.js';
 
 /** The options an emitter may take; each target names the ones that apply to it. */
 export interface EmitOptions {
@@ -15,6 +17,14 @@ export interface EmitOptions {
   shapes?: string;
   /** Also output these IR tensors (or 'all' the target holds), after the model's own outputs (bisenet diff). */
   expose?: 'all' | string[];
+  /** onnx, tensorrt: fp32 (default), fp16, or int8 (needs `calibration`). */
+  precision?: Precision;
+  /** int8: the ranges from `bisenet calibrate`, the statistic to take from them, the conv layers kept in float. */
+  calibration?: Calibration;
+  statistic?: Statistic;
+  keepFloat?: string[];
+  /** int8 onnx: Q/DQ on conv outputs too (onnxruntime's fusable form) */
+  qdqOutputs?: boolean;
   metadata: Record<string, string>;
 }
 export type EmitOption = Exclude<keyof EmitOptions, 'metadata'>;
@@ -22,6 +32,7 @@ export type EmitOption = Exclude<keyof EmitOptions, 'metadata'>;
 /** The flag a user writes for each option (for "applies to … only" messages). */
 export const OPTION_FLAGS: Record<EmitOption, string> = {
   opset: '--opset', quantize: '--quantize', shardBytes: '--shard-size', groupedConv: '--grouped-conv', shapes: '--shapes', expose: '--expose',
+  precision: '--precision', calibration: '--calibration', statistic: '--statistic', keepFloat: '--keep-float', qdqOutputs: '--qdq-outputs',
 };
 
 export interface TargetInfo {
@@ -39,7 +50,7 @@ const tfjsOptions: EmitOption[] = ['quantize', 'shardBytes', 'expose'];
 export const TARGETS = {
   onnx: {
     description: 'one .onnx file (opset 13–21), for onnxruntime and anything that reads ONNX',
-    directory: false, main: null, options: ['opset', 'groupedConv', 'expose'],
+    directory: false, main: null, options: ['opset', 'groupedConv', 'expose', 'precision', 'calibration', 'statistic', 'keepFloat', 'qdqOutputs'],
   },
   'tfjs-layers': {
     description: 'TensorFlow.js layers model: a directory with model.json and weight shards (needs registerBisenetLayers)',
@@ -51,7 +62,7 @@ export const TARGETS = {
   },
   tensorrt: {
     description: 'a directory with an ONNX model tailored to TensorRT\'s parser, its shapes and the trtexec build script',
-    directory: true, main: 'model.onnx', options: ['opset', 'shapes'],
+    directory: true, main: 'model.onnx', options: ['opset', 'shapes', 'precision', 'calibration', 'statistic', 'keepFloat'],
   },
 } satisfies Record<string, TargetInfo>;
 
