@@ -7,58 +7,62 @@ import { fail } from './errors.js';
  * docs/security.md's limits section lists them.
  */
 export const LIMITS = {
-  /** zip: entries in one archive (torch.save writes one per storage, a few hundred for BiSeNetV2) */
+  /** entries of one zip (never more than its central directory can hold) */
   zipEntries: 1_000_000,
-  /** zip: largest inflate ratio accepted for a deflated entry (deflate cannot exceed ~1032:1) */
+  /** declared inflated size ÷ compressed size of a deflated zip entry (deflate cannot exceed ~1032:1) */
   zipInflateRatio: 1100,
-  /** zip: bytes inflated from one archive, all deflated entries together (each is inflated at most once) */
+  /** bytes inflated from one zip archive, all entries together; each entry is inflated at most once */
   zipInflatedBytes: 1024 * 1024 * 1024,
-  /** pickle: bytes of one pickle (a whole .pdparams file: its arrays are inside it) */
+  /** bytes of one pickle (a whole `.pdparams`: its arrays are inside it) */
   pickleBytes: 1024 * 1024 * 1024,
-  /** pickle: bytes of a PyTorch zip's data.pkl once inflated (tensors live outside it; BiSeNetV2's is ~60 KB) */
+  /** a PyTorch zip's `data.pkl` once inflated (tensors live outside it; BiSeNetV2's is 36–55 KB) */
   dataPklBytes: 16 * 1024 * 1024,
   /**
-   * pickle: memory the interpreter may build, estimated per allocation (stack slots, MARKs, memo entries,
-   * lists, dicts, tuples, strings, bytes, items moved into containers), at most this many bytes…
+   * objects the pickle interpreter builds, estimated per allocation (stack slots, marks, memo entries, lists,
+   * dicts, tuples, strings, bytes, items moved into containers)…
    */
   pickleMemory: 256 * 1024 * 1024,
   /** …and at most this many times the pickle's own size (torch.save's data.pkl measures 12–14×, a .pdparams 1.1×) */
   pickleMemoryPerByte: 32,
-  /** pickle: bytes of one integer (LONG1/LONG4/LONG); real checkpoints use ≤ 8 */
+  /** bytes of one pickle integer (LONG1/LONG4/LONG); real checkpoints use ≤ 8 */
   pickleIntBytes: 64,
-  /** state dict: levels of {state_dict: {model: …}} wrapping looked through */
+  /** `{state_dict: {model: …}}` levels of wrapping looked through */
   wrapDepth: 4,
-  /** safetensors: header bytes */
+  /** bytes of a safetensors JSON header */
   safetensorsHeader: 100 * 1024 * 1024,
-  /** JSON read from files (safetensors headers, model.json, manifests, model metadata): nesting depth */
+  /** nesting of any JSON read from a file (safetensors headers, model.json, manifests, metadata), checked in one linear pass before parsing */
   jsonDepth: 64,
-  /** .npy: header bytes (numpy's own reader stops at 10,000 too) */
+  /** bytes of a `.npy` header (numpy's own limit); parsed by one linear scan */
   npyHeader: 10_000,
-  /** dimensions of any tensor or array read from a file */
+  /** dimensions of any tensor, array or weight read from a file */
   rank: 32,
-  /** tensor views: elements beyond their storage (stride-0 / overlapping views) only up to this many bytes */
+  /** elements a tensor view may hold beyond its storage (stride-0 or overlapping views), in bytes */
   overlappingViewBytes: 1024 * 1024,
   /**
-   * bytes of any one input file read whole (checkpoints, .npy, shards, images, models): 1 GiB, so that a file
-   * and what is built from it stay within the 2 GiB a command may use (`--budget file-bytes` raises it, up to
-   * the largest buffer Node can hold)
+   * bytes of any input file read whole (checkpoint, `.npy`, shard, image, label map, model), read in pieces;
+   * only regular files are read (FIFOs, devices and dangling links are refused). 1 GiB, so that a file and
+   * what is built from it stay within the 2 GiB a command may use. Default: 1 GiB (at most 4 GiB − 1, the
+   * largest buffer Node holds).
    */
   fileBytes: 1024 * 1024 * 1024,
-  /** decoded image pixels (width × height) */
+  /**
+   * decoded image width × height; PNG chunks are checked first (one IHDR, first; no APNG frames; interlaced
+   * data inflated with the exact bound its header implies). Default: 67,108,864 (8192²).
+   */
   imagePixels: 64 * 1024 * 1024,
   /**
-   * memory a model run may take, estimated before it starts: input, every intermediate tensor the
-   * model's shapes imply at that input size, outputs and their post-processing. Default: a quarter of
-   * this machine's memory, at most 1.5 GiB.
+   * memory a model held and run may take (`--max-memory`), in every runtime, estimated before it starts: the
+   * model held, the input, every intermediate tensor the model's shapes imply at that input size, outputs and
+   * their post-processing. Default: a quarter of this machine's memory, at most 1.5 GiB.
    */
   modelMemory: Math.min(1.5 * 1024 ** 3, Math.floor(totalMemory() / 4)),
   /**
    * work of one reference-interpreter run (multiply-accumulates, plus one per value of every other op), checked
-   * before it starts: 3·10⁹, about 8 s of CPU for this JavaScript float64 interpreter (BiSeNetV2 with its booster
-   * heads at the golden sets' 96×160 is 1.05·10⁹)
+   * before it starts: BiSeNetV2 with its booster heads at the golden sets' 96×160 is 1.05·10⁹, 2.8 s of CPU on a
+   * 2-core AMD EPYC VM (December 2026), so the default is about 8 s of CPU. Default: 3·10⁹.
    */
   referenceWork: 3e9,
-  /** characters of an error message (longer ones are cut, naming how much was left out) */
+  /** characters of one error message; longer ones are cut, saying how much was left out */
   messageChars: 1000,
 };
 
