@@ -2,15 +2,14 @@ import { fail } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { checkOutputs, modelInputs } from '../util/outputs.js';
 
-interface Opts { model?: string; checkpoint?: string; runtime?: string; size?: string; runs: number; warmup: number; threads?: number; device?: string;
+interface Opts { model?: string; checkpoint?: string; runtime?: string[]; size?: string; runs: number; warmup: number; threads?: number; device?: string;
   json?: string | boolean; convStack?: boolean; ceiling?: boolean; wide?: boolean; force?: boolean; precision?: string; calibration?: string }
 
 /** `bisenet bench`: text on stdout, or JSON (on stdout with a bare --json, else to the file); progress on stderr. */
 export async function benchCommand(o: Opts): Promise<void> {
   const { parseSizes, runBench, DEFAULT_SIZES } = await import('../bench/index.js');
   const sizes = o.size ? parseSizes(o.size) : DEFAULT_SIZES;
-  const runtimes = o.runtime?.split(',').map((s) => s.trim()).filter(Boolean);
-  if (runtimes && !runtimes.length) fail('usage', '--runtime: no runtime named');
+  const runtimes = o.runtime;
   const jsonFile = typeof o.json === 'string' ? o.json : null;
   if (jsonFile) checkOutputs([{ path: jsonFile, what: '--json' }], [...modelInputs(o.model), o.checkpoint], Boolean(o.force));
   const report = await runBench({

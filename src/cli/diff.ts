@@ -10,9 +10,10 @@ import type { NdArray } from '../util/ndarray.js';
 import { asFloat32Input } from '../verify/index.js';
 import { loadGolden } from '../verify/golden.js';
 import { ExitCode } from './exit.js';
+import { jsonFile, jsonOnStdout } from './options.js';
 
 interface Opts {
-  input?: string; golden?: string; runtimeA?: string; runtimeB?: string; layers?: string; json?: string;
+  input?: string; golden?: string; runtimeA?: string; runtimeB?: string; layers?: string; json?: string | boolean;
   tolerance?: number; threads?: number; device?: string; force?: boolean;
 }
 
@@ -47,16 +48,18 @@ function diffInput(o: Opts): DiffInput {
 }
 
 export async function diffCommand(a: string, b: string, o: Opts): Promise<void> {
-  if (o.json) {
+  const json = jsonFile(o.json);
+  if (json) {
     // Checked before any work: the report's place must exist and be free (or --force).
-    checkOutputs([{ path: o.json, what: '--json' }], [...modelInputs(a), ...modelInputs(b), o.input, o.golden], Boolean(o.force));
+    checkOutputs([{ path: json, what: '--json' }], [...modelInputs(a), ...modelInputs(b), o.input, o.golden], Boolean(o.force));
   }
   const layers = o.layers === undefined || o.layers === 'all' ? undefined : o.layers.split(',').map((s) => s.trim()).filter(Boolean);
   if (layers && layers.length === 0) fail('usage', '--layers: give all or a comma-separated list of tensor names');
   const input = diffInput(o);
   const report = await diffModels({ path: a, runtime: o.runtimeA }, { path: b, runtime: o.runtimeB }, input,
     { tolerance: o.tolerance, layers, threads: o.threads, device: o.device });
-  process.stdout.write(`${formatDiff(report)}\n`);
-  if (o.json) writeFileAtomic(o.json, `${diffJson(report)}\n`);
+  // Bare --json: the report as JSON on stdout, in place of the text.
+  process.stdout.write(jsonOnStdout(o.json) ? `${diffJson(report)}\n` : `${formatDiff(report)}\n`);
+  if (json) writeFileAtomic(json, `${diffJson(report)}\n`);
   if (!report.agree) throw new ExitCode(1);
 }

@@ -1,5 +1,6 @@
 import type { Family } from '../models/bisenetv2.js';
 import type { Dataset } from '../presets.js';
+import { jsonFile, jsonOnStdout } from './options.js';
 import { evalJson, evaluate, referenceMiou } from '../eval.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { checkOutputs, modelInputs } from '../util/outputs.js';
@@ -7,7 +8,7 @@ import { ExitCode } from './exit.js';
 import { INT8_MIOU_DROP, PRECISION_TOLERANCE } from '../check/runtimes.js';
 
 interface Opts {
-  data: string; labels?: string; runtime?: string; threads?: number; device?: string; json?: string; compareTo?: string; maxMiouDrop?: number; minAgreement?: number;
+  data: string; labels?: string; runtime?: string; threads?: number; device?: string; json?: string | boolean; compareTo?: string; maxMiouDrop?: number; minAgreement?: number;
   limit?: number; family?: Family; dataset?: Dataset; quiet?: boolean; force?: boolean;
 }
 
@@ -17,7 +18,8 @@ const pct = (v: number | null): string => (v === null ? '—' : v.toFixed(2));
 export async function evalCommand(model: string, o: Opts): Promise<void> {
   // Everything the user gave is checked before the (long) run.
   const reference = o.compareTo !== undefined ? referenceMiou(o.compareTo) : null;
-  if (o.json) checkOutputs([{ path: o.json, what: '--json' }], [...modelInputs(model), o.data, o.labels, o.compareTo], Boolean(o.force));
+  const json = jsonFile(o.json);
+  if (json) checkOutputs([{ path: json, what: '--json' }], [...modelInputs(model), o.data, o.labels, o.compareTo], Boolean(o.force));
   const r = await evaluate(model, o.data, {
     labels: o.labels, runtime: o.runtime, threads: o.threads, device: o.device, family: o.family, dataset: o.dataset, limit: o.limit, progress: { quiet: o.quiet },
   });
@@ -46,7 +48,9 @@ export async function evalCommand(model: string, o: Opts): Promise<void> {
     compare = { ...(compare ?? {}), label_agreement: r.pixelAccuracy, min_agreement: minAgreement, agreement_pass: ok };
     lines.push(`label agreement with ${o.labels}: ${pct(r.pixelAccuracy)} %, at least ${Number((100 * minAgreement).toFixed(4))} %${o.minAgreement === undefined ? ` (${reduced} model)` : ''}: ${ok ? 'ok' : 'FAIL'}`);
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
-  if (o.json) writeFileAtomic(o.json, `${JSON.stringify(evalJson(r, compare ? { compare } : {}), null, 2)}\n`);
+  const body = `${JSON.stringify(evalJson(r, compare ? { compare } : {}), null, 2)}\n`;
+  // Bare --json: the scores as JSON on stdout, in place of the text.
+  process.stdout.write(jsonOnStdout(o.json) ? body : `${lines.join('\n')}\n`);
+  if (json) writeFileAtomic(json, body);
   if (!pass) throw new ExitCode(1);
 }

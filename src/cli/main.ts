@@ -1,11 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { MAX_OPSET, MIN_OPSET } from '../emit/opset.js';
 import { TARGET_IDS, targetHelp } from '../emit/targets.js';
-import { RUNTIME_IDS, runtimeHelp } from '../runtime/catalog.js';
-
-/** --precision and --statistic choices (the emitters' lists, which main.ts may not import: it loads no emitter). */
-const PRECISION_IDS = ['fp32', 'fp16', 'int8'];
-const STATISTIC_IDS = ['entropy', 'percentile', 'minmax'];
 import { isBisenetError } from '../util/errors.js';
 import { setVerbose } from '../util/verbosity.js';
 import { ExitCode } from './exit.js';
@@ -13,6 +8,10 @@ import { LIMITS, parseQuantity, setLimit } from '../util/limits.js';
 import { escapeText, guardStreams } from '../util/render.js';
 import { endOpenLine, installInterruptHandlers, settleSignals } from '../util/interrupt.js';
 import { PACKAGE } from '../util/version.js';
+import {
+  badOption, deviceOption, floatOption, int8Options, intOption, outputOptions, PRECISION_IDS, presetOptions, quietOption, runtimeId, runtimeList,
+  runtimeOptions, runtimesHelp, STATISTIC_IDS, threadsOption,
+} from './options.js';
 
 /**
  * The `bisenet` command line: it parses arguments and prints; the work is done by the library.
@@ -24,58 +23,12 @@ export { ExitCode } from './exit.js';
 
 let verbose = false;
 
-function intOption(name: string, min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new CommanderError(2, 'bisenet.badOption', `error: ${name} must be an integer in ${min}–${max}, got '${v}'`);
-    return n;
-  };
-}
-function badOption(message: string): never {
-  throw new CommanderError(2, 'bisenet.badOption', `error: ${message}`);
-}
 /** --opset: checked when parsed, against the range the ONNX emitter writes. */
 function opsetOption(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < MIN_OPSET || n > MAX_OPSET) badOption(`--opset ${v} is not supported (${MIN_OPSET}–${MAX_OPSET})`);
   return n;
 }
-/** --runtime: one id of the runtime registry. */
-function runtimeOption(v: string): string {
-  if (!RUNTIME_IDS().includes(v)) badOption(`unknown runtime ${v}; available: ${RUNTIME_IDS().join(', ')}`);
-  return v;
-}
-/** --runtimes: a comma-separated list of registry ids. */
-function runtimesOption(v: string): string[] {
-  const ids = v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!ids.length) badOption('--runtimes: name at least one runtime');
-  for (const id of ids) runtimeOption(id);
-  return ids;
-}
-const RUNTIME_OPTION_HELP = 'runtime (default: ort-cpu for .onnx, tfjs-wasm for tfjs models; see "Runtimes" below)';
-const runtimesHelpText = (): string => `\nRuntimes (--runtime):\n${runtimeHelp()}\n`;
-
-function floatOption(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new CommanderError(2, 'bisenet.badOption', `error: ${name} must be a non-negative number, got '${v}'`);
-    return n;
-  };
-}
-
-/** `--tfjs-flags KEY=VALUE,…`: TensorFlow.js environment flags (true/false, numbers, or text). */
-function tfjsFlags(v: string): Record<string, boolean | number | string> {
-  const flags: Record<string, boolean | number | string> = {};
-  for (const part of v.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(part);
-    if (!m) throw new CommanderError(2, 'bisenet.badOption', `error: --tfjs-flags takes KEY=VALUE pairs separated by commas (e.g. WEBGL_FORCE_F16_TEXTURES=true), got '${part}'`);
-    const value = m[2]!;
-    flags[m[1]!] = value === 'true' ? true : value === 'false' ? false : value !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
-  }
-  return flags;
-}
-
-const TFJS_FLAGS_HELP = 'browser tfjs runtimes: TensorFlow.js flags set before the backend starts, e.g. WEBGL_FORCE_F16_TEXTURES=true,WEBGL_PACK=false';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -103,7 +56,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON instead of text')
     .action(async (file: string, o: { json?: boolean }) => (await import('./inspect.js')).inspectCommand(file, o));
 
-  program.command('convert')
+  const convert = program.command('convert')
     .description('convert a checkpoint to a deployable model')
     .argument('<checkpoint>', '.pth (torch.save zip), .safetensors or PaddleSeg .pdparams file')
     .addOption(new Option('--to <target>', 'target format (see "Targets" below)').choices(TARGET_IDS).makeOptionMandatory())
@@ -111,193 +64,150 @@ export function buildProgram(): Command {
     .option('--opset <n>', `onnx, tensorrt: ONNX opset (${MIN_OPSET}–${MAX_OPSET}, default 17)`, opsetOption)
     .option('--aux', 'also export the four booster heads as outputs aux2, aux3, aux4, aux5_4')
     .option('--labels', 'add a "labels" output: argmax over classes (int64)')
-    .addOption(new Option('--family <family>', 'checkpoint family (default: detected from the keys)').choices(['coincheung', 'mmseg', 'paddleseg']))
-    .option('--classes <n>', 'expected class count (an error if the checkpoint differs)', intOption('--classes', 1, 100000))
-    .addOption(new Option('--dataset <name>', 'preprocessing preset recorded in the model (default: from the class count)').choices(['cityscapes', 'ade20k', 'coco-stuff', 'none']))
+    .option('--classes <n>', 'expected class count (an error if the checkpoint differs)', intOption('--classes', 1, 100000));
+  presetOptions(convert, 'convert')
     .addOption(new Option('--quantize <dtype>', 'tfjs targets: store weights quantized per tensor').choices(['float16', 'uint8', 'uint16']))
     .option('--shard-size <MiB>', 'tfjs targets: largest weight shard in MiB (default 4)', floatOption('--shard-size'))
     .addOption(new Option('--grouped-conv <form>', 'onnx: grouped convs as one Conv (native) or channel repeat + depthwise (exact; avoids onnxruntime-web WebGPU\'s grouped-conv bug)').choices(['native', 'depthwise']))
     .option('--expose <all|names>', 'onnx, tfjs: also output these intermediate tensors (IR names, comma-separated) or all, after the model\'s own outputs (for bisenet diff and debugging)')
     .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile (default 1x3x512x1024)')
-    .addOption(new Option('--precision <p>', 'onnx, tensorrt: fp32 (default); fp16 (float16 weights and compute, float32 input/outputs); int8 (QDQ, needs --calibration; tensorrt: also calib.cache)').choices(PRECISION_IDS))
-    .option('--calibration <calib.json>', 'int8: tensor ranges from bisenet calibrate')
-    .addOption(new Option('--statistic <s>', 'int8: which calibrated threshold sets activation scales (default entropy, as TensorRT\'s entropy calibrator)').choices(STATISTIC_IDS))
-    .option('--keep-float <patterns>', 'int8: conv layers left in float, comma-separated names or * patterns (e.g. head.classifier.conv,detail.*)')
-    .option('--qdq-outputs', 'int8 onnx: also quantize conv outputs, the form onnxruntime runs with integer kernels (faster on CPUs; TensorRT wants inputs only)')
-    .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf or a running variance is negative (refused otherwise)')
-    .option('--json [file]', 'print a JSON summary (target, files and bytes, classes, outputs) instead of the text line, or write it to file')
-    .option('--force', 'replace the output (and the --json file) if it exists')
+    .addOption(new Option('--precision <p>', 'onnx, tensorrt: fp32 (default); fp16 (float16 weights and compute, float32 input/outputs); int8 (QDQ, needs --calibration; tensorrt: also calib.cache)').choices(PRECISION_IDS));
+  int8Options(convert, { prefix: 'int8: ' })
+    .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf or a running variance is negative (refused otherwise)');
+  outputOptions(convert, { json: 'a summary (target, files and bytes, classes, outputs)', force: 'replace the output (and the --json file) if it exists' })
     .addHelpText('after', () => `\nTargets (--to):\n${targetHelp()}\n`)
     .action(async (file: string, o) => (await import('./convert.js')).convertCommand(file, o));
 
-  program.command('calibrate')
+  const calibrate = program.command('calibrate')
     .description('record the range of every tensor of a model over calibration images fed as segment feeds them (min/max, a percentile, TensorRT\'s entropy threshold), for int8 conversion')
     .argument('<model>', 'a checkpoint (.pth, .safetensors, .pdparams; converted in memory) or an .onnx written by bisenet convert')
     .requiredOption('--data <dir>', 'calibration images: a folder of .png/.jpg, or a labelled set (its images/); not the images you evaluate on')
     .requiredOption('--out <calib.json>', 'where to write the ranges')
     .option('--limit <n>', 'only the first n images (sorted by name)', intOption('--limit', 1, 10_000_000))
-    .option('--percentile <p>', 'percentile recorded beside min/max and entropy (default 99.99)', floatOption('--percentile'))
-    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
-    .addOption(new Option('--family <family>', 'checkpoint family (default: detected from the keys)').choices(['coincheung', 'mmseg', 'paddleseg']))
-    .addOption(new Option('--dataset <name>', 'preprocessing preset (default: from the class count)').choices(['cityscapes', 'ade20k', 'coco-stuff']))
-    .option('--quiet', 'no progress output')
-    .option('--force', 'replace --out if it exists')
+    .option('--percentile <p>', 'percentile recorded beside min/max and entropy (default 99.99)', floatOption('--percentile'));
+  quietOption(presetOptions(threadsOption(calibrate), 'model'));
+  outputOptions(calibrate, { force: 'replace --out if it exists' })
     .action(async (model: string, o) => (await import('./calibrate.js')).calibrateCommand(model, o));
 
-  program.command('quantize')
+  const quantize = program.command('quantize')
     .description('int8 with the layers that cannot take it kept in float: calibrate, measure each conv\'s damage, keep the worst in float until eval\'s mIoU drop is within the bound; exit 1 if no mix reaches it')
     .argument('<checkpoint>', '.pth (torch.save zip), .safetensors or PaddleSeg .pdparams file')
     .addOption(new Option('--to <target>', 'onnx or tensorrt').choices(['onnx', 'tensorrt']).makeOptionMandatory())
     .requiredOption('--out <path>', 'output: a .onnx file, or a directory for tensorrt')
     .requiredOption('--calibration-data <dir>', 'calibration images (a folder, or a labelled set\'s images/); not the eval images')
     .requiredOption('--eval-data <dir>', 'labelled set the mIoU is judged on (see eval --data)')
-    .option('--max-miou-drop <points>', 'largest mIoU drop against float32 allowed, in points', floatOption('--max-miou-drop'), 0.5)
-    .option('--calibration <calib.json>', 'use these ranges (from bisenet calibrate) instead of calibrating again')
-    .addOption(new Option('--statistic <s>', 'which calibrated threshold sets activation scales (default entropy)').choices(STATISTIC_IDS))
-    .option('--keep-float <patterns>', 'conv layers always kept in float, comma-separated names or * patterns')
-    .option('--qdq-outputs', 'onnx: search and write the form with conv outputs quantized too (onnxruntime\'s integer kernels; see convert --qdq-outputs)')
+    .option('--max-miou-drop <points>', 'largest mIoU drop against float32 allowed, in points', floatOption('--max-miou-drop'), 0.5);
+  int8Options(quantize, { prefix: '' })
     .option('--max-float <n>', 'most convs the search may keep in float (default a quarter of them)', intOption('--max-float', 0, 100000))
     .option('--calibration-limit <n>', 'only the first n calibration images', intOption('--calibration-limit', 1, 10_000_000))
     .option('--eval-limit <n>', 'only the first n eval images', intOption('--eval-limit', 1, 10_000_000))
     .option('--sensitivity-images <n>', 'calibration images each conv\'s damage is measured on (default 2)', intOption('--sensitivity-images', 1, 1000))
     .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size or min:opt:max (see convert)')
-    .option('--labels', 'add a "labels" output (argmax)')
-    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
-    .option('--quiet', 'no progress output')
-    .option('--force', 'replace --out if it exists')
+    .option('--labels', 'add a "labels" output (argmax)');
+  quietOption(threadsOption(quantize));
+  outputOptions(quantize, { force: 'replace --out if it exists' })
     .action(async (checkpoint: string, o) => (await import('./quantize.js')).quantizeCommand(checkpoint, o));
 
-  program.command('infer')
+  const infer = program.command('infer')
     .description('run a model on an input .npy and write its outputs as .npy')
     .argument('<model>', 'model: an .onnx file, or a TensorFlow.js model directory or its model.json')
     .requiredOption('--input <x.npy>', 'input, N×3×H×W float32 (H, W multiples of 32)')
     .requiredOption('--out <y.npy>', 'where to write the first output (logits), float32')
     .option('--aux', 'also write booster outputs to sibling files (<out>.aux2.npy …)')
-    .option('--labels', 'also write the labels output (or the argmax of logits) to <out>.labels.npy')
-    .option('--runtime <id>', RUNTIME_OPTION_HELP, runtimeOption)
-    .option('--tfjs-flags <KEY=VALUE,…>', TFJS_FLAGS_HELP, tfjsFlags)
-    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
-    .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
-    .option('--force', 'replace outputs that exist')
-    .addHelpText('after', runtimesHelpText)
+    .option('--labels', 'also write the labels output (or the argmax of logits) to <out>.labels.npy');
+  outputOptions(runtimeOptions(infer, { tfjsFlags: true }))
     .action(async (model: string, o) => (await import('./infer.js')).inferCommand(model, o));
 
-  program.command('segment')
+  const segment = program.command('segment')
     .description('segment images (PNG or JPEG) with a model, using the preprocessing recorded in it: one image to --out, or many to --out-dir')
     .argument('<model>', 'model: an .onnx file, a tfjs model directory, or a checkpoint (.pth, .safetensors, .pdparams: converted in memory, nothing written)')
     .argument('[images...]', 'images, directories (their .png/.jpg files) or glob patterns (quoted: \'frames/**/*.png\'); with --out-dir')
     .option('--image <file>', 'one image to segment (PNG or JPEG, any size)')
     .option('--out <mask.png>', 'where to write the segmentation of one image (palette colours, or --raw class indices)')
-    .option('--out-dir <dir>', 'many images: write <dir>/<name>.png for each (and <name>.overlay.png with --overlay); all or nothing')
+    .option('--out-dir <dir>', 'many images: write <dir>/<name>.png for each (and <name>.overlay.png with --overlay); all or nothing, but Ctrl-C keeps the finished ones')
     .option('--overlay [file]', 'also write the palette blended on the photo: to this .png (one image; default <out>.overlay.png), or <name>.overlay.png (--out-dir)')
     .option('--raw', 'write class indices as 8-bit grey instead of palette colours')
-    .option('--batch <n>', 'images per inference (images of one processing size are batched)', intOption('--batch', 1, 64), 1)
-    .option('--runtime <id>', 'runtime (default: ort-cpu for .onnx and checkpoints, tfjs-wasm for tfjs models; see "Runtimes" below)', runtimeOption)
-    .option('--tfjs-flags <KEY=VALUE,…>', TFJS_FLAGS_HELP, tfjsFlags)
-    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
-    .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
-    .addOption(new Option('--family <family>', 'checkpoint family (default: detected), or the preset family for models that record no preprocessing').choices(['coincheung', 'mmseg', 'paddleseg']))
-    .addOption(new Option('--dataset <name>', 'preset dataset, for checkpoints and models that record no preprocessing').choices(['cityscapes', 'ade20k', 'coco-stuff']))
-    .option('--quiet', 'no progress output (--out-dir)')
-    .option('--json [file]', 'print a JSON summary (per image: input, outputs, size, class histogram, times) instead of the text, or write it to file')
-    .option('--force', 'replace outputs (and the --json file) that exist')
-    .addHelpText('after', runtimesHelpText)
+    .option('--batch <n>', 'images per inference (images of one processing size are batched)', intOption('--batch', 1, 64), 1);
+  runtimeOptions(segment, { tfjsFlags: true, runtimeHelp: 'runtime (default: ort-cpu for .onnx and checkpoints, tfjs-wasm for tfjs models; see "Runtimes" below)' });
+  quietOption(presetOptions(segment, 'model'), 'no progress output (--out-dir)');
+  outputOptions(segment, { json: 'a summary (per image: input, outputs, size, class histogram, times)', force: 'replace outputs (and the --json file) that exist' })
     .action(async (model: string, images: string[], o) => (await import('./segment.js')).segmentCommand(model, images, o));
 
-  program.command('eval')
+  const evalCmd = program.command('eval')
     .description('score a model on a labelled set (mIoU, per-class IoU, pixel accuracy; Cityscapes conventions); exit 1 when --compare-to differs by more than --max-miou-drop')
     .argument('<model>', 'model: an .onnx file, a tfjs model directory, or a checkpoint (converted in memory, nothing written)')
     .requiredOption('--data <dir>', 'labelled set: <dir>/images/*.png|jpg and <dir>/labels/<same name>.png (8-bit class indices, 255 = ignore)')
     .option('--labels <dir>', 'labels from this directory instead of <data>/labels, e.g. PyTorch\'s predictions: pixel accuracy is then label agreement')
-    .option('--runtime <id>', RUNTIME_OPTION_HELP, runtimeOption)
-    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
-    .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
-    .option('--json <file>', 'also write the scores as JSON')
     .option('--compare-to <miou|manifest.json>', 'reference mIoU in percent (e.g. PyTorch\'s), or a JSON manifest recording it')
     .option('--max-miou-drop <points>', 'largest |mIoU − reference| allowed, in points (default 0.1; 0.5 for models converted --precision int8)', floatOption('--max-miou-drop'))
     .option('--min-agreement <share>', 'with --labels of a reference model: least share of agreeing labels (default for models converted --precision fp16 0.999, int8 0.99; none for float32)', floatOption('--min-agreement'))
-    .option('--limit <n>', 'only the first n images (sorted by name)', intOption('--limit', 1, 10_000_000))
-    .addOption(new Option('--family <family>', 'checkpoint family (default: detected), or the preset family for models that record no preprocessing').choices(['coincheung', 'mmseg', 'paddleseg']))
-    .addOption(new Option('--dataset <name>', 'preset dataset, for checkpoints and models that record no preprocessing').choices(['cityscapes', 'ade20k', 'coco-stuff']))
-    .option('--quiet', 'no progress output')
-    .option('--force', 'replace the --json file if it exists')
-    .addHelpText('after', runtimesHelpText)
+    .option('--limit <n>', 'only the first n images (sorted by name)', intOption('--limit', 1, 10_000_000));
+  runtimeOptions(evalCmd);
+  quietOption(presetOptions(evalCmd, 'model'));
+  outputOptions(evalCmd, { json: 'the scores', force: 'replace the --json file if it exists' })
     .action(async (model: string, o) => (await import('./eval.js')).evalCommand(model, o));
 
-  program.command('verify')
+  const verify = program.command('verify')
     .description('run golden inputs through a model and compare with golden outputs; exit 0 pass, 1 mismatch, 2 bad input')
     .argument('<model>', 'model: an .onnx file, or a TensorFlow.js model directory or its model.json')
     .requiredOption('--golden <dir>', 'golden set: a directory with input.npy and reference outputs (or subdirectories of such)')
-    .option('--json <file>', 'also write the report as JSON')
     .option('--junit <file>', 'also write the report as JUnit XML (a test case per golden case and output), for CI dashboards')
-    .option('--runtime <id>', RUNTIME_OPTION_HELP, runtimeOption)
-    .option('--tfjs-flags <KEY=VALUE,…>', TFJS_FLAGS_HELP, tfjsFlags)
-    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
-    .option('--device <adapter>', 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]')
     .option('--tolerance <rel>', 'max |Δ| allowed, relative to max |reference| (default: the runtime\'s, 1e-4 for CPU and wasm, 1e-3 for GPU and WebGL)', floatOption('--tolerance'))
     .option('--min-agreement <share>', 'least share of agreeing argmax labels (default: the runtime\'s, 0.9999 for CPU and wasm, 0.999 for GPU and WebGL)', floatOption('--min-agreement'))
     .option('--layers [names]', 'also compare every intermediate tensor (or these, comma-separated) with the reference interpreter on the golden set\'s checkpoint')
-    .option('--checkpoint <file>', 'with --layers: the checkpoint (default: the one the golden manifest names)')
-    .option('--force', 'replace the --json file if it exists')
-    .addHelpText('after', runtimesHelpText)
+    .option('--checkpoint <file>', 'with --layers: the checkpoint (default: the one the golden manifest names)');
+  runtimeOptions(verify, { tfjsFlags: true });
+  outputOptions(verify, { json: 'the report', force: 'replace the --json and --junit files if they exist' })
     .action(async (model: string, o) => (await import('./verify.js')).verifyCommand(model, o));
 
-  program.command('serve')
+  const serve = program.command('serve')
     .description('serve a page to try a model in a browser: drop an image, see the mask, time it, and check the golden set on that device')
     .argument('<model>', 'model: an .onnx file, a tfjs model directory or its model.json, or a checkpoint (converted in memory to tfjs-layers, nothing written)')
     .option('--port <n>', 'port (default: a free one)', intOption('--port', 0, 65535))
     .option('--host <address>', 'address to listen on; anything but loopback prints a warning', '127.0.0.1')
-    .option('--golden <dir>', 'golden set of this model, for the page\'s "check this device" button')
-    .addOption(new Option('--family <family>', 'checkpoint family (default: detected), or the preset family for models that record no preprocessing').choices(['coincheung', 'mmseg', 'paddleseg']))
-    .addOption(new Option('--dataset <name>', 'preset dataset, for checkpoints and models that record no preprocessing').choices(['cityscapes', 'ade20k', 'coco-stuff']))
+    .option('--golden <dir>', 'golden set of this model, for the page\'s "check this device" button');
+  presetOptions(serve, 'model')
     .action(async (model: string, o) => (await import('./serve.js')).serveCommand(model, o));
 
-  program.command('diff')
+  const diff = program.command('diff')
     .description('run one input through two models and compare every intermediate tensor; names the first that diverges. Exit 0 agree, 1 divergence, 2 bad input')
     .argument('<A>', 'a checkpoint (run in the reference interpreter), an .onnx file, or a TensorFlow.js model directory or its model.json')
     .argument('<B>', 'the same kinds as A')
     .option('--input <x.npy>', 'input, N×3×H×W (default: a deterministic 1×3×96×160)')
     .option('--golden <dir>', 'use the golden set\'s input(s)')
-    .option('--runtime-a <id>', 'runtime for A (default: from the file: reference, ort-cpu or tfjs-wasm; see "Runtimes" below)', runtimeOption)
-    .option('--runtime-b <id>', 'runtime for B', runtimeOption)
+    .option('--runtime-a <id>', 'runtime for A (default: from the file: reference, ort-cpu or tfjs-wasm; see "Runtimes" below)', runtimeId)
+    .option('--runtime-b <id>', 'runtime for B', runtimeId)
     .option('--layers <names>', 'all (default), or a comma-separated list of tensors to compare')
-    .option('--tolerance <rel>', 'per-tensor max |Δ| allowed, relative to max |A| of that tensor', floatOption('--tolerance'), 1e-4)
-    .option('--json <file>', 'also write the report as JSON')
-    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
-    .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
-    .option('--force', 'replace the JSON report if it exists')
-    .addHelpText('after', runtimesHelpText)
+    .option('--tolerance <rel>', 'per-tensor max |Δ| allowed, relative to max |A| of that tensor', floatOption('--tolerance'), 1e-4);
+  runtimesHelp(deviceOption(threadsOption(diff)));
+  outputOptions(diff, { json: 'the report', force: 'replace the --json file if it exists' })
     .action(async (a: string, b: string, o) => (await import('./diff.js')).diffCommand(a, b, o));
 
-  program.command('doctor')
+  const doctor = program.command('doctor')
     .description('list every runtime this machine can run (with its GPU adapter) and run the golden set through each; exit 1 if one fails parity')
     .option('--golden <dir>', 'golden set (default: golden/coincheung-bisenetv2-n19 in a clone; without one, doctor only lists the runtimes)')
     .option('--checkpoint <file>', 'the golden set\'s checkpoint (default: from its manifest)')
-    .option('--runtimes <ids>', 'comma-separated runtimes to check (default: all; see "Runtimes" below)', runtimesOption)
-    .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
-    .option('--list', 'only list the runtimes and adapters; run nothing')
-    .option('--json <file>', 'also write the results as JSON')
-    .option('--force', 'replace the --json file if it exists')
-    .addHelpText('after', runtimesHelpText)
+    .option('--runtimes <ids>', 'comma-separated runtimes to check (default: all; see "Runtimes" below)', runtimeList('--runtimes'))
+    .option('--list', 'only list the runtimes and adapters; run nothing');
+  runtimesHelp(deviceOption(doctor));
+  outputOptions(doctor, { json: 'the results', force: 'replace the --json file if it exists' })
     .action(async (o) => (await import('./doctor.js')).doctorCommand(o));
 
-  program.command('bench')
+  const bench = program.command('bench')
     .description('time a model per runtime and input size (median/min/max, frames/s, GFLOP/s, kernel time where the runtime reports it), as a ratio to each runtime\'s rate on a dense conv stack; warns when the machine is busy')
     .option('--model <path>', 'a model: .onnx, or a tfjs model directory')
     .option('--checkpoint <file>', 'a checkpoint, converted in memory to what each runtime loads')
-    .option('--runtime <ids>', 'comma-separated runtimes (default: ort-cpu,tfjs-wasm, those that load the model)')
+    .option('--runtime <ids>', 'comma-separated runtimes (default: ort-cpu,tfjs-wasm, those that load the model)', runtimeList('--runtime'))
     .option('--size <HxW,…>', 'input sizes, H and W multiples of 32 (default 512x1024)')
     .option('--runs <n>', 'timed runs per runtime and size', intOption('--runs', 1, 1000), 5)
     .option('--warmup <n>', 'untimed runs first', intOption('--warmup', 0, 100), 1)
-    .option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024))
-    .option('--device <adapter>', 'WebGPU adapter (see verify --device)')
     .option('--precision <list>', 'with --checkpoint: also time ort-cpu on the model converted to these precisions, e.g. fp16,int8 (int8 needs --calibration)')
     .option('--calibration <calib.json>', 'with --precision int8: the ranges from bisenet calibrate')
     .option('--no-conv-stack', 'skip the conv-stack reference run')
     .addOption(new Option('--no-ceiling').hideHelp())
-    .option('--wide', 'text table with every column (device, MACs, kernel times), wider than 100 columns')
-    .option('--json [file]', 'print the report as JSON (or write it to file, printing text)')
-    .option('--force', 'replace the --json file if it exists')
+    .option('--wide', 'text table with every column (device, MACs, kernel times), wider than 100 columns');
+  runtimesHelp(deviceOption(threadsOption(bench)));
+  outputOptions(bench, { json: 'the report', force: 'replace the --json file if it exists' })
     .action(async (o) => (await import('./bench.js')).benchCommand(o));
 
   for (const c of program.commands) {

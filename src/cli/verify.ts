@@ -4,6 +4,7 @@ import { checkModelInput } from '../infer.js';
 import { loadRunner } from '../runtime/index.js';
 import { writeFilesAtomic } from '../util/fs.js';
 import { checkOutputs, modelInputs } from '../util/outputs.js';
+import { jsonFile, jsonOnStdout } from './options.js';
 import { verifyGolden, type VerifyReport } from '../verify/index.js';
 import { sha256File } from '../checkpoint/provenance.js';
 import { readRecordedMetadata } from '../model-metadata.js';
@@ -15,7 +16,7 @@ import { goldenCheckpointOf, verifyLayers } from '../verify/layers.js';
 import { ExitCode } from './exit.js';
 
 interface Opts {
-  layers?: string | boolean; checkpoint?: string; golden: string; json?: string; junit?: string; force?: boolean; runtime?: string; threads?: number; device?: string;
+  layers?: string | boolean; checkpoint?: string; golden: string; json?: string | boolean; junit?: string; force?: boolean; runtime?: string; threads?: number; device?: string;
   tfjsFlags?: Record<string, boolean | number | string>; tolerance?: number; minAgreement?: number;
 }
 
@@ -44,7 +45,10 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
   const layers = o.layers === undefined || o.layers === false ? null : o.layers === true || o.layers === 'all' ? [] : o.layers.split(',').map((s) => s.trim()).filter(Boolean);
   // The checkpoint for --layers is found before any work.
   const checkpoint = layers ? o.checkpoint ?? goldenCheckpointOf(o.golden) : undefined;
-  checkOutputs([...(o.json ? [{ path: o.json, what: '--json' }] : []), ...(o.junit ? [{ path: o.junit, what: '--junit' }] : [])],
+  const json = jsonFile(o.json);
+  // Bare --json: the report as JSON on stdout, in place of the text.
+  const say = jsonOnStdout(o.json) ? () => {} : (text: string) => { process.stdout.write(text); };
+  checkOutputs([...(json ? [{ path: json, what: '--json' }] : []), ...(o.junit ? [{ path: o.junit, what: '--junit' }] : [])],
     [...modelInputs(model), o.golden, checkpoint], Boolean(o.force));
   let pass = true;
   // The reports are one group, written when everything ran (--layers included): both, or neither; none on exit 2.
@@ -55,13 +59,14 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
     const precision = recordedPrecision(model);
     const own = toleranceForModel(runner.runtime, precision);
     if (precision === 'fp16' || precision === 'int8') {
-      process.stdout.write(`${precision} model: held to the ${precision} class (max|Δ| ≤ ${own.rel} × max|ref|, label agreement ≥ ${(100 * own.minAgreement).toFixed(1)} %) unless --tolerance/--min-agreement say otherwise\n`);
+      say(`${precision} model: held to the ${precision} class (max|Δ| ≤ ${own.rel} × max|ref|, label agreement ≥ ${(100 * own.minAgreement).toFixed(1)} %) unless --tolerance/--min-agreement say otherwise\n`);
     }
     const tol = { rel: o.tolerance ?? own.rel, minAgreement: o.minAgreement ?? own.minAgreement };
     const report = await verifyGolden(runner, model, o.golden, tol, (x, label) => checkModelInput(x, label, model));
-    process.stdout.write(`${formatReport(report)}\n`);
-    for (const line of provenanceNotes(model, report)) process.stdout.write(`${line}\n`);
-    if (o.json) reports.set(o.json, `${reportJson(report)}\n`);
+    say(`${formatReport(report)}\n`);
+    for (const line of provenanceNotes(model, report)) say(`${line}\n`);
+    if (json) reports.set(json, `${reportJson(report)}\n`);
+    if (jsonOnStdout(o.json)) process.stdout.write(`${reportJson(report)}\n`);
     if (o.junit) reports.set(o.junit, reportJunit(report));
     pass = report.pass;
   } finally {
@@ -69,7 +74,7 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
   }
   if (layers) {
     const d = await verifyLayers(model, o.golden, { checkpoint, runtime: o.runtime, layers: layers.length ? layers : undefined, threads: o.threads, device: o.device });
-    process.stdout.write(`\nlayer by layer against the reference interpreter on ${checkpoint}:\n${formatDiff(d)}\n`);
+    say(`\nlayer by layer against the reference interpreter on ${checkpoint}:\n${formatDiff(d)}\n`);
     pass &&= d.agree;
   }
   if (reports.size) writeFilesAtomic(reports);
