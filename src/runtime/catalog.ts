@@ -41,6 +41,7 @@ const gpu: Defaults = { gpu: true, tolerance: 'gpu', packages: [], default: fals
 export const RUNTIME_CATALOG: RuntimeCatalogEntry[] = [
   { ...cpu, id: 'ort-cpu', model: 'onnx', default: true, description: 'onnxruntime-node, CPU execution provider' },
   { ...cpu, id: 'tfjs-wasm', model: 'tfjs-graph', default: true, description: 'TensorFlow.js, WebAssembly backend (XNNPACK), no tfjs-node' },
+  { ...cpu, id: 'litert-wasm', model: 'tflite', default: true, packages: ['@litertjs/core'], description: 'LiteRT.js (TFLite) wasm in Node, XNNPACK, 1 thread; .tflite models (input size fixed at conversion)' },
   { ...cpu, id: 'tfjs-cpu', model: 'tfjs-graph', timed: false, description: 'TensorFlow.js, plain JavaScript CPU backend (slow; a reference)' },
   // GPU runtimes (WebGPU through dawn.node; TensorRT through trtexec): never a default, named with --runtime.
   { ...gpu, id: 'ort-webgpu', model: 'onnx', packages: WEBGPU_ORT_PACKAGES, description: 'onnxruntime-web WebGPU EP (dawn.node), preferredLayout NCHW' },

@@ -19,6 +19,9 @@ export type FbValue =
   | { t: 'tables'; v: FbTable[] }
   | FbTable;
 
+/** A value stored by offset (not inline). */
+export type FbObject = Exclude<FbValue, Scalar>;
+
 /** A table: field values by field id (a union takes two ids: its type as u8, then its table). Absent fields: undefined. */
 export interface FbTable { t: 'table'; fields: (FbValue | undefined)[] }
 
@@ -29,10 +32,10 @@ export const fb = {
   i32: (v: number): Scalar => ({ t: 'i32', v }),
   u32: (v: number): Scalar => ({ t: 'u32', v }),
   f32: (v: number): Scalar => ({ t: 'f32', v }),
-  str: (v: string): FbValue => ({ t: 'string', v }),
-  bytes: (v: Uint8Array, align = 1): FbValue => ({ t: 'bytes', v, align }),
-  i32s: (v: readonly number[]): FbValue => ({ t: 'i32s', v }),
-  tables: (v: FbTable[]): FbValue => ({ t: 'tables', v }),
+  str: (v: string): FbObject => ({ t: 'string', v }),
+  bytes: (v: Uint8Array, align = 1): FbObject => ({ t: 'bytes', v, align }),
+  i32s: (v: readonly number[]): FbObject => ({ t: 'i32s', v }),
+  tables: (v: FbTable[]): FbObject => ({ t: 'tables', v }),
   table: (fields: (FbValue | undefined)[]): FbTable => ({ t: 'table', fields }),
 };
 
@@ -176,4 +179,23 @@ export function writeFlatbuffer(root: FbTable, identifier: string, sizeHint = 1 
   out.view.setUint32(0, pos, true);
   out.align(16);
   return out.buf.slice(0, out.at);
+}
+
+/**
+ * A copy of a FlatBuffer with objects appended after its end (vectors, strings, tables), and their
+ * positions: a field of an earlier table can then be pointed at one of them (its offset points forward).
+ */
+export function appendObjects(base: Uint8Array, values: FbObject[]): { bytes: Uint8Array; positions: number[] } {
+  const out = new Out(base.length + 4096);
+  out.buf.set(base);
+  out.at = base.length;
+  const positions = values.map((v) => writeObject(out, v));
+  out.align(16);
+  return { bytes: out.buf.slice(0, out.at), positions };
+}
+
+/** Points the uoffset stored at `slot` at `target` (which must lie after it). */
+export function setOffset(bytes: Uint8Array, slot: number, target: number): void {
+  if (target <= slot) throw new Error('a FlatBuffer offset must point forward');
+  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setUint32(slot, target - slot, true);
 }
