@@ -25,6 +25,7 @@ function checkReplaceableDir(dir: string): void {
 export function convertCommand(file: string, o: Opts): void {
   const t0 = performance.now();
   if (o.to === 'onnx' && !o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: an ONNX model's file name must end in .onnx`);
+  if (o.to === 'tflite' && !o.out.toLowerCase().endsWith('.tflite')) fail('usage', `--out ${o.out}: a TFLite model's file name must end in .tflite`);
   const isDir = TARGETS[o.to].directory;
   if (isDir && o.out.toLowerCase().endsWith('.json')) fail('usage', `--out ${o.out}: a ${o.to} model is a directory (${TARGETS[o.to].main} and the files beside it); name the directory`);
   ensureNotExists(o.out, Boolean(o.force));
@@ -49,6 +50,10 @@ export function convertCommand(file: string, o: Opts): void {
     const bytes = [...c.files.values()].reduce((s, f) => s + f.length, 0);
     const shards = c.files.size - 1;
     process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out}/ (${o.to}, model.json + ${shards} shard${shards > 1 ? 's' : ''}, weights ${o.quantize ?? 'float32'}, outputs ${outputs}, ${(bytes / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
+    return;
+  }
+  if (o.to === 'tflite') {
+    process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out} (tflite, input ${o.shapes ?? '1x3x512x1024'} fixed, weights ${o.quantize ?? 'float32'}, outputs ${outputs}, ${(c.byteLength / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
     return;
   }
   process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out} (${o.to}, opset ${o.opset ?? DEFAULT_OPSET}, outputs ${outputs}, ${(c.byteLength / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
