@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import { convertCheckpoint, type Target } from '../convert.js';
 import { emitOnnx } from '../emit/onnx.js';
 import { emitTfjsGraph } from '../emit/tfjs-graph.js';
+import { emitTflite } from '../emit/tflite.js';
+import { checkTflite } from '../model-check/tflite.js';
 import { convMacs, gflops } from '../ir/cost.js';
 import type { Graph } from '../ir/graph.js';
 import { bisenetv2, VARIANTS, type Family } from '../models/bisenetv2.js';
@@ -126,7 +128,7 @@ export function parseSizes(spec: string): [number, number][] {
 /** Which model format each runtime loads (a runtime missing here gets the first format it accepts). */
 const FORMAT_OF: Record<string, Target> = {
   'ort-cpu': 'onnx', 'ort-webgpu': 'onnx', 'ort-webgpu-default': 'onnx',
-  'tfjs-wasm': 'tfjs-graph', 'tfjs-cpu': 'tfjs-graph', 'tfjs-webgpu': 'tfjs-graph', tensorrt: 'tensorrt',
+  'tfjs-wasm': 'tfjs-graph', 'tfjs-cpu': 'tfjs-graph', 'tfjs-webgpu': 'tfjs-graph', tensorrt: 'tensorrt', 'litert-wasm': 'tflite',
 };
 const FORMAT_ORDER: Target[] = ['onnx', 'tfjs-graph', 'tensorrt'];
 
@@ -146,6 +148,10 @@ function modelFacts(modelPath: string): { family: Family | null; numClasses: num
       if ((e as Error).name === 'BisenetError') throw e;
       fail('format', `${file}: not valid JSON`);
     }
+  } else if (modelPath.toLowerCase().endsWith('.tflite')) {
+    const info = checkTflite(readFileChecked(modelPath, 'TFLite model'), modelPath);
+    meta = info.metadata;
+    outputs = info.outputs.map((x) => x.name);
   } else if (st!.isFile()) {
     try {
       const m = onnxProto.onnx.ModelProto.decode(readFileChecked(modelPath, 'ONNX model'));
@@ -195,30 +201,37 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     // 1. The model each runtime loads, and the graph whose MACs we count.
     let graph: Graph | null = null;
     const modelFor = new Map<string, string>();
+    /** A model of one fixed input size (TFLite), converted from the checkpoint for each size timed. */
+    let makeSized: ((to: Target, size: [number, number]) => string) | null = null;
     let runtimes: string[];
     if (o.checkpoint) {
       runtimes = requested ?? DEFAULT_RUNTIMES;
       const made = new Map<Target, string>();
-      const make = (to: Target): string => {
-        if (made.has(to)) return made.get(to)!;
+      const make = (to: Target, size?: [number, number]): string => {
+        const key = (size ? `${to}:${size.join('x')}` : to) as Target;
+        if (made.has(key)) return made.get(key)!;
         const t0 = performance.now();
-        const labels = to === 'onnx' || to === 'tfjs-graph';
-        const c = convertCheckpoint(o.checkpoint!, { to, labels, shapes: to === 'tensorrt' ? trtShapes(sizes) : undefined });
+        const labels = to === 'onnx' || to === 'tfjs-graph' || to === 'tflite';
+        // TFLite takes one input size: one model per size (the first here; the others as each is timed).
+        const [th, tw] = size ?? sizes[0]!;
+        const shapes = to === 'tensorrt' ? trtShapes(sizes) : to === 'tflite' ? `1x3x${th}x${tw}` : undefined;
+        const c = convertCheckpoint(o.checkpoint!, { to, labels, shapes });
         graph ??= bisenetv2({ numClasses: c.ported.numClasses, family: c.ported.family });
         report.model.family = c.ported.family;
         report.model.numClasses = c.ported.numClasses;
-        const out = path.join(work, to === 'onnx' ? 'model.onnx' : to);
+        const out = path.join(work, to === 'onnx' ? 'model.onnx' : to === 'tflite' ? `model-${th}x${tw}.tflite` : to);
         if (c.files) writeDirAtomic(out, c.files); else fs.writeFileSync(out, c.bytes);
-        report.model.converted.push(`${to}${labels ? ' (outputs logits, labels)' : ''}`);
+        report.model.converted.push(`${to}${to === 'tflite' ? ` ${th}x${tw}` : ''}${labels ? ' (outputs logits, labels)' : ''}`);
         log(`converted ${path.basename(o.checkpoint!)} to ${to} in ${(performance.now() - t0).toFixed(0)} ms`);
-        made.set(to, out);
+        made.set(key, out);
         return out;
       };
+      makeSized = (to, size) => make(to, size);
       for (const id of runtimes) {
         const rt = runtimeById(id);
         const first = FORMAT_OF[id];
         const candidates = first ? [first] : FORMAT_ORDER;
-        const p = candidates.map(make).find((m) => rt.accepts(m));
+        const p = candidates.map((t) => make(t)).find((m) => rt.accepts(m));
         if (!p) fail('usage', `runtime ${id} loads none of the formats bench converts to (${FORMAT_ORDER.join(', ')})`);
         modelFor.set(id, p!);
       }
@@ -251,6 +264,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const ceilingMacs = convMacs(ceilingGraph, ceilingShape);
     const ceilingPath = (id: string): string => {
       const fmt = FORMAT_OF[id] ?? 'onnx';
+      if (fmt === 'tflite') {
+        const p = path.join(work, 'ceiling.tflite');
+        if (!fs.existsSync(p)) fs.writeFileSync(p, emitTflite(ceilingGraph, ceilingWeights, { shapes: ceilingShape.join('x') }));
+        return p;
+      }
       if (fmt === 'onnx' || fmt === 'tensorrt') {
         const p = path.join(work, 'ceiling.onnx');
         if (!fs.existsSync(p)) fs.writeFileSync(p, emitOnnx(ceilingGraph, ceilingWeights));
@@ -299,7 +317,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           report.ceilings.push(ceiling);
         } finally { await runner.dispose(); }
       }
-      const runner = await loadRunner(modelPath, id, { threads: o.threads, device: o.device });
+      let runner = await loadRunner(modelPath, id, { threads: o.threads, device: o.device });
+      if (runner.fixedInput && !makeSized) {
+        const [, , fh, fw] = runner.fixedInput;
+        const other = sizes.find(([h, w]) => h !== fh || w !== fw);
+        if (other) { await runner.dispose(); fail('usage', `${modelPath} takes ${fh}×${fw} inputs only (fixed when converted); bench it with --size ${fh}x${fw}, or bench the checkpoint`); }
+      }
       if (id === 'tfjs-wasm' && !/threaded/.test(runner.device)) {
         report.notes.push('tfjs-wasm ran its single-threaded SIMD build: tfjs-backend-wasm 4.22 never picks its threaded build in Node '
           + '(WASM_HAS_MULTITHREAD_SUPPORT is false when IS_NODE, tfjs#3830); BISENET_WASM_THREADS=N forces it (experimental: README, "tfjs-wasm and threads")');
@@ -310,6 +333,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         const all = runner.outputNames.filter((n) => n !== 'labels');
         const fetches = runner.outputNames.includes('labels') ? [all, ['labels']] : [all];
         for (const [h, w] of sizes) {
+          if (runner.fixedInput && makeSized && (runner.fixedInput[2] !== h || runner.fixedInput[3] !== w)) {
+            await runner.dispose();
+            runner = await loadRunner(makeSized(FORMAT_OF[id]!, [h, w]), id, { threads: o.threads, device: o.device });
+          }
           for (const fetch of fetches) {
             log(`${id} ${h}×${w} → ${fetch.join(',')}: ${warmup} warm-up + ${runs} runs`);
             const { times: t, phases } = await timeRunnerPhases(runner, [1, 3, h, w], runs, warmup, fetch);

@@ -126,7 +126,7 @@ export const litertWasm: RuntimeInfo = {
       outputNames: outNames,
       exposed,
       fixedInput: [n, c, h, w],
-      async run(inputs) {
+      async run(inputs, runOpts) {
         const x = inputs[input.name] ?? Object.values(inputs)[0];
         if (!x) fail('usage', `no input given (the model takes ${input.name})`);
         if (x!.dtype !== 'float32') fail('usage', `inputs of dtype ${x!.dtype} are not supported; use float32`);
@@ -142,6 +142,8 @@ export const litertWasm: RuntimeInfo = {
           const out: Record<string, NdArray> = {};
           results.forEach((r, i) => {
             const name = order[i]!;
+            // Outputs not asked for are not read back (LiteRT computes them all: TFLite has no fetch list).
+            if (runOpts?.outputs && !runOpts.outputs.includes(name)) return;
             const data = r.toTypedArray();
             const shape = info.outputs.find((o) => o.name === name)!.shape;
             if (data instanceof Float32Array) out[name] = toNchw(shape, data);
