@@ -20,6 +20,7 @@
  *   - argmax: ARG_MAX over axis 3, int32 labels N×H×W.
  * `--quantize float16`: conv filters and biases stored as FLOAT16 constants, each followed by a
  * DEQUANTIZE to float32 (computation stays float32), as TFLite's float16 post-training quantization does.
+ * Tensors take their IR names (a conv's carries its fused ReLU's value, as in tfjs); outputs take theirs.
  * The model's metadata (the ONNX metadata_props' keys and values) is one JSON object in the `metadata`
  * entry named `bisenet`; a SignatureDef `serving_default` names the input and outputs.
  */
@@ -271,21 +272,17 @@ export function emitTflite(graph: Graph, weights: WeightMap, o: TfliteEmitOption
   const nchw = inferShapes(prepared.graph, inputShape.opt);
   const nhwc = new Map([...nchw].map(([k, v]) => [k, toNhwc(v)]));
   const { nodes, tensor } = emittedNodes(prepared);
-  // A conv with a fused ReLU writes the ReLU's tensor, under the ReLU's name (the value it holds).
-  const fusedInto = new Map([...prepared.fusedRelu].map(([relu, conv]) => [conv, relu]));
+  // A conv with a fused ReLU writes the ReLU's value under the conv's name (as in tfjs; bisenet diff reads it so);
+  // a model output's tensor takes the output's name.
   const outputName = new Map(prepared.graph.outputs.map((out) => [tensor(out.tensor), out.name]));
-  const emittedName = (t: string): string => fusedInto.get(t) ?? t;
-  const name = (t: string): string => { const e = emittedName(tensor(t)); return outputName.get(tensor(t)) ?? e; };
-  for (const [conv, relu] of fusedInto) nhwc.set(conv, nhwc.get(relu)!);
+  const name = (t: string): string => outputName.get(tensor(t)) ?? tensor(t);
   const b = new Builder();
   const input = b.tensor(graph.input.name, nhwc.get(graph.input.name)!);
   const ctx: Ctx = { b, prepared, nhwc, quantize: o.quantize, name };
   for (const n of nodes) emitNode(ctx, n);
 
   const outputs = prepared.graph.outputs.map((out) => ({ name: out.name, index: b.index(name(out.tensor)) }));
-  const emitted = nodes.map((n) => emittedName(n.name));
-  const exposed = exposedTensors({ ...prepared.graph, nodes: prepared.graph.nodes.map((n) => ({ ...n, name: emittedName(n.name) })) },
-    emitted, o.expose, 'tflite');
+  const exposed = exposedTensors(prepared.graph, nodes.map((n) => n.name), o.expose, 'tflite');
   for (const t of exposed) outputs.push({ name: t, index: b.index(t) });
 
   const metadata: Record<string, string> = {

@@ -72,9 +72,8 @@ export function loadLiteRt(): Promise<LiteRtModule> {
 export function exposeTflite(bytes: Uint8Array, info: TfliteInfo, expose: 'all' | string[], label: string): { bytes: Uint8Array; exposed: string[] } {
   const outputs = new Set(info.outputs.map((o) => o.name));
   const available = info.produced.map((t) => t.name).filter((n) => !outputs.has(n));
-  const wanted = expose === 'all' ? available : expose.filter((n) => !outputs.has(n));
-  const missing = wanted.filter((n) => !available.includes(n));
-  if (missing.length) fail('usage', `${label}: ${missing.slice(0, 5).join(', ')} ${missing.length > 1 ? 'are' : 'is'} not a float tensor of the model (e.g. ${available.slice(0, 3).join(', ')})`);
+  // Names the model does not hold (a BatchNorm folded into its conv, a conv whose ReLU is fused) are not returned, as in the other runtimes.
+  const wanted = expose === 'all' ? available : expose.filter((n) => available.includes(n));
   const { subgraphOutputsSlot, signatureOutputsSlot } = info.layout;
   if (subgraphOutputsSlot === null) fail('format', `${label}: the model lists no outputs`);
   const indices = [...info.outputIndices, ...wanted.map((n) => info.tensorIndex.get(n)!)];
