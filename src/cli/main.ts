@@ -97,8 +97,8 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`${escapeText(s.trimEnd())}\n`) });
 
   program.command('inspect')
-    .description('identify a checkpoint: family, class count, booster heads, tensors, problems')
-    .argument('<checkpoint>', '.pth (torch.save zip), .safetensors or PaddleSeg .pdparams file')
+    .description('identify a checkpoint (family, class count, booster heads, tensors, problems) or a .tflite model (checked; input, outputs, metadata)')
+    .argument('<checkpoint>', '.pth (torch.save zip), .safetensors or PaddleSeg .pdparams file, or a .tflite model')
     .option('--json', 'print JSON instead of text')
     .action(async (file: string, o: { json?: boolean }) => (await import('./inspect.js')).inspectCommand(file, o));
 
