@@ -11,7 +11,8 @@ import { isInstalled, loadRunner } from '../../src/runtime/index.js';
 import { fb, writeFlatbuffer, type FbTable } from '../../src/util/flatbuffer.js';
 import type { NdArray } from '../../src/util/ndarray.js';
 import { verifyGolden } from '../../src/verify/index.js';
-import { BIN, fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { evaluate } from '../../src/eval.js';
+import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
 import { coco171Checkpoint, COCO_STUFF_CLASSES } from '../helpers/synth-checkpoint.js';
 
 const LITERT = isInstalled('@litertjs/core');
@@ -107,6 +108,13 @@ describe.skipIf(!LITERT)('litert-wasm parity', () => {
       // Another size than the one converted for is refused, naming the fix.
       await expect(runner.run({ input: { dtype: 'float32', shape: [1, 3, 32, 64], data: new Float32Array(3 * 32 * 64) } })).rejects.toThrow(/--shapes 1x3x32x64/);
     } finally { await runner.dispose(); await ref.dispose(); }
+  }, 120_000);
+
+  it('the trained model with float16 weights: ≥ 99.9 % of labels as PyTorch on held-out images (run at the model\'s fixed size)', async () => {
+    const p = write('trained-f16.tflite', convertCheckpoint(fixture('trained-synthetic-n19', 'model.pth'), { to: 'tflite', labels: true, quantize: 'float16', shapes: '1x3x256x512' }).bytes);
+    const agree = await evaluate(p, path.join(ROOT, 'data', 'synthetic-val'), { progress: { quiet: true }, labels: fixture('trained-synthetic-n19', 'pytorch-labels'), limit: 3, runtime: 'litert-wasm' });
+    expect(agree.images).toBe(3);
+    expect(agree.pixelAccuracy).toBeGreaterThanOrEqual(99.9);
   }, 120_000);
 
   it('exposes intermediates as extra outputs of an in-memory copy', async () => {
