@@ -7,7 +7,7 @@ import { convertCheckpoint } from '../../src/convert.js';
 import { TFLITE_OPS } from '../../src/emit/tflite.js';
 import { checkTflite } from '../../src/model-check/tflite.js';
 import { readRecordedMetadata } from '../../src/model-metadata.js';
-import { isInstalled, loadRunner } from '../../src/runtime/index.js';
+import { isInstalled, loadRunner, requirePackages, runtimeById } from '../../src/runtime/index.js';
 import { fb, writeFlatbuffer, type FbTable } from '../../src/util/flatbuffer.js';
 import type { NdArray } from '../../src/util/ndarray.js';
 import { verifyGolden } from '../../src/verify/index.js';
@@ -210,6 +210,10 @@ describe('the .tflite checker refuses hostile files', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^error: .*bad\.tflite: not a valid TFLite model/);
     expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('without @litertjs/core the runtime stops with exit 2 and the npm i line', () => {
+    expect(() => requirePackages(runtimeById('litert-wasm'), () => false)).toThrow(/litert-wasm needs @litertjs\/core, not installed \(optional\): npm i @litertjs\/core@2\.5\.3/);
   });
 
   it('the op codes the emitter writes are the ones the checker accepts', () => {
