@@ -37,6 +37,13 @@ const OPS: Record<number, { name: string; maxVersion: number; options: number }>
   97: { name: 'RESIZE_NEAREST_NEIGHBOR', maxVersion: 1, options: 74 },
 };
 
+/** Each options table's fields and their sizes (TFLite's schema); others are refused. */
+const OPTION_FIELDS: Record<string, number[]> = {
+  CONV_2D: [1, 4, 4, 1, 4, 4, 1], DEPTHWISE_CONV_2D: [1, 4, 4, 4, 1, 4, 4], AVERAGE_POOL_2D: [1, 4, 4, 4, 4, 1], MAX_POOL_2D: [1, 4, 4, 4, 4, 1],
+  CONCATENATION: [4, 1], ADD: [1, 1], MUL: [1], RESIZE_BILINEAR: [4, 4, 1, 1], RESIZE_NEAREST_NEIGHBOR: [1, 1], MEAN: [1], ARG_MAX: [1],
+  PAD: [], PADV2: [], DEQUANTIZE: [],
+};
+
 /** At most this many tensors, operators, buffers (BiSeNetV2 has a few hundred). */
 const MAX_ITEMS = 100_000;
 const MAX_RANK = 6;
@@ -75,7 +82,10 @@ class Reader {
   /** A table at `pos`: its vtable checked to lie in the file, its fields inside the table's declared size. */
   table(pos: number, what: string): Table {
     this.need(pos, 4, what);
+    // Alignment as FlatBuffers' verifier (which LiteRT runs) requires it: tables on 4, vtables on 2.
+    if (pos % 4) this.bad(`${what} is not aligned (at ${pos})`);
     const vt = pos - this.i32(pos);
+    if (vt % 2) this.bad(`${what}'s vtable is not aligned (at ${vt})`);
     this.need(vt, 4, `${what}'s vtable`);
     const vtSize = this.u16(vt);
     const size = this.u16(vt + 2);
@@ -102,7 +112,20 @@ class Table {
     const off = this.r.u16(this.vt + slot);
     if (off === 0) return null;
     if (off + bytes > this.size) this.r.bad(`${this.what}: field ${id} lies outside its table`);
+    if ((this.pos + off) % bytes) this.r.bad(`${this.what}: field ${id} is not aligned`);
     return this.pos + off;
+  }
+  /**
+   * The fields this table may hold, with their sizes (offsets: 4): any other field present is refused,
+   * and each present one must lie inside the table, aligned (LiteRT's verifier checks every field it knows).
+   */
+  only(sizes: readonly number[]): this {
+    for (let id = 0; 4 + 2 * id + 2 <= this.vtSize; id++) {
+      if (this.r.u16(this.vt + 4 + 2 * id) === 0) continue;
+      if (id >= sizes.length) this.r.bad(`${this.what} holds field ${id}, which this checker does not support`);
+      this.field(id, sizes[id]!);
+    }
+    return this;
   }
   u8(id: number, dflt = 0): number { const p = this.field(id, 1); return p === null ? dflt : this.r.u8(p); }
   i8(id: number, dflt = 0): number { const p = this.field(id, 1); return p === null ? dflt : this.r.view.getInt8(p); }
@@ -115,6 +138,7 @@ class Table {
     const p = this.field(id, 4);
     if (p === null) return null;
     const v = this.r.deref(p, what);
+    if (v % 4) this.r.bad(`${what} is not aligned (at ${v})`);
     const length = this.r.u32(v);
     if (length > MAX_ITEMS && elem > 1) this.r.bad(`${what} has ${length} entries`);
     this.r.need(v + 4, length * elem, what);
@@ -138,6 +162,7 @@ class Table {
     const v = this.vector(id, 1, what);
     if (!v) return null;
     if (v.length > max) this.r.bad(`${what} is ${v.length} bytes long`);
+    if (this.r.u8(v.start + v.length) !== 0) this.r.bad(`${what} is not terminated`);
     return new TextDecoder('utf-8', { fatal: false }).decode(this.r.bytes.subarray(v.start, v.start + v.length));
   }
 }
@@ -158,12 +183,15 @@ export function checkTflite(bytes: Uint8Array, label: string): TfliteInfo {
   if (bytes.length < 8) r.bad('the file is shorter than a FlatBuffer header');
   const ident = String.fromCharCode(...bytes.subarray(4, 8));
   if (ident !== 'TFL3') fail('format', `${label}: not a TFLite model (file identifier ${JSON.stringify(ident)}, expected "TFL3")`);
-  const model = r.table(r.deref(0, 'the root table'), 'the model');
+  const model = r.table(r.deref(0, 'the root table'), 'the model').only([4, 4, 4, 4, 4, 4, 4, 4]);
+  model.string(3, 'the model description');
+  model.ints(5, 'the metadata buffer list');
   if (model.u32(0) !== 3) r.bad(`schema version ${model.u32(0)}, expected 3`);
   // Buffers: inside the file (the reader checks), not overlapping, no external data.
   const bufferTables = model.tables(4, 'buffer');
   const ranges: [number, number, number][] = [];
   const buffers = bufferTables.map((b, i) => {
+    b.only([4, 8, 8]);
     if (b.u64(1) !== 0n || b.u64(2) !== 0n) r.bad(`buffer ${i} refers to data outside the FlatBuffer (offset/size), which is not supported`);
     const v = b.vector(0, 1, `buffer ${i}'s data`);
     if (!v || v.length === 0) return null;
@@ -174,6 +202,7 @@ export function checkTflite(bytes: Uint8Array, label: string): TfliteInfo {
   for (let i = 1; i < ranges.length; i++) if (ranges[i]![0] < ranges[i - 1]![1]) r.bad(`buffers ${ranges[i - 1]![2]} and ${ranges[i]![2]} overlap`);
   // Operator codes: builtin, in the set, versions known.
   const codes = model.tables(1, 'operator code').map((c, i) => {
+    c.only([1, 4, 4, 4]);
     if (c.has(1)) r.bad(`operator code ${i} is a custom op (${JSON.stringify(c.string(1, 'custom code', 64))}); only builtin ops are accepted`);
     const code = Math.max(c.i8(0), c.i32(3));
     const op = OPS[code];
@@ -184,10 +213,13 @@ export function checkTflite(bytes: Uint8Array, label: string): TfliteInfo {
   });
   const subgraphs = model.tables(2, 'subgraph');
   if (subgraphs.length !== 1) r.bad(`${subgraphs.length} subgraphs, expected 1`);
-  const sg = subgraphs[0]!;
+  const sg = subgraphs[0]!.only([4, 4, 4, 4, 4, 4]);
+  sg.string(4, 'the subgraph name');
   const budget = constantTensorBudget();
   const tensorTables = sg.tables(0, 'tensor');
   const tensors: T[] = tensorTables.map((t, i) => {
+    t.only([4, 1, 4, 4, 4, 1, 4, 4, 1]);
+    t.ints(7, `tensor ${i}'s shape signature`);
     const name = t.string(3, `tensor ${i}'s name`, 1024) ?? `tensor ${i}`;
     const shape = t.ints(0, `tensor ${i}'s shape`);
     if (shape.length > MAX_RANK) r.bad(`tensor ${name} has rank ${shape.length}`);
@@ -224,6 +256,8 @@ export function checkTflite(bytes: Uint8Array, label: string): TfliteInfo {
     return Array.from({ length: t.data!.length / 4 }, (_, k) => dv.getInt32(4 * k, true));
   };
   ops.forEach((op, k) => {
+    op.only([4, 4, 4, 1, 4, 4, 1, 4, 4, 8, 8, 1, 4, 4]);
+    if (op.has(7) || op.has(8) || op.u8(11) !== 0 || op.has(12)) r.bad(`operator ${k} carries variable inputs, intermediates or second options, which are not supported`);
     const ci = op.u32(0);
     if (ci >= codes.length) r.bad(`operator ${k} uses operator code ${ci} of ${codes.length}`);
     const code = codes[ci]!;
@@ -237,6 +271,7 @@ export function checkTflite(bytes: Uint8Array, label: string): TfliteInfo {
     const optType = op.u8(3);
     if (optType !== 0 && optType !== info.options) r.bad(`${what} carries options of type ${optType}, expected ${info.options}`);
     const o = optType ? op.sub(4, `${what}'s options`) : null;
+    o?.only(OPTION_FIELDS[info.name] ?? []);
     const optI = (id: number, dflt = 0) => (o ? o.i32(id, dflt) : dflt);
     const optB = (id: number, dflt = 0) => (o ? o.u8(id, dflt) : dflt);
     const arity = (n: number[]) => { if (!n.includes(ins.length)) r.bad(`${what} has ${ins.length} inputs`); };
@@ -361,10 +396,18 @@ export function checkTflite(bytes: Uint8Array, label: string): TfliteInfo {
   const names = new Map<number, string>();
   let signatureOutputsSlot: number | null = null;
   if (sigs.length) {
-    const s = sigs[0]!;
+    const s = sigs[0]!.only([4, 4, 4, 4, 4]);
+    s.string(2, 'the signature key');
+    s.string(3, 'the signature tag');
+    for (const m of s.tables(0, 'signature input')) {
+      m.only([4, 4]);
+      if (!inputs.includes(idx(m.u32(1), 'a signature input'))) r.bad('the signature names an input that is not the model\'s');
+      m.string(0, 'a signature input name', 1024);
+    }
     if (s.u32(4) !== 0) r.bad('the signature refers to another subgraph');
     signatureOutputsSlot = s.field(1, 4);
     for (const m of s.tables(1, 'signature output')) {
+      m.only([4, 4]);
       const ti = idx(m.u32(1), 'a signature output');
       if (!outputs.includes(ti)) r.bad(`the signature names ${tensors[ti]!.name}, which is not an output`);
       names.set(ti, m.string(0, 'a signature output name', 1024) ?? tensors[ti]!.name);
@@ -373,6 +416,8 @@ export function checkTflite(bytes: Uint8Array, label: string): TfliteInfo {
   // Metadata: the `bisenet` entry, a JSON object of strings (read with the project's bounded JSON reader by callers).
   let metadata: Record<string, string> = {};
   for (const m of model.tables(6, 'metadata')) {
+    m.only([4, 4]);
+    if (m.u32(1) >= buffers.length) r.bad(`a metadata entry refers to buffer ${m.u32(1)} of ${buffers.length}`);
     if (m.string(0, 'a metadata name', 256) !== 'bisenet') continue;
     const data = buffers[m.u32(1)];
     if (!data) r.bad('the bisenet metadata refers to no buffer');

@@ -200,6 +200,35 @@ describe('the .tflite checker refuses hostile files', () => {
     }
   });
 
+  it.skipIf(!LITERT)('corrupted files the checker accepts load and run in LiteRT, or are refused with exit 2: never a crash', async () => {
+    // RESIZE_BILINEAR 4×4 → 8×8, then a 3×3 CONV_2D (2 → 3 channels, ReLU): bytes of every kind of field.
+    const tensor = (name: string, shape: number[], type: number, buffer: number) => fb.table([fb.i32s(shape), fb.i8(type), fb.u32(buffer), fb.str(name)]);
+    const bytesOf = (a: Float32Array | Int32Array) => new Uint8Array(a.buffer);
+    const tensors = [tensor('input', [1, 4, 4, 2], 0, 0), tensor('size', [2], 2, 1), tensor('r', [1, 8, 8, 2], 0, 0), tensor('w', [3, 3, 3, 2], 0, 2), tensor('b', [3], 0, 3), tensor('out', [1, 8, 8, 3], 0, 0)];
+    const codes = [fb.table([fb.i8(23), undefined, fb.i32(3), fb.i32(23)]), fb.table([fb.i8(3), undefined, fb.i32(1), fb.i32(3)])];
+    const ops = [fb.table([fb.u32(0), fb.i32s([0, 1]), fb.i32s([2]), fb.u8(15), fb.table([undefined, undefined, fb.bool(false), fb.bool(true)])]),
+      fb.table([fb.u32(1), fb.i32s([2, 3, 4]), fb.i32s([5]), fb.u8(1), fb.table([fb.i8(0), fb.i32(1), fb.i32(1), fb.i8(1), fb.i32(1), fb.i32(1)])])];
+    const sg = fb.table([fb.tables(tensors), fb.i32s([0]), fb.i32s([5]), fb.tables(ops), fb.str('main')]);
+    const buffers = [fb.table([]), fb.table([fb.bytes(bytesOf(Int32Array.of(8, 8)), 16)]),
+      fb.table([fb.bytes(bytesOf(new Float32Array(54).map((_, i) => Math.sin(i))), 16)]), fb.table([fb.bytes(bytesOf(Float32Array.of(0.1, 0.2, 0.3)), 16)])];
+    const good = writeFlatbuffer(fb.table([fb.u32(3), fb.tables(codes), fb.tables([sg]), fb.str('t'), fb.tables(buffers)]), 'TFL3');
+    let ran = 0;
+    for (let i = 0; i < good.length; i += 7) {
+      const b = good.slice();
+      b[i] ^= i % 2 === 0 ? 0x01 : 0x80;
+      const p = write('mut.tflite', b);
+      try {
+        const runner = await loadRunner(p, 'litert-wasm');
+        try {
+          const [n, c, h, w] = runner.fixedInput!;
+          await runner.run({ input: { dtype: 'float32', shape: [n!, c!, h!, w!], data: new Float32Array(n! * c! * h! * w!) } });
+          ran++;
+        } finally { await runner.dispose(); }
+      } catch (e) { expect((e as Error).name, `byte ${i}: ${(e as Error).message}`).toBe('BisenetError'); }
+    }
+    expect(ran).toBeGreaterThan(10); // the weights' and sizes' bytes change values, not structure
+  }, 120_000);
+
   it.skipIf(!LITERT)('the CLI gives exit 2 and one line, and writes nothing', () => {
     const bad = write('bad.tflite', tiny({ size: [4096, 4096] }));
     const x = path.join(dir, 'x.npy');
