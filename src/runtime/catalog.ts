@@ -33,6 +33,7 @@ export interface RuntimeCatalogEntry {
 
 const CHROMIUM_TFJS_PACKAGES = ['playwright-core', '@tensorflow/tfjs-backend-webgl', '@tensorflow/tfjs-backend-webgpu'];
 const CHROMIUM_ORT_PACKAGES = ['playwright-core', 'onnxruntime-web'];
+const CHROMIUM_LITERT_PACKAGES = ['playwright-core', '@litertjs/core'];
 const WEBGPU_ORT_PACKAGES = ['onnxruntime-web', 'webgpu'];
 type Defaults = Pick<RuntimeCatalogEntry, 'gpu' | 'tolerance' | 'packages' | 'default' | 'timed'>;
 const cpu: Defaults = { gpu: false, tolerance: 'cpu', packages: [], default: false, timed: true };
@@ -62,6 +63,8 @@ export const RUNTIME_CATALOG: RuntimeCatalogEntry[] = [
   { ...cpu, id: 'chromium-wasm', model: 'tfjs-graph', packages: CHROMIUM_TFJS_PACKAGES, description: 'TensorFlow.js wasm backend in headless Chromium (SIMD, threads)' },
   { ...gpu, id: 'chromium-webgpu', model: 'tfjs-layers', packages: CHROMIUM_TFJS_PACKAGES, description: 'TensorFlow.js WebGPU backend in headless Chromium (Chromium\'s own Dawn)' },
   { ...cpu, id: 'chromium-ort-wasm', model: 'onnx', packages: CHROMIUM_ORT_PACKAGES, description: 'onnxruntime-web wasm EP in headless Chromium (SIMD, threads)' },
+  { ...cpu, id: 'chromium-litert-wasm', model: 'tflite', packages: CHROMIUM_LITERT_PACKAGES, description: 'LiteRT.js (TFLite) wasm in headless Chromium (XNNPACK; the threaded build where the page is isolated)' },
+  { ...gpu, id: 'chromium-litert-webgpu', model: 'tflite', packages: CHROMIUM_LITERT_PACKAGES, description: 'LiteRT.js (TFLite) WebGPU accelerator in headless Chromium (refused where LiteRT would fall back to wasm)' },
   { ...gpu, id: 'chromium-ort-webgpu', model: 'onnx', packages: CHROMIUM_ORT_PACKAGES, description: 'onnxruntime-web WebGPU EP in headless Chromium, preferredLayout NCHW' },
   // The float64 interpreter of the IR on a checkpoint: named with --runtime reference (diff and verify --layers
   // pick it for checkpoints). Its parity is the CPU bar; too slow to time at full size.

@@ -75,6 +75,8 @@ const IMPLEMENTATIONS: Record<string, { runner: RuntimeInfo; probe: RuntimeMeta[
   'chromium-webgpu': { runner: chromiumRuntime('chromium-webgpu'), probe: chromiumProbe },
   'chromium-ort-wasm': { runner: chromiumRuntime('chromium-ort-wasm'), probe: chromiumProbe },
   'chromium-ort-webgpu': { runner: chromiumRuntime('chromium-ort-webgpu'), probe: chromiumProbe },
+  'chromium-litert-wasm': { runner: chromiumRuntime('chromium-litert-wasm'), probe: chromiumProbe },
+  'chromium-litert-webgpu': { runner: chromiumRuntime('chromium-litert-webgpu'), probe: chromiumProbe },
   reference: { runner: reference, probe: async () => ({ available: true, detail: 'CPU, JavaScript float64 (reference interpreter, on the checkpoint)' }) },
 };
 

@@ -19,7 +19,8 @@ interface GoldenIndex { name: string; cases: { name: string; input: { shape: num
 
 /** Longest image side fed to the model: keeps a phone responsive (the mask is drawn at the image's size). */
 const MAX_SIDE = 1024;
-const LABELS: Record<Backend, string> = { 'tfjs-webgl': 'WebGL (tfjs)', 'tfjs-webgpu': 'WebGPU (tfjs)', 'tfjs-wasm': 'wasm (tfjs)', 'ort-wasm': 'wasm (onnxruntime-web)', 'ort-webgpu': 'WebGPU (onnxruntime-web)' };
+const LABELS: Record<Backend, string> = { 'tfjs-webgl': 'WebGL (tfjs)', 'tfjs-webgpu': 'WebGPU (tfjs)', 'tfjs-wasm': 'wasm (tfjs)', 'ort-wasm': 'wasm (onnxruntime-web)', 'ort-webgpu': 'WebGPU (onnxruntime-web)',
+  'litert-wasm': 'wasm (LiteRT.js)', 'litert-webgpu': 'WebGPU (LiteRT.js)' };
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const status = (text: string): void => { $('status').textContent = text; };
