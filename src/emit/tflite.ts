@@ -13,8 +13,9 @@
  *   - relu not fused: RELU. sigmoid: LOGISTIC. add, mul: ADD, MUL (broadcasting the 1×1 context).
  *   - concat: CONCATENATION on axis 3. globalavgpool: MEAN over axes 1, 2, keep_dims.
  *   - maxpool: PAD (zeros, where the input is a ReLU's output, ≥ 0) or PADV2 (−∞), then MAX_POOL_2D VALID.
- *   - avgpool: PAD + AVERAGE_POOL_2D VALID (count_include_pad); excluding padding, that average is
- *     multiplied by k²/(cells inside), a constant of the fixed size.
+ *   - avgpool: PAD + a DEPTHWISE_CONV_2D of 1/k² weights, VALID (count_include_pad; LiteRT's WebGPU
+ *     delegate miscounts PAD + AVERAGE_POOL_2D); excluding padding, that average is multiplied by
+ *     k²/(cells inside), a constant of the fixed size. Unpadded: AVERAGE_POOL_2D.
  *   - resize bilinear: RESIZE_BILINEAR, half_pixel_centers (version 3), align_corners false.
  *     nearest: RESIZE_NEAREST_NEIGHBOR, neither flag (floor of out·in/out: PyTorch's nearest).
  *   - argmax: ARG_MAX over axis 3, int32 labels N×H×W.
@@ -226,8 +227,19 @@ function emitNode(ctx: Ctx, n: Node): void {
         : x;
       const pool = (name: string) => {
         const out = b.tensor(name, shape);
-        b.op(a.op === 'maxpool' ? 'MAX_POOL_2D' : 'AVERAGE_POOL_2D', [padded], [out], opts(OPTIONS.Pool2DOptions,
-          [fb.i8(PADDING.VALID), fb.i32(a.stride), fb.i32(a.stride), fb.i32(a.kernel), fb.i32(a.kernel), fb.i8(ACT.NONE)]));
+        if (a.op === 'maxpool' || padded === x) {
+          b.op(a.op === 'maxpool' ? 'MAX_POOL_2D' : 'AVERAGE_POOL_2D', [padded], [out], opts(OPTIONS.Pool2DOptions,
+            [fb.i8(PADDING.VALID), fb.i32(a.stride), fb.i32(a.stride), fb.i32(a.kernel), fb.i32(a.kernel), fb.i8(ACT.NONE)]));
+          return out;
+        }
+        // The average of a zero-padded window as a depthwise conv of 1/k² weights (float32 even with
+        // --quantize float16): LiteRT's WebGPU delegate folds a PAD into the AVERAGE_POOL_2D after it and
+        // then leaves the padding out of the count (measured: the BGA's detail pool 26 % off).
+        const c = shape[3]!;
+        const filter = b.f32(`${n.name}/mean_filter`, [1, a.kernel, a.kernel, c], new Float32Array(a.kernel * a.kernel * c).fill(1 / (a.kernel * a.kernel)));
+        const bias = b.f32(`${n.name}/mean_bias`, [c], new Float32Array(c));
+        b.op('DEPTHWISE_CONV_2D', [padded, filter, bias], [out], opts(OPTIONS.DepthwiseConv2DOptions,
+          [fb.i8(PADDING.VALID), fb.i32(a.stride), fb.i32(a.stride), fb.i32(1), fb.i8(ACT.NONE), fb.i32(1), fb.i32(1)]));
         return out;
       };
       if (a.op === 'maxpool' || a.countIncludePad || a.pads.every((p) => p === 0)) { pool(outName); return; }
