@@ -52,7 +52,7 @@ export async function startServe(modelPath: string, opts: ServeOptions = {}): Pr
   const model = modelRoutes(modelPath);
   const { pre, palette } = modelPreprocessing(modelPath);
   const golden = opts.golden ? goldenRoutes(opts.golden) : null;
-  const backends = Object.keys(PAGE_SCRIPTS).filter((b) => b.startsWith(model.kind === 'onnx' ? 'ort-' : 'tfjs-'));
+  const backends = Object.keys(PAGE_SCRIPTS).filter((b) => b.startsWith(model.kind === 'onnx' ? 'ort-' : model.kind === 'tflite' ? 'litert-' : 'tfjs-'));
   const config = Buffer.from(JSON.stringify({
     model: { name: path.basename(path.resolve(modelPath)), url: model.url, kind: model.kind },
     backends,
@@ -68,7 +68,8 @@ export async function startServe(modelPath: string, opts: ServeOptions = {}): Pr
   server.routes.set('/index.html', () => pageHtml({
     title: `BiSeNet V2 — ${path.basename(path.resolve(modelPath))}`,
     // The ONNX page loads onnxruntime-web's WebGPU build, which has the wasm EP too.
-    scripts: model.kind === 'onnx' ? [ORT_WEBGPU_SCRIPT] : TFJS_SCRIPTS,
+    // The TFLite page imports LiteRT.js as an ES module (import map): no script tags.
+    scripts: model.kind === 'onnx' ? [ORT_WEBGPU_SCRIPT] : model.kind === 'tflite' ? [] : TFJS_SCRIPTS,
     module: '/lib/web/app.js',
     head: `<style>${APP_CSS}</style>`,
     body: APP_BODY,

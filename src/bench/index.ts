@@ -128,7 +128,8 @@ export function parseSizes(spec: string): [number, number][] {
 /** Which model format each runtime loads (a runtime missing here gets the first format it accepts). */
 const FORMAT_OF: Record<string, Target> = {
   'ort-cpu': 'onnx', 'ort-webgpu': 'onnx', 'ort-webgpu-default': 'onnx',
-  'tfjs-wasm': 'tfjs-graph', 'tfjs-cpu': 'tfjs-graph', 'tfjs-webgpu': 'tfjs-graph', tensorrt: 'tensorrt', 'litert-wasm': 'tflite',
+  'tfjs-wasm': 'tfjs-graph', 'tfjs-cpu': 'tfjs-graph', 'tfjs-webgpu': 'tfjs-graph', tensorrt: 'tensorrt', 'litert-wasm': 'tflite', 'chromium-litert-wasm': 'tflite', 'chromium-litert-webgpu': 'tflite',
+  'chromium-ort-wasm': 'onnx', 'chromium-wasm': 'tfjs-graph',
 };
 const FORMAT_ORDER: Target[] = ['onnx', 'tfjs-graph', 'tensorrt'];
 

@@ -8,7 +8,7 @@ import type { NdArray } from '../util/ndarray.js';
 import { openEngine, type Backend, type Engine } from './engine.js';
 
 interface Config {
-  model: { name: string; url: string; kind: 'tfjs' | 'onnx' };
+  model: { name: string; url: string; kind: 'tfjs' | 'onnx' | 'tflite' };
   backends: Backend[];
   preprocessing: { scale: number; mean: number[]; std: number[]; size_multiple: number } | null;
   palette: number[][];
@@ -47,12 +47,13 @@ async function currentEngine(): Promise<Engine> {
 }
 
 /** The image as the model's 1×3×H×W input (H, W multiples of the model's size multiple), preprocessed as recorded. */
-function toInput(img: ImageBitmap): { x: NdArray; w: number; h: number } {
+function toInput(img: ImageBitmap, fixed?: number[]): { x: NdArray; w: number; h: number } {
   const pre = config.preprocessing ?? { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], size_multiple: 32 };
   const m = pre.size_multiple || 32;
   const k = Math.min(1, MAX_SIDE / Math.max(img.width, img.height));
-  const w = Math.max(m, Math.ceil((img.width * k) / m) * m);
-  const h = Math.max(m, Math.ceil((img.height * k) / m) * m);
+  // A model of one fixed size (TFLite) takes every image resized to it; the mask is drawn back at the image's size.
+  const w = fixed ? fixed[3]! : Math.max(m, Math.ceil((img.width * k) / m) * m);
+  const h = fixed ? fixed[2]! : Math.max(m, Math.ceil((img.height * k) / m) * m);
   const c = new OffscreenCanvas(w, h);
   const g = c.getContext('2d')!;
   g.imageSmoothingQuality = 'high';
@@ -85,7 +86,7 @@ async function segment(): Promise<void> {
   if (!image) return;
   try {
     const e = await currentEngine();
-    const { x } = toInput(image);
+    const { x } = toInput(image, e.fixedInput);
     status(`running on ${LABELS[e.backend]}…`);
     const t0 = performance.now();
     let out = await e.run(x);
@@ -181,7 +182,7 @@ async function takeFile(f: File | undefined): Promise<void> {
 
 async function main(): Promise<void> {
   config = await (await fetch('/config.json')).json() as Config;
-  $('model').textContent = `${config.model.name} (${config.model.kind === 'onnx' ? 'ONNX' : 'TensorFlow.js'})`;
+  $('model').textContent = `${config.model.name} (${config.model.kind === 'onnx' ? 'ONNX' : config.model.kind === 'tflite' ? 'TFLite' : 'TensorFlow.js'})`;
   const select = $<HTMLSelectElement>('backend');
   for (const b of config.backends) select.add(new Option(LABELS[b], b));
   select.addEventListener('change', () => { $<HTMLCanvasElement>('overlay').dataset.ready = ''; void segment(); });

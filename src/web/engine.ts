@@ -38,6 +38,8 @@ export interface Engine {
   device: string;
   inputName: string;
   outputNames: string[];
+  /** The one input shape (NCHW) a model of fixed size (TFLite) takes; absent: any multiple of 32. */
+  fixedInput?: number[];
   run(input: NdArray): Promise<Record<string, NdArray>>;
   dispose(): Promise<void>;
 }
@@ -175,6 +177,7 @@ async function openLitert(spec: EngineSpec): Promise<Engine> {
     device,
     inputName: input.name,
     outputNames: outputs.map((o) => o.name),
+    fixedInput: [input.shape[0]!, input.shape[3]!, input.shape[1]!, input.shape[2]!],
     async run(x) {
       const want = [input.shape[0], input.shape[3], input.shape[1], input.shape[2]];
       if (x.shape.join() !== want.join()) throw new Error(`the model takes input ${want.join('×')} only (fixed when converting: --shapes), given ${x.shape.join('×')}`);
@@ -203,4 +206,5 @@ export async function openEngine(spec: EngineSpec): Promise<Engine> {
 }
 
 /** Which backends a model can use: tfjs models (model.json) or ONNX. */
-export const backendsFor = (modelUrl: string): Backend[] => (modelUrl.endsWith('.onnx') ? ['ort-wasm', 'ort-webgpu'] : ['tfjs-webgl', 'tfjs-webgpu', 'tfjs-wasm']);
+export const backendsFor = (modelUrl: string): Backend[] => (modelUrl.endsWith('.onnx') ? ['ort-wasm', 'ort-webgpu']
+  : modelUrl.endsWith('.tflite') ? ['litert-wasm', 'litert-webgpu'] : ['tfjs-webgl', 'tfjs-webgpu', 'tfjs-wasm']);
