@@ -11,6 +11,7 @@ import { isInstalled, loadRunner, requirePackages, runtimeById } from '../../src
 import { fb, writeFlatbuffer, type FbTable } from '../../src/util/flatbuffer.js';
 import type { NdArray } from '../../src/util/ndarray.js';
 import { verifyGolden } from '../../src/verify/index.js';
+import { runBench } from '../../src/bench/index.js';
 import { evaluate } from '../../src/eval.js';
 import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
 import { coco171Checkpoint, COCO_STUFF_CLASSES } from '../helpers/synth-checkpoint.js';
@@ -115,6 +116,14 @@ describe.skipIf(!LITERT)('litert-wasm parity', () => {
     const agree = await evaluate(p, path.join(ROOT, 'data', 'synthetic-val'), { progress: { quiet: true }, labels: fixture('trained-synthetic-n19', 'pytorch-labels'), limit: 3, runtime: 'litert-wasm' });
     expect(agree.images).toBe(3);
     expect(agree.pixelAccuracy).toBeGreaterThanOrEqual(99.9);
+  }, 120_000);
+
+  it('bench: rows per size from a checkpoint (one .tflite per size), logits and labels; a .tflite of another size is refused', async () => {
+    const r = await runBench({ checkpoint: fixture(UPSTREAM, 'model.pth'), runtimes: ['litert-wasm'], sizes: [[32, 64], [64, 64]], runs: 1, warmup: 0, ceiling: false });
+    expect(r.rows.map((x) => `${x.size.join('x')}:${x.fetch.join(',')}`)).toEqual(['32x64:logits', '32x64:labels', '64x64:logits', '64x64:labels']);
+    for (const row of r.rows) expect(row.e2eMs.median).toBeGreaterThan(0);
+    const p = write('bench.tflite', convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tflite', shapes: '1x3x32x64' }).bytes);
+    await expect(runBench({ model: p, runtimes: ['litert-wasm'], sizes: [[64, 64]], runs: 1, ceiling: false })).rejects.toThrow(/takes 32×64 inputs only/);
   }, 120_000);
 
   it('exposes intermediates as extra outputs of an in-memory copy', async () => {
