@@ -95,7 +95,8 @@ export interface Converted {
 /** `--quantize applies to the tfjs-layers and tfjs-graph targets only`, from the target table. */
 function notApplicable(option: EmitOption): never {
   const where = TARGET_IDS.filter((t) => (TARGETS[t].options as EmitOption[]).includes(option));
-  return fail('usage', `${OPTION_FLAGS[option]} applies to the ${where.join(' and ')} target${where.length > 1 ? 's' : ''} only`);
+  const list = where.length > 1 ? `${where.slice(0, -1).join(', ')} and ${where[where.length - 1]}` : where[0];
+  return fail('usage', `${OPTION_FLAGS[option]} applies to the ${list} target${where.length > 1 ? 's' : ''} only`);
 }
 
 /** Reads, ports and emits: the whole conversion, as a library call. */

@@ -1,13 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
+import { checkTflite } from './model-check/tflite.js';
 import { validateClassNames, validateNumClasses, validatePalette, validatePreprocessing, type Preprocessing } from './presets.js';
 import { fail } from './util/errors.js';
 import { readFileChecked } from './util/fs.js';
 import { parseJsonBounded } from './util/json.js';
 
 /**
- * The metadata a model we exported records (ONNX metadata_props or tfjs userDefinedMetadata.bisenet):
+ * The metadata a model we exported records (ONNX metadata_props, tfjs userDefinedMetadata.bisenet, TFLite metadata `bisenet`):
  * preprocessing, palette, class count and names, each checked against the schema in presets.ts before
  * use. The one reader of recorded metadata: segment, eval, serve and the memory estimate all use it.
  * A value that is present but does not fit its schema is refused (exit 2, naming it), never trusted.
@@ -49,6 +50,9 @@ export function readRecordedMetadata(modelPath: string): RecordedMetadata {
     const json = parseJsonBounded(readFileChecked(file, 'model.json').toString('utf8'), file, 'model.json') as { userDefinedMetadata?: { bisenet?: unknown } } | null;
     const m = typeof json === 'object' && json !== null ? json.userDefinedMetadata?.bisenet : undefined;
     meta = typeof m === 'object' && m !== null && !Array.isArray(m) ? m as Record<string, unknown> : {};
+  } else if (modelPath.toLowerCase().endsWith('.tflite')) {
+    // The checked reader: a .tflite file's metadata is read only from a file that passes the whole check.
+    meta = checkTflite(readFileChecked(modelPath, 'TFLite model'), modelPath).metadata;
   } else {
     try {
       const m = onnxProto.onnx.ModelProto.decode(readFileChecked(modelPath, 'ONNX model'));

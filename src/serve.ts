@@ -31,18 +31,21 @@ export interface ServeOptions {
 }
 
 /** The page's backends (src/web/engine.ts), their names on the page, and the packages each needs in the package's node_modules. */
-export const PAGE_BACKENDS: { id: Backend; label: string; kind: 'tfjs' | 'onnx'; packages: string[] }[] = [
+export type PageKind = 'tfjs' | 'onnx' | 'tflite';
+export const PAGE_BACKENDS: { id: Backend; label: string; kind: PageKind; packages: string[] }[] = [
   { id: 'tfjs-webgl', label: 'WebGL (tfjs)', kind: 'tfjs', packages: ['@tensorflow/tfjs-backend-webgl'] },
   { id: 'tfjs-webgpu', label: 'WebGPU (tfjs)', kind: 'tfjs', packages: ['@tensorflow/tfjs-backend-webgpu'] },
   { id: 'tfjs-wasm', label: 'wasm (tfjs)', kind: 'tfjs', packages: ['@tensorflow/tfjs-backend-wasm'] },
   { id: 'ort-wasm', label: 'wasm (onnxruntime-web)', kind: 'onnx', packages: ['onnxruntime-web'] },
   { id: 'ort-webgpu', label: 'WebGPU (onnxruntime-web)', kind: 'onnx', packages: ['onnxruntime-web'] },
+  { id: 'litert-wasm', label: 'wasm (LiteRT.js)', kind: 'tflite', packages: ['@litertjs/core'] },
+  { id: 'litert-webgpu', label: 'WebGPU (LiteRT.js)', kind: 'tflite', packages: ['@litertjs/core'] },
 ];
 
 /** What `serve` found at start: the backends the page offers, and the others with the line that installs them. */
 export interface PageBackends { offered: Backend[]; missing: { id: Backend; label: string; install: string }[] }
 
-export function pageBackends(kind: 'tfjs' | 'onnx', installed: (pkg: string) => boolean = isInstalled): PageBackends {
+export function pageBackends(kind: PageKind, installed: (pkg: string) => boolean = isInstalled): PageBackends {
   const offered: Backend[] = [];
   const missing: PageBackends['missing'] = [];
   for (const b of PAGE_BACKENDS.filter((x) => x.kind === kind)) {
@@ -54,8 +57,10 @@ export function pageBackends(kind: 'tfjs' | 'onnx', installed: (pkg: string) => 
 }
 
 /** The page's scripts (UMD builds under /vendor/) for the packages that are installed: none of them 404s. */
-function pageScripts(kind: 'tfjs' | 'onnx', installed: (pkg: string) => boolean): string[] {
+function pageScripts(kind: PageKind, installed: (pkg: string) => boolean): string[] {
   if (kind === 'onnx') return [ORT_WEBGPU_SCRIPT];
+  // The TFLite page imports LiteRT.js as an ES module (import map): no script tags.
+  if (kind === 'tflite') return [];
   return TFJS_SCRIPTS.filter((s) => {
     const pkg = /^\/vendor\/(@[^/]+\/[^/]+)\//.exec(s)?.[1];
     return !pkg || installed(pkg);
@@ -63,7 +68,7 @@ function pageScripts(kind: 'tfjs' | 'onnx', installed: (pkg: string) => boolean)
 }
 
 /** The model the page loads: its routes under /model/ and what it records (a checkpoint is converted in memory, nothing written). */
-async function pageModel(modelPath: string, o: ServeOptions): Promise<{ url: string; kind: 'tfjs' | 'onnx'; routes: Map<string, () => Blob>; info: RecordedMetadata; label: string }> {
+async function pageModel(modelPath: string, o: ServeOptions): Promise<{ url: string; kind: PageKind; routes: Map<string, () => Blob>; info: RecordedMetadata; label: string }> {
   const st = fs.statSync(modelPath, { throwIfNoEntry: false });
   if (!st) fail('io', `model not found: ${modelPath}`);
   if (st!.isFile() && isCheckpointPath(modelPath)) {
@@ -122,8 +127,9 @@ export async function startServe(modelPath: string, opts: ServeOptions = {}): Pr
   const model = await pageModel(modelPath, opts);
   const backends = pageBackends(model.kind, installed);
   if (!backends.offered.length) {
-    // Only ONNX pages can have none: tfjs wasm is a dependency of this package.
-    fail('usage', `serving an ONNX model needs onnxruntime-web, not installed (optional): ${backends.missing[0]!.install}; `
+    // Only ONNX and TFLite pages can have none: tfjs wasm is a dependency of this package.
+    const needs = model.kind === 'onnx' ? 'an ONNX model needs onnxruntime-web' : 'a .tflite model needs @litertjs/core';
+    fail('usage', `serving ${needs}, not installed (optional): ${backends.missing[0]!.install}; `
       + 'or serve the checkpoint (converted in memory) or a tfjs model (bisenet convert --to tfjs-layers), which a default install runs on tfjs wasm');
   }
   const info = model.info;

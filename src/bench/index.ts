@@ -11,6 +11,8 @@ import * as path from 'node:path';
 import { convertCheckpoint, type Target } from '../convert.js';
 import { emitOnnx } from '../emit/onnx.js';
 import { emitTfjsGraph } from '../emit/tfjs-graph.js';
+import { emitTflite } from '../emit/tflite.js';
+import { checkTflite } from '../model-check/tflite.js';
 import { convMacs, gflops } from '../ir/cost.js';
 import type { Graph } from '../ir/graph.js';
 import { bisenetv2, VARIANTS, type Family } from '../models/bisenetv2.js';
@@ -142,7 +144,8 @@ export function parseSizes(spec: string): [number, number][] {
 /** Which model format each runtime loads (a runtime missing here gets the first format it accepts). */
 const FORMAT_OF: Record<string, Target> = {
   'ort-cpu': 'onnx', 'ort-webgpu': 'onnx', 'ort-webgpu-default': 'onnx',
-  'tfjs-wasm': 'tfjs-graph', 'tfjs-cpu': 'tfjs-graph', 'tfjs-webgpu': 'tfjs-graph', tensorrt: 'tensorrt',
+  'tfjs-wasm': 'tfjs-graph', 'tfjs-cpu': 'tfjs-graph', 'tfjs-webgpu': 'tfjs-graph', tensorrt: 'tensorrt', 'litert-wasm': 'tflite', 'chromium-litert-wasm': 'tflite', 'chromium-litert-webgpu': 'tflite',
+  'chromium-ort-wasm': 'onnx', 'chromium-wasm': 'tfjs-graph',
 };
 const FORMAT_ORDER: Target[] = ['onnx', 'tfjs-graph', 'tensorrt'];
 
@@ -162,6 +165,10 @@ function modelFacts(modelPath: string): { family: Family | null; numClasses: num
       if ((e as Error).name === 'BisenetError') throw e;
       fail('format', `${file}: not valid JSON`);
     }
+  } else if (modelPath.toLowerCase().endsWith('.tflite')) {
+    const info = checkTflite(readFileChecked(modelPath, 'TFLite model'), modelPath);
+    meta = info.metadata;
+    outputs = info.outputs.map((x) => x.name);
   } else if (st!.isFile()) {
     try {
       const m = onnxProto.onnx.ModelProto.decode(readFileChecked(modelPath, 'ONNX model'));
@@ -236,15 +243,21 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     if (precisions.includes('int8') && !o.calibration) fail('usage', '--precision int8 needs --calibration calib.json (write it with bisenet calibrate)');
     if (o.calibration && !precisions.includes('int8')) fail('usage', '--calibration applies with --precision int8 only');
     if (precisions.length && !(o.runtimes ?? DEFAULT_RUNTIMES).includes('ort-cpu')) fail('usage', '--precision rows are timed in ort-cpu; include it in --runtime');
+    /** A model of one fixed input size (TFLite), converted from the checkpoint for each size timed. */
+    let makeSized: ((to: Target, size: [number, number]) => string) | null = null;
     let runtimes: string[];
     if (o.checkpoint) {
       runtimes = requested ?? DEFAULT_RUNTIMES;
       const made = new Map<Target, string>();
-      const make = (to: Target): string => {
-        if (made.has(to)) return made.get(to)!;
+      const make = (to: Target, size?: [number, number]): string => {
+        const key = (size ? `${to}:${size.join('x')}` : to) as Target;
+        if (made.has(key)) return made.get(key)!;
         const t0 = performance.now();
-        const labels = to === 'onnx' || to === 'tfjs-graph';
-        const c = convertCheckpoint(o.checkpoint!, { to, labels, shapes: to === 'tensorrt' ? trtShapes(sizes) : undefined });
+        const labels = to === 'onnx' || to === 'tfjs-graph' || to === 'tflite';
+        // TFLite takes one input size: one model per size (the first here; the others as each is timed).
+        const [th, tw] = size ?? sizes[0]!;
+        const shapes = to === 'tensorrt' ? trtShapes(sizes) : to === 'tflite' ? `1x3x${th}x${tw}` : undefined;
+        const c = convertCheckpoint(o.checkpoint!, { to, labels, shapes });
         // The budget as soon as the model's size is known: before it is written, converted again or loaded.
         const converted = c.files ? [...c.files.values()].reduce((s, f) => s + f.byteLength, 0) : c.byteLength;
         for (const [h, w] of sizes) {
@@ -254,18 +267,19 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         graph ??= bisenetv2({ numClasses: c.ported.numClasses, family: c.ported.family });
         report.model.family = c.ported.family;
         report.model.numClasses = c.ported.numClasses;
-        const out = path.join(work, to === 'onnx' ? 'model.onnx' : to);
+        const out = path.join(work, to === 'onnx' ? 'model.onnx' : to === 'tflite' ? `model-${th}x${tw}.tflite` : to);
         if (c.files) writeDirAtomic(out, c.files); else fs.writeFileSync(out, c.bytes);
-        report.model.converted.push(`${to}${labels ? ' (outputs logits, labels)' : ''}`);
+        report.model.converted.push(`${to}${to === 'tflite' ? ` ${th}x${tw}` : ''}${labels ? ' (outputs logits, labels)' : ''}`);
         log(`converted ${path.basename(o.checkpoint!)} to ${to} in ${(performance.now() - t0).toFixed(0)} ms`);
-        made.set(to, out);
+        made.set(key, out);
         return out;
       };
+      makeSized = (to, size) => make(to, size);
       for (const id of runtimes) {
         const rt = runtimeById(id);
         const first = FORMAT_OF[id];
         const candidates = first ? [first] : FORMAT_ORDER;
-        const p = candidates.map(make).find((m) => rt.accepts(m));
+        const p = candidates.map((t) => make(t)).find((m) => rt.accepts(m));
         if (!p) fail('usage', `runtime ${id} loads none of the formats bench converts to (${FORMAT_ORDER.join(', ')})`);
         modelFor.set(id, p!);
       }
@@ -300,6 +314,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const stackMacs = convMacs(stackGraph, stackShape);
     const stackPath = (id: string): string => {
       const fmt = FORMAT_OF[id] ?? 'onnx';
+      if (fmt === 'tflite') {
+        const p = path.join(work, 'conv-stack.tflite');
+        if (!fs.existsSync(p)) fs.writeFileSync(p, emitTflite(stackGraph, stackWeights, { shapes: stackShape.join('x') }));
+        return p;
+      }
       if (fmt === 'onnx' || fmt === 'tensorrt') {
         const p = path.join(work, 'conv-stack.onnx');
         if (!fs.existsSync(p)) fs.writeFileSync(p, emitOnnx(stackGraph, stackWeights));
@@ -365,7 +384,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           report.convStack.push(stack);
         } finally { await runner.dispose(); }
       }
-      const runner = await loadRunner(modelPath, id, { threads: o.threads, device: o.device });
+      let runner = await loadRunner(modelPath, id, { threads: o.threads, device: o.device });
+      if (runner.fixedInput && !makeSized) {
+        const [, , fh, fw] = runner.fixedInput;
+        const other = sizes.find(([h, w]) => h !== fh || w !== fw);
+        if (other) { await runner.dispose(); fail('usage', `${modelPath} takes ${fh}×${fw} inputs only (fixed when converted); bench it with --size ${fh}x${fw}, or bench the checkpoint`); }
+      }
       if (id === 'tfjs-wasm' && !/threaded/.test(runner.device)) {
         report.notes.push('tfjs-wasm ran its single-threaded SIMD build: tfjs-backend-wasm 4.22 never picks its threaded build in Node '
           + '(WASM_HAS_MULTITHREAD_SUPPORT is false when IS_NODE, tfjs#3830); BISENET_WASM_THREADS=N forces it (experimental: docs/performance.md, "tfjs-wasm and threads")');
@@ -376,6 +400,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         const all = runner.outputNames.filter((n) => n !== 'labels');
         const fetches = runner.outputNames.includes('labels') ? [all, ['labels']] : [all];
         for (const [h, w] of sizes) {
+          if (runner.fixedInput && makeSized && (runner.fixedInput[2] !== h || runner.fixedInput[3] !== w)) {
+            await runner.dispose();
+            runner = await loadRunner(makeSized(FORMAT_OF[id]!, [h, w]), id, { threads: o.threads, device: o.device });
+          }
           for (const fetch of fetches) {
             log(`${id} ${h}×${w} → ${fetch.join(',')}: ${warmup} warm-up + ${runs} runs`);
             const { times: t, phases } = await timeRunnerPhases(runner, [1, 3, h, w], runs, warmup, fetch);

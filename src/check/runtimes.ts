@@ -128,15 +128,18 @@ export async function checkRuntimes(opts: CheckOptions): Promise<CheckRow[]> {
   if (opts.keepDir) fs.mkdirSync(work, { recursive: true });
   const models = new Map<Target, string>();
   const sizes = opts.sizes ?? [];
-  const modelFor = (target: Target): string => {
-    let p = models.get(target);
+  const modelFor = (target: Target, tfliteShape?: number[]): string => {
+    // TFLite: one model per input size (fixed when converting); by default the golden input's.
+    const shape = target === 'tflite' ? (tfliteShape ?? goldenInputShapes(opts.golden)[0] ?? [1, 3, 512, 1024]).join('x') : '';
+    const key = `${target}${shape}` as Target;
+    let p = models.get(key);
     if (p) return p;
-    p = path.join(work, target === 'onnx' ? 'model.onnx' : target);
+    p = path.join(work, target === 'onnx' ? 'model.onnx' : target === 'tflite' ? `model-${shape}.tflite` : target);
     // TensorRT: one profile covering the golden input and every timed size.
-    const shapes = target === 'tensorrt' ? trtProfile(opts.golden, sizes) : undefined;
+    const shapes = target === 'tensorrt' ? trtProfile(opts.golden, sizes) : target === 'tflite' ? shape : undefined;
     const c = convertCheckpoint(opts.checkpoint, { to: target, shapes });
     if (c.files) writeDirAtomic(p, c.files); else writeFileAtomic(p, c.chunks ?? c.bytes);
-    models.set(target, p);
+    models.set(key, p);
     return p;
   };
   const rows: CheckRow[] = [];
@@ -170,14 +173,21 @@ export async function checkRuntimes(opts: CheckOptions): Promise<CheckRow[]> {
           const key = `${h}x${w}`;
           if (!runtimeById(id).timed && !opts.timeAll) { row.times[key] = null; continue; }
           const x = { [runner.inputNames[0]!]: benchInput(h, w) };
-          const tw = performance.now();
-          await runner.run(x); // warm-up: shader compilation, engine build, allocation
-          const warm = performance.now() - tw;
+          // A model of one fixed size (TFLite) is converted and loaded again for each timed size.
+          const sized: typeof runner = runner.fixedInput ? await runtimeById(id).load(modelFor(rt.model as Target, [1, 3, h, w]), { device: opts.device }) : runner;
           const times: number[] = [];
-          for (let i = 0; i < (opts.runs ?? 5); i++) {
-            const t = performance.now();
-            await runner.run(x);
-            times.push(performance.now() - t);
+          let warm = 0;
+          try {
+            const tw = performance.now();
+            await sized.run(x); // warm-up: shader compilation, engine build, allocation
+            warm = performance.now() - tw;
+            for (let i = 0; i < (opts.runs ?? 5); i++) {
+              const t = performance.now();
+              await sized.run(x);
+              times.push(performance.now() - t);
+            }
+          } finally {
+            if (sized !== runner) await sized.dispose();
           }
           row.times[key] = median(times);
           log(`${name}: ${key} median ${median(times).toFixed(1)} ms of ${times.length} (first run ${warm.toFixed(0)} ms)`);
@@ -195,7 +205,8 @@ export async function checkRuntimes(opts: CheckOptions): Promise<CheckRow[]> {
   return rows;
 }
 
-function trtProfile(golden: string, sizes: [number, number][]): string {
+/** The input shapes of a golden set's cases (from their .npy headers). */
+function goldenInputShapes(golden: string): number[][] {
   const goldenShapes: number[][] = [];
   try {
     for (const d of [golden, ...fs.readdirSync(golden).map((x) => path.join(golden, x))]) {
@@ -207,6 +218,11 @@ function trtProfile(golden: string, sizes: [number, number][]): string {
       }
     }
   } catch { /* no golden shapes: sizes only */ }
+  return goldenShapes;
+}
+
+function trtProfile(golden: string, sizes: [number, number][]): string {
+  const goldenShapes = goldenInputShapes(golden);
   const all = [...goldenShapes.map((s) => [s[2]!, s[3]!]), ...sizes];
   if (all.length === 0) all.push([512, 1024]);
   const hs = all.map((s) => s[0]!);

@@ -36,6 +36,7 @@ function checkReplaceableDir(dir: string): void {
 export function convertCommand(file: string, o: Opts): void {
   const t0 = performance.now();
   if (o.to === 'onnx' && !o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: an ONNX model's file name must end in .onnx`);
+  if (o.to === 'tflite' && !o.out.toLowerCase().endsWith('.tflite')) fail('usage', `--out ${o.out}: a TFLite model's file name must end in .tflite`);
   const isDir = TARGETS[o.to].directory;
   if (isDir && FILE_NAME.test(o.out)) fail('usage', `--out ${o.out}: a ${o.to} model is a directory (${TARGETS[o.to].main} and the files beside it); name the directory`);
   const jsonFile = typeof o.json === 'string' ? o.json : null;
@@ -81,6 +82,10 @@ export function convertCommand(file: string, o: Opts): void {
     const bytes = [...c.files.values()].reduce((s, f) => s + f.length, 0);
     const shards = c.files.size - 1;
     process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out}/ (${o.to}, model.json + ${shards} shard${shards > 1 ? 's' : ''}, weights ${o.quantize ?? 'float32'}, outputs ${outputs}, ${(bytes / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
+    return;
+  }
+  if (o.to === 'tflite') {
+    process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out} (tflite, input ${o.shapes ?? '1x3x512x1024'} fixed, weights ${o.quantize ?? 'float32'}, outputs ${outputs}, ${(c.byteLength / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
     return;
   }
   const prec = o.precision && o.precision !== 'fp32' ? `, ${o.precision}${o.precision === 'int8' ? ` (${o.statistic ?? 'entropy'} scales${o.keepFloat ? `, kept in float: ${o.keepFloat}` : ''})` : ''}` : '';

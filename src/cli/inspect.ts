@@ -1,4 +1,7 @@
 import { loadCheckpoint } from '../checkpoint/index.js';
+import { checkTflite } from '../model-check/tflite.js';
+import { recordedFrom } from '../model-metadata.js';
+import { readFileChecked } from '../util/fs.js';
 import { summarize } from '../port/index.js';
 import { fail } from '../util/errors.js';
 import { escapeText, safeJson } from '../util/render.js';
@@ -6,8 +9,33 @@ import { escapeText, safeJson } from '../util/render.js';
 /** Problems listed in the text report (all of them are in --json and with --verbose). */
 const SHOWN_PROBLEMS = 20;
 
+/** A .tflite file: checked (../model-check/tflite.ts), then its input, outputs and recorded metadata. */
+function inspectTflite(file: string, o: { json?: boolean }): void {
+  const info = checkTflite(readFileChecked(file, 'TFLite model'), file);
+  const meta = recordedFrom(info.metadata, `${file}: metadata`);
+  const m = info.metadata;
+  if (o.json) {
+    process.stdout.write(`${safeJson({ file, format: 'tflite', inputs: info.inputs, outputs: info.outputs, metadata: m }, 2)}\n`);
+    return;
+  }
+  const t = (x: { name: string; shape: number[]; type: string }) => `${escapeText(x.name, 100)} ${x.shape.join('×')} ${x.type}`;
+  const lines = [
+    `file:           ${escapeText(file)}`,
+    'format:         tflite (checked: builtin ops, wiring, shapes, bounds)',
+    `family:         ${escapeText(m.family ?? 'unknown', 40)}`,
+    `classes:        ${meta.numClasses ?? '-'}`,
+    `input:          ${info.inputs.map(t).join(', ')} (fixed size)`,
+    `outputs:        ${info.outputs.map(t).join(', ')}`,
+    `weights:        ${escapeText(m.quantization ?? 'unknown', 20)}`,
+    `preprocessing:  ${meta.pre ? `${escapeText(m.dataset ?? '', 40)} mean ${meta.pre.mean.join(', ')} std ${meta.pre.std.join(', ')}` : 'none recorded'}`,
+    `producer:       ${escapeText(m.producer ?? 'unknown', 80)}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
 export async function inspectCommand(file: string, o: { json?: boolean }): Promise<void> {
   const { modelReaderFor, inspectModel, formatModelSummary, modelSummaryJson } = await import('../model-check/inspect.js');
+  if (file.toLowerCase().endsWith('.tflite')) { inspectTflite(file, o); return; }
   const reader = modelReaderFor(file);
   if (reader) {
     const s = inspectModel(file, reader);

@@ -51,8 +51,8 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`${escapeText(s.trim().replace(/\s*\n\s*/g, ' '))}\n`) });
 
   program.command('inspect')
-    .description('identify a checkpoint (family, class count, booster heads, tensors, problems) or describe an exported model (format, opsets, producer, inputs and outputs, operators, weights, recorded classes and preprocessing)')
-    .argument('<file>', 'a checkpoint (.pth torch.save zip, .safetensors, PaddleSeg .pdparams) or an exported model (.onnx file, TensorFlow.js model directory or its model.json)')
+    .description('identify a checkpoint (family, class count, booster heads, tensors, problems) or describe an exported model, ONNX, tfjs or .tflite (format, opsets, producer, inputs and outputs, operators, weights, recorded classes and preprocessing)')
+    .argument('<file>', 'a checkpoint (.pth torch.save zip, .safetensors, PaddleSeg .pdparams) or an exported model (.onnx file, TensorFlow.js model directory or its model.json, .tflite file)')
     .option('--json', 'print JSON instead of text')
     .action(async (file: string, o: { json?: boolean }) => (await import('./inspect.js')).inspectCommand(file, o));
 
@@ -66,11 +66,11 @@ export function buildProgram(): Command {
     .option('--labels', 'add a "labels" output: argmax over classes (int64)')
     .option('--classes <n>', 'expected class count (an error if the checkpoint differs)', intOption('--classes', 1, 100000));
   presetOptions(convert, 'convert')
-    .addOption(new Option('--quantize <dtype>', 'tfjs targets: store weights quantized per tensor').choices(['float16', 'uint8', 'uint16']))
+    .addOption(new Option('--quantize <dtype>', 'tfjs targets: store weights quantized per tensor; tflite: float16 only (FLOAT16 constants + DEQUANTIZE)').choices(['float16', 'uint8', 'uint16']))
     .option('--shard-size <MiB>', 'tfjs targets: largest weight shard in MiB (default 4)', floatOption('--shard-size'))
     .addOption(new Option('--grouped-conv <form>', 'onnx: grouped convs as one Conv (native) or channel repeat + depthwise (exact; avoids onnxruntime-web WebGPU\'s grouped-conv bug)').choices(['native', 'depthwise']))
     .option('--expose <all|names>', 'onnx, tfjs: also output these intermediate tensors (IR names, comma-separated) or all, after the model\'s own outputs (for bisenet diff and debugging)')
-    .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile (default 1x3x512x1024)')
+    .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile; tflite: the one input size (default 1x3x512x1024)')
     .addOption(new Option('--precision <p>', 'onnx, tensorrt: fp32 (default); fp16 (float16 weights and compute, float32 input/outputs); int8 (QDQ, needs --calibration; tensorrt: also calib.cache)').choices(PRECISION_IDS));
   int8Options(convert, { prefix: 'int8: ' })
     .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf or a running variance is negative (refused otherwise)');

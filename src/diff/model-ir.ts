@@ -3,6 +3,7 @@
  * class count and output names in ONNX metadata_props or tfjs userDefinedMetadata), and the rule
  * that tells which IR tensor each of the file's named tensors holds.
  */
+import { checkTflite } from '../model-check/tflite.js';
 import onnxProto from 'onnx-proto';
 import type { Graph } from '../ir/graph.js';
 import { bisenetv2, VARIANTS, type Family } from '../models/bisenetv2.js';
@@ -29,6 +30,10 @@ export function modelGraph(modelPath: string, isOnnx: boolean): Graph | null {
     }
     const meta = new Map((m.metadataProps ?? []).map((p) => [p.key, p.value]));
     return fromRecorded({ family: meta.get('family'), numClasses: meta.get('num_classes'), outputs: (m.graph?.output ?? []).map((o) => o.name ?? '') });
+  }
+  if (modelPath.toLowerCase().endsWith('.tflite')) {
+    const info = checkTflite(readFileChecked(modelPath, 'TFLite model'), modelPath);
+    return fromRecorded({ family: info.metadata.family, numClasses: info.metadata.num_classes, outputs: info.outputs.map((o) => o.name) });
   }
   const { json } = readModelJson(modelPath);
   const meta = json.userDefinedMetadata?.bisenet as { family?: unknown; num_classes?: unknown; outputs?: unknown } | undefined;

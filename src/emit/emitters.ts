@@ -5,10 +5,12 @@
  */
 import type { WeightMap } from '../ir/fold.js';
 import type { Graph } from '../ir/graph.js';
+import { fail } from '../util/errors.js';
 import { emitOnnxChunks } from './onnx.js';
 import type { Int8Options } from './onnx-precision.js';
 import type { EmitOptions, Target } from './targets.js';
 import { emitTensorrt } from './tensorrt.js';
+import { emitTflite } from './tflite.js';
 import { emitTfjsGraph } from './tfjs-graph.js';
 import { emitTfjsLayers } from './tfjs-layers.js';
 
@@ -31,4 +33,8 @@ export const EMITTERS: { [T in Target]: Emitter } = {
   'tfjs-layers': (g, w, o) => emitTfjsLayers(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata, expose: o.expose }),
   'tfjs-graph': (g, w, o) => emitTfjsGraph(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata, expose: o.expose }),
   tensorrt: (g, w, o) => emitTensorrt(g, w, { shapes: o.shapes, opset: o.opset, metadata: o.metadata, precision: o.precision, int8: int8Options(o, false) }),
+  tflite: (g, w, o) => {
+    if (o.quantize !== undefined && o.quantize !== 'float16') fail('usage', `--quantize ${o.quantize}: the tflite target stores float16 weights only (--quantize float16)`);
+    return emitTflite(g, w, { shapes: o.shapes, quantize: o.quantize, metadata: o.metadata, expose: o.expose });
+  },
 };

@@ -16,7 +16,7 @@ export function exposedTensors(graph: Graph, emitted: string[], expose: Expose |
   if (expose === 'all') return floats;
   const missing = expose.filter((t) => !floats.includes(t) && !outputs.has(t));
   if (missing.length) {
-    fail('usage', `--expose: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not a tensor of the ${target} model (BatchNorms are folded into their convs${target.startsWith('tfjs') ? ', ReLUs fused into them' : ''}; e.g. ${floats.slice(0, 3).join(', ')})`);
+    fail('usage', `--expose: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not a tensor of the ${target} model (BatchNorms are folded into their convs${target.startsWith('tfjs') || target === 'tflite' ? ', ReLUs fused into them' : ''}; e.g. ${floats.slice(0, 3).join(', ')})`);
   }
   return floats.filter((t) => expose.includes(t));
 }

@@ -64,6 +64,10 @@ export const TARGETS = {
     description: 'a directory with an ONNX model tailored to TensorRT\'s parser, its shapes and the trtexec build script',
     directory: true, main: 'model.onnx', options: ['opset', 'shapes', 'precision', 'calibration', 'statistic', 'keepFloat'],
   },
+  tflite: {
+    description: 'one .tflite file (LiteRT), builtin ops, NHWC, input size fixed by --shapes (default 1x3x512x1024)',
+    directory: false, main: null, options: ['shapes', 'quantize', 'expose'],
+  },
 } satisfies Record<string, TargetInfo>;
 
 export type Target = keyof typeof TARGETS;

@@ -32,6 +32,7 @@ export interface RuntimeCatalogEntry {
 
 const CHROMIUM_TFJS_PACKAGES = ['playwright-core', '@tensorflow/tfjs-backend-webgl', '@tensorflow/tfjs-backend-webgpu'];
 const CHROMIUM_ORT_PACKAGES = ['playwright-core', 'onnxruntime-web'];
+const CHROMIUM_LITERT_PACKAGES = ['playwright-core', '@litertjs/core'];
 const WEBGPU_ORT_PACKAGES = ['onnxruntime-web', 'webgpu'];
 type Defaults = Pick<RuntimeCatalogEntry, 'gpu' | 'tolerance' | 'packages' | 'default' | 'timed'>;
 const cpu: Defaults = { gpu: false, tolerance: 'cpu', packages: [], default: false, timed: true };
@@ -40,6 +41,7 @@ const gpu: Defaults = { gpu: true, tolerance: 'gpu', packages: [], default: fals
 export const RUNTIME_CATALOG: RuntimeCatalogEntry[] = [
   { ...cpu, id: 'ort-cpu', model: 'onnx', default: true, description: 'onnxruntime-node, CPU execution provider' },
   { ...cpu, id: 'tfjs-wasm', model: 'tfjs-graph', default: true, description: 'TensorFlow.js, WebAssembly backend (XNNPACK), no tfjs-node' },
+  { ...cpu, id: 'litert-wasm', model: 'tflite', default: true, packages: ['@litertjs/core'], description: 'LiteRT.js (TFLite) wasm in Node, XNNPACK, 1 thread; .tflite models (input size fixed at conversion)' },
   { ...cpu, id: 'tfjs-cpu', model: 'tfjs-graph', timed: false, description: 'TensorFlow.js, plain JavaScript CPU backend (slow; a reference)' },
   // GPU runtimes (WebGPU through dawn.node; TensorRT through trtexec): never a default, named with --runtime.
   { ...gpu, id: 'ort-webgpu', model: 'onnx', packages: WEBGPU_ORT_PACKAGES, description: 'onnxruntime-web WebGPU EP (dawn.node), preferredLayout NCHW' },
@@ -60,6 +62,8 @@ export const RUNTIME_CATALOG: RuntimeCatalogEntry[] = [
   { ...cpu, id: 'chromium-wasm', model: 'tfjs-graph', packages: CHROMIUM_TFJS_PACKAGES, description: 'TensorFlow.js wasm backend in headless Chromium (SIMD, threads)' },
   { ...gpu, id: 'chromium-webgpu', model: 'tfjs-layers', packages: CHROMIUM_TFJS_PACKAGES, description: 'TensorFlow.js WebGPU backend in headless Chromium (Chromium\'s own Dawn)' },
   { ...cpu, id: 'chromium-ort-wasm', model: 'onnx', packages: CHROMIUM_ORT_PACKAGES, description: 'onnxruntime-web wasm EP in headless Chromium (SIMD, threads)' },
+  { ...cpu, id: 'chromium-litert-wasm', model: 'tflite', packages: CHROMIUM_LITERT_PACKAGES, description: 'LiteRT.js (TFLite) wasm in headless Chromium (XNNPACK; the threaded build where the page is isolated)' },
+  { ...gpu, id: 'chromium-litert-webgpu', model: 'tflite', packages: CHROMIUM_LITERT_PACKAGES, description: 'LiteRT.js (TFLite) WebGPU accelerator in headless Chromium (refused where LiteRT would fall back to wasm)' },
   { ...gpu, id: 'chromium-ort-webgpu', model: 'onnx', packages: CHROMIUM_ORT_PACKAGES, description: 'onnxruntime-web WebGPU EP in headless Chromium, preferredLayout NCHW' },
   // The float64 interpreter of the IR on a checkpoint: named with --runtime reference (diff and verify --layers
   // pick it for checkpoints). Its parity is the CPU bar; too slow to time at full size.

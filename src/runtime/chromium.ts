@@ -14,6 +14,7 @@ import { fail, isBisenetError } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { onInterrupt } from '../util/interrupt.js';
 import { numel, type NdArray } from '../util/ndarray.js';
+import { checkTflite } from '../model-check/tflite.js';
 import { checkOnnxAmplification } from './onnx-check.js';
 import { checkAmplification, isTfjsModelPath, readDirWeights, readModelJson } from './tfjs.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
@@ -135,8 +136,15 @@ export function firstLine(e: unknown): string {
  * and amplification checks as the Node runners (an UpSampling2D of 500×500 or an ONNX Tile is refused
  * here, not left to allocate gigabytes in the browser).
  */
-export function modelRoutes(modelPath: string): { url: string; kind: 'tfjs' | 'onnx'; routes: Map<string, () => Blob> } {
+export function modelRoutes(modelPath: string): { url: string; kind: 'tfjs' | 'onnx' | 'tflite'; routes: Map<string, () => Blob>; fixedInput?: number[] } {
   const routes = new Map<string, () => Blob>();
+  if (modelPath.toLowerCase().endsWith('.tflite')) {
+    // Checked here, as in Node, before the browser's LiteRT sees a byte.
+    const bytes = readFileChecked(modelPath, 'TFLite model');
+    const [n, h, w, c] = checkTflite(bytes, modelPath).inputs[0]!.shape as [number, number, number, number];
+    routes.set('/model/model.tflite', () => ({ bytes }));
+    return { url: '/model/model.tflite', kind: 'tflite', routes, fixedInput: [n, c, h, w] };
+  }
   if (isTfjsModelPath(modelPath)) {
     const { file, json } = readModelJson(modelPath);
     const jsonBytes = readFileChecked(file, 'TensorFlow.js model.json');
@@ -146,7 +154,7 @@ export function modelRoutes(modelPath: string): { url: string; kind: 'tfjs' | 'o
     routes.set('/model/model.json', () => ({ bytes: jsonBytes, type: 'application/json' }));
     return { url: '/model/model.json', kind: 'tfjs', routes };
   }
-  if (!modelPath.toLowerCase().endsWith('.onnx')) fail('usage', `${modelPath}: expected an .onnx file, or a TensorFlow.js model directory or its model.json`);
+  if (!modelPath.toLowerCase().endsWith('.onnx')) fail('usage', `${modelPath}: expected an .onnx or .tflite file, or a TensorFlow.js model directory or its model.json`);
   const bytes = readFileChecked(modelPath, 'ONNX model');
   checkOnnxAmplification(bytes, modelPath);
   routes.set('/model/model.onnx', () => ({ bytes }));
@@ -156,6 +164,7 @@ export function modelRoutes(modelPath: string): { url: string; kind: 'tfjs' | 'o
 /** Page backends (src/web/engine.ts) and the scripts each needs. */
 export const PAGE_SCRIPTS: Record<string, string[]> = {
   'tfjs-webgl': TFJS_SCRIPTS, 'tfjs-webgpu': TFJS_SCRIPTS, 'tfjs-wasm': TFJS_SCRIPTS, 'ort-wasm': [ORT_WASM_SCRIPT], 'ort-webgpu': [ORT_WEBGPU_SCRIPT],
+  'litert-wasm': [], 'litert-webgpu': [],
 };
 
 const OUTPUT_TYPES = { float32: Float32Array, int32: Int32Array, int64: BigInt64Array } as const;
@@ -204,12 +213,13 @@ export interface ChromiumRuntimeDef { id: string; backend: string }
 
 function makeRuntime(def: ChromiumRuntimeDef): RuntimeInfo {
   const onnx = def.backend.startsWith('ort-');
+  const tflite = def.backend.startsWith('litert-');
   return {
     id: def.id,
-    accepts: onnx ? (p) => p.toLowerCase().endsWith('.onnx') : isTfjsModelPath,
+    accepts: tflite ? (p) => p.toLowerCase().endsWith('.tflite') : onnx ? (p) => p.toLowerCase().endsWith('.onnx') : isTfjsModelPath,
     async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
       const model = modelRoutes(modelPath);
-      if (opts.flags && Object.keys(opts.flags).length && onnx) fail('usage', `--tfjs-flags apply to the TensorFlow.js runtimes, not ${def.id}`);
+      if (opts.flags && Object.keys(opts.flags).length && (onnx || tflite)) fail('usage', `--tfjs-flags apply to the TensorFlow.js runtimes, not ${def.id}`);
       if (opts.expose) fail('usage', `the ${def.id} runtime cannot return intermediate tensors (use ort-cpu, tfjs-wasm or a WebGPU runtime in Node)`);
       const { page, context, server, version } = await openPage(def.backend, modelPath, model.routes);
       const closeAll = async (): Promise<void> => {
@@ -230,11 +240,15 @@ function makeRuntime(def: ChromiumRuntimeDef): RuntimeInfo {
         device: `Chromium ${version} headless, ${info.device}`,
         inputNames: [info.inputName],
         outputNames: info.outputNames,
+        fixedInput: model.fixedInput,
         async run(inputs) {
           const input = inputs[info.inputName] ?? Object.values(inputs)[0];
           if (!input) return fail('usage', `no input given (the model takes ${info.inputName})`);
           if (input.dtype !== 'float32') fail('usage', `inputs of dtype ${input.dtype} are not supported; use float32`);
           if (input.shape.length !== 4) fail('shape', `expected a 4-D N×C×H×W input, got [${input.shape.join(', ')}]`);
+          if (model.fixedInput && input.shape.join() !== model.fixedInput.join()) {
+            fail('shape', `${modelPath} takes input ${model.fixedInput.join('×')} only (a TFLite model's size is fixed when converting: --shapes ${input.shape.join('x')}); given ${input.shape.join('×')}`);
+          }
           const token = randomUUID();
           const d = input.data as Float32Array;
           server.routes.set(`/io/${token}/input`, () => ({ bytes: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) }));
@@ -274,6 +288,8 @@ const DEFS: ChromiumRuntimeDef[] = [
   { id: 'chromium-webgpu', backend: 'tfjs-webgpu' },
   { id: 'chromium-ort-wasm', backend: 'ort-wasm' },
   { id: 'chromium-ort-webgpu', backend: 'ort-webgpu' },
+  { id: 'chromium-litert-wasm', backend: 'litert-wasm' },
+  { id: 'chromium-litert-webgpu', backend: 'litert-webgpu' },
 ];
 
 /** The browser runtime of an id (its registry entry, with model format and tolerance, is in ./index.ts). */

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import { causeText, fail, isBisenetError } from '../util/errors.js';
 import { RUNTIME_CATALOG, RUNTIME_IDS, type RuntimeCatalogEntry } from './catalog.js';
 import { chromiumProbe, chromiumRuntime } from './chromium.js';
+import { litertWasm } from './litert.js';
 import { ortCpu } from './ort.js';
 import { ortWebgpu, ortWebgpuDefault } from './ort-web.js';
 import { installLine, isInstalled, missingPackages } from './packages.js';
@@ -63,6 +64,7 @@ const trtProbe = async (): Promise<Availability> => {
 const IMPLEMENTATIONS: Record<string, { runner: RuntimeInfo; probe: RuntimeMeta['probe'] }> = {
   'ort-cpu': { runner: ortCpu, probe: ortNodeProbe },
   'tfjs-wasm': { runner: tfjsWasm, probe: tfjsProbe('CPU, WebAssembly, 1 thread') },
+  'litert-wasm': { runner: litertWasm, probe: importProbe('LiteRT.js', () => import('./litert.js').then((m) => m.loadLiteRt()), () => 'CPU, LiteRT.js wasm (XNNPACK), 1 thread') },
   'tfjs-cpu': { runner: tfjsCpu, probe: tfjsProbe('CPU, JavaScript') },
   'ort-webgpu': { runner: ortWebgpu, probe: webgpuProbe },
   'ort-webgpu-default': { runner: ortWebgpuDefault, probe: webgpuProbe },
@@ -73,6 +75,8 @@ const IMPLEMENTATIONS: Record<string, { runner: RuntimeInfo; probe: RuntimeMeta[
   'chromium-webgpu': { runner: chromiumRuntime('chromium-webgpu'), probe: chromiumProbe },
   'chromium-ort-wasm': { runner: chromiumRuntime('chromium-ort-wasm'), probe: chromiumProbe },
   'chromium-ort-webgpu': { runner: chromiumRuntime('chromium-ort-webgpu'), probe: chromiumProbe },
+  'chromium-litert-wasm': { runner: chromiumRuntime('chromium-litert-wasm'), probe: chromiumProbe },
+  'chromium-litert-webgpu': { runner: chromiumRuntime('chromium-litert-webgpu'), probe: chromiumProbe },
   reference: { runner: reference, probe: async () => ({ available: true, detail: 'CPU, JavaScript float64 (reference interpreter, on the checkpoint)' }) },
 };
 
@@ -97,7 +101,7 @@ export function runtimeById(id: string): RuntimeEntry {
 export function defaultRuntimeFor(modelPath: string): RuntimeEntry {
   const r = RUNTIMES.find((x) => x.default && x.accepts(modelPath));
   if (!r && !fs.existsSync(modelPath)) fail('io', `model not found: ${modelPath}`);
-  if (!r) fail('usage', `${modelPath}: no runtime loads this kind of model (expected an .onnx file, or a TensorFlow.js model directory or its model.json)`);
+  if (!r) fail('usage', `${modelPath}: no runtime loads this kind of model (expected an .onnx file, a .tflite file, or a TensorFlow.js model directory or its model.json)`);
   return r!;
 }
 

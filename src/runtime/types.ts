@@ -26,6 +26,11 @@ export interface Runner {
    * names in the model, which are the IR's; always NCHW, whatever layout the runtime uses.
    */
   readonly exposed?: string[];
+  /**
+   * The one input shape (NCHW) a model takes where its size was fixed when converting (TFLite): callers
+   * that choose a size (segment, eval) run at this one; other runtimes take any multiple of 32.
+   */
+  readonly fixedInput?: number[];
   run(inputs: Record<string, NdArray>, opts?: RunOptions): Promise<Record<string, NdArray>>;
   /**
    * GPU runtimes that can tell: the last `run` split into upload (inputs into GPU buffers), compute (the

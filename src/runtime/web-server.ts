@@ -26,6 +26,10 @@ const VENDOR: Record<string, string> = {
   '@tensorflow/tfjs-converter': '@tensorflow/tfjs-converter/package.json',
   // onnxruntime-web does not export its package.json; one of its dist files locates the folder.
   'onnxruntime-web': 'onnxruntime-web/ort-wasm-simd-threaded.wasm',
+  // LiteRT.js: its ES modules (dist/), and its wasm builds (a folder beside dist/, served under its own name).
+  '@litertjs/core': '@litertjs/core/package.json',
+  '@litertjs/core-wasm': '@litertjs/core/wasm/litert_wasm_internal.js',
+  '@litertjs/wasm-utils': '@litertjs/wasm-utils/package.json',
 };
 
 /** The tfjs browser builds (UMD, each extends the global `tf`), in load order. */
@@ -45,7 +49,10 @@ const TFJS_SHIM = `const tf = globalThis.tf;
 export default tf;
 export const { serialization, image, tidy, avgPool, pad, onesLike, div, layers } = tf;
 `;
-export const IMPORT_MAP = JSON.stringify({ imports: { '@tensorflow/tfjs-core': '/shim/tfjs.js', '@tensorflow/tfjs-layers': '/shim/tfjs.js' } });
+export const IMPORT_MAP = JSON.stringify({ imports: { '@tensorflow/tfjs-core': '/shim/tfjs.js', '@tensorflow/tfjs-layers': '/shim/tfjs.js',
+  '@litertjs/core': '/vendor/@litertjs/core/index.js', '@litertjs/wasm-utils': '/vendor/@litertjs/wasm-utils/index.js' } });
+/** Where the page finds LiteRT.js's wasm builds (loadLiteRt picks one by the browser's features). */
+export const LITERT_WASM_DIR = '/vendor/@litertjs/core-wasm/';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm',

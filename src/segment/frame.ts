@@ -194,8 +194,12 @@ export class FrameRunner {
   async run(frames: FrameInput[]): Promise<Labels[]> {
     const { pre } = this.model.info;
     const first = frames[0]!.image;
-    const { W, H } = processingSize(first.width, first.height, pre);
+    // A model of one fixed input size (TFLite) runs every image at that size, resized there and back.
+    const fixed = this.model.runner.fixedInput;
+    const sizeOf = (w: number, h: number) => (fixed ? { W: fixed[3]!, H: fixed[2]! } : processingSize(w, h, pre));
+    const { W, H } = sizeOf(first.width, first.height);
     const n = frames.length;
+    if (fixed && n !== fixed[0]) fail('usage', `${this.model.label} takes batches of ${fixed[0]} (fixed when converting: --shapes); segment with --batch ${fixed[0]}`);
     // The model's memory for this batch, before anything is allocated (--max-memory).
     checkRunMemory(this.model.label, modelLoadBytes(this.model.modelBytes ?? 0) + modelRunBytes(n, H, W, this.numClasses ?? UNKNOWN_CLASSES) + n * first.width * first.height * 8,
       `segmenting ${n} image${n > 1 ? 's' : ''} of ${first.width}×${first.height} (run at ${W}×${H})`);
@@ -204,7 +208,7 @@ export class FrameRunner {
     if (!this.input || this.input.length < need) this.input = new Float32Array(need);
     const x = this.input.subarray(0, need);
     frames.forEach((f, i) => {
-      const s = processingSize(f.image.width, f.image.height, pre);
+      const s = sizeOf(f.image.width, f.image.height);
       if (s.W !== W || s.H !== H) fail('usage', 'a batch mixes processing sizes (a bug in the caller)');
       fillInput(f.image, pre, H, W, x.subarray(i * 3 * H * W, (i + 1) * 3 * H * W), this.luts);
     });

@@ -6,6 +6,7 @@
 let verbose = false;
 
 export function setVerbose(on: boolean): void { verbose = on; }
+export function isVerbose(): boolean { return verbose; }
 
 /**
  * onnxruntime's log level: 2 (warnings) when verbose, else 4 (fatal only). Its errors reach the user as the

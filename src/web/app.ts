@@ -9,7 +9,7 @@ import { indexPalette } from '../util/palette.js';
 import { openEngine, type Backend, type Engine } from './engine.js';
 
 interface Config {
-  model: { name: string; url: string; kind: 'tfjs' | 'onnx' };
+  model: { name: string; url: string; kind: 'tfjs' | 'onnx' | 'tflite' };
   backends: Backend[];
   /** backends this install lacks, with the line that adds each */
   missing: { id: Backend; label: string; install: string }[];
@@ -27,7 +27,8 @@ interface GoldenIndex { name: string; cases: { name: string; input: { shape: num
 
 /** Longest image side fed to the model: keeps a phone responsive (the mask is drawn at the image's size). */
 const MAX_SIDE = 1024;
-const LABELS: Record<Backend, string> = { 'tfjs-webgl': 'WebGL (tfjs)', 'tfjs-webgpu': 'WebGPU (tfjs)', 'tfjs-wasm': 'wasm (tfjs)', 'ort-wasm': 'wasm (onnxruntime-web)', 'ort-webgpu': 'WebGPU (onnxruntime-web)' };
+const LABELS: Record<Backend, string> = { 'tfjs-webgl': 'WebGL (tfjs)', 'tfjs-webgpu': 'WebGPU (tfjs)', 'tfjs-wasm': 'wasm (tfjs)', 'ort-wasm': 'wasm (onnxruntime-web)', 'ort-webgpu': 'WebGPU (onnxruntime-web)',
+  'litert-wasm': 'wasm (LiteRT.js)', 'litert-webgpu': 'WebGPU (LiteRT.js)' };
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const status = (text: string): void => { $('status').textContent = text; };
@@ -54,14 +55,15 @@ async function currentEngine(): Promise<Engine> {
 }
 
 /** The image as the model's 1×3×H×W input (H, W multiples of the model's size multiple), preprocessed as recorded. */
-function toInput(img: ImageBitmap): { x: NdArray; w: number; h: number } {
+function toInput(img: ImageBitmap, fixed?: number[]): { x: NdArray; w: number; h: number } {
   const pre = config.preprocessing;
   // Channel ch of the input takes the image's channel src[ch]: RGB, or BGR where the model records it.
   const src = pre.color_order === 'BGR' ? [2, 1, 0] : [0, 1, 2];
   const m = pre.size_multiple || 32;
   const k = Math.min(1, MAX_SIDE / Math.max(img.width, img.height));
-  const w = Math.max(m, Math.ceil((img.width * k) / m) * m);
-  const h = Math.max(m, Math.ceil((img.height * k) / m) * m);
+  // A model of one fixed size (TFLite) takes every image resized to it; the mask is drawn back at the image's size.
+  const w = fixed ? fixed[3]! : Math.max(m, Math.ceil((img.width * k) / m) * m);
+  const h = fixed ? fixed[2]! : Math.max(m, Math.ceil((img.height * k) / m) * m);
   const c = new OffscreenCanvas(w, h);
   const g = c.getContext('2d')!;
   g.imageSmoothingQuality = 'high';
@@ -134,7 +136,7 @@ async function segment(): Promise<void> {
   if (!image) return;
   try {
     const e = await currentEngine();
-    const { x } = toInput(image);
+    const { x } = toInput(image, e.fixedInput);
     status(`running on ${LABELS[e.backend]}…`);
     const t0 = performance.now();
     let out = await e.run(x);
@@ -244,7 +246,7 @@ function showMissing(): void {
 
 async function main(): Promise<void> {
   config = await (await fetch('/config.json')).json() as Config;
-  $('model').textContent = `${config.model.name} (${config.model.kind === 'onnx' ? 'ONNX' : 'TensorFlow.js'})`;
+  $('model').textContent = `${config.model.name} (${config.model.kind === 'onnx' ? 'ONNX' : config.model.kind === 'tflite' ? 'TFLite' : 'TensorFlow.js'})`;
   const select = $<HTMLSelectElement>('backend');
   for (const b of config.backends) select.add(new Option(LABELS[b], b));
   select.addEventListener('change', () => { $<HTMLCanvasElement>('overlay').dataset.ready = ''; void segment(); });

@@ -5,6 +5,7 @@
  */
 import type * as TfcNs from '@tensorflow/tfjs-core';
 import type * as OrtNs from 'onnxruntime-web';
+import { toNchw, toNhwc } from '../runtime/layout.js';
 import { loadTfjsModel, runLoaded, type TfjsParts } from '../runtime/tfjs-model.js';
 import type { TfjsNamespace } from '../tfjs.js';
 import type { NdArray } from '../util/ndarray.js';
@@ -15,8 +16,10 @@ type TfGlobal = typeof TfcNs & TfjsNamespace & TfjsParts['layers'] & TfjsParts['
 };
 declare const tf: TfGlobal;
 declare const ort: typeof OrtNs;
+/** Where the page server serves LiteRT.js's wasm builds (src/runtime/web-server.ts, LITERT_WASM_DIR). */
+const LITERT_WASM_DIR = '/vendor/@litertjs/core-wasm/';
 
-export type Backend = 'tfjs-webgl' | 'tfjs-webgpu' | 'tfjs-wasm' | 'ort-wasm' | 'ort-webgpu';
+export type Backend = 'tfjs-webgl' | 'tfjs-webgpu' | 'tfjs-wasm' | 'ort-wasm' | 'ort-webgpu' | 'litert-wasm' | 'litert-webgpu';
 export type Flags = Record<string, boolean | number | string>;
 
 export interface EngineSpec {
@@ -35,6 +38,8 @@ export interface Engine {
   device: string;
   inputName: string;
   outputNames: string[];
+  /** The one input shape (NCHW) a model of fixed size (TFLite) takes; absent: any multiple of 32. */
+  fixedInput?: number[];
   run(input: NdArray): Promise<Record<string, NdArray>>;
   dispose(): Promise<void>;
 }
@@ -148,8 +153,55 @@ async function openOrt(spec: EngineSpec): Promise<Engine> {
   };
 }
 
+type LiteRtNs = typeof import('@litertjs/core');
+let litert: Promise<LiteRtNs> | null = null;
+
+/** LiteRT.js in the page: its ES module (import map), and the wasm build it picks for this browser (threads where isolated). */
+async function openLitert(spec: EngineSpec): Promise<Engine> {
+  litert ??= (async () => {
+    const lrt = await import('@litertjs/core');
+    await lrt.loadLiteRt(LITERT_WASM_DIR, { threads: crossOriginIsolated && (spec.threads ?? 2) > 1 });
+    return lrt;
+  })();
+  const lrt = await litert;
+  const gpu = spec.backend === 'litert-webgpu';
+  const device = gpu ? `WebGPU ${await webgpuAdapterName()}` : `LiteRT.js wasm (XNNPACK), ${crossOriginIsolated ? 'threaded build' : '1 thread'}`;
+  const response = await fetch(spec.modelUrl);
+  if (!response.ok) throw new Error(`${spec.modelUrl}: HTTP ${response.status}`);
+  const model = await lrt.loadAndCompile(new Uint8Array(await response.arrayBuffer()), { accelerator: gpu ? 'webgpu' : 'wasm' });
+  if (gpu && !model.isFullyAccelerated) { model.delete(); throw new Error('LiteRT could not run the whole model on WebGPU (it would fall back to wasm)'); }
+  const input = model.getInputDetails()[0]!;
+  const outputs = model.getOutputDetails();
+  return {
+    backend: spec.backend,
+    device,
+    inputName: input.name,
+    outputNames: outputs.map((o) => o.name),
+    fixedInput: [input.shape[0]!, input.shape[3]!, input.shape[1]!, input.shape[2]!],
+    async run(x) {
+      const want = [input.shape[0], input.shape[3], input.shape[1], input.shape[2]];
+      if (x.shape.join() !== want.join()) throw new Error(`the model takes input ${want.join('×')} only (fixed when converting: --shapes), given ${x.shape.join('×')}`);
+      const nhwc = toNhwc(x);
+      const t = new lrt.Tensor(nhwc.data as Float32Array, nhwc.shape);
+      const results = await model.run([t]);
+      t.delete();
+      const out: Record<string, NdArray> = {};
+      for (let i = 0; i < results.length; i++) {
+        const r = gpu ? await results[i]!.moveTo('wasm') : results[i]!;
+        const data = r.toTypedArray();
+        const shape = [...outputs[i]!.shape];
+        out[outputs[i]!.name] = data instanceof Int32Array ? { dtype: 'int32', shape, data: data.slice() } : toNchw(shape, data as Float32Array);
+        r.delete();
+      }
+      return out;
+    },
+    async dispose() { model.delete(); },
+  };
+}
+
 /** Opens a model on a backend; throws an Error with a one-line message where the browser cannot. */
 export async function openEngine(spec: EngineSpec): Promise<Engine> {
+  if (spec.backend.startsWith('litert-')) return openLitert(spec);
   return spec.backend.startsWith('tfjs-') ? openTfjs(spec) : openOrt(spec);
 }
 

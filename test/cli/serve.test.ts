@@ -213,4 +213,31 @@ describe('the page in headless Chromium', () => {
       await server.close();
     }
   }, 600_000);
+
+  it('offers LiteRT for a .tflite model: segments at the model\'s fixed size and checks this device', async (ctx) => {
+    needChromium(ctx);
+    const tflite = path.join(work, 'model.tflite');
+    fs.writeFileSync(tflite, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tflite', shapes: '1x3x96x160' }).bytes);
+    const server = await startServe(tflite, { golden: golden(UPSTREAM) });
+    const { browser } = await acquireBrowser();
+    const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${server.url}/`, { timeout: 120_000 });
+      await page.waitForFunction(() => document.getElementById('status')?.textContent?.includes('choose or drop'), null, { timeout: 60_000 });
+      expect(await page.locator('#backend option').allTextContents()).toEqual(['wasm (LiteRT.js)', 'WebGPU (LiteRT.js)']);
+      await page.selectOption('#backend', 'litert-wasm');
+      await page.locator('#file').setInputFiles(path.join(work, 'street.png'));
+      await page.waitForSelector('#overlay[data-ready="true"]', { timeout: 280_000 });
+      expect(await page.locator('#ms').textContent()).toMatch(/ms at 96×160/);
+      expect(await page.locator('#device').textContent()).toMatch(/runs on: LiteRT\.js wasm/);
+      await page.click('#check');
+      await page.waitForSelector('#parity-result', { timeout: 280_000 });
+      expect(await page.locator('#parity-result').textContent()).toMatch(/^PASS: golden set coincheung-bisenetv2-n19 on LiteRT.* within max\|Δ\| ≤ 0\.0001 × max\|ref\|/);
+    } finally {
+      await context.close();
+      await releaseBrowser();
+      await server.close();
+    }
+  }, 600_000);
 });

@@ -95,7 +95,7 @@ describe('convert --to tensorrt', () => {
     expect(again.status, again.stderr).toBe(0);
     const bad = spawnSync(process.execPath, [BIN, 'convert', fixture(UPSTREAM, 'model.pth'), '--to', 'onnx', '--out', path.join(work, 'x.onnx'), '--shapes', '1x3x512x1024'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/--shapes applies to the tensorrt target only/);
+    expect(bad.stderr).toMatch(/--shapes applies to the tensorrt and tflite targets only/);
     const bad2 = spawnSync(process.execPath, [BIN, 'convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tfjs-graph', '--out', path.join(work, 'g'), '--grouped-conv', 'depthwise'], { encoding: 'utf8' });
     expect(bad2.status).toBe(2);
     expect(bad2.stderr).toMatch(/--grouped-conv applies to the onnx target only/);

@@ -33,6 +33,8 @@ beforeAll(async () => {
       for (const [f, data] of c.files) fs.writeFileSync(path.join(work, to, f), data);
     } else fs.writeFileSync(path.join(work, 'model.onnx'), c.bytes);
   }
+  // TFLite: the golden input's size, fixed when converting.
+  fs.writeFileSync(path.join(work, 'model.tflite'), convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tflite', labels: true, shapes: '1x3x96x160' }).bytes);
   try { chromium = findChromium(); } catch (e) { missing = String(e); }
   if (!chromium) { missing ||= CHROMIUM_MISSING; console.warn(`Chromium tests skipped: ${missing}`); return; }
   // One browser for every runner in this file (runners share the process's browser while it is held).
@@ -89,9 +91,10 @@ describe('finding Chromium', () => {
     expect(r2.stderr).toBe(`error: ${CHROMIUM_MISSING}\n`);
   });
 
-  it('registers five chromium runtimes, each with a tolerance', () => {
+  it('registers seven chromium runtimes, each with a tolerance', () => {
     const ids = RUNTIMES.map((r) => r.id).filter((id) => id.startsWith('chromium-'));
-    expect(ids).toEqual(['chromium-webgl', 'chromium-wasm', 'chromium-webgpu', 'chromium-ort-wasm', 'chromium-ort-webgpu']);
+    expect(ids).toEqual(['chromium-webgl', 'chromium-wasm', 'chromium-webgpu', 'chromium-ort-wasm', 'chromium-litert-wasm', 'chromium-litert-webgpu', 'chromium-ort-webgpu']);
+    expect(TOLERANCES['chromium-litert-wasm']!.rel).toBe(1e-4);
     for (const id of ids) expect(TOLERANCES[id]).toBeDefined();
     expect(TOLERANCES['chromium-wasm']!.rel).toBe(1e-4);
     expect(TOLERANCES['chromium-webgl']!.rel).toBe(1e-3);
@@ -108,6 +111,9 @@ describe('upstream golden set in headless Chromium', () => {
     ['chromium-webgl', 'tfjs-layers', /Chromium \d+.*WebGL2 .+, float32 textures, packed \(layers-model\)/, false],
     ['chromium-webgpu', 'tfjs-graph', /Chromium \d+.*WebGPU \S+/, true],
     ['chromium-ort-webgpu', 'model.onnx', /Chromium \d+.*WebGPU \S+.*NCHW layout/, true],
+    ['chromium-litert-wasm', 'model.tflite', /Chromium \d+.*LiteRT\.js wasm/, false],
+    // LiteRT's WebGPU delegate has its own kernels (it miscounted PAD + AVERAGE_POOL_2D: src/emit/tflite.ts).
+    ['chromium-litert-webgpu', 'model.tflite', /Chromium \d+.*WebGPU \S+/, true],
   ];
   for (const [runtime, model, device, slow] of cases) {
     it.skipIf(slow && !FULL_TIER)(`${runtime} (${model}) passes at ≤ ${TOLERANCES[runtime]!.rel} × max|ref|, ≥ ${100 * TOLERANCES[runtime]!.minAgreement} % labels`, async (ctx) => {

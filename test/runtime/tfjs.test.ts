@@ -202,6 +202,6 @@ describe('bisenet CLI with tfjs models', () => {
     expect(fs.readFileSync(path.join(notModel, 'notes.txt'), 'utf8')).toBe('keep me');
     r = cli('convert', ckpt, '--to', 'onnx', '--out', path.join(work, 'q.onnx'), '--quantize', 'float16');
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--quantize applies to the tfjs-layers and tfjs-graph targets only/);
+    expect(r.stderr).toMatch(/--quantize applies to the tfjs-layers, tfjs-graph and tflite targets only/);
   });
 });
