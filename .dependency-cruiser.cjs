@@ -8,6 +8,9 @@
 const ABOVE_RUNTIME = '^src/(convert|infer|segment|presets|index)\\.ts$|^src/(cli|check|verify|port|models|checkpoint)/';
 module.exports = {
   forbidden: [
+    { name: 'web-pages-never-reach-node', severity: 'error',
+      comment: 'The browser pages (src/web, served from dist/web) and every module they import run in a browser: none may reach a Node built-in (node:fs made the serve page fail to load).',
+      from: { path: '^src/web/' }, to: { path: '^(node:)?(fs|path|os|child_process|crypto|url|module|v8|http|net|worker_threads|zlib|stream|util)$', reachable: true } },
     { name: 'no-circular', severity: 'error', comment: 'An import cycle: modules that cannot be understood (or loaded) one at a time.',
       from: { path: '^src/' }, to: { circular: true } },
     { name: 'cli-on-top', severity: 'error', comment: 'Only the CLI imports the CLI; the library never does.',

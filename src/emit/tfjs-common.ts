@@ -7,7 +7,6 @@
  * may import the constants below.
  */
 import { foldBatchNorm, type WeightMap } from '../ir/fold.js';
-import { PRODUCER } from '../util/version.js';
 import { nodeParams, type ConvAttrs, type Graph, type Node, type Pads } from '../ir/graph.js';
 import { fail } from '../util/errors.js';
 import { floatToHalf } from '../util/ndarray.js';
@@ -18,7 +17,6 @@ export const RESIZE_LAYER_CLASS = 'BisenetResize';
 export const EXCLUSIVE_POOL_LAYER_CLASS = 'BisenetAvgPoolExclusive';
 /** Key of our block inside `userDefinedMetadata` of model.json. */
 export const METADATA_KEY = 'bisenet';
-export const TFJS_PRODUCER = PRODUCER;
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 
 export type Quantization = 'float16' | 'uint8' | 'uint16';
@@ -62,10 +60,14 @@ export function numClasses(graph: Graph): number {
   return logits!.channels!;
 }
 
-export function modelMetadata(graph: Graph, opts: TfjsEmitOptions): BisenetTfjsMetadata {
+/**
+ * The metadata a tfjs model records. `producer` is passed in by the emitters: this module is also loaded by the
+ * browser pages (the format constants above), so it reads no file (the package version comes from package.json).
+ */
+export function modelMetadata(graph: Graph, opts: TfjsEmitOptions, producer: string): BisenetTfjsMetadata {
   return {
     ...(opts.metadata ?? {}),
-    producer: TFJS_PRODUCER,
+    producer,
     family: graph.metadata.family ?? 'unknown',
     num_classes: numClasses(graph),
     layout: 'NHWC',

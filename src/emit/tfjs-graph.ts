@@ -16,11 +16,12 @@
  * Sizes for resizes are computed from the input's shape at run time, so any H, W (multiples of 32) work.
  */
 import type { WeightMap } from '../ir/fold.js';
+import { PRODUCER } from '../util/version.js';
 import type { Graph, Node, Pads } from '../ir/graph.js';
 import { fail } from '../util/errors.js';
 import { exposedTensors } from './expose.js';
 import {
-  emittedNodes, encodeWeights, modelFiles, modelMetadata, METADATA_KEY, padPlan, prepareGraph, tfKernel, TFJS_PRODUCER,
+  emittedNodes, encodeWeights, modelFiles, modelMetadata, METADATA_KEY, padPlan, prepareGraph, tfKernel,
   type PreparedGraph, type TfjsEmitOptions, type TfjsWeight,
 } from './tfjs-common.js';
 
@@ -212,13 +213,13 @@ export function emitTfjsGraph(graph: Graph, weights: WeightMap, opts: TfjsEmitOp
   }
   const exposed = exposedTensors(prepared.graph, nodes.map((n) => n.name), opts.expose, 'tfjs-graph');
   for (const t of exposed) outputs[t] = { name: `${t}:0`, dtype: 'DT_FLOAT', tensorShape: { dim: dims([-1, -1, -1, prepared.channels.get(t) ?? -1]) } };
-  const metadata = modelMetadata(graph, opts);
+  const metadata = modelMetadata(graph, opts, PRODUCER);
   if (exposed.length) metadata.outputs = [...metadata.outputs, ...exposed];
   const { manifest, files } = encodeWeights(ctx.weights, opts);
   const modelJson = {
     format: 'graph-model',
-    generatedBy: TFJS_PRODUCER,
-    convertedBy: TFJS_PRODUCER,
+    generatedBy: PRODUCER,
+    convertedBy: PRODUCER,
     signature: {
       inputs: { [graph.input.name]: { name: `${graph.input.name}:0`, dtype: 'DT_FLOAT', tensorShape: { dim: dims([-1, -1, -1, c]) } } },
       outputs,

@@ -17,12 +17,13 @@
  *   - weights: OIHW → HWIO, depthwise (C·m,1,k,k) → (k,k,C,m).
  */
 import type { WeightMap } from '../ir/fold.js';
+import { PRODUCER } from '../util/version.js';
 import type { Graph, Node } from '../ir/graph.js';
 import { fail } from '../util/errors.js';
 import { exposedTensors } from './expose.js';
 import {
   emittedNodes, encodeWeights, EXCLUSIVE_POOL_LAYER_CLASS, modelFiles, modelMetadata, METADATA_KEY, padPlan, prepareGraph, RESIZE_LAYER_CLASS,
-  tfKernel, TFJS_PRODUCER, type PadPlan, type PreparedGraph, type TfjsEmitOptions, type TfjsWeight,
+  tfKernel, type PadPlan, type PreparedGraph, type TfjsEmitOptions, type TfjsWeight,
 } from './tfjs-common.js';
 
 export type { TfjsEmitOptions } from './tfjs-common.js';
@@ -159,13 +160,13 @@ export function emitTfjsLayers(graph: Graph, weights: WeightMap, opts: TfjsEmitO
   });
   const exposed = exposedTensors(prepared.graph, nodes.map((n) => n.name), opts.expose, 'tfjs-layers');
   for (const t of exposed) outputs.push([t, 0, 0]);
-  const metadata = modelMetadata(graph, opts);
+  const metadata = modelMetadata(graph, opts, PRODUCER);
   if (exposed.length) metadata.outputs = [...metadata.outputs, ...exposed];
   const { manifest, files } = encodeWeights(ctx.weights, opts);
   const modelJson = {
     format: 'layers-model',
-    generatedBy: TFJS_PRODUCER,
-    convertedBy: TFJS_PRODUCER,
+    generatedBy: PRODUCER,
+    convertedBy: PRODUCER,
     modelTopology: {
       class_name: 'Functional',
       config: { name: graph.name, layers: ctx.layers, input_layers: [[graph.input.name, 0, 0]], output_layers: outputs },

@@ -26,6 +26,7 @@
  * entry named `bisenet`; a SignatureDef `serving_default` names the input and outputs.
  */
 import type { WeightMap } from '../ir/fold.js';
+import { PRODUCER } from '../util/version.js';
 import type { Graph, Node, Pads } from '../ir/graph.js';
 import { inferShapes } from '../ir/shapes.js';
 import { fail } from '../util/errors.js';
@@ -35,7 +36,6 @@ import { exposedTensors, type Expose } from './expose.js';
 import { parseShapes } from './tensorrt.js';
 import { convKind, depthwiseToHwcm, emittedNodes, FLOAT16_MAX, padPlan, prepareGraph, type PreparedGraph } from './tfjs-common.js';
 
-export const TFLITE_PRODUCER = 'bisenet-port 0.1.0';
 export const TFLITE_METADATA_KEY = 'bisenet';
 export const TFLITE_SIGNATURE_KEY = 'serving_default';
 export const DEFAULT_TFLITE_SHAPE = '1x3x512x1024';
@@ -298,7 +298,7 @@ export function emitTflite(graph: Graph, weights: WeightMap, o: TfliteEmitOption
   for (const t of exposed) outputs.push({ name: t, index: b.index(t) });
 
   const metadata: Record<string, string> = {
-    ...graph.metadata, ...(o.metadata ?? {}), producer: TFLITE_PRODUCER, layout: 'NHWC',
+    ...graph.metadata, ...(o.metadata ?? {}), producer: PRODUCER, layout: 'NHWC',
     input: graph.input.name, input_shape: JSON.stringify(inputShape.opt), outputs: JSON.stringify(outputs.map((x) => x.name)),
     quantization: o.quantize ?? 'none', target: 'tflite',
   };
@@ -329,7 +329,7 @@ function encodeModel(b: Builder, inputs: number[], outputs: { name: string; inde
   ]);
   const buffers = b.buffers.map((d) => fb.table(d.byteLength ? [fb.bytes(d, 16)] : []));
   const model = fb.table([
-    fb.u32(3), fb.tables(operatorCodes), fb.tables([subgraph]), fb.str(TFLITE_PRODUCER), fb.tables(buffers),
+    fb.u32(3), fb.tables(operatorCodes), fb.tables([subgraph]), fb.str(PRODUCER), fb.tables(buffers),
     undefined, fb.tables([fb.table([fb.str(TFLITE_METADATA_KEY), fb.u32(metaBuffer)])]), fb.tables([signature]),
   ]);
   const total = b.buffers.reduce((s, d) => s + d.byteLength + 32, 0) + 64 * (b.tensors.length + b.ops.length) + 4096;
