@@ -38,10 +38,11 @@ export function convertCommand(file: string, o: Opts): void {
   if (o.to === 'onnx' && !o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: an ONNX model's file name must end in .onnx`);
   if (o.to === 'tflite' && !o.out.toLowerCase().endsWith('.tflite')) fail('usage', `--out ${o.out}: a TFLite model's file name must end in .tflite`);
   const isDir = TARGETS[o.to].directory;
-  if (isDir && FILE_NAME.test(o.out)) fail('usage', `--out ${o.out}: a ${o.to} model is a directory (${TARGETS[o.to].main} and the files beside it); name the directory`);
   const jsonFile = typeof o.json === 'string' ? o.json : null;
   // The model and its --json summary: one check (never an input, two outputs never one path, exists → --force).
   checkOutputs([{ path: o.out, what: '--out', dir: isDir }, ...(jsonFile ? [{ path: jsonFile, what: '--json' }] : [])], [file], Boolean(o.force));
+  // After the input check: an --out that is the checkpoint itself is said to be the input first.
+  if (isDir && FILE_NAME.test(o.out)) fail('usage', `--out ${o.out}: a ${o.to} model is a directory (${TARGETS[o.to].main} and the files beside it); name the directory`);
   if (isDir) checkReplaceableDir(o.out);
   const c = convertCheckpoint(file, { to: o.to, opset: o.opset, aux: o.aux, labels: o.labels, family: o.family, numClasses: o.classes,
     quantize: o.quantize, shardBytes: o.shardSize === undefined ? undefined : Math.round(o.shardSize * 2 ** 20), groupedConv: o.groupedConv, shapes: o.shapes, dataset: o.dataset,

@@ -78,7 +78,7 @@ describe('convert --json', () => {
     expect(fs.existsSync(out2)).toBe(false);
     r = bisenet('convert', CKPT, '--to', 'onnx', '--out', out2, '--json', out2);
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe(`error: --json ${out2} names the model output (--out)\n`);
+    expect(r.stderr).toBe(`error: --out ${out2} and --json ${out2} name the same file; give each output its own path\n`);
   });
 });
 
