@@ -40,9 +40,13 @@ export function convertCommand(file: string, o: Opts): void {
   const isDir = TARGETS[o.to].directory;
   const jsonFile = typeof o.json === 'string' ? o.json : null;
   // The model and its --json summary: one check (never an input, two outputs never one path, exists → --force).
+  // A directory target named like a file: where nothing is there, the name is the problem; where something is
+  // (the checkpoint itself, a file of the user's), the output check speaks first.
+  const badName = isDir && FILE_NAME.test(o.out);
+  const nameError = (): never => fail('usage', `--out ${o.out}: a ${o.to} model is a directory (${TARGETS[o.to].main} and the files beside it); name the directory`);
+  if (badName && !fs.existsSync(o.out)) nameError();
   checkOutputs([{ path: o.out, what: '--out', dir: isDir }, ...(jsonFile ? [{ path: jsonFile, what: '--json' }] : [])], [file], Boolean(o.force));
-  // After the input check: an --out that is the checkpoint itself is said to be the input first.
-  if (isDir && FILE_NAME.test(o.out)) fail('usage', `--out ${o.out}: a ${o.to} model is a directory (${TARGETS[o.to].main} and the files beside it); name the directory`);
+  if (badName) nameError();
   if (isDir) checkReplaceableDir(o.out);
   const c = convertCheckpoint(file, { to: o.to, opset: o.opset, aux: o.aux, labels: o.labels, family: o.family, numClasses: o.classes,
     quantize: o.quantize, shardBytes: o.shardSize === undefined ? undefined : Math.round(o.shardSize * 2 ** 20), groupedConv: o.groupedConv, shapes: o.shapes, dataset: o.dataset,
