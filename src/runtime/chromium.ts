@@ -104,7 +104,7 @@ function shortTempParent(): string {
 
 function browserTempDir(): { dir: string; remove(): void } {
   let dir: string;
-  try { dir = fs.mkdtempSync(path.join(shortTempParent(), 'bisenet-browser-')); } catch (e) {
+  try { dir = fs.mkdtempSync(path.join(shortTempParent(), `bisenet-browser-${process.pid}-`)); } catch (e) {
     return fail('runtime', `cannot make a temporary folder for Chromium in ${shortTempParent()} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   const rm = (): void => { fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 }); };
