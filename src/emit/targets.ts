@@ -66,7 +66,7 @@ export const TARGETS = {
   },
   tflite: {
     description: 'one .tflite file (LiteRT), builtin ops, NHWC, input size fixed by --shapes (default 1x3x512x1024)',
-    directory: false, main: null, options: ['shapes', 'quantize', 'expose', 'precision', 'calibration', 'statistic'],
+    directory: false, main: null, options: ['shapes', 'quantize', 'expose', 'precision', 'calibration', 'statistic', 'keepFloat'],
   },
 } satisfies Record<string, TargetInfo>;
 

@@ -86,7 +86,7 @@ export interface TfliteEmitOptions {
   shapes?: string;
   quantize?: 'float16';
   /** Integer TFLite: int8 weights and activations from these calibrated ranges (see `int8Emit`). */
-  int8?: { calibration: Calibration; statistic: Statistic };
+  int8?: { calibration: Calibration; statistic: Statistic; keepFloat?: Set<string> };
   metadata?: Record<string, string>;
   expose?: Expose;
 }
@@ -158,6 +158,8 @@ interface Ctx {
   int8?: TfliteEmitOptions['int8'];
   /** conv → the ReLU fused into it (whose value, and calibrated range, its output holds) */
   fusedInto: Map<string, string>;
+  /** int8 tensor → its float32 value (DEQUANTIZEd once, for convs kept in float; the input's is the float input) */
+  floatOf: Map<number, number>;
   /** IR tensor → emitted tensor name (a fused conv's output is its ReLU's; outputs take the output's name). */
   name: (t: string) => string;
 }
@@ -288,15 +290,25 @@ function emitNode(ctx: Ctx, n: Node): void {
       const k = a.kernel;
       const raw = w.get(`${n.name}.weight`)!;
       const plan = padPlan(k, a.stride, a.pads);
-      const input = plan.kind === 'explicit' ? pad(ctx, `${n.name}/pad`, x, plan.pads) : x;
+      // A conv kept in float (--keep-float) in an int8 model: DEQUANTIZE its input, float32 conv, QUANTIZE its output.
+      const keep = ctx.int8?.keepFloat?.has(n.name) ?? false;
+      const cc: Ctx = keep ? { ...ctx, int8: undefined } : ctx;
+      let xin = x;
+      if (keep) {
+        xin = ctx.floatOf.get(x) ?? b.tensor(`${b.tensors[x]!.name}/float`, b.shapeOf(x));
+        if (!ctx.floatOf.has(x)) { b.op('DEQUANTIZE', [x], [xin]); ctx.floatOf.set(x, xin); }
+      }
+      const input = plan.kind === 'explicit' ? pad(cc, `${n.name}/pad`, xin, plan.pads) : xin;
       // Filters: O×H×W×I (output channels on axis 0) or 1×H×W×C·m (axis 3), per-channel int8 along that axis.
-      const [filter, bias] = convConstants(ctx, n.name, input,
+      const [filter, bias] = convConstants(cc, n.name, input,
         kind === 'plain' ? [a.outChannels, k, k, a.inChannels] : [1, k, k, a.outChannels],
         kind === 'plain' ? oihwToOhwi(raw, a.outChannels, a.inChannels, k) : depthwiseToHwcm(raw, a.inChannels, a.outChannels / a.inChannels, k, k),
         kind === 'plain' ? 0 : 3, a.bias ? w.get(`${n.name}.bias`)! : new Float32Array(a.outChannels));
       const fused = prepared.convActivation.get(n.name) === 'relu' ? ACT.RELU : ACT.NONE;
       const padding = plan.kind === 'same' ? PADDING.SAME : PADDING.VALID;
-      const out = act(ctx, outName, shape, () => calibrated(ctx, ctx.fusedInto.get(n.name) ?? n.name, b.quantOf(bias)!.scale.reduce((m, v) => Math.max(m, v), 0)));
+      const q = () => calibrated(ctx, ctx.fusedInto.get(n.name) ?? n.name, keep ? undefined : b.quantOf(bias)!.scale.reduce((m, v) => Math.max(m, v), 0));
+      const final = act(ctx, outName, shape, q);
+      const out = keep ? b.tensor(`${outName}/float`, shape) : final;
       if (kind === 'plain') {
         b.op('CONV_2D', [input, filter, bias], [out], opts(OPTIONS.Conv2DOptions,
           [fb.i8(padding), fb.i32(a.stride), fb.i32(a.stride), fb.i8(fused), fb.i32(1), fb.i32(1)]));
@@ -304,6 +316,8 @@ function emitNode(ctx: Ctx, n: Node): void {
         b.op('DEPTHWISE_CONV_2D', [input, filter, bias], [out], opts(OPTIONS.DepthwiseConv2DOptions,
           [fb.i8(padding), fb.i32(a.stride), fb.i32(a.stride), fb.i32(a.outChannels / a.inChannels), fb.i8(fused), fb.i32(1), fb.i32(1)]));
       }
+      // (a conv kept in float that reads this one reads its float value)
+      if (keep) { b.op('QUANTIZE', [out], [final]); ctx.floatOf.set(final, out); }
       return;
     }
     case 'batchnorm': {
@@ -426,9 +440,13 @@ export function emitTflite(graph: Graph, weights: WeightMap, o: TfliteEmitOption
   const name = (t: string): string => (o.int8 && t === graph.input.name ? quantizedInput : outputName.get(tensor(t)) ?? tensor(t));
   const b = new Builder();
   const fusedInto = new Map([...prepared.fusedRelu].map(([relu, conv]) => [conv, relu]));
-  const ctx: Ctx = { b, prepared, nhwc, quantize: o.quantize, int8: o.int8, fusedInto, name };
+  const ctx: Ctx = { b, prepared, nhwc, quantize: o.quantize, int8: o.int8, fusedInto, floatOf: new Map(), name };
   const input = b.tensor(graph.input.name, nhwc.get(graph.input.name)!);
-  if (o.int8) b.op('QUANTIZE', [input], [act(ctx, quantizedInput, nhwc.get(graph.input.name)!, () => calibrated(ctx, graph.input.name))]);
+  if (o.int8) {
+    const q = act(ctx, quantizedInput, nhwc.get(graph.input.name)!, () => calibrated(ctx, graph.input.name));
+    b.op('QUANTIZE', [input], [q]);
+    ctx.floatOf.set(q, input);
+  }
   for (const n of nodes) emitNode(ctx, n);
 
   const outputs = prepared.graph.outputs.map((out) => ({ name: out.name, index: b.index(name(out.tensor)) }));
@@ -455,6 +473,7 @@ export function emitTflite(graph: Graph, weights: WeightMap, o: TfliteEmitOption
     metadata.quantization = JSON.stringify({
       scheme: 'TFLite integer: int8 weights symmetric per output channel; int8 activations asymmetric per tensor; int32 biases; float input and outputs',
       statistic: o.int8.statistic, calibration: { source: cal.model.source, images: cal.images.count, dir: cal.images.dir },
+      float_convs: [...(o.int8.keepFloat ?? [])],
     });
   }
   return encodeModel(b, [input], outputs, metadata, graph.name, Boolean(o.int8));

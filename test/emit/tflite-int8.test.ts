@@ -63,11 +63,24 @@ describe('integer TFLite: the emitter', () => {
     expect(info.produced.map((t) => t.name)).toEqual(['logits']);
   });
 
+  it('--keep-float: the convs named run in float32 between a DEQUANTIZE and a QUANTIZE, recorded in the metadata', () => {
+    const base = { to: 'tflite' as const, shapes: '1x3x64x64', precision: 'int8' as const, calibration: CALIB };
+    const plain = convertCheckpoint(TRAINED, base);
+    const kept = convertCheckpoint(TRAINED, { ...base, keepFloat: ['head.*', 'detail.stage1.0.conv'] });
+    const info = checkTflite(kept.bytes, 'kept.tflite');
+    expect(JSON.parse(info.metadata.quantization!).float_convs).toEqual(['head.conv.conv', 'head.classifier.conv', 'detail.stage1.0.conv']);
+    // the float filters: head.conv (128 → 1024, 3×3: 1.2 M weights) is 3.4 MiB more in float32 than in int8
+    expect(kept.byteLength - plain.byteLength).toBeGreaterThan(3 * 2 ** 20);
+    // float32 tensors: the kept convs' outputs, the one int8 input DEQUANTIZEd (head.conv's; the classifier reads
+    // head.conv's float value, detail.stage1.0 the float input, padded in float), the logits
+    expect(info.produced.map((t) => t.name)).toEqual(['detail.stage1.0.conv/pad', 'detail.stage1.0.conv/float', 'bga.out.conv/float', 'head.conv.conv/float', 'head.classifier.conv/float', 'logits']);
+  });
+
   it('refuses what integer TFLite cannot take, naming the option', () => {
     expect(() => convertCheckpoint(TRAINED, { to: 'tflite', precision: 'int8' })).toThrow(/--precision int8 needs --calibration/);
     expect(() => convertCheckpoint(TRAINED, { to: 'tflite', precision: 'fp16' })).toThrow(/--quantize float16/);
     expect(() => convertCheckpoint(TRAINED, { to: 'tflite', precision: 'int8', calibration: CALIB, quantize: 'float16' })).toThrow(/exclude each other/);
-    expect(() => convertCheckpoint(TRAINED, { to: 'tflite', precision: 'int8', calibration: CALIB, keepFloat: ['head.*'] })).toThrow(/--keep-float applies to the onnx and tensorrt targets only/);
+    expect(() => convertCheckpoint(TRAINED, { to: 'tflite', precision: 'int8', calibration: CALIB, keepFloat: ['nosuch.*'] })).toThrow(/--keep-float nosuch\.\*: matches no conv/);
     expect(() => convertCheckpoint(TRAINED, { to: 'tflite', calibration: CALIB })).toThrow(/applies to --precision int8 only/);
     const cal = readCalibration(CALIB);
     delete (cal.tensors as Record<string, unknown>)['bga.left'];
