@@ -183,17 +183,21 @@ export function int8Params(lo: number, hi: number): Quant {
 }
 
 /**
- * The quantization of an IR tensor's value, from the calibration. A tensor that was 0 on every calibration
- * image (a channel group a ReLU always zeroes) takes `degenerate`: its producer's smallest step (a conv's
- * s_in · max s_w), so that the requantization ratios of the ops around it stay in the range integer kernels
- * take (XNNPACK refuses a ratio ≥ 256, which a scale of 1 before a conv of large folded weights gives).
+ * The quantization of an IR tensor's value, from the calibration. `step` is the producer's accumulator step
+ * where it has one (a conv's s_in · max s_w): integer kernels requantize by step / scale, which XNNPACK
+ * takes only below 256. So a tensor that was 0 on every calibration image (a channel group a ReLU always
+ * zeroes) takes scale = step (a scale of 1 there, before a conv of large folded weights, made LiteRT fail
+ * to prepare the trained model), and a range narrower than 255 steps is widened to 255 steps (same low end).
  */
-function calibrated(ctx: Ctx, irTensor: string, degenerate?: number): Quant {
+function calibrated(ctx: Ctx, irTensor: string, step?: number): Quant {
   const r = ctx.int8!.calibration.tensors[irTensor];
   if (!r) fail('usage', `the calibration has no range for tensor ${irTensor}; it was made for another model (run bisenet calibrate on this one)`);
   const [lo, hi] = asymmetricRange(r!, ctx.int8!.statistic);
-  if (!(hi - lo > 0) && degenerate !== undefined && degenerate > 0) return { scale: [Math.fround(degenerate)], zeroPoint: [-128] };
-  return int8Params(lo, hi);
+  if (step === undefined || !(step > 0)) return int8Params(lo, hi);
+  if (!(hi - lo > 0)) return { scale: [Math.fround(step)], zeroPoint: [-128] };
+  const q = int8Params(lo, hi);
+  if (q.scale[0]! * 255 >= step) return q;
+  return int8Params(lo, lo + step);
 }
 
 const sameQuant = (a: Quant | undefined, b: Quant | undefined): boolean =>
@@ -227,7 +231,7 @@ function convConstants(ctx: Ctx, name: string, input: number, filterShape: numbe
   const bq = new Int32Array(bias.length);
   for (let c = 0; c < bias.length; c++) {
     const v = Math.round(bias[c]! / bs[c]!);
-    if (!(Math.abs(v) <= 2 ** 31 - 1)) fail('usage', `conv ${name}: bias ${bias[c]} does not fit int32 at scale ${bs[c]}; this layer cannot take int8 (convert without --precision int8)`);
+    if (!(Math.abs(v) <= 2 ** 31 - 1)) fail('usage', `conv ${name}: bias ${bias[c]} does not fit int32 at scale ${bs[c]}; this layer cannot take int8 with this calibration: keep it in float (--keep-float ${name}) or recalibrate`);
     bq[c] = v;
   }
   const bt = ctx.b.tensor(`${name}/bias`, [bias.length], TENSOR_TYPE.INT32, bytesOf(bq), { scale: bs, zeroPoint: bs.map(() => 0), dim: 0 });
