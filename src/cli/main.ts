@@ -201,7 +201,7 @@ export function buildProgram(): Command {
     .option('--size <HxW,…>', 'input sizes, H and W multiples of 32 (default 512x1024)')
     .option('--runs <n>', 'timed runs per runtime and size', intOption('--runs', 1, 1000), 5)
     .option('--warmup <n>', 'untimed runs first', intOption('--warmup', 0, 100), 1)
-    .option('--precision <list>', 'with --checkpoint: also time ort-cpu on the model converted to these precisions, e.g. fp16,int8 (int8 needs --calibration)')
+    .option('--precision <list>', 'with --checkpoint: also time ort-cpu on the model converted to these precisions, e.g. fp16,int8, and litert-wasm on integer TFLite for int8 (int8 needs --calibration)')
     .option('--calibration <calib.json>', 'with --precision int8: the ranges from bisenet calibrate')
     .option('--no-conv-stack', 'skip the conv-stack reference run')
     .addOption(new Option('--no-ceiling').hideHelp())

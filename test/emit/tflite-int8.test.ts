@@ -8,6 +8,7 @@ import { checkTflite } from '../../src/model-check/tflite.js';
 import { readRecordedMetadata } from '../../src/model-metadata.js';
 import { isInstalled, loadRunner } from '../../src/runtime/index.js';
 import { evaluate } from '../../src/eval.js';
+import { runBench } from '../../src/bench/index.js';
 import { fb, writeFlatbuffer } from '../../src/util/flatbuffer.js';
 import { writeNpy } from '../../src/checkpoint/npy.js';
 import { BIN, fixture, ROOT, tmpDir } from '../helpers/paths.js';
@@ -190,6 +191,14 @@ describe.skipIf(!LITERT)('integer TFLite in litert-wasm', () => {
     expect(d.stderr.trim().split('\n')).toHaveLength(1);
     expect(d.stderr).toMatch(/is integer TFLite: its intermediates are int8 tensors.*--expose/);
   }, 60_000);
+
+  it('bench --precision int8 times the integer TFLite model in litert-wasm beside float32', async () => {
+    const r = await runBench({ checkpoint: TRAINED, runtimes: ['litert-wasm'], sizes: [[32, 64]], runs: 1, warmup: 0, ceiling: false, precisions: ['int8'], calibration: CALIB });
+    expect(r.rows.map((x) => `${x.precision}:${x.fetch.join(',')}`)).toEqual(['fp32:logits', 'fp32:labels', 'int8:logits', 'int8:labels']);
+    for (const row of r.rows) expect(row.e2eMs.median).toBeGreaterThan(0);
+    expect(r.notes.join('\n')).toMatch(/VNNI is not used/);
+    await expect(runBench({ checkpoint: TRAINED, runtimes: ['litert-wasm'], sizes: [[32, 64]], runs: 1, ceiling: false, precisions: ['fp16'] })).rejects.toThrow(/timed in ort-cpu \(int8 also in litert-wasm\)/);
+  }, 120_000);
 
   it('the trained model: ≥ 99 % of labels as PyTorch on held-out images', async () => {
     const p = write('trained-int8.tflite', convertCheckpoint(TRAINED, { to: 'tflite', labels: true, shapes: '1x3x256x512', precision: 'int8', calibration: CALIB }).bytes);
