@@ -234,7 +234,7 @@ export function checkTflite(bytes: Uint8Array, label: string): TfliteInfo {
     if (shape.some((d) => d < 1)) r.bad(`tensor ${name} has shape ${fmt(shape)} (dimensions must be ≥ 1: dynamic shapes are not supported)`);
     const type = t.i8(1);
     const tb = TYPE_BYTES[type];
-    if (!tb) r.bad(`tensor ${name} has type ${type} (accepted: float32, float16, int32, int64)`);
+    if (!tb) r.bad(`tensor ${name} has type ${type} (accepted: float32, float16, int32, int64, int8)`);
     if (t.has(6)) r.bad(`tensor ${name} is sparse, which is not supported`);
     const qt = t.sub(4, `tensor ${name}'s quantization`);
     let q: Q | null = null;
@@ -315,6 +315,12 @@ export function checkTflite(bytes: Uint8Array, label: string): TfliteInfo {
     const typeIn = (n: number) => tensors[ins[n]!]!.type;
     const act = typeIn(0);
     if (act !== FLOAT32 && act !== INT8 && info.name !== 'DEQUANTIZE') r.bad(`${what}: input 0 must be float32 or int8`);
+    // Per-channel int8 parameters belong to conv filters only; every other int8 operand is per tensor.
+    ins.forEach((i, n) => {
+      const tq = tensors[i]!;
+      const filter = n === 1 && (info.name === 'CONV_2D' || info.name === 'DEPTHWISE_CONV_2D');
+      if (tq.type === INT8 && tq.q!.scale.length > 1 && !filter) r.bad(`${what}: input ${tq.name} is quantized per channel; only conv filters are`);
+    });
     const floatIn = (n: number) => { if (typeIn(n) !== act) r.bad(`${what}: input ${n} must be ${TYPE_BYTES[act]!.name} as input 0 is`); };
     const rank4 = (n: number) => { if (sh(n).length !== 4) r.bad(`${what}: input ${n} must be 4-D, is ${fmt(sh(n))}`); return sh(n) as [number, number, number, number]; };
     let out: number[];

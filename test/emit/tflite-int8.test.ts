@@ -95,7 +95,7 @@ describe('integer TFLite: the emitter', () => {
 
 interface Int8Tiny {
   actScale?: number; actZero?: number; wScales?: number[]; wDim?: number; biasScale?: number[]; outScale?: number;
-  noQuant?: boolean; quantOnFloat?: boolean;
+  noQuant?: boolean; quantOnFloat?: boolean; actPerChannel?: boolean;
 }
 
 function int8Tiny(o: Int8Tiny = {}): Uint8Array {
@@ -105,7 +105,7 @@ function int8Tiny(o: Int8Tiny = {}): Uint8Array {
   const bS = o.biasScale ?? wS.map((s) => Math.fround(Math.fround(sA) * Math.fround(s)));
   const tensors = [
     tensor('input', [1, 4, 4, 2], 0, 0, o.quantOnFloat ? quant([1], [0]) : undefined),
-    tensor('input/int8', [1, 4, 4, 2], 9, 0, o.noQuant ? undefined : quant([sA], [o.actZero ?? -10])),
+    tensor('input/int8', [1, 4, 4, 2], 9, 0, o.noQuant ? undefined : o.actPerChannel ? quant([sA, sA], [-10, -10], 3) : quant([sA], [o.actZero ?? -10])),
     tensor('w', [3, 3, 3, 2], 9, 1, quant(wS, wS.map(() => 0), o.wDim ?? 0)),
     tensor('b', [3], 2, 2, quant(bS, bS.map(() => 0))),
     tensor('out/int8', [1, 4, 4, 3], 9, 0, quant([o.outScale ?? 0.05], [3])),
@@ -140,6 +140,7 @@ describe('the .tflite checker: quantization parameters', () => {
     ['an int8 tensor without parameters', { noQuant: true }, /int8 without quantization parameters/],
     ['a bias scale that is not s_in · s_w', { biasScale: [1e-4, 4e-4, 6e-4] }, /bias scale .* is not input scale × filter scale/],
     ['quantization on a float tensor', { quantOnFloat: true }, /float32 with quantization parameters/],
+    ['a per-channel activation', { actScale: 0.02, actPerChannel: true }, /input\/int8 is quantized per channel/],
   ];
   for (const [what, o, msg] of cases) {
     it(what, () => {
