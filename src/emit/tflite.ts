@@ -86,7 +86,11 @@ export interface TfliteEmitOptions {
   shapes?: string;
   quantize?: 'float16';
   /** Integer TFLite: int8 weights and activations from these calibrated ranges (see `int8Emit`). */
-  int8?: { calibration: Calibration; statistic: Statistic; keepFloat?: Set<string> };
+  int8?: {
+    calibration: Calibration; statistic: Statistic; keepFloat?: Set<string>;
+    /** the output resizes in int8 too (every op integer, as a delegate that runs only integer ops wants); default: float32 */
+    fullyInteger?: boolean;
+  };
   metadata?: Record<string, string>;
   expose?: Expose;
 }
@@ -284,7 +288,7 @@ function emitNode(ctx: Ctx, n: Node): void {
   const { b, prepared } = ctx;
   const a = n.attrs;
   const ins = n.inputs.map((i) => b.index(ctx.name(i)));
-  const x = ins[0]!;
+  let x = ins[0]!;
   const outName = ctx.name(n.name);
   const shape = ctx.nhwc.get(n.name)!;
   const w = prepared.weights;
@@ -409,7 +413,15 @@ function emitNode(ctx: Ctx, n: Node): void {
     case 'resize': {
       const size = b.i32(`${n.name}/size`, [2], [shape[1]!, shape[2]!]);
       // int8: a resize keeps its input's parameters (values interpolate within the input's range).
-      const out = act(ctx, outName, shape, () => b.quantOf(x)!);
+      // int8: the resize that makes a float output (the logits' ×8 upsampling) runs in float32 on its DEQUANTIZEd
+      // input unless `fullyInteger` (interpolating int8 codes measured 99.14 % label agreement against 99.50 %).
+      const floatOut = ctx.int8 !== undefined && !ctx.int8.fullyInteger && prepared.graph.outputs.some((o) => o.name === outName && o.dtype === 'float32');
+      if (floatOut) {
+        const f = ctx.floatOf.get(x) ?? b.tensor(`${b.tensors[x]!.name}/float`, b.shapeOf(x));
+        if (!ctx.floatOf.has(x)) { b.op('DEQUANTIZE', [x], [f]); ctx.floatOf.set(x, f); }
+        x = f;
+      }
+      const out = floatOut ? b.tensor(outName, shape) : act(ctx, outName, shape, () => b.quantOf(x)!);
       if (a.mode === 'bilinear') {
         b.op('RESIZE_BILINEAR', [x, size], [out], opts(OPTIONS.ResizeBilinearOptions, [undefined, undefined, fb.bool(false), fb.bool(true)]));
       } else {
@@ -477,7 +489,7 @@ export function emitTflite(graph: Graph, weights: WeightMap, o: TfliteEmitOption
     metadata.quantization = JSON.stringify({
       scheme: 'TFLite integer: int8 weights symmetric per output channel; int8 activations asymmetric per tensor; int32 biases; float input and outputs',
       statistic: o.int8.statistic, calibration: { source: cal.model.source, images: cal.images.count, dir: cal.images.dir },
-      float_convs: [...(o.int8.keepFloat ?? [])],
+      float_convs: [...(o.int8.keepFloat ?? [])], output_resize: o.int8.fullyInteger ? 'int8' : 'float32',
     });
   }
   return encodeModel(b, [input], outputs, metadata, graph.name, Boolean(o.int8));

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCheckpoint, readCalibration } from '../../src/convert.js';
-import { asymmetricRange, int8Params, quantizeAxis } from '../../src/emit/tflite.js';
+import { asymmetricRange, emitTflite, int8Params, quantizeAxis } from '../../src/emit/tflite.js';
 import { checkTflite } from '../../src/model-check/tflite.js';
 import { readRecordedMetadata } from '../../src/model-metadata.js';
 import { isInstalled, loadRunner } from '../../src/runtime/index.js';
@@ -62,8 +62,15 @@ describe('integer TFLite: the emitter', () => {
     // 4 × smaller than float32 weights, less the int32 biases and the metadata
     const f32 = convertCheckpoint(TRAINED, { to: 'tflite', shapes: '1x3x64x128' });
     expect(c.byteLength).toBeLessThan(f32.byteLength * 0.3);
-    // The intermediates are int8: exposed as float32 only where asked at conversion (each DEQUANTIZEd).
-    expect(info.produced.map((t) => t.name)).toEqual(['logits']);
+    // The intermediates are int8; the logits' final upsampling runs in float32 on the classifier's DEQUANTIZEd output.
+    expect(info.produced.map((t) => t.name)).toEqual(['head.classifier.conv/float', 'logits']);
+    expect(JSON.parse(info.metadata.quantization!).output_resize).toBe('float32');
+    // fullyInteger: every op integer, the logits DEQUANTIZEd at the exit.
+    const f = convertCheckpoint(TRAINED, { to: 'tflite', shapes: '1x3x64x128' });
+    const whole = emitTflite(f.graph, f.ported.weights, { shapes: '1x3x64x128', int8: { calibration: readCalibration(CALIB), statistic: 'minmax', fullyInteger: true } });
+    const wi = checkTflite(whole, 'whole.tflite');
+    expect(wi.produced.map((t) => t.name)).toEqual(['logits']);
+    expect(JSON.parse(wi.metadata.quantization!).output_resize).toBe('int8');
   });
 
   it('--keep-float: the convs named run in float32 between a DEQUANTIZE and a QUANTIZE, recorded in the metadata', () => {
@@ -75,7 +82,7 @@ describe('integer TFLite: the emitter', () => {
     // the float filters: head.conv (128 → 1024, 3×3: 1.2 M weights) is 3.4 MiB more in float32 than in int8
     expect(kept.byteLength - plain.byteLength).toBeGreaterThan(3 * 2 ** 20);
     // float32 tensors: the kept convs' outputs, the one int8 input DEQUANTIZEd (head.conv's; the classifier reads
-    // head.conv's float value, detail.stage1.0 the float input, padded in float), the logits
+    // head.conv's float value, detail.stage1.0 the float input, padded in float; the logits' resize the classifier's), the logits
     expect(info.produced.map((t) => t.name)).toEqual(['detail.stage1.0.conv/pad', 'detail.stage1.0.conv/float', 'bga.out.conv/float', 'head.conv.conv/float', 'head.classifier.conv/float', 'logits']);
   });
 
