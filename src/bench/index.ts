@@ -52,7 +52,7 @@ export interface BenchOptions {
   log?: (line: string) => void;
   /** Reads the machine's load (replaceable for tests). */
   probe?: () => LoadSample;
-  /** With --checkpoint: ort-cpu also times the model converted to these precisions (int8 needs `calibration`). */
+  /** With --checkpoint: ort-cpu also times the model converted to these precisions, litert-wasm the int8 one (int8 needs `calibration`). */
   precisions?: ('fp32' | 'fp16' | 'int8')[];
   /** calib.json for the int8 row */
   calibration?: string;
@@ -242,7 +242,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const precisions = o.precisions ?? [];
     if (precisions.includes('int8') && !o.calibration) fail('usage', '--precision int8 needs --calibration calib.json (write it with bisenet calibrate)');
     if (o.calibration && !precisions.includes('int8')) fail('usage', '--calibration applies with --precision int8 only');
-    if (precisions.length && !(o.runtimes ?? DEFAULT_RUNTIMES).includes('ort-cpu')) fail('usage', '--precision rows are timed in ort-cpu; include it in --runtime');
+    const timedIn = o.runtimes ?? DEFAULT_RUNTIMES;
+    if (precisions.some((p) => p !== 'fp32') && !timedIn.includes('ort-cpu') && !(precisions.every((p) => p !== 'fp16') && timedIn.includes('litert-wasm'))) {
+      fail('usage', '--precision rows are timed in ort-cpu (int8 also in litert-wasm); include it in --runtime');
+    }
     /** A model of one fixed input size (TFLite), converted from the checkpoint for each size timed. */
     let makeSized: ((to: Target, size: [number, number]) => string) | null = null;
     let runtimes: string[];
@@ -412,11 +415,33 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
               row.gpuPhasesMs = { upload: roundStats(stats(phases.map((p) => p.uploadMs))), compute: roundStats(stats(phases.map((p) => p.computeMs))),
                 readback: roundStats(stats(phases.map((p) => p.readbackMs))) };
             }
+            if (precisions.length) row.precision = modelPrecision;
             report.rows.push(row);
             log(`${id} ${h}×${w} → ${fetch.join(',')}: median ${stats(t).median.toFixed(1)} ms`);
           }
         }
       } finally { await runner.dispose(); }
+      // litert-wasm: the integer TFLite model too (one per size, as TFLite fixes the input size), where int8 is asked for.
+      if (id === 'litert-wasm' && precisions.includes('int8') && o.checkpoint) {
+        for (const [h, w] of sizes) {
+          const file = path.join(work, `model-${h}x${w}.int8.tflite`);
+          const c = convertCheckpoint(o.checkpoint, { to: 'tflite', labels: true, shapes: `1x3x${h}x${w}`, precision: 'int8', calibration: o.calibration });
+          fs.writeFileSync(file, c.bytes);
+          report.model.converted.push(`tflite int8 ${h}x${w}`);
+          const r8 = await loadRunner(file, id, { threads: o.threads, device: o.device });
+          try {
+            for (const fetch of [r8.outputNames.filter((n) => n !== 'labels'), ['labels']]) {
+              log(`${id} int8 ${h}×${w} → ${fetch.join(',')}: ${warmup} warm-up + ${runs} runs`);
+              const { times: t } = await timeRunnerPhases(r8, [1, 3, h, w], runs, warmup, fetch);
+              const row = modelRow(id, r8.device, [h, w], fetch, t, null, null, macsAt(h, w), stack);
+              row.precision = 'int8';
+              report.rows.push(row);
+              log(`${id} int8 ${h}×${w} → ${fetch.join(',')}: median ${stats(t).median.toFixed(1)} ms`);
+            }
+          } finally { await r8.dispose(); }
+        }
+        report.notes.push('litert-wasm int8 runs XNNPACK\'s int8 WebAssembly SIMD kernels: WebAssembly has no int8 dot product outside relaxed SIMD, which the compat build Node runs lacks, so VNNI is not used whatever the CPU');
+      }
     }
   } finally {
     temp.remove();

@@ -90,7 +90,7 @@ export function convertCommand(file: string, o: Opts): void {
     return;
   }
   if (o.to === 'tflite') {
-    process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out} (tflite, input ${o.shapes ?? '1x3x512x1024'} fixed, weights ${o.quantize ?? 'float32'}, outputs ${outputs}, ${(c.byteLength / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
+    process.stdout.write(`${path.basename(file)}: ${c.ported.family}, ${c.ported.numClasses} classes → ${o.out} (tflite, input ${o.shapes ?? '1x3x512x1024'} fixed, ${o.precision === 'int8' ? `int8 weights and activations (${o.statistic ?? 'entropy'} scales), float input and outputs` : `weights ${o.quantize ?? 'float32'}`}, outputs ${outputs}, ${(c.byteLength / 2 ** 20).toFixed(1)} MiB) in ${ms} ms\n`);
     return;
   }
   const prec = o.precision && o.precision !== 'fp32' ? `, ${o.precision}${o.precision === 'int8' ? ` (${o.statistic ?? 'entropy'} scales${o.keepFloat ? `, kept in float: ${o.keepFloat}` : ''})` : ''}` : '';

@@ -9,6 +9,14 @@ import { escapeText, safeJson } from '../util/render.js';
 /** Problems listed in the text report (all of them are in --json and with --verbose). */
 const SHOWN_PROBLEMS = 20;
 
+/** `, <statistic> scales` from an int8 model's recorded quantization entry (nothing where it names none known). */
+function int8Statistic(q: string | undefined): string {
+  try {
+    const s = (JSON.parse(q ?? '') as { statistic?: unknown }).statistic;
+    return s === 'entropy' || s === 'percentile' || s === 'minmax' ? `, ${s} scales` : '';
+  } catch { return ''; }
+}
+
 /** A .tflite file: checked (../model-check/tflite.ts), then its input, outputs and recorded metadata. */
 function inspectTflite(file: string, o: { json?: boolean }): void {
   const info = checkTflite(readFileChecked(file, 'TFLite model'), file);
@@ -26,7 +34,7 @@ function inspectTflite(file: string, o: { json?: boolean }): void {
     `classes:        ${meta.numClasses ?? '-'}`,
     `input:          ${info.inputs.map(t).join(', ')} (fixed size)`,
     `outputs:        ${info.outputs.map(t).join(', ')}`,
-    `weights:        ${escapeText(m.quantization ?? 'unknown', 20)}`,
+    `weights:        ${meta.precision === 'int8' ? `int8 weights and activations (integer TFLite${int8Statistic(m.quantization)})` : escapeText(m.quantization ?? 'unknown', 20)}`,
     `preprocessing:  ${meta.pre ? `${escapeText(m.dataset ?? '', 40)} mean ${meta.pre.mean.join(', ')} std ${meta.pre.std.join(', ')}` : 'none recorded'}`,
     `producer:       ${escapeText(m.producer ?? 'unknown', 80)}`,
   ];

@@ -71,7 +71,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--grouped-conv <form>', 'onnx: grouped convs as one Conv (native) or channel repeat + depthwise (exact; avoids onnxruntime-web WebGPU\'s grouped-conv bug)').choices(['native', 'depthwise']))
     .option('--expose <all|names>', 'onnx, tfjs: also output these intermediate tensors (IR names, comma-separated) or all, after the model\'s own outputs (for bisenet diff and debugging)')
     .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile; tflite: the one input size (default 1x3x512x1024)')
-    .addOption(new Option('--precision <p>', 'onnx, tensorrt: fp32 (default); fp16 (float16 weights and compute, float32 input/outputs); int8 (QDQ, needs --calibration; tensorrt: also calib.cache)').choices(PRECISION_IDS));
+    .addOption(new Option('--precision <p>', 'onnx, tensorrt: fp32 (default); fp16 (float16 weights and compute, float32 input/outputs); int8 (QDQ, needs --calibration; tensorrt: also calib.cache). tflite: int8 (integer TFLite: int8 weights and activations, needs --calibration)').choices(PRECISION_IDS));
   int8Options(convert, { prefix: 'int8: ' })
     .option('--allow-nonfinite', 'convert even if weights hold NaN/Inf or a running variance is negative (refused otherwise)');
   outputOptions(convert, { json: 'a summary (target, files and bytes, classes, outputs)', force: 'replace the output (and the --json file) if it exists' })
@@ -201,7 +201,7 @@ export function buildProgram(): Command {
     .option('--size <HxW,…>', 'input sizes, H and W multiples of 32 (default 512x1024)')
     .option('--runs <n>', 'timed runs per runtime and size', intOption('--runs', 1, 1000), 5)
     .option('--warmup <n>', 'untimed runs first', intOption('--warmup', 0, 100), 1)
-    .option('--precision <list>', 'with --checkpoint: also time ort-cpu on the model converted to these precisions, e.g. fp16,int8 (int8 needs --calibration)')
+    .option('--precision <list>', 'with --checkpoint: also time ort-cpu on the model converted to these precisions, e.g. fp16,int8, and litert-wasm on integer TFLite for int8 (int8 needs --calibration)')
     .option('--calibration <calib.json>', 'with --precision int8: the ranges from bisenet calibrate')
     .option('--no-conv-stack', 'skip the conv-stack reference run')
     .addOption(new Option('--no-ceiling').hideHelp())

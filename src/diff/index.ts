@@ -11,6 +11,7 @@ import { fail } from '../util/errors.js';
 import type { NdArray } from '../util/ndarray.js';
 import { holdings, modelGraph, type Holding } from './model-ir.js';
 import { isCheckpointPath, referenceModel } from '../runtime/reference.js';
+import { recordedPrecision } from '../model-metadata.js';
 
 /**
  * Default per-tensor tolerance: max |Δ| ≤ 1e-4 × max |A| of that tensor. Float32 runtimes against
@@ -176,6 +177,9 @@ function holdingOf(side: LoadedSide, graph: Graph, label: string): Holding {
   // A model that names few of the IR's tensors was not written from it: refuse rather than misname.
   const own = (side.graph ?? graph).nodes.filter((n) => n.attrs.op !== 'argmax');
   const held = own.filter((n) => h.holder.has(n.name) || h.absorbed.has(n.name)).length;
+  if (held < own.length / 2 && side.path.toLowerCase().endsWith('.tflite') && recordedPrecision(side.path) === 'int8') {
+    fail('usage', `${label} ${side.path} is integer TFLite: its intermediates are int8 tensors, which diff does not compare; diff the float model, or convert with --expose <names> (each DEQUANTIZEd to float32)`);
+  }
   if (held < own.length / 2) fail('usage', `${label} ${side.path}: only ${held} of the ${own.length} tensors of its IR are named in it; diff needs models written by bisenet convert (tensor names are the IR's)`);
   return h;
 }

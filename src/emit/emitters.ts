@@ -34,7 +34,10 @@ export const EMITTERS: { [T in Target]: Emitter } = {
   'tfjs-graph': (g, w, o) => emitTfjsGraph(g, w, { quantize: o.quantize, shardBytes: o.shardBytes, metadata: o.metadata, expose: o.expose }),
   tensorrt: (g, w, o) => emitTensorrt(g, w, { shapes: o.shapes, opset: o.opset, metadata: o.metadata, precision: o.precision, int8: int8Options(o, false) }),
   tflite: (g, w, o) => {
-    if (o.quantize !== undefined && o.quantize !== 'float16') fail('usage', `--quantize ${o.quantize}: the tflite target stores float16 weights only (--quantize float16)`);
-    return emitTflite(g, w, { shapes: o.shapes, quantize: o.quantize, metadata: o.metadata, expose: o.expose });
+    if (o.quantize !== undefined && o.quantize !== 'float16') fail('usage', `--quantize ${o.quantize}: the tflite target stores float16 weights only (--quantize float16); integer TFLite is --precision int8 --calibration calib.json`);
+    if (o.precision === 'fp16') fail('usage', '--precision fp16: the tflite target stores float16 weights with --quantize float16 (computing in float32); its reduced precision is --precision int8');
+    const int8 = o.precision === 'int8' && o.calibration ? { calibration: o.calibration, statistic: o.statistic ?? 'entropy', keepFloat: new Set(o.keepFloat ?? []) } : undefined;
+    if (o.precision === 'int8' && !int8) fail('usage', '--precision int8 needs --calibration calib.json (write it with bisenet calibrate)');
+    return emitTflite(g, w, { shapes: o.shapes, quantize: o.quantize, metadata: o.metadata, expose: o.expose, int8 });
   },
 };

@@ -17,7 +17,7 @@ export interface EmitOptions {
   shapes?: string;
   /** Also output these IR tensors (or 'all' the target holds), after the model's own outputs (bisenet diff). */
   expose?: 'all' | string[];
-  /** onnx, tensorrt: fp32 (default), fp16, or int8 (needs `calibration`). */
+  /** onnx, tensorrt: fp32 (default), fp16, or int8 (needs `calibration`); tflite: fp32 or int8 (integer TFLite). */
   precision?: Precision;
   /** int8: the ranges from `bisenet calibrate`, the statistic to take from them, the conv layers kept in float. */
   calibration?: Calibration;
@@ -66,7 +66,7 @@ export const TARGETS = {
   },
   tflite: {
     description: 'one .tflite file (LiteRT), builtin ops, NHWC, input size fixed by --shapes (default 1x3x512x1024)',
-    directory: false, main: null, options: ['shapes', 'quantize', 'expose'],
+    directory: false, main: null, options: ['shapes', 'quantize', 'expose', 'precision', 'calibration', 'statistic', 'keepFloat'],
   },
 } satisfies Record<string, TargetInfo>;
 

@@ -15,33 +15,39 @@ import { constantTensorBudget, MAX_AMPLIFICATION, MAX_PAD, product } from '../ru
 /** TFLite TensorType → bytes per element, for the types a BiSeNet model may hold. */
 const TYPE_BYTES: Record<number, { name: string; bytes: number }> = {
   0: { name: 'float32', bytes: 4 }, 1: { name: 'float16', bytes: 2 }, 2: { name: 'int32', bytes: 4 }, 4: { name: 'int64', bytes: 8 },
+  9: { name: 'int8', bytes: 1 },
 };
+const FLOAT32 = 0, FLOAT16 = 1, INT32 = 2, INT8 = 9;
 
 /** BuiltinOperator codes accepted (those the tflite target writes), with the highest version accepted and their options' union type. */
 const OPS: Record<number, { name: string; maxVersion: number; options: number }> = {
-  0: { name: 'ADD', maxVersion: 1, options: 11 },
-  1: { name: 'AVERAGE_POOL_2D', maxVersion: 1, options: 5 },
-  2: { name: 'CONCATENATION', maxVersion: 1, options: 10 },
-  3: { name: 'CONV_2D', maxVersion: 1, options: 1 },
-  4: { name: 'DEPTHWISE_CONV_2D', maxVersion: 2, options: 2 },
+  0: { name: 'ADD', maxVersion: 2, options: 11 },
+  1: { name: 'AVERAGE_POOL_2D', maxVersion: 2, options: 5 },
+  2: { name: 'CONCATENATION', maxVersion: 2, options: 10 },
+  3: { name: 'CONV_2D', maxVersion: 3, options: 1 },
+  4: { name: 'DEPTHWISE_CONV_2D', maxVersion: 3, options: 2 },
   6: { name: 'DEQUANTIZE', maxVersion: 3, options: 38 },
-  14: { name: 'LOGISTIC', maxVersion: 1, options: 0 },
-  17: { name: 'MAX_POOL_2D', maxVersion: 1, options: 5 },
-  18: { name: 'MUL', maxVersion: 1, options: 21 },
-  19: { name: 'RELU', maxVersion: 1, options: 0 },
+  14: { name: 'LOGISTIC', maxVersion: 2, options: 0 },
+  17: { name: 'MAX_POOL_2D', maxVersion: 2, options: 5 },
+  18: { name: 'MUL', maxVersion: 2, options: 21 },
+  19: { name: 'RELU', maxVersion: 2, options: 0 },
   23: { name: 'RESIZE_BILINEAR', maxVersion: 3, options: 15 },
-  34: { name: 'PAD', maxVersion: 1, options: 22 },
-  40: { name: 'MEAN', maxVersion: 1, options: 27 },
-  56: { name: 'ARG_MAX', maxVersion: 1, options: 40 },
-  60: { name: 'PADV2', maxVersion: 1, options: 43 },
-  97: { name: 'RESIZE_NEAREST_NEIGHBOR', maxVersion: 1, options: 74 },
+  34: { name: 'PAD', maxVersion: 2, options: 22 },
+  40: { name: 'MEAN', maxVersion: 2, options: 27 },
+  56: { name: 'ARG_MAX', maxVersion: 2, options: 40 },
+  60: { name: 'PADV2', maxVersion: 2, options: 43 },
+  97: { name: 'RESIZE_NEAREST_NEIGHBOR', maxVersion: 2, options: 74 },
+  114: { name: 'QUANTIZE', maxVersion: 2, options: 0 },
 };
+
+/** Ops whose int8 output must carry its input's scale and zero point (the TFLite quantization spec). */
+const SAME_QUANT = new Set(['AVERAGE_POOL_2D', 'MAX_POOL_2D', 'RESIZE_BILINEAR', 'RESIZE_NEAREST_NEIGHBOR', 'PAD', 'PADV2', 'CONCATENATION']);
 
 /** Each options table's fields and their sizes (TFLite's schema); others are refused. */
 const OPTION_FIELDS: Record<string, number[]> = {
   CONV_2D: [1, 4, 4, 1, 4, 4, 1], DEPTHWISE_CONV_2D: [1, 4, 4, 4, 1, 4, 4], AVERAGE_POOL_2D: [1, 4, 4, 4, 4, 1], MAX_POOL_2D: [1, 4, 4, 4, 4, 1],
   CONCATENATION: [4, 1], ADD: [1, 1], MUL: [1], RESIZE_BILINEAR: [4, 4, 1, 1], RESIZE_NEAREST_NEIGHBOR: [1, 1], MEAN: [1], ARG_MAX: [1],
-  PAD: [], PADV2: [], DEQUANTIZE: [],
+  PAD: [], PADV2: [], DEQUANTIZE: [], QUANTIZE: [],
 };
 
 /** At most this many tensors, operators, buffers (BiSeNetV2 has a few hundred). */
@@ -167,7 +173,9 @@ class Table {
   }
 }
 
-interface T { name: string; shape: number[]; type: number; data: Uint8Array | null }
+/** A tensor's quantization parameters (checked: scales positive and finite, zero points in the type's range). */
+interface Q { scale: number[]; zeroPoint: number[]; dim: number }
+interface T { name: string; shape: number[]; type: number; data: Uint8Array | null; q: Q | null }
 
 const fmt = (s: number[]): string => `[${s.slice(0, 8).join(', ')}${s.length > 8 ? ', …' : ''}]`;
 
@@ -226,15 +234,42 @@ export function checkTflite(bytes: Uint8Array, label: string): TfliteInfo {
     if (shape.some((d) => d < 1)) r.bad(`tensor ${name} has shape ${fmt(shape)} (dimensions must be ≥ 1: dynamic shapes are not supported)`);
     const type = t.i8(1);
     const tb = TYPE_BYTES[type];
-    if (!tb) r.bad(`tensor ${name} has type ${type} (accepted: float32, float16, int32, int64)`);
-    if (t.has(4) || t.has(6)) r.bad(`tensor ${name} is quantized or sparse, which is not supported`);
+    if (!tb) r.bad(`tensor ${name} has type ${type} (accepted: float32, float16, int32, int64, int8)`);
+    if (t.has(6)) r.bad(`tensor ${name} is sparse, which is not supported`);
+    const qt = t.sub(4, `tensor ${name}'s quantization`);
+    let q: Q | null = null;
+    if (qt) {
+      qt.only([4, 4, 4, 4, 1, 4, 4]);
+      if (qt.u8(4) !== 0 || qt.has(5)) r.bad(`tensor ${name} has custom quantization details, which are not supported`);
+      const floats = (id: number, what: string): number[] => {
+        const v = qt.vector(id, 4, what);
+        return v ? Array.from({ length: v.length }, (_, k) => r.f32(v.start + 4 * k)) : [];
+      };
+      const scale = floats(2, `tensor ${name}'s scales`);
+      const zv = qt.vector(3, 8, `tensor ${name}'s zero points`);
+      if (zv && zv.start % 8) r.bad(`tensor ${name}'s zero points are not aligned`);
+      const zeroPoint = zv ? Array.from({ length: zv.length }, (_, k) => Number(r.view.getBigInt64(zv.start + 8 * k, true))) : [];
+      for (const [id, what] of [[0, 'min'], [1, 'max']] as const) if (floats(id, `tensor ${name}'s ${what}`).some((v) => !Number.isFinite(v))) r.bad(`tensor ${name}'s quantization ${what} is not finite`);
+      const dim = qt.i32(6);
+      if (scale.length || zeroPoint.length) {
+        if (type !== INT8 && type !== INT32) r.bad(`tensor ${name} is ${tb?.name ?? type} with quantization parameters (only int8 and int32 tensors are quantized)`);
+        if (!scale.every((v) => Number.isFinite(v) && v > 0)) r.bad(`tensor ${name} has a quantization scale that is not positive and finite`);
+        if (zeroPoint.length !== scale.length) r.bad(`tensor ${name} has ${scale.length} scales and ${zeroPoint.length} zero points`);
+        const [lo, hi] = type === INT8 ? [-128, 127] : [0, 0];
+        if (!zeroPoint.every((z) => z >= lo && z <= hi)) r.bad(`tensor ${name} has a zero point outside ${lo}–${hi}`);
+        if (!(dim >= 0 && dim < Math.max(shape.length, 1))) r.bad(`tensor ${name}'s quantized_dimension ${dim} is not an axis of its shape ${fmt(shape)}`);
+        if (scale.length !== 1 && scale.length !== shape[dim]) r.bad(`tensor ${name} has ${scale.length} scales, expected 1 or ${shape[dim]} (its dimension ${dim})`);
+        q = { scale, zeroPoint, dim };
+      }
+    }
+    if (type === INT8 && !q) r.bad(`tensor ${name} is int8 without quantization parameters`);
     if (t.u8(5)) r.bad(`tensor ${name} is a variable`);
     if (product(shape) * tb!.bytes > budget) r.bad(`tensor ${name} of shape ${fmt(shape)} needs more than the tensor budget (${(budget / 2 ** 20).toFixed(0)} MiB; --max-memory)`);
     const bi = t.u32(2);
     if (bi >= buffers.length && bi !== 0) r.bad(`tensor ${name} refers to buffer ${bi} of ${buffers.length}`);
     const data = buffers[bi] ?? null;
     if (data && data.length !== product(shape) * tb!.bytes) r.bad(`tensor ${name} holds ${data.length} bytes, its shape ${fmt(shape)} needs ${product(shape) * tb!.bytes}`);
-    return { name, shape, type, data };
+    return { name, shape, type, data, q };
   });
   const idx = (i: number, what: string): number => {
     if (!Number.isInteger(i) || i < 0 || i >= tensors.length) r.bad(`${what} refers to tensor ${i} of ${tensors.length}`);
@@ -276,16 +311,40 @@ export function checkTflite(bytes: Uint8Array, label: string): TfliteInfo {
     const optB = (id: number, dflt = 0) => (o ? o.u8(id, dflt) : dflt);
     const arity = (n: number[]) => { if (!n.includes(ins.length)) r.bad(`${what} has ${ins.length} inputs`); };
     const sh = (n: number) => tensors[ins[n]!]!.shape;
-    const floatIn = (n: number) => { if (tensors[ins[n]!]!.type !== 0) r.bad(`${what}: input ${n} must be float32`); };
+    // Activations are float32, or int8 (integer TFLite); an op's activation inputs share one type, its output takes it.
+    const typeIn = (n: number) => tensors[ins[n]!]!.type;
+    const act = typeIn(0);
+    if (act !== FLOAT32 && act !== INT8 && info.name !== 'DEQUANTIZE') r.bad(`${what}: input 0 must be float32 or int8`);
+    // Per-channel int8 parameters belong to conv filters only; every other int8 operand is per tensor.
+    ins.forEach((i, n) => {
+      const tq = tensors[i]!;
+      const filter = n === 1 && (info.name === 'CONV_2D' || info.name === 'DEPTHWISE_CONV_2D');
+      if (tq.type === INT8 && tq.q!.scale.length > 1 && !filter) r.bad(`${what}: input ${tq.name} is quantized per channel; only conv filters are`);
+    });
+    const floatIn = (n: number) => { if (typeIn(n) !== act) r.bad(`${what}: input ${n} must be ${TYPE_BYTES[act]!.name} as input 0 is`); };
     const rank4 = (n: number) => { if (sh(n).length !== 4) r.bad(`${what}: input ${n} must be 4-D, is ${fmt(sh(n))}`); return sh(n) as [number, number, number, number]; };
     let out: number[];
-    let outType = 0;
+    let outType = act;
     switch (info.name) {
       case 'CONV_2D': case 'DEPTHWISE_CONV_2D': {
-        arity([3]); floatIn(0); floatIn(1); floatIn(2);
+        arity([3]);
         const [n, h, w, c] = rank4(0);
         const f = rank4(1);
         const dw = info.name === 'DEPTHWISE_CONV_2D';
+        if (act === FLOAT32) { floatIn(1); floatIn(2); } else {
+          // int8: int8 filter symmetric per output channel (zero point 0, on its output-channel axis), int32 bias scaled s_in · s_w.
+          const ft = tensors[ins[1]!]!, bt = tensors[ins[2]!]!;
+          const axis = dw ? 3 : 0;
+          if (ft.type !== INT8 || bt.type !== INT32 || !bt.q) r.bad(`${what}: an int8 conv takes an int8 filter and an int32 bias, both quantized`);
+          const fq = ft.q!, bq = bt.q!, sIn = tensors[ins[0]!]!.q!.scale[0]!;
+          if (fq.zeroPoint.some((z) => z !== 0)) r.bad(`${what}: filter zero points must be 0`);
+          if (fq.scale.length > 1 && fq.dim !== axis) r.bad(`${what}: filter ${ft.name} is quantized along dimension ${fq.dim}, its output channels are dimension ${axis}`);
+          if (bq.scale.length !== fq.scale.length) r.bad(`${what}: bias ${bt.name} has ${bq.scale.length} scales, the filter ${fq.scale.length}`);
+          bq.scale.forEach((bs, i) => {
+            const want = sIn * fq.scale[i]!;
+            if (Math.abs(bs - want) > 1e-6 * Math.max(bs, want)) r.bad(`${what}: bias scale ${bs} is not input scale × filter scale (${want})`);
+          });
+        }
         const strideW = optI(1), strideH = optI(2);
         const dil = dw ? [optI(5, 1), optI(6, 1)] : [optI(4, 1), optI(5, 1)]; // [w, h]
         if (strideW < 1 || strideH < 1 || strideW > 64 || strideH > 64 || dil.some((d) => d < 1 || d > 64)) r.bad(`${what}: strides or dilations out of range`);
@@ -319,7 +378,14 @@ export function checkTflite(bytes: Uint8Array, label: string): TfliteInfo {
       case 'LOGISTIC': case 'RELU': arity([1]); floatIn(0); out = sh(0).slice(); break;
       case 'DEQUANTIZE': {
         arity([1]);
-        if (tensors[ins[0]!]!.type !== 1) r.bad(`${what}: input must be float16`);
+        if (act !== FLOAT16 && act !== INT8) r.bad(`${what}: input must be float16 or int8`);
+        outType = FLOAT32;
+        out = sh(0).slice();
+        break;
+      }
+      case 'QUANTIZE': {
+        arity([1]);
+        outType = INT8;
         out = sh(0).slice();
         break;
       }
@@ -362,7 +428,7 @@ export function checkTflite(bytes: Uint8Array, label: string): TfliteInfo {
         const p = constInts(ins[1]!, `${what}'s paddings`);
         if (p.length !== 2 * rank || tensors[ins[1]!]!.shape.join() !== `${rank},2`) r.bad(`${what}: paddings must be ${rank}×2`);
         if (p.some((v) => v < 0 || v > MAX_PAD)) r.bad(`${what}: paddings ${fmt(p)} outside 0–${MAX_PAD}`);
-        if (info.name === 'PADV2' && (product(sh(2)) !== 1 || !tensors[ins[2]!]!.data || tensors[ins[2]!]!.type !== 0)) r.bad(`${what}: the pad value must be one constant float32`);
+        if (info.name === 'PADV2' && (product(sh(2)) !== 1 || !tensors[ins[2]!]!.data || tensors[ins[2]!]!.type !== act)) r.bad(`${what}: the pad value must be one constant of the input's type`);
         out = sh(0).map((d, i) => d + p[2 * i]! + p[2 * i + 1]!);
         break;
       }
@@ -385,6 +451,14 @@ export function checkTflite(bytes: Uint8Array, label: string): TfliteInfo {
     if (t.data || defined.has(o0)) r.bad(`${what} writes ${t.name}, which is an input, a constant or already written`);
     if (out.some((d) => !(d >= 1))) r.bad(`${what}: the output would be empty (${fmt(out)})`);
     if (t.shape.join() !== out.join() || t.type !== outType) r.bad(`${what}: output ${t.name} is declared ${fmt(t.shape)} ${TYPE_BYTES[t.type]!.name}, the operator gives ${fmt(out)} ${TYPE_BYTES[outType]!.name}`);
+    if (t.type === INT8 && t.q!.scale.length !== 1) r.bad(`${what}: output ${t.name} is quantized per channel (activations are per tensor)`);
+    if (t.type === INT8 && act === INT8) {
+      const tq = t.q!;
+      const same = (x: Q) => x.scale.length === 1 && x.scale[0] === tq.scale[0] && x.zeroPoint[0] === tq.zeroPoint[0];
+      const shared = info.name === 'CONCATENATION' ? ins : info.name === 'PADV2' ? [ins[0]!, ins[2]!] : [ins[0]!];
+      if (SAME_QUANT.has(info.name) && !shared.every((i) => same(tensors[i]!.q!))) r.bad(`${what}: an int8 ${info.name} must keep its input's scale and zero point`);
+      if (info.name === 'LOGISTIC' && !(tq.scale[0] === 1 / 256 && tq.zeroPoint[0] === -128)) r.bad(`${what}: an int8 LOGISTIC's output has scale 1/256 and zero point −128`);
+    }
     defined.add(o0);
     produced.push(o0);
   });

@@ -27,6 +27,13 @@ export const LITERT_BUILD = 'litert_wasm_compat_internal.js';
 
 let loading: Promise<LiteRtModule> | null = null;
 
+/**
+ * LiteRT's error lines since the last model load. LiteRT.js resolves a load whose tensors could not be
+ * allocated (a delegate that failed to prepare) and then returns whatever its buffers hold; the runner
+ * refuses such a model from these lines instead.
+ */
+const liteRtErrors: string[] = [];
+
 /** Loads LiteRT.js once per process, with the page globals its loader expects given only while it loads. */
 export function loadLiteRt(): Promise<LiteRtModule> {
   loading ??= (async () => {
@@ -41,7 +48,10 @@ export function loadLiteRt(): Promise<LiteRtModule> {
     const g = globalThis as Record<string, unknown>;
     const shims = ['self', 'importScripts', 'require', '__dirname', 'Module'] as const;
     const saved = new Map(shims.filter((k) => k in g).map((k) => [k, g[k]]));
-    const log = (text: string) => { if (isVerbose()) process.stderr.write(`litert: ${text}\n`); };
+    const log = (text: string) => {
+      if (/\bERROR\b/.test(text) && liteRtErrors.length < 32) liteRtErrors.push(text);
+      if (isVerbose()) process.stderr.write(`litert: ${text}\n`);
+    };
     g.self = g;
     g.importScripts = (url: string) => vm.runInThisContext(fs.readFileSync(url, 'utf8'), { filename: url });
     g.require = req;
@@ -87,6 +97,14 @@ export function exposeTflite(bytes: Uint8Array, info: TfliteInfo, expose: 'all' 
 
 const dims = (s: readonly number[]): string => s.join('×');
 
+/** Exit 2 where LiteRT logged that it could not prepare the model (it would return uncomputed buffers). */
+function refuseUnprepared(modelPath: string): void {
+  if (!liteRtErrors.some((l) => /failed to prepare|Failed to allocate/i.test(l))) return;
+  const first = liteRtErrors[0]!.replace(/^ERROR:\s*/, '').replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+  liteRtErrors.length = 0;
+  fail('format', `${modelPath}: LiteRT cannot prepare this model (${first}): its CPU kernels refuse it`);
+}
+
 /** LiteRT.js in Node on the CPU (XNNPACK, one thread). */
 export const litertWasm: RuntimeInfo = {
   id: 'litert-wasm',
@@ -104,11 +122,13 @@ export const litertWasm: RuntimeInfo = {
     }
     const lrt = await loadLiteRt();
     let model: Awaited<ReturnType<LiteRtModule['loadAndCompile']>>;
+    liteRtErrors.length = 0;
     try {
       model = await lrt.loadAndCompile(bytes, { accelerator: 'wasm' });
     } catch (e) {
       return fail('format', `${modelPath}: LiteRT cannot load this model: ${String((e as Error).message ?? e).split('\n')[0]}`);
     }
+    try { refuseUnprepared(modelPath); } catch (e) { model.delete(); throw e; }
     const input = info.inputs[0]!;
     const [n, h, w, c] = input.shape as [number, number, number, number];
     const outNames = info.outputs.map((o) => o.name);
@@ -137,7 +157,10 @@ export const litertWasm: RuntimeInfo = {
         let results: InstanceType<LiteRtModule['Tensor']>[] = [];
         const t = new lrt.Tensor(nhwc.data as Float32Array, nhwc.shape);
         try {
+          liteRtErrors.length = 0;
           results = await model.run([t]);
+          // Tensors are allocated on the first run: a delegate that fails to prepare then is seen here.
+          refuseUnprepared(modelPath);
           const out: Record<string, NdArray> = {};
           results.forEach((r, i) => {
             const name = order[i]!;

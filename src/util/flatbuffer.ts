@@ -16,6 +16,8 @@ export type FbValue =
   | { t: 'string'; v: string }
   | { t: 'bytes'; v: Uint8Array; align?: number }
   | { t: 'i32s'; v: readonly number[] }
+  | { t: 'f32s'; v: readonly number[] }
+  | { t: 'i64s'; v: readonly number[] }
   | { t: 'tables'; v: FbTable[] }
   | FbTable;
 
@@ -35,6 +37,10 @@ export const fb = {
   str: (v: string): FbObject => ({ t: 'string', v }),
   bytes: (v: Uint8Array, align = 1): FbObject => ({ t: 'bytes', v, align }),
   i32s: (v: readonly number[]): FbObject => ({ t: 'i32s', v }),
+  /** a vector of float32 */
+  f32s: (v: readonly number[]): FbObject => ({ t: 'f32s', v }),
+  /** a vector of int64 (integers within ±2^53), its elements 8-aligned */
+  i64s: (v: readonly number[]): FbObject => ({ t: 'i64s', v }),
   tables: (v: FbTable[]): FbObject => ({ t: 'tables', v }),
   table: (fields: (FbValue | undefined)[]): FbTable => ({ t: 'table', fields }),
 };
@@ -106,6 +112,24 @@ function writeObject(out: Out, value: Exclude<FbValue, Scalar>): number {
       out.view.setUint32(pos, value.v.length, true);
       value.v.forEach((x, i) => out.view.setInt32(pos + 4 + 4 * i, x, true));
       out.at += 4 + 4 * value.v.length;
+      return pos;
+    }
+    case 'f32s': {
+      out.align(4);
+      out.reserve(4 + 4 * value.v.length);
+      const pos = out.at;
+      out.view.setUint32(pos, value.v.length, true);
+      value.v.forEach((x, i) => out.view.setFloat32(pos + 4 + 4 * i, x, true));
+      out.at += 4 + 4 * value.v.length;
+      return pos;
+    }
+    case 'i64s': {
+      out.align(8, 4);
+      out.reserve(4 + 8 * value.v.length);
+      const pos = out.at;
+      out.view.setUint32(pos, value.v.length, true);
+      value.v.forEach((x, i) => out.view.setBigInt64(pos + 4 + 8 * i, BigInt(x), true));
+      out.at += 4 + 8 * value.v.length;
       return pos;
     }
     case 'tables': {

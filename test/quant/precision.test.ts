@@ -187,7 +187,7 @@ describe('precision options: bad input is one line, exit 2, nothing written', ()
     bad(['--to', 'onnx', '--precision', 'int8'], /needs --calibration/);
     bad(['--to', 'onnx', '--precision', 'fp16', '--calibration', CALIB], /--calibration applies to --precision int8 only/);
     bad(['--to', 'onnx', '--precision', 'int8', '--calibration', CALIB, '--keep-float', 'nosuch.*'], /--keep-float nosuch\.\*: matches no conv/);
-    bad(['--to', 'tfjs-graph', '--precision', 'fp16'], /--precision applies to the onnx and tensorrt targets only/);
+    bad(['--to', 'tfjs-graph', '--precision', 'fp16'], /--precision applies to the onnx, tensorrt and tflite targets only/);
     const other = path.join(work, 'other.json');
     const c = JSON.parse(fs.readFileSync(CALIB, 'utf8'));
     c.model.num_classes = 150;
