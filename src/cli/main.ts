@@ -236,6 +236,8 @@ const EXAMPLES: Record<string, string[]> = {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   installInterruptHandlers();
+  // A reader that stops early (`bisenet eval --help | head`): the output is done, not a crash.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); else throw e; });
   guardStreams(); // text from files (image names, recorded class names) never reaches a terminal raw, on any path
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -162,3 +162,10 @@ describe('doctor table', () => {
     expect(lines[6]).toBe(`tfjs-webgpu: ${'x'.repeat(150)}`);
   });
 });
+
+describe('a reader that stops early', () => {
+  it('bisenet … | head: the output just ends, no EPIPE stack trace', () => {
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" eval --help | head -c 10 > /dev/null`], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+  });
+});
