@@ -92,8 +92,8 @@ export function buildProgram(): Command {
   const quantize = program.command('quantize')
     .description('int8 with the layers that cannot take it kept in float: calibrate, measure each conv\'s damage, keep the worst in float until eval\'s mIoU drop is within the bound; exit 1 if no mix reaches it')
     .argument('<checkpoint>', '.pth (torch.save zip), .safetensors or PaddleSeg .pdparams file')
-    .addOption(new Option('--to <target>', 'onnx or tensorrt').choices(['onnx', 'tensorrt']).makeOptionMandatory())
-    .requiredOption('--out <path>', 'output: a .onnx file, or a directory for tensorrt')
+    .addOption(new Option('--to <target>', 'onnx, tensorrt or tflite (the search runs on the ONNX form; a TFLite result is scored in litert-wasm too)').choices(['onnx', 'tensorrt', 'tflite']).makeOptionMandatory())
+    .requiredOption('--out <path>', 'output: a .onnx or .tflite file, or a directory for tensorrt')
     .requiredOption('--calibration-data <dir>', 'calibration images (a folder, or a labelled set\'s images/); not the eval images')
     .requiredOption('--eval-data <dir>', 'labelled set the mIoU is judged on (see eval --data)')
     .option('--max-miou-drop <points>', 'largest mIoU drop against float32 allowed, in points', floatOption('--max-miou-drop'), 0.5);
@@ -102,7 +102,7 @@ export function buildProgram(): Command {
     .option('--calibration-limit <n>', 'only the first n calibration images', intOption('--calibration-limit', 1, 10_000_000))
     .option('--eval-limit <n>', 'only the first n eval images', intOption('--eval-limit', 1, 10_000_000))
     .option('--sensitivity-images <n>', 'calibration images each conv\'s damage is measured on (default 2)', intOption('--sensitivity-images', 1, 1000))
-    .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size or min:opt:max (see convert)')
+    .option('--shapes <NxCxHxW[:opt:max]>', 'tensorrt: input size or min:opt:max; tflite: the one input size (see convert)')
     .option('--labels', 'add a "labels" output (argmax)');
   quietOption(threadsOption(quantize));
   outputOptions(quantize, { force: 'replace --out if it exists' })

@@ -4,12 +4,14 @@ import type { Statistic } from '../emit/calibration.js';
 import { TARGETS } from '../emit/targets.js';
 import { quantizeSearch } from '../quant/sensitivity.js';
 import { fail } from '../util/errors.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { trackTemp, untrackTemp, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { checkOutputs } from '../util/outputs.js';
 import { ExitCode } from './exit.js';
 
 interface Opts {
-  to: 'onnx' | 'tensorrt'; out: string; calibrationData: string; evalData: string; maxMiouDrop: number; calibration?: string; statistic?: Statistic;
+  to: 'onnx' | 'tensorrt' | 'tflite'; out: string; calibrationData: string; evalData: string; maxMiouDrop: number; calibration?: string; statistic?: Statistic;
   keepFloat?: string; calibrationLimit?: number; evalLimit?: number; sensitivityImages?: number; maxFloat?: number; shapes?: string; labels?: boolean; qdqOutputs?: boolean;
   threads?: number; quiet?: boolean; force?: boolean;
 }
@@ -19,6 +21,7 @@ const f2 = (v: number): string => v.toFixed(2);
 /** `bisenet quantize`: int8 with the most damaging layers kept in float until eval's mIoU is within the bound; exit 1 if no mix reaches it. */
 export async function quantizeCommand(checkpoint: string, o: Opts): Promise<void> {
   if (o.to === 'onnx' && !o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: an ONNX model's file name must end in .onnx`);
+  if (o.to === 'tflite' && !o.out.toLowerCase().endsWith('.tflite')) fail('usage', `--out ${o.out}: a TFLite model's file name must end in .tflite`);
   if (o.qdqOutputs && o.to !== 'onnx') fail('usage', '--qdq-outputs applies to --to onnx only (TensorRT wants conv inputs quantized only)');
   if (TARGETS[o.to].directory && o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: a ${o.to} model is a directory; name the directory`);
   checkOutputs([{ path: o.out, what: '--out', dir: TARGETS[o.to].directory }], [checkpoint, o.calibrationData, o.evalData, o.calibration], Boolean(o.force));
@@ -46,11 +49,40 @@ export async function quantizeCommand(checkpoint: string, o: Opts): Promise<void
     eval_data: path.basename(path.resolve(o.evalData)), calibration_images: r.calibration.images.count, statistic: o.statistic ?? 'entropy',
     keep_float: r.keepFloat.map((c) => ({ conv: c, damage: damageOf.has(c) ? Number(damageOf.get(c)!.toPrecision(4)) : null, by: r.userKeepFloat.includes(c) ? 'user' : 'search' })),
   };
-  const c = convertCheckpoint(checkpoint, { to: o.to, labels: o.labels, shapes: o.shapes, precision: 'int8', calibration: r.calibration, statistic: o.statistic,
-    keepFloat: r.keepFloat, qdqOutputs: o.qdqOutputs, metadata: { quantize_search: JSON.stringify(choice) } });
+  const convert = (metadata: Record<string, string>, labels = o.labels) => convertCheckpoint(checkpoint, { to: o.to, labels, shapes: o.shapes, precision: 'int8',
+    calibration: r.calibration, statistic: o.statistic, keepFloat: r.keepFloat, qdqOutputs: o.qdqOutputs, metadata });
+  if (o.to === 'tflite') {
+    // The search ran on the QDQ ONNX form in onnxruntime (each conv's damage, quickly); the TFLite model with the
+    // same convs in float is then scored in LiteRT itself, and held to the same bound.
+    const tflite = await scoreInLiteRT(convert({}, true).bytes, o);
+    lines.push(`TFLite int8 with these convs in float, scored in litert-wasm: ${f2(tflite)} (drop ${f2(r.floatMiou - tflite)})`);
+    if (r.floatMiou - tflite > o.maxMiouDrop + 1e-9) {
+      process.stdout.write(`${lines.join('\n')}\nin LiteRT the drop exceeds ${o.maxMiouDrop} points; nothing written (raise --max-float or --max-miou-drop, or name layers with --keep-float)\n`);
+      throw new ExitCode(1);
+    }
+    Object.assign(choice, { litert_miou: round(tflite) });
+  }
+  const c = convert({ quantize_search: JSON.stringify(choice) });
   if (c.files) writeDirAtomic(o.out, c.files);
   else writeFileAtomic(o.out, c.chunks ?? c.bytes);
-  process.stdout.write(`${lines.join('\n')}\n→ ${o.out} (${o.to}, int8 QDQ${o.to === 'tensorrt' ? ' in model.qdq.onnx, with calib.cache' : ''})\n`);
+  process.stdout.write(`${lines.join('\n')}\n→ ${o.out} (${o.to}, int8 ${o.to === 'tflite' ? 'weights and activations' : `QDQ${o.to === 'tensorrt' ? ' in model.qdq.onnx, with calib.cache' : ''}`})\n`);
 }
 
 const round = (v: number): number => Math.round(v * 1e4) / 1e4;
+
+/** The mIoU of a .tflite (given as bytes) on the eval data in litert-wasm; its temporary file is removed either way. */
+async function scoreInLiteRT(bytes: Uint8Array, o: Opts): Promise<number> {
+  const { evaluate } = await import('../eval.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-quantize-'));
+  trackTemp(dir);
+  try {
+    const file = path.join(dir, 'model.tflite');
+    fs.writeFileSync(file, bytes);
+    const e = await evaluate(file, o.evalData, { runtime: 'litert-wasm', limit: o.evalLimit, threads: o.threads, progress: { quiet: true } });
+    if (e.miou === null) fail('usage', `${o.evalData}: no labelled pixels to score the TFLite model on`);
+    return e.miou!;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    untrackTemp(dir);
+  }
+}

@@ -78,3 +78,24 @@ describe('bisenet quantize', () => {
     expect(fs.existsSync(out)).toBe(false);
   }, 120_000);
 });
+
+describe('bisenet quantize --to tflite', () => {
+  it('searches on the ONNX form, scores the integer TFLite in litert-wasm against the same bound, and records both', async () => {
+    const { checkTflite } = await import('../../src/model-check/tflite.js');
+    const out = path.join(work, 'q.tflite');
+    const r = run('quantize', TRAINED, '--to', 'tflite', '--calibration', CALIB, '--max-miou-drop', '0.5', '--shapes', '1x3x256x512', '--out', out, ...common);
+    expect(r.status, r.stderr).toBe(0);
+    const m = /TFLite int8 with these convs in float, scored in litert-wasm: (\d+\.\d\d) \(drop (-?\d+\.\d\d)\)/.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(Number(m![2])).toBeLessThanOrEqual(0.5);
+    const info = checkTflite(fs.readFileSync(out), out);
+    expect(info.metadata.precision).toBe('int8');
+    const choice = JSON.parse(info.metadata.quantize_search!) as { litert_miou: number; float_miou: number; max_miou_drop: number };
+    expect(choice.litert_miou).toBeCloseTo(Number(m![1]), 1);
+    expect(choice.float_miou - choice.litert_miou).toBeLessThanOrEqual(choice.max_miou_drop);
+    // A TFLite output must be named as one.
+    const bad = run('quantize', TRAINED, '--to', 'tflite', '--calibration', CALIB, '--out', path.join(work, 'q.onnx'), ...common);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/a TFLite model's file name must end in \.tflite/);
+  }, 180_000);
+});
