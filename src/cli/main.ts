@@ -233,11 +233,18 @@ const EXAMPLES: Record<string, string[]> = {
   bench: ['--checkpoint model.pth', '--model model.onnx --runtime ort-cpu --size 512x1024,1024x2048 --json bench.json'],
 };
 
+let epipeHandled = false;
+/** A reader that stops early (`bisenet eval --help | head`): the output is done, not a crash. Installed once per process (main may run many times in one). */
+function endOutputQuietlyOnEpipe(): void {
+  if (epipeHandled) return;
+  epipeHandled = true;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); else throw e; });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   installInterruptHandlers();
-  // A reader that stops early (`bisenet eval --help | head`): the output is done, not a crash.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); else throw e; });
+  endOutputQuietlyOnEpipe();
   guardStreams(); // text from files (image names, recorded class names) never reaches a terminal raw, on any path
   try {
     await program.parseAsync(argv, { from: 'user' });
