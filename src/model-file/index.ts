@@ -65,6 +65,8 @@ const asRecord = (v: unknown): Record<string, unknown> => (typeof v === 'object'
  * once within the budgets, an ONNX model decoded once. A path that is not there is `model not found`
  * (exit 2); bytes that are not the kind are a format error naming the file.
  */
+export function readModelFile(modelPath: string, kind: 'onnx'): OnnxModelFile;
+export function readModelFile(modelPath: string, kind?: ReadableKind): ModelFile;
 export function readModelFile(modelPath: string, kind?: ReadableKind): ModelFile {
   const st = fs.statSync(modelPath, { throwIfNoEntry: false });
   if (!st) fail('io', `model not found: ${modelPath}`);
