@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../src/convert.js';
 import { kindFromBytes, modelKind, readModelFile } from '../src/model-file/index.js';
+import { acceptedKinds, cannotLoad, RUNTIMES, runtimeById } from '../src/runtime/index.js';
 import { fixture, tmpDir, UPSTREAM } from './helpers/paths.js';
 
 let dir: string;
@@ -111,5 +112,24 @@ describe('model file: reading', () => {
     expect(bad.recorded.precision).toBe('fp8');
     expect(() => bad.metadata).toThrow(/precision is not fp32, fp16 or int8/);
     expect(m.metadata.precision).not.toBe('fp8');
+  });
+});
+
+describe('model file: the runtimes take the kinds their catalog entries declare', () => {
+  it('every runtime declares its kinds; accepts asks the room, not the name', () => {
+    for (const r of RUNTIMES) expect(acceptedKinds(r).length).toBeGreaterThan(0);
+    expect(acceptedKinds(runtimeById('tensorrt'))).toEqual(['onnx', 'tensorrt']);
+    expect(runtimeById('ort-cpu').accepts(at('model.onnx'))).toBe(true);
+    expect(runtimeById('tensorrt').accepts(at('model.onnx'))).toBe(true);
+    expect(runtimeById('tensorrt').accepts(at('trt'))).toBe(true);
+    expect(runtimeById('tfjs-wasm').accepts(at('web'))).toBe(true);
+    expect(runtimeById('reference').accepts(fixture(UPSTREAM, 'model.pth'))).toBe(true);
+    // A TFLite file named .onnx: LiteRT loads it, onnxruntime does not, and the refusal names who can.
+    const misnamed = at('tflite-named.onnx');
+    expect(runtimeById('ort-cpu').accepts(misnamed)).toBe(false);
+    expect(runtimeById('litert-wasm').accepts(misnamed)).toBe(true);
+    expect(cannotLoad('ort-cpu', misnamed)).toMatch(/runtimes that load it: litert-wasm \(default\)/);
+    // A checkpoint under an ONNX name: convert it first.
+    expect(cannotLoad('ort-cpu', at('checkpoint-named.onnx'))).toMatch(/convert the checkpoint first/);
   });
 });

@@ -10,7 +10,7 @@ import type { Runner, RunnerOptions } from '../runtime/types.js';
 import { fail } from '../util/errors.js';
 import type { NdArray } from '../util/ndarray.js';
 import { holdings, modelGraph, type Holding } from './model-ir.js';
-import { isCheckpointPath } from '../model-file/index.js';
+import { modelKind } from '../model-file/index.js';
 import { referenceModel } from '../runtime/reference.js';
 
 /**
@@ -80,7 +80,7 @@ interface LoadedSide {
 
 /** A side's runtime: the one named, the reference for a checkpoint, else the file's default. */
 function runtimeOf(side: DiffSide) {
-  return side.runtime ? runtimeById(side.runtime) : isCheckpointPath(side.path) ? runtimeById('reference') : defaultRuntimeFor(side.path);
+  return side.runtime ? runtimeById(side.runtime) : modelKind(side.path) === 'checkpoint' ? runtimeById('reference') : defaultRuntimeFor(side.path);
 }
 
 async function loadSide(side: DiffSide, label: string, candidates: string[], opts: DiffOptions, known?: Graph | null): Promise<LoadedSide> {

@@ -12,7 +12,7 @@ import type { Graph } from '../ir/graph.js';
 import { inferShapes } from '../ir/shapes.js';
 import { graphOf } from '../diff/model-ir.js';
 import { modelMetadataFor, type Dataset, type Preprocessing } from '../presets.js';
-import { isCheckpointPath, readModelFile } from '../model-file/index.js';
+import { modelKind, readModelFile } from '../model-file/index.js';
 import { runtimeById, type Runner } from '../runtime/index.js';
 import { fillInput, processingSize } from '../segment/frame.js';
 import { decodeRgb, probeImage } from '../segment/image.js';
@@ -44,7 +44,7 @@ export interface FloatModel {
 
 /** A checkpoint (converted in memory) or an .onnx written by bisenet convert. */
 export async function openFloatModel(file: string, o: { family?: Family; dataset?: Dataset } = {}): Promise<FloatModel> {
-  if (isCheckpointPath(file)) {
+  if (modelKind(file) === 'checkpoint') {
     const { convertCheckpoint } = await import('../convert.js');
     const c = convertCheckpoint(file, { to: 'onnx', family: o.family, dataset: o.dataset });
     const meta = modelMetadataFor(c.ported.family, c.ported.numClasses, o.dataset);

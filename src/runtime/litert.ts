@@ -90,7 +90,6 @@ const dims = (s: readonly number[]): string => s.join('×');
 /** LiteRT.js in Node on the CPU (XNNPACK, one thread). */
 export const litertWasm: RuntimeInfo = {
   id: 'litert-wasm',
-  accepts: (p) => p.toLowerCase().endsWith('.tflite'),
   inMemory: false,
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
     let bytes: Uint8Array = opts.files?.get('model.tflite') ?? readFileChecked(modelPath, 'TFLite model');

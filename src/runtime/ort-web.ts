@@ -141,7 +141,6 @@ async function readBack(t: import('onnxruntime-web').Tensor): Promise<NdArray> {
 function makeRuntime(id: string, layout: Layout): RuntimeInfo {
   return {
     id,
-    accepts: (p) => p.toLowerCase().endsWith('.onnx'),
     inMemory: true,
     async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {
       let bytes: Uint8Array = opts.files?.get('model.onnx') ?? readFileChecked(modelPath, 'ONNX model');

@@ -73,7 +73,6 @@ export function ortRunError(modelPath: string, e: unknown): string {
 
 export const ortCpu: RuntimeInfo = {
   id: 'ort-cpu',
-  accepts: (p) => p.toLowerCase().endsWith('.onnx'),
   inMemory: true,
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
     let bytes: Uint8Array = opts.files?.get('model.onnx') ?? readFileChecked(modelPath, 'ONNX model');

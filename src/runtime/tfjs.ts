@@ -11,6 +11,7 @@ import type * as TfcNs from '@tensorflow/tfjs-core';
 import type * as TflNs from '@tensorflow/tfjs-layers';
 import type * as TfconvNs from '@tensorflow/tfjs-converter';
 import { METADATA_KEY, type BisenetTfjsMetadata } from '../emit/tfjs-common.js';
+import { modelKind } from '../model-file/kind.js';
 import { fail } from '../util/errors.js';
 import { readFileChecked, regularFileSize, resolveInside } from '../util/fs.js';
 import { LIMITS } from '../util/limits.js';
@@ -93,11 +94,8 @@ export function modelJsonPath(modelPath: string): string {
   return modelPath;
 }
 
-/** Whether a path names a tfjs model (a directory holding model.json, or a .json file). */
-export function isTfjsModelPath(modelPath: string): boolean {
-  if (modelPath.toLowerCase().endsWith('.json')) return true;
-  try { return fs.statSync(modelPath).isDirectory() && fs.existsSync(path.join(modelPath, 'model.json')); } catch { return false; }
-}
+/** Whether a path names a tfjs model (a directory holding model.json, or a JSON file): the model-file room's kind. */
+export const isTfjsModelPath = (modelPath: string): boolean => modelKind(modelPath) === 'tfjs';
 
 interface ModelJson {
   format?: string;
@@ -488,7 +486,6 @@ function makeRuntime(backend: Backend): RuntimeInfo {
   const id = `tfjs-${backend}`;
   return {
     id,
-    accepts: isTfjsModelPath,
     inMemory: true,
     async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
       const t = await loadTfjs();

@@ -62,8 +62,6 @@ export interface RunnerOptions {
 
 export interface RuntimeInfo {
   id: string;
-  /** Which model files it loads. */
-  accepts: (modelPath: string) => boolean;
   load(modelPath: string, opts: RunnerOptions): Promise<Runner>;
   /** Loads a model held in memory (`RunnerOptions.files`, in the registry's `model` format); absent: model files only. */
   inMemory?: boolean;
