@@ -9,17 +9,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkTflite, type TfliteInfo } from '../model-check/tflite.js';
-import { causeText, fail } from '../util/errors.js';
+import { fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { parseJsonBounded } from '../util/json.js';
-import { onnxProto, type OnnxProto } from '../util/onnx-proto.js';
 import { modelKind, type ModelKind } from './kind.js';
 import { recordedFrom, type RecordedMetadata } from './metadata.js';
+import { decodeOnnx, type OnnxModel } from './onnx.js';
 
 export { CHECKPOINT_EXTENSIONS, isCheckpointPath, kindFromBytes, kindFromName, modelKind, MODEL_KINDS, type ModelKind } from './kind.js';
 export { recordedFrom, type RecordedMetadata } from './metadata.js';
-
-export type OnnxModel = OnnxProto.onnx.ModelProto;
+export { decodeOnnx, encodeOnnx, tryDecodeOnnx, type OnnxModel, type OnnxProto } from './onnx.js';
 
 interface Common {
   /** the path as given */
@@ -39,16 +38,6 @@ export type ModelFile = OnnxModelFile | TfjsModelFile | TfliteModelFile;
 
 /** The kinds `readModelFile` reads itself (checkpoints go to src/checkpoint, TensorRT directories to their runner). */
 export type ReadableKind = ModelFile['kind'];
-
-/** Decodes ONNX bytes (a user's error, exit 2, where they are not an ONNX model). */
-export function decodeOnnx(bytes: Uint8Array, label: string): OnnxModel {
-  try { return onnxProto.onnx.ModelProto.decode(bytes); } catch (e) {
-    return fail('format', `${label}: not an ONNX model (${causeText(e)})`);
-  }
-}
-
-/** Encodes an ONNX model (one the caller decoded with `decodeOnnx` and changed). */
-export const encodeOnnx = (model: OnnxModel): Uint8Array => onnxProto.onnx.ModelProto.encode(model).finish();
 
 function withMetadata<T extends Omit<ModelFile, 'metadata'>>(m: T): T & { readonly metadata: RecordedMetadata } {
   let cached: RecordedMetadata | undefined;
