@@ -51,7 +51,7 @@ export async function openFloatModel(file: string, o: { family?: Family; dataset
     if (!meta.preprocessing) fail('usage', `${file}: ${c.ported.numClasses} classes imply no dataset preset; pass --dataset`);
     return { label: path.basename(file), onnx: c.bytes, graph: c.graph, pre: JSON.parse(meta.preprocessing!) as Preprocessing };
   }
-  if (!file.toLowerCase().endsWith('.onnx')) fail('usage', `${file}: give a checkpoint (.pth, .safetensors, .pdparams) or an .onnx model written by bisenet convert`);
+  if (modelKind(file) !== 'onnx') fail('usage', `${file}: give a checkpoint (.pth, .safetensors, .pdparams) or an .onnx model written by bisenet convert`);
   const m = readModelFile(file, 'onnx');
   const graph = graphOf(m);
   if (!graph) fail('usage', `${file} records no family and class count; calibrate needs a model written by bisenet convert (or its checkpoint)`);

@@ -11,7 +11,6 @@ import type * as TfcNs from '@tensorflow/tfjs-core';
 import type * as TflNs from '@tensorflow/tfjs-layers';
 import type * as TfconvNs from '@tensorflow/tfjs-converter';
 import { METADATA_KEY, type BisenetTfjsMetadata } from '../emit/tfjs-common.js';
-import { modelKind } from '../model-file/kind.js';
 import { fail } from '../util/errors.js';
 import { readFileChecked, regularFileSize, resolveInside } from '../util/fs.js';
 import { LIMITS } from '../util/limits.js';
@@ -93,9 +92,6 @@ export function modelJsonPath(modelPath: string): string {
   } catch { /* not there: reported by the reader */ }
   return modelPath;
 }
-
-/** Whether a path names a tfjs model (a directory holding model.json, or a JSON file): the model-file room's kind. */
-export const isTfjsModelPath = (modelPath: string): boolean => modelKind(modelPath) === 'tfjs';
 
 interface ModelJson {
   format?: string;
