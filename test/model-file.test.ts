@@ -133,3 +133,15 @@ describe('model file: the runtimes take the kinds their catalog entries declare'
     expect(cannotLoad('ort-cpu', at('checkpoint-named.onnx'))).toMatch(/convert the checkpoint first/);
   });
 });
+
+describe('model file: read once, loaded from what was read', () => {
+  it('an ONNX runtime given the room\'s bytes and decode loads them, not the path', async () => {
+    const m = readModelFile(at('model.onnx'), 'onnx');
+    const runner = await runtimeById('ort-cpu').load(at('not-there.onnx'), { threads: 1, onnx: { bytes: m.bytes, model: m.model } });
+    try {
+      expect(runner.outputNames).toEqual(['logits', 'labels']);
+    } finally { await runner.dispose(); }
+    // Without them the path is read, and is not there.
+    await expect(runtimeById('ort-cpu').load(at('not-there.onnx'), { threads: 1 })).rejects.toThrow(/not found/);
+  });
+});

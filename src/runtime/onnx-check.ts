@@ -1,4 +1,4 @@
-import { tryDecodeOnnx, type OnnxProto } from '../model-file/onnx.js';
+import { tryDecodeOnnx, type OnnxModel, type OnnxProto } from '../model-file/onnx.js';
 import { fail } from '../util/errors.js';
 import { formatBytes } from '../util/limits.js';
 import { render } from '../util/render.js';
@@ -36,8 +36,9 @@ function values(t: Tensor | undefined): number[] | null {
   return out;
 }
 
-export function checkOnnxAmplification(bytes: Uint8Array, label: string): void {
-  const model = tryDecodeOnnx(bytes); // null: onnxruntime reports what is wrong with it
+/** `decoded`: the model of these very bytes, where the caller decoded them already (src/model-file). */
+export function checkOnnxAmplification(bytes: Uint8Array, label: string, decoded?: OnnxModel): void {
+  const model = decoded ?? tryDecodeOnnx(bytes); // null: onnxruntime reports what is wrong with it
   if (model?.graph) checkGraph(model.graph, label, new Map(), 0);
 }
 
