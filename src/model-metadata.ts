@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readModelFile, type RecordedMetadata } from './model-file/index.js';
+import { readModelFile, type ModelFile, type RecordedMetadata } from './model-file/index.js';
 
 export { recordedFrom, type RecordedMetadata } from './model-file/index.js';
 
@@ -13,9 +13,14 @@ export function readRecordedMetadata(modelPath: string): RecordedMetadata {
   return readModelFile(modelPath).metadata;
 }
 
-/** The precision a model records (null where it records none, or is not a file this reader reads: a TensorRT directory). */
-export function recordedPrecision(modelPath: string): RecordedMetadata['precision'] {
+/** The model file a command reads metadata from, read once; null for a directory without model.json (a TensorRT model: it records none). */
+export function recordedFile(modelPath: string): ModelFile | null {
   const st = fs.statSync(modelPath, { throwIfNoEntry: false });
   if (st?.isDirectory() && !fs.existsSync(path.join(modelPath, 'model.json'))) return null;
-  return readRecordedMetadata(modelPath).precision;
+  return readModelFile(modelPath);
+}
+
+/** The precision a model records (null where it records none, or is not a file this reader reads: a TensorRT directory). */
+export function recordedPrecision(modelPath: string): RecordedMetadata['precision'] {
+  return recordedFile(modelPath)?.metadata.precision ?? null;
 }
