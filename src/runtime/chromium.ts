@@ -137,7 +137,7 @@ export function firstLine(e: unknown): string {
  * and amplification checks as the Node runners (an UpSampling2D of 500×500 or an ONNX Tile is refused
  * here, not left to allocate gigabytes in the browser).
  */
-export function modelRoutes(modelPath: string): { url: string; kind: 'tfjs' | 'onnx' | 'tflite'; routes: Map<string, () => Blob>; fixedInput?: number[] } {
+export function modelRoutes(modelPath: string, onnx?: RunnerOptions['onnx']): { url: string; kind: 'tfjs' | 'onnx' | 'tflite'; routes: Map<string, () => Blob>; fixedInput?: number[] } {
   const routes = new Map<string, () => Blob>();
   const kind = modelKind(modelPath);
   if (kind === 'tflite') {
@@ -157,8 +157,9 @@ export function modelRoutes(modelPath: string): { url: string; kind: 'tfjs' | 'o
     return { url: '/model/model.json', kind: 'tfjs', routes };
   }
   if (kind !== 'onnx') fail('usage', `${modelPath}: expected an .onnx or .tflite file, or a TensorFlow.js model directory or its model.json`);
-  const bytes = readFileChecked(modelPath, 'ONNX model');
-  checkOnnxAmplification(bytes, modelPath);
+  // Bytes the caller read and decoded (src/model-file) are served as read, checked on that decode.
+  const bytes = onnx?.bytes ?? readFileChecked(modelPath, 'ONNX model');
+  checkOnnxAmplification(bytes, modelPath, onnx?.model);
   routes.set('/model/model.onnx', () => ({ bytes }));
   return { url: '/model/model.onnx', kind: 'onnx', routes };
 }
@@ -219,7 +220,7 @@ function makeRuntime(def: ChromiumRuntimeDef): RuntimeInfo {
   return {
     id: def.id,
     async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
-      const model = modelRoutes(modelPath);
+      const model = modelRoutes(modelPath, opts.onnx);
       if (opts.flags && Object.keys(opts.flags).length && (onnx || tflite)) fail('usage', `--tfjs-flags apply to the TensorFlow.js runtimes, not ${def.id}`);
       if (opts.expose) fail('usage', `the ${def.id} runtime cannot return intermediate tensors (use ort-cpu, tfjs-wasm or a WebGPU runtime in Node)`);
       const { page, context, server, version } = await openPage(def.backend, modelPath, model.routes);
