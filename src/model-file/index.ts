@@ -16,7 +16,7 @@ import { modelKind, type ModelKind } from './kind.js';
 import { recordedFrom, type RecordedMetadata } from './metadata.js';
 import { decodeOnnx, type OnnxModel } from './onnx.js';
 
-export { CHECKPOINT_EXTENSIONS, isCheckpointPath, kindFromBytes, kindFromName, modelKind, MODEL_KINDS, type ModelKind } from './kind.js';
+export { CHECKPOINT_EXTENSIONS, isCheckpointPath, kindFromBytes, kindFromName, modelKind, type ModelKind } from './kind.js';
 export { recordedFrom, type RecordedMetadata } from './metadata.js';
 export { decodeOnnx, encodeOnnx, tryDecodeOnnx, type OnnxModel, type OnnxProto } from './onnx.js';
 

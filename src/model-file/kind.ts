@@ -10,7 +10,6 @@ import * as path from 'node:path';
 import { readFilePrefix } from '../util/fs.js';
 
 export type ModelKind = 'onnx' | 'tfjs' | 'tflite' | 'tensorrt' | 'checkpoint';
-export const MODEL_KINDS: readonly ModelKind[] = ['onnx', 'tfjs', 'tflite', 'tensorrt', 'checkpoint'];
 
 /** File names a checkpoint goes by (the checkpoint readers detect the format itself from the bytes). */
 export const CHECKPOINT_EXTENSIONS = ['.pth', '.pt', '.pth.tar', '.tar', '.ckpt', '.bin', '.safetensors', '.pdparams'];
@@ -29,7 +28,7 @@ export function kindFromName(p: string): ModelKind | null {
 }
 
 /** How many leading bytes `kindFromBytes` reads. */
-export const SNIFF_BYTES = 16;
+const SNIFF_BYTES = 16;
 
 /**
  * The kind the first bytes of a file prove, or null where they prove none. Only signatures that no
