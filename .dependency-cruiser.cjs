@@ -2,7 +2,8 @@
  * Import rules for src/, checked by `npm test` (npm run lint:deps): no cycles, lower floors never import
  * upper ones (a runtime never imports the converter or the CLI), the CLI sits on top, and optional
  * runtime packages (optional peerDependencies) are only ever imported lazily.
- * Floors, bottom up: util; ir, checkpoint; models, port, presets, emit; runtime; verify;
+ * Floors, bottom up: util; ir, checkpoint; models, port, presets, emit; the model file's kind and ONNX codec
+ * (src/model-file/{kind,onnx}.ts, util only); runtime; the model file's reader (src/model-file/index.ts); verify;
  * convert, infer, segment, check; index; cli.
  */
 const ABOVE_RUNTIME = '^src/(convert|infer|segment|presets|index)\\.ts$|^src/(cli|check|verify|port|models|checkpoint)/';
@@ -42,6 +43,21 @@ module.exports = {
       from: { path: '^src/cli/(main|quiet)\\.ts$' },
       to: { path: '^src/', pathNot: ['^src/util/', '^src/runtime/(catalog|packages)\\.ts$', '^src/emit/(targets|opset)\\.ts$', '^src/cli/(exit|options)\\.ts$'],
         dependencyTypesNot: ['dynamic-import', 'type-only', 'type-import'] } },
+    { name: 'onnx-proto-through-util', severity: 'error',
+      comment: 'onnx-proto (330 KB of generated code) is loaded by src/util/onnx-proto.ts alone, with require (issue 13: start-up); '
+        + 'nothing else imports the package, not even for types (take OnnxProto from there or from src/model-file/onnx.ts).',
+      from: { path: '^src/', pathNot: '^src/util/onnx-proto\\.ts$' }, to: { path: '(^|/)node_modules/onnx-proto/' } },
+    { name: 'models-decoded-in-model-file', severity: 'error',
+      comment: 'A model file is opened and decoded in one room, src/model-file/ (issue 21): every other reader of ONNX goes through it '
+        + '(readModelFile, decodeOnnx). The emitters, which write ONNX, build ModelProtos themselves.',
+      from: { path: '^src/', pathNot: ['^src/(model-file|emit)/', '^src/util/onnx-proto\\.ts$'] },
+      to: { path: '^src/util/onnx-proto\\.ts$', dependencyTypesNot: ['type-only', 'type-import'] } },
+    { name: 'model-kind-and-codec-light', severity: 'error',
+      comment: 'The model-file room\'s kind (kind.ts) and ONNX codec (onnx.ts) import util only, so that the runtimes may use them.',
+      from: { path: '^src/model-file/(kind|onnx)\\.ts$' }, to: { path: '^src/', pathNot: '^src/util/' } },
+    { name: 'runtime-takes-kind-and-codec', severity: 'error',
+      comment: 'A runtime asks the model-file room what a path is (kind.ts) and decodes with its codec (onnx.ts); the readers above (metadata, presets) are the commands\'.',
+      from: { path: '^src/runtime/' }, to: { path: '^src/model-file/', pathNot: '^src/model-file/(kind|onnx)\\.ts$' } },
     { name: 'no-dev-dependencies-in-src', severity: 'error', comment: 'The package must run with its dependencies only.',
       from: { path: '^src/' }, to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['npm-peer', 'type-only'] } },
     { name: 'no-tests-in-src', severity: 'error', comment: 'Test helpers (test/, the fuzzer) are not part of the package.',

@@ -1,75 +1,26 @@
+/**
+ * The metadata a model we exported records, as every command reads it. The reader lives in the model
+ * file's room (src/model-file/); this module keeps the names the library has always exported.
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import onnxProto from 'onnx-proto';
-import { checkTflite } from './model-check/tflite.js';
-import { validateClassNames, validateNumClasses, validatePalette, validatePreprocessing, type Preprocessing } from './presets.js';
-import { fail } from './util/errors.js';
-import { readFileChecked } from './util/fs.js';
-import { parseJsonBounded } from './util/json.js';
+import { readModelFile, type ModelFile, type RecordedMetadata } from './model-file/index.js';
 
-/**
- * The metadata a model we exported records (ONNX metadata_props, tfjs userDefinedMetadata.bisenet, TFLite metadata `bisenet`):
- * preprocessing, palette, class count and names, each checked against the schema in presets.ts before
- * use. The one reader of recorded metadata: segment, eval, serve and the memory estimate all use it.
- * A value that is present but does not fit its schema is refused (exit 2, naming it), never trusted.
- */
-export interface RecordedMetadata {
-  pre: Preprocessing | null; palette: number[][] | null; numClasses: number | null; classNames: string[] | null;
-  /** The sha256 of the checkpoint it was converted from (64 hex digits), where recorded. */
-  checkpointSha256: string | null;
-  /** What its weights are, where a card beside the checkpoint said so ('random' for test fixtures). */
-  weights: string | null;
-  /** the arithmetic the model was written for (convert --precision); null: float32, recorded by models before precisions existed */
-  precision: 'fp32' | 'fp16' | 'int8' | null;
-}
+export { recordedFrom, type RecordedMetadata } from './model-file/index.js';
 
-/** Validates a metadata map (string values are JSON, as in ONNX metadata_props; JSON values as in tfjs). */
-export function recordedFrom(meta: Record<string, unknown>, label: string): RecordedMetadata {
-  const raw = (k: string): unknown => (typeof meta[k] === 'string' && k !== 'num_classes' ? parseJsonBounded(meta[k] as string, label, k) : meta[k]);
-  const pre = meta.preprocessing === undefined ? null : validatePreprocessing(raw('preprocessing'), label);
-  const palette = meta.palette === undefined ? null : validatePalette(raw('palette'), label);
-  const classNames = meta.class_names === undefined ? null : validateClassNames(raw('class_names'), label);
-  const numClasses = meta.num_classes === undefined ? classNames?.length ?? null : validateNumClasses(meta.num_classes, label);
-  // A palette or name list shorter than the classes would paint some classes black or leave them unnamed.
-  if (numClasses !== null && palette && palette.length < numClasses) fail('format', `${label}: the recorded palette has ${palette.length} colour${palette.length === 1 ? '' : 's'} for ${numClasses} classes`);
-  if (numClasses !== null && classNames && classNames.length !== numClasses) fail('format', `${label}: the recorded class_names name ${classNames.length} classes, the model has ${numClasses}`);
-  const checkpointSha256 = typeof meta.checkpoint_sha256 === 'string' && /^[0-9a-f]{64}$/.test(meta.checkpoint_sha256) ? meta.checkpoint_sha256 : null;
-  // eslint-disable-next-line no-control-regex
-  const weights = typeof meta.weights === 'string' && meta.weights.length <= 200 && !/[\u0000-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/.test(meta.weights) ? meta.weights : null;
-  const precision = meta.precision === undefined ? null : meta.precision;
-  if (precision !== null && precision !== 'fp32' && precision !== 'fp16' && precision !== 'int8') fail('format', `${label}: the recorded precision is not fp32, fp16 or int8`);
-  return { pre, palette, numClasses, classNames, checkpointSha256, weights, precision: precision as RecordedMetadata['precision'] };
-}
-
+/** The metadata a converted model records (ONNX metadata_props, tfjs userDefinedMetadata.bisenet, TFLite metadata `bisenet`), validated. */
 export function readRecordedMetadata(modelPath: string): RecordedMetadata {
-  let meta: Record<string, unknown> = {};
-  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
-  if (!st) fail('io', `model not found: ${modelPath}`);
-  if (st!.isDirectory() || modelPath.toLowerCase().endsWith('.json')) {
-    const file = st!.isDirectory() ? path.join(modelPath, 'model.json') : modelPath;
-    const json = parseJsonBounded(readFileChecked(file, 'model.json').toString('utf8'), file, 'model.json') as { userDefinedMetadata?: { bisenet?: unknown } } | null;
-    const m = typeof json === 'object' && json !== null ? json.userDefinedMetadata?.bisenet : undefined;
-    meta = typeof m === 'object' && m !== null && !Array.isArray(m) ? m as Record<string, unknown> : {};
-  } else if (modelPath.toLowerCase().endsWith('.tflite')) {
-    // The checked reader: a .tflite file's metadata is read only from a file that passes the whole check.
-    meta = checkTflite(readFileChecked(modelPath, 'TFLite model'), modelPath).metadata;
-  } else {
-    try {
-      const m = onnxProto.onnx.ModelProto.decode(readFileChecked(modelPath, 'ONNX model'));
-      meta = Object.fromEntries((m.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
-    } catch (e) {
-      if ((e as Error).name === 'BisenetError') throw e;
-      fail('format', `${modelPath}: not an ONNX model`);
-    }
-  }
-  // Recorded values are JSON strings (ONNX metadata_props) or JSON values; each is checked against its schema.
-  return recordedFrom(meta, `${modelPath}: metadata`);
+  return readModelFile(modelPath).metadata;
 }
 
+/** The model file a command reads metadata from, read once; null for a directory without model.json (a TensorRT model: it records none). */
+export function recordedFile(modelPath: string): ModelFile | null {
+  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
+  if (st?.isDirectory() && !fs.existsSync(path.join(modelPath, 'model.json'))) return null;
+  return readModelFile(modelPath);
+}
 
 /** The precision a model records (null where it records none, or is not a file this reader reads: a TensorRT directory). */
 export function recordedPrecision(modelPath: string): RecordedMetadata['precision'] {
-  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
-  if (st?.isDirectory() && !fs.existsSync(path.join(modelPath, 'model.json'))) return null;
-  return readRecordedMetadata(modelPath).precision;
+  return recordedFile(modelPath)?.metadata.precision ?? null;
 }

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TOLERANCES } from './check/runtimes.js';
+import { modelKind, readModelFile } from './model-file/index.js';
 import { readRecordedMetadata, recordedFrom, type RecordedMetadata } from './model-metadata.js';
 import type { Family } from './models/bisenetv2.js';
 import { CITYSCAPES_PALETTE, modelMetadataFor, preprocessingFor, type Dataset } from './presets.js';
@@ -83,8 +84,12 @@ async function pageModel(modelPath: string, o: ServeOptions): Promise<{ url: str
     for (const [name, bytes] of c.files!) routes.set(`/model/${name}`, () => ({ bytes, type: name.endsWith('.json') ? 'application/json' : 'application/octet-stream' }));
     return { url: '/model/model.json', kind: 'tfjs', routes, info: recordedFrom(meta, `${label}: metadata`), label };
   }
-  const model = modelRoutes(modelPath);
-  return { ...model, info: readRecordedMetadata(modelPath), label: path.basename(path.resolve(modelPath)) };
+  // Read once (src/model-file): its metadata, and for an ONNX model the bytes and decode the page is served from.
+  // A path of no kind the page loads is refused by modelRoutes, in its words.
+  const kind = modelKind(modelPath);
+  const file = kind === 'onnx' || kind === 'tfjs' || kind === 'tflite' ? readModelFile(modelPath, kind) : null;
+  const model = modelRoutes(modelPath, file?.kind === 'onnx' ? { bytes: file.bytes, model: file.model } : undefined);
+  return { ...model, info: file ? file.metadata : readRecordedMetadata(modelPath), label: path.basename(path.resolve(modelPath)) };
 }
 
 /** Hosts that only this machine can reach. */

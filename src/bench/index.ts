@@ -12,7 +12,7 @@ import { convertCheckpoint, type Target } from '../convert.js';
 import { emitOnnx } from '../emit/onnx.js';
 import { emitTfjsGraph } from '../emit/tfjs-graph.js';
 import { emitTflite } from '../emit/tflite.js';
-import { checkTflite } from '../model-check/tflite.js';
+import { readModelFile } from '../model-file/index.js';
 import { convMacs, gflops } from '../ir/cost.js';
 import type { Graph } from '../ir/graph.js';
 import { bisenetv2, VARIANTS, type Family } from '../models/bisenetv2.js';
@@ -21,9 +21,8 @@ import type { GpuPhases } from '../runtime/types.js';
 import { fail } from '../util/errors.js';
 import { formatBytes } from '../util/limits.js';
 import { checkRunMemory, modelFileBytes, modelLoadBytes, modelRunBytes, UNKNOWN_CLASSES } from '../run-memory.js';
-import { makeTempDir, readFileChecked, writeDirAtomic } from '../util/fs.js';
+import { makeTempDir, writeDirAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
-import { onnxProto } from '../util/onnx-proto.js';
 import { CONV_STACK, convStackGraph, convStackWeights } from './conv-stack.js';
 import { judgeLoad, sampleLoad, type LoadCheck, type LoadSample } from './load.js';
 import { inputData, timeOrtCpu, type OrtCase } from './ort.js';
@@ -141,48 +140,24 @@ export function parseSizes(spec: string): [number, number][] {
   return sizes;
 }
 
-/** Which model format each runtime loads (a runtime missing here gets the first format it accepts). */
-const FORMAT_OF: Record<string, Target> = {
-  'ort-cpu': 'onnx', 'ort-webgpu': 'onnx', 'ort-webgpu-default': 'onnx',
-  'tfjs-wasm': 'tfjs-graph', 'tfjs-cpu': 'tfjs-graph', 'tfjs-webgpu': 'tfjs-graph', tensorrt: 'tensorrt', 'litert-wasm': 'tflite', 'chromium-litert-wasm': 'tflite', 'chromium-litert-webgpu': 'tflite',
-  'chromium-ort-wasm': 'onnx', 'chromium-wasm': 'tfjs-graph',
-};
+/**
+ * The format bench converts a checkpoint to for a runtime: the one its catalog entry loads (a tfjs-layers
+ * runtime loads a tfjs graph model too, which bench times everywhere); null for the reference interpreter.
+ */
+function formatOf(id: string): Target | null {
+  const m = runtimeById(id).model;
+  return m === 'checkpoint' ? null : m === 'tfjs-layers' ? 'tfjs-graph' : m;
+}
 const FORMAT_ORDER: Target[] = ['onnx', 'tfjs-graph', 'tensorrt'];
 
 /** What the MAC count needs from a model: the family and class count it records, and whether it has booster outputs. */
 function modelFacts(modelPath: string): { family: Family | null; numClasses: number | null; aux: boolean; precision: 'fp32' | 'fp16' | 'int8' } {
-  let meta: Record<string, unknown> = {};
-  let outputs: string[] = [];
-  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
-  if (!st) fail('io', `model not found: ${modelPath}`);
-  if (st!.isDirectory() || modelPath.toLowerCase().endsWith('.json')) {
-    const file = st!.isDirectory() ? path.join(modelPath, 'model.json') : modelPath;
-    try {
-      const json = JSON.parse(readFileChecked(file, 'model.json').toString('utf8')) as { userDefinedMetadata?: { bisenet?: Record<string, unknown> } };
-      meta = json.userDefinedMetadata?.bisenet ?? {};
-      outputs = Array.isArray(meta.outputs) ? (meta.outputs as string[]) : [];
-    } catch (e) {
-      if ((e as Error).name === 'BisenetError') throw e;
-      fail('format', `${file}: not valid JSON`);
-    }
-  } else if (modelPath.toLowerCase().endsWith('.tflite')) {
-    const info = checkTflite(readFileChecked(modelPath, 'TFLite model'), modelPath);
-    meta = info.metadata;
-    outputs = info.outputs.map((x) => x.name);
-  } else if (st!.isFile()) {
-    try {
-      const m = onnxProto.onnx.ModelProto.decode(readFileChecked(modelPath, 'ONNX model'));
-      meta = Object.fromEntries((m.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
-      outputs = (m.graph?.output ?? []).map((o) => o.name ?? '');
-    } catch (e) {
-      if ((e as Error).name === 'BisenetError') throw e;
-      fail('format', `${modelPath}: not an ONNX model`);
-    }
-  }
+  const m = readModelFile(modelPath);
+  const meta = m.recorded;
   const family = typeof meta.family === 'string' && meta.family in VARIANTS ? meta.family as Family : null;
   const k = Number(meta.num_classes);
   const precision = meta.precision === 'fp16' || meta.precision === 'int8' ? meta.precision : 'fp32';
-  return { family, numClasses: Number.isInteger(k) && k > 0 ? k : null, aux: outputs.includes('aux2'), precision };
+  return { family, numClasses: Number.isInteger(k) && k > 0 ? k : null, aux: m.outputs.includes('aux2'), precision };
 }
 
 /** The extensions that decide int8 and fp16 speed on x86 and Arm, as /proc/cpuinfo names them. */
@@ -280,7 +255,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       makeSized = (to, size) => make(to, size);
       for (const id of runtimes) {
         const rt = runtimeById(id);
-        const first = FORMAT_OF[id];
+        const first = formatOf(id);
         const candidates = first ? [first] : FORMAT_ORDER;
         const p = candidates.map((t) => make(t)).find((m) => rt.accepts(m));
         if (!p) fail('usage', `runtime ${id} loads none of the formats bench converts to (${FORMAT_ORDER.join(', ')})`);
@@ -316,7 +291,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     const stackShape = [1, CONV_STACK.channels, CONV_STACK.height, CONV_STACK.width];
     const stackMacs = convMacs(stackGraph, stackShape);
     const stackPath = (id: string): string => {
-      const fmt = FORMAT_OF[id] ?? 'onnx';
+      const fmt = formatOf(id) ?? 'onnx';
       if (fmt === 'tflite') {
         const p = path.join(work, 'conv-stack.tflite');
         if (!fs.existsSync(p)) fs.writeFileSync(p, emitTflite(stackGraph, stackWeights, { shapes: stackShape.join('x') }));
@@ -405,7 +380,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         for (const [h, w] of sizes) {
           if (runner.fixedInput && makeSized && (runner.fixedInput[2] !== h || runner.fixedInput[3] !== w)) {
             await runner.dispose();
-            runner = await loadRunner(makeSized(FORMAT_OF[id]!, [h, w]), id, { threads: o.threads, device: o.device });
+            runner = await loadRunner(makeSized(formatOf(id)!, [h, w]), id, { threads: o.threads, device: o.device });
           }
           for (const fetch of fetches) {
             log(`${id} ${h}×${w} → ${fetch.join(',')}: ${warmup} warm-up + ${runs} runs`);

@@ -1,5 +1,6 @@
 import { loadCheckpoint } from '../checkpoint/index.js';
 import { checkTflite } from '../model-check/tflite.js';
+import { modelKind } from '../model-file/kind.js';
 import { recordedFrom } from '../model-metadata.js';
 import { readFileChecked } from '../util/fs.js';
 import { summarize } from '../port/index.js';
@@ -43,7 +44,7 @@ function inspectTflite(file: string, o: { json?: boolean }): void {
 
 export async function inspectCommand(file: string, o: { json?: boolean }): Promise<void> {
   const { modelReaderFor, inspectModel, formatModelSummary, modelSummaryJson } = await import('../model-check/inspect.js');
-  if (file.toLowerCase().endsWith('.tflite')) { inspectTflite(file, o); return; }
+  if (modelKind(file) === 'tflite') { inspectTflite(file, o); return; }
   const reader = modelReaderFor(file);
   if (reader) {
     const s = inspectModel(file, reader);

@@ -1,5 +1,6 @@
 import { toleranceForModel } from '../check/runtimes.js';
-import { recordedPrecision } from '../model-metadata.js';
+import type { ModelFile } from '../model-file/index.js';
+import { recordedFile } from '../model-metadata.js';
 import { checkModelInput } from '../infer.js';
 import { loadRunner } from '../runtime/index.js';
 import { writeFilesAtomic } from '../util/fs.js';
@@ -7,7 +8,6 @@ import { checkOutputs, modelInputs } from '../util/outputs.js';
 import { jsonFile, jsonOnStdout } from './options.js';
 import { verifyGolden, type VerifyReport } from '../verify/index.js';
 import { sha256File } from '../checkpoint/provenance.js';
-import { readRecordedMetadata } from '../model-metadata.js';
 import { escapeText } from '../util/render.js';
 import { reportJunit } from '../verify/junit.js';
 import { formatReport, reportJson } from '../verify/report.js';
@@ -25,9 +25,9 @@ interface Opts {
  * checkpoint and a case's manifest names another one, a failure says so (the usual cause of a FAIL with a
  * large error is a golden set of another checkpoint, not a broken port).
  */
-function provenanceNotes(model: string, report: VerifyReport): string[] {
+function provenanceNotes(file: ModelFile | null, report: VerifyReport): string[] {
   let own: string | null = null;
-  try { own = readRecordedMetadata(model).checkpointSha256; } catch { return []; }
+  try { own = file?.metadata.checkpointSha256 ?? null; } catch { return []; }
   if (!own) return [];
   const hashes = new Map<string, string>();
   const notes: string[] = [];
@@ -56,7 +56,9 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
   const runner = await loadRunner(model, o.runtime, { threads: o.threads, device: o.device, flags: o.tfjsFlags });
   try {
     // The runtime's tolerance (one table, src/check/runtimes.ts), loosened to the model's recorded precision, unless given.
-    const precision = recordedPrecision(model);
+    // The model as it records itself, read once (null: a TensorRT directory, which records nothing).
+    const file = recordedFile(model);
+    const precision = file ? file.metadata.precision : null;
     const own = toleranceForModel(runner.runtime, precision);
     if (precision === 'fp16' || precision === 'int8') {
       say(`${precision} model: held to the ${precision} class (max|Δ| ≤ ${own.rel} × max|ref|, label agreement ≥ ${(100 * own.minAgreement).toFixed(1)} %) unless --tolerance/--min-agreement say otherwise\n`);
@@ -64,7 +66,7 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
     const tol = { rel: o.tolerance ?? own.rel, minAgreement: o.minAgreement ?? own.minAgreement };
     const report = await verifyGolden(runner, model, o.golden, tol, (x, label) => checkModelInput(x, label, model));
     say(`${formatReport(report)}\n`);
-    for (const line of provenanceNotes(model, report)) say(`${line}\n`);
+    for (const line of provenanceNotes(file, report)) say(`${line}\n`);
     if (json) reports.set(json, `${reportJson(report)}\n`);
     if (jsonOnStdout(o.json)) process.stdout.write(`${reportJson(report)}\n`);
     if (o.junit) reports.set(o.junit, reportJunit(report));

@@ -10,7 +10,8 @@ import type { Runner, RunnerOptions } from '../runtime/types.js';
 import { fail } from '../util/errors.js';
 import type { NdArray } from '../util/ndarray.js';
 import { holdings, modelGraph, type Holding } from './model-ir.js';
-import { isCheckpointPath, referenceModel } from '../runtime/reference.js';
+import { modelKind } from '../model-file/index.js';
+import { referenceModel } from '../runtime/reference.js';
 import { recordedPrecision } from '../model-metadata.js';
 
 /**
@@ -80,15 +81,14 @@ interface LoadedSide {
 
 /** A side's runtime: the one named, the reference for a checkpoint, else the file's default. */
 function runtimeOf(side: DiffSide) {
-  return side.runtime ? runtimeById(side.runtime) : isCheckpointPath(side.path) ? runtimeById('reference') : defaultRuntimeFor(side.path);
+  return side.runtime ? runtimeById(side.runtime) : modelKind(side.path) === 'checkpoint' ? runtimeById('reference') : defaultRuntimeFor(side.path);
 }
 
-async function loadSide(side: DiffSide, label: string, candidates: string[], opts: DiffOptions): Promise<LoadedSide> {
+async function loadSide(side: DiffSide, label: string, candidates: string[], opts: DiffOptions, known?: Graph | null): Promise<LoadedSide> {
   const rt = runtimeOf(side);
   const reference = rt.id === 'reference';
-  const onnx = side.path.toLowerCase().endsWith('.onnx');
-  // The IR is read before the runner starts, so a file of the wrong kind fails early and plainly.
-  const graph = reference ? (rt.accepts(side.path) ? referenceModel(side.path).graph : null) : modelGraph(side.path, onnx);
+  // The IR is read before the runner starts, so a file of the wrong kind fails early and plainly (read once: `known`).
+  const graph = reference ? (rt.accepts(side.path) ? referenceModel(side.path).graph : null) : known !== undefined ? known : modelGraph(side.path);
   // The reference keeps every tensor anyway; a model is asked for the IR's names only.
   const runner = await loadRunner(side.path, rt.id, { threads: opts.threads, device: opts.device, expose: reference ? 'all' : candidates });
   if (!runner.exposed) {
@@ -154,13 +154,14 @@ export async function diffModels(sideA: DiffSide, sideB: DiffSide, input: DiffIn
   // The IR first (from the files), so that the runners are asked for its tensors only.
   const pre = (s: DiffSide): Graph | null => {
     if (runtimeOf(s).id === 'reference') return null;
-    return modelGraph(s.path, s.path.toLowerCase().endsWith('.onnx'));
+    return modelGraph(s.path);
   };
-  const candidates = irCandidates([pre(sideA), pre(sideB)]);
-  const a = await loadSide(sideA, 'A', candidates, opts);
+  const [preA, preB] = [pre(sideA), pre(sideB)];
+  const candidates = irCandidates([preA, preB]);
+  const a = await loadSide(sideA, 'A', candidates, opts, runtimeOf(sideA).id === 'reference' ? undefined : preA);
   let b: LoadedSide;
   try {
-    b = await loadSide(sideB, 'B', candidates, opts);
+    b = await loadSide(sideB, 'B', candidates, opts, runtimeOf(sideB).id === 'reference' ? undefined : preB);
   } catch (e) { await a.runner.dispose(); throw e; }
   try {
     const graph = commonGraph(a.graph, b.graph, a.path, b.path);

@@ -3,13 +3,10 @@
  * class count and output names in ONNX metadata_props or tfjs userDefinedMetadata), and the rule
  * that tells which IR tensor each of the file's named tensors holds.
  */
-import { checkTflite } from '../model-check/tflite.js';
-import onnxProto from 'onnx-proto';
 import type { Graph } from '../ir/graph.js';
 import { bisenetv2, VARIANTS, type Family } from '../models/bisenetv2.js';
-import { readModelJson } from '../runtime/tfjs.js';
-import { causeText, fail } from '../util/errors.js';
-import { readFileChecked } from '../util/fs.js';
+import { modelKind, readModelFile, type ModelFile } from '../model-file/index.js';
+import { fail } from '../util/errors.js';
 
 interface Recorded { family: unknown; numClasses: unknown; outputs: string[] }
 
@@ -20,26 +17,20 @@ function fromRecorded(r: Recorded): Graph | null {
   return bisenetv2({ numClasses: n, family, aux: r.outputs.includes('aux2'), labels: r.outputs.includes('labels') });
 }
 
-/** The IR of an .onnx file or a tfjs model, or null where the file does not record its family and class count. */
-export function modelGraph(modelPath: string, isOnnx: boolean): Graph | null {
-  if (isOnnx) {
-    let m: onnxProto.onnx.ModelProto;
-    try { m = onnxProto.onnx.ModelProto.decode(readFileChecked(modelPath, 'ONNX model')); } catch (e) {
-      if ((e as { name?: string }).name === 'BisenetError') throw e;
-      return fail('format', `${modelPath}: not an ONNX model (${causeText(e)})`);
-    }
-    const meta = new Map((m.metadataProps ?? []).map((p) => [p.key, p.value]));
-    return fromRecorded({ family: meta.get('family'), numClasses: meta.get('num_classes'), outputs: (m.graph?.output ?? []).map((o) => o.name ?? '') });
-  }
-  if (modelPath.toLowerCase().endsWith('.tflite')) {
-    const info = checkTflite(readFileChecked(modelPath, 'TFLite model'), modelPath);
-    return fromRecorded({ family: info.metadata.family, numClasses: info.metadata.num_classes, outputs: info.outputs.map((o) => o.name) });
-  }
-  const { json } = readModelJson(modelPath);
-  const meta = json.userDefinedMetadata?.bisenet as { family?: unknown; num_classes?: unknown; outputs?: unknown } | undefined;
-  if (!meta || typeof meta !== 'object') return null;
-  const outputs = Array.isArray(meta.outputs) ? meta.outputs.filter((o): o is string => typeof o === 'string') : [];
-  return fromRecorded({ family: meta.family, numClasses: meta.num_classes, outputs });
+/**
+ * The IR of a converted model (ONNX, tfjs, TFLite), or null where the file does not record its family and
+ * class count. The kind is the model-file room's (by the bytes, else the name); anything else is read
+ * as a tfjs model.json and refused as one.
+ */
+export function modelGraph(modelPath: string): Graph | null {
+  const k = modelKind(modelPath);
+  return graphOf(readModelFile(modelPath, k === 'onnx' || k === 'tflite' ? k : 'tfjs'));
+}
+
+/** The IR a model file records. */
+export function graphOf(m: ModelFile): Graph | null {
+  if (m.kind === 'tfjs' && !m.json.modelTopology) fail('format', `${m.file}: not a TensorFlow.js model.json (no modelTopology)`);
+  return fromRecorded({ family: m.recorded.family, numClasses: m.recorded.num_classes, outputs: m.outputs });
 }
 
 /** Where one side holds each IR tensor. */

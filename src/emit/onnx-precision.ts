@@ -12,15 +12,15 @@
  *   quantizes them itself) or, with `int32Bias`, become int32 with scale s_x·s_w[c] (onnxruntime's
  *   QDQ form). Resize, sigmoid, the products and argmax are never quantized.
  */
-import onnxProto from 'onnx-proto';
+import { onnxProto, type OnnxProto } from '../util/onnx-proto.js';
 import { threshold, type Calibration, type Statistic } from './calibration.js';
 import { FLOAT16_MAX } from './tfjs-common.js';
 import { floatToHalf } from '../util/ndarray.js';
 import { fail } from '../util/errors.js';
 
 const { onnx } = onnxProto;
-type INode = onnxProto.onnx.INodeProto;
-type ITensor = onnxProto.onnx.ITensorProto;
+type INode = OnnxProto.onnx.INodeProto;
+type ITensor = OnnxProto.onnx.ITensorProto;
 const DT = onnx.TensorProto.DataType;
 
 export type Precision = 'fp32' | 'fp16' | 'int8';

@@ -1,8 +1,7 @@
 /** The ONNX reader of `bisenet inspect`: the ModelProto as decoded, nothing run. */
 import type * as fs from 'node:fs';
+import { modelKind, readModelFile, type OnnxProto } from '../model-file/index.js';
 import { fail } from '../util/errors.js';
-import { readFileChecked } from '../util/fs.js';
-import { onnxProto, type OnnxProto } from '../util/onnx-proto.js';
 import type { Dim, ModelReader, ModelSummary, TensorSummary } from './summary.js';
 
 type Proto = OnnxProto.onnx.ModelProto;
@@ -56,15 +55,8 @@ function summarize(m: Proto, file: string): Omit<ModelSummary, 'recorded'> {
 export const ONNX_READER: ModelReader = {
   kind: 'onnx',
   describe: '.onnx file',
-  accepts: (file: string, st: fs.Stats) => st.isFile() && file.toLowerCase().endsWith('.onnx'),
+  accepts: (file: string, st: fs.Stats) => st.isFile() && modelKind(file) === 'onnx',
   read(file) {
-    let m: Proto;
-    try {
-      m = onnxProto.onnx.ModelProto.decode(readFileChecked(file, 'ONNX model'));
-    } catch (e) {
-      if ((e as Error).name === 'BisenetError') throw e;
-      return fail('format', `${file}: not an ONNX model (${(e as Error).message.split('\n')[0]})`);
-    }
-    return summarize(m, file);
+    return summarize(readModelFile(file, 'onnx').model, file);
   },
 };

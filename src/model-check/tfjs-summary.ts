@@ -1,6 +1,7 @@
 /** The TensorFlow.js reader of `bisenet inspect`: model.json as written (graph or layers model), nothing loaded. */
 import type * as fs from 'node:fs';
-import { isTfjsModelPath, readModelJson } from '../runtime/tfjs.js';
+import { modelKind } from '../model-file/kind.js';
+import { readModelJson } from '../runtime/tfjs.js';
 import { fail } from '../util/errors.js';
 import type { Dim, ModelReader, ModelSummary, TensorSummary } from './summary.js';
 
@@ -28,7 +29,7 @@ function countOps(list: unknown[], key: (x: Record<string, unknown>) => unknown)
 export const TFJS_READER: ModelReader = {
   kind: 'tfjs',
   describe: 'TensorFlow.js model directory or its model.json',
-  accepts: (file: string, st: fs.Stats) => (st.isDirectory() || st.isFile()) && isTfjsModelPath(file),
+  accepts: (file: string, st: fs.Stats) => (st.isDirectory() || st.isFile()) && modelKind(file) === 'tfjs',
   read(path): Omit<ModelSummary, 'recorded'> {
     const { file, json } = readModelJson(path);
     const topo = isObj(json.modelTopology) ? json.modelTopology : {};

@@ -10,11 +10,10 @@ import * as path from 'node:path';
 import { CALIBRATION_FORMAT, type Calibration, type TensorRange } from '../emit/calibration.js';
 import type { Graph } from '../ir/graph.js';
 import { inferShapes } from '../ir/shapes.js';
-import { modelGraph } from '../diff/model-ir.js';
+import { graphOf } from '../diff/model-ir.js';
 import { modelMetadataFor, type Dataset, type Preprocessing } from '../presets.js';
-import { readRecordedMetadata } from '../model-metadata.js';
+import { modelKind, readModelFile } from '../model-file/index.js';
 import { runtimeById, type Runner } from '../runtime/index.js';
-import { isCheckpointPath } from '../runtime/reference.js';
 import { fillInput, processingSize } from '../segment/frame.js';
 import { decodeRgb, probeImage } from '../segment/image.js';
 import { IMAGE_EXTS, MAX_INPUTS } from '../segment/inputs.js';
@@ -45,20 +44,21 @@ export interface FloatModel {
 
 /** A checkpoint (converted in memory) or an .onnx written by bisenet convert. */
 export async function openFloatModel(file: string, o: { family?: Family; dataset?: Dataset } = {}): Promise<FloatModel> {
-  if (isCheckpointPath(file)) {
+  if (modelKind(file) === 'checkpoint') {
     const { convertCheckpoint } = await import('../convert.js');
     const c = convertCheckpoint(file, { to: 'onnx', family: o.family, dataset: o.dataset });
     const meta = modelMetadataFor(c.ported.family, c.ported.numClasses, o.dataset);
     if (!meta.preprocessing) fail('usage', `${file}: ${c.ported.numClasses} classes imply no dataset preset; pass --dataset`);
     return { label: path.basename(file), onnx: c.bytes, graph: c.graph, pre: JSON.parse(meta.preprocessing!) as Preprocessing };
   }
-  if (!file.toLowerCase().endsWith('.onnx')) fail('usage', `${file}: give a checkpoint (.pth, .safetensors, .pdparams) or an .onnx model written by bisenet convert`);
-  const graph = modelGraph(file, true);
+  if (modelKind(file) !== 'onnx') fail('usage', `${file}: give a checkpoint (.pth, .safetensors, .pdparams) or an .onnx model written by bisenet convert`);
+  const m = readModelFile(file, 'onnx');
+  const graph = graphOf(m);
   if (!graph) fail('usage', `${file} records no family and class count; calibrate needs a model written by bisenet convert (or its checkpoint)`);
-  const info = readRecordedMetadata(file);
+  const info = m.metadata;
   if (info.precision === 'fp16' || info.precision === 'int8') fail('usage', `${file} is an ${info.precision} model; calibrate the float32 model (or its checkpoint): ranges are those of float32 arithmetic`);
   if (!info.pre) fail('usage', `${file} records no preprocessing; calibrate feeds images as segment does and needs it (convert with --dataset)`);
-  return { label: path.basename(file), onnx: fs.readFileSync(file), graph: graph!, pre: info.pre! };
+  return { label: path.basename(file), onnx: m.bytes, graph: graph!, pre: info.pre! };
 }
 
 /** The images of a calibration set: DIR/images/* when DIR has an images/ folder (a labelled set), else DIR's own images. */

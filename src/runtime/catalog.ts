@@ -7,6 +7,7 @@
  * and its runner in `./index.ts` (the registry refuses an entry without one).
  */
 import type { Target } from '../emit/targets.js';
+import type { ModelKind } from '../model-file/kind.js';
 
 /** Which parity bar a runtime is held to by `doctor` and `gpu-check` (numbers: src/check/runtimes.ts). */
 export type ToleranceClass = 'cpu' | 'gpu';
@@ -17,6 +18,11 @@ export interface RuntimeCatalogEntry {
   description: string;
   /** The model format it loads, which `doctor` converts the checkpoint to for it ('checkpoint': it runs the checkpoint itself). */
   model: Target | 'checkpoint';
+  /**
+   * The kinds of model path it loads, as the model-file room decides them (src/model-file/kind.ts): the registry's
+   * `accepts` asks this, never a runner. Absent: the kind of `model` (`acceptedKinds`).
+   */
+  kinds?: ModelKind[];
   /** Runs on a GPU (never a default; held to the GPU tolerance unless `tolerance` says otherwise). */
   gpu: boolean;
   tolerance: ToleranceClass;
@@ -51,7 +57,7 @@ export const RUNTIME_CATALOG: RuntimeCatalogEntry[] = [
     knownFailure: 'onnxruntime-web 1.30 WebGPU EP in its default NHWC layout computes grouped convs with several outputs per group wrongly (docs/gpu.md)',
   },
   { ...gpu, id: 'tfjs-webgpu', model: 'tfjs-graph', packages: ['@tensorflow/tfjs-backend-webgpu', 'webgpu'], description: 'TensorFlow.js, WebGPU backend (dawn.node: a GPU, or lavapipe in software)' },
-  { ...gpu, id: 'tensorrt', model: 'tensorrt', description: 'NVIDIA TensorRT through trtexec (engine built per input shape; fp32)' },
+  { ...gpu, id: 'tensorrt', model: 'tensorrt', kinds: ['onnx', 'tensorrt'], description: 'NVIDIA TensorRT through trtexec (engine built per input shape; fp32)' },
   // Browser runtimes (headless Chromium through playwright-core, on a page served from 127.0.0.1): never a
   // default either. The tfjs pages load every tfjs backend's browser build, the ONNX pages onnxruntime-web's.
   // In the browser both tfjs formats are checked by doctor: layers (custom layers registered in the page) and graph.
@@ -69,6 +75,14 @@ export const RUNTIME_CATALOG: RuntimeCatalogEntry[] = [
   // pick it for checkpoints). Its parity is the CPU bar; too slow to time at full size.
   { ...cpu, id: 'reference', model: 'checkpoint', timed: false, description: 'the float64 reference interpreter of the IR, on a checkpoint (slow: golden sizes)' },
 ];
+
+/** The kind of model path each format is (a TensorRT runtime also builds its engine from an .onnx: its entry says so). */
+const KIND_OF: Record<RuntimeCatalogEntry['model'], ModelKind> = {
+  onnx: 'onnx', 'tfjs-graph': 'tfjs', 'tfjs-layers': 'tfjs', tflite: 'tflite', tensorrt: 'tensorrt', checkpoint: 'checkpoint',
+};
+
+/** The kinds of model path a runtime loads: its entry's `kinds`, else the kind of its `model`. */
+export const acceptedKinds = (r: Pick<RuntimeCatalogEntry, 'model' | 'kinds'>): ModelKind[] => r.kinds ?? [KIND_OF[r.model]];
 
 export const RUNTIME_IDS = (): string[] => RUNTIME_CATALOG.map((r) => r.id);
 

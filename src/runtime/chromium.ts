@@ -15,8 +15,9 @@ import { readFileChecked } from '../util/fs.js';
 import { onInterrupt } from '../util/interrupt.js';
 import { numel, type NdArray } from '../util/ndarray.js';
 import { checkTflite } from '../model-check/tflite.js';
+import { modelKind } from '../model-file/kind.js';
 import { checkOnnxAmplification } from './onnx-check.js';
-import { checkAmplification, isTfjsModelPath, readDirWeights, readModelJson } from './tfjs.js';
+import { checkAmplification, readDirWeights, readModelJson } from './tfjs.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 import { distDir, ORT_WASM_SCRIPT, ORT_WEBGPU_SCRIPT, pageHtml, startWebServer, TFJS_SCRIPTS, type Blob, type WebServer } from './web-server.js';
 
@@ -136,16 +137,17 @@ export function firstLine(e: unknown): string {
  * and amplification checks as the Node runners (an UpSampling2D of 500×500 or an ONNX Tile is refused
  * here, not left to allocate gigabytes in the browser).
  */
-export function modelRoutes(modelPath: string): { url: string; kind: 'tfjs' | 'onnx' | 'tflite'; routes: Map<string, () => Blob>; fixedInput?: number[] } {
+export function modelRoutes(modelPath: string, onnx?: RunnerOptions['onnx']): { url: string; kind: 'tfjs' | 'onnx' | 'tflite'; routes: Map<string, () => Blob>; fixedInput?: number[] } {
   const routes = new Map<string, () => Blob>();
-  if (modelPath.toLowerCase().endsWith('.tflite')) {
+  const kind = modelKind(modelPath);
+  if (kind === 'tflite') {
     // Checked here, as in Node, before the browser's LiteRT sees a byte.
     const bytes = readFileChecked(modelPath, 'TFLite model');
     const [n, h, w, c] = checkTflite(bytes, modelPath).inputs[0]!.shape as [number, number, number, number];
     routes.set('/model/model.tflite', () => ({ bytes }));
     return { url: '/model/model.tflite', kind: 'tflite', routes, fixedInput: [n, c, h, w] };
   }
-  if (isTfjsModelPath(modelPath)) {
+  if (kind === 'tfjs') {
     const { file, json } = readModelJson(modelPath);
     const jsonBytes = readFileChecked(file, 'TensorFlow.js model.json');
     checkAmplification(json, file);
@@ -154,9 +156,10 @@ export function modelRoutes(modelPath: string): { url: string; kind: 'tfjs' | 'o
     routes.set('/model/model.json', () => ({ bytes: jsonBytes, type: 'application/json' }));
     return { url: '/model/model.json', kind: 'tfjs', routes };
   }
-  if (!modelPath.toLowerCase().endsWith('.onnx')) fail('usage', `${modelPath}: expected an .onnx or .tflite file, or a TensorFlow.js model directory or its model.json`);
-  const bytes = readFileChecked(modelPath, 'ONNX model');
-  checkOnnxAmplification(bytes, modelPath);
+  if (kind !== 'onnx') fail('usage', `${modelPath}: expected an .onnx or .tflite file, or a TensorFlow.js model directory or its model.json`);
+  // Bytes the caller read and decoded (src/model-file) are served as read, checked on that decode.
+  const bytes = onnx?.bytes ?? readFileChecked(modelPath, 'ONNX model');
+  checkOnnxAmplification(bytes, modelPath, onnx?.model);
   routes.set('/model/model.onnx', () => ({ bytes }));
   return { url: '/model/model.onnx', kind: 'onnx', routes };
 }
@@ -216,9 +219,8 @@ function makeRuntime(def: ChromiumRuntimeDef): RuntimeInfo {
   const tflite = def.backend.startsWith('litert-');
   return {
     id: def.id,
-    accepts: tflite ? (p) => p.toLowerCase().endsWith('.tflite') : onnx ? (p) => p.toLowerCase().endsWith('.onnx') : isTfjsModelPath,
     async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
-      const model = modelRoutes(modelPath);
+      const model = modelRoutes(modelPath, opts.onnx);
       if (opts.flags && Object.keys(opts.flags).length && (onnx || tflite)) fail('usage', `--tfjs-flags apply to the TensorFlow.js runtimes, not ${def.id}`);
       if (opts.expose) fail('usage', `the ${def.id} runtime cannot return intermediate tensors (use ort-cpu, tfjs-wasm or a WebGPU runtime in Node)`);
       const { page, context, server, version } = await openPage(def.backend, modelPath, model.routes);

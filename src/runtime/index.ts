@@ -1,14 +1,15 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { causeText, fail, isBisenetError } from '../util/errors.js';
-import { RUNTIME_CATALOG, RUNTIME_IDS, type RuntimeCatalogEntry } from './catalog.js';
+import { modelKind } from '../model-file/kind.js';
+import { acceptedKinds, RUNTIME_CATALOG, RUNTIME_IDS, type RuntimeCatalogEntry } from './catalog.js';
 import { chromiumProbe, chromiumRuntime } from './chromium.js';
 import { litertWasm } from './litert.js';
 import { ortCpu } from './ort.js';
 import { ortWebgpu, ortWebgpuDefault } from './ort-web.js';
 import { installLine, isInstalled, missingPackages } from './packages.js';
 import { findTrtexec, tensorrt, TENSORRT_MISSING } from './tensorrt.js';
-import { isCheckpointPath, reference } from './reference.js';
+import { reference } from './reference.js';
 import { tfjsCpu, tfjsWasm } from './tfjs.js';
 import { tfjsWebgpu } from './tfjs-webgpu.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
@@ -16,7 +17,7 @@ import { openAdapter } from './webgpu.js';
 
 export type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 export { installLine, isInstalled, missingPackages } from './packages.js';
-export { RUNTIME_CATALOG, RUNTIME_IDS, runtimeHelp, type RuntimeCatalogEntry, type ToleranceClass } from './catalog.js';
+export { acceptedKinds, RUNTIME_CATALOG, RUNTIME_IDS, runtimeHelp, type RuntimeCatalogEntry, type ToleranceClass } from './catalog.js';
 
 export interface Availability {
   available: boolean;
@@ -30,7 +31,11 @@ export interface RuntimeMeta extends RuntimeCatalogEntry {
   probe(opts: RunnerOptions): Promise<Availability>;
 }
 
-export type RuntimeEntry = RuntimeInfo & RuntimeMeta;
+/** A runtime: its runner, its catalog entry, and `accepts`, which asks the model-file room what a path is and the entry which kinds it loads. */
+export type RuntimeEntry = RuntimeInfo & RuntimeMeta & {
+  /** Whether it loads the model at this path (by the path's kind: src/model-file/kind.ts). */
+  accepts: (modelPath: string) => boolean;
+};
 
 /** Available where a module imports; `what` names it in the reason when it does not. */
 const importProbe = (what: string, load: () => Promise<unknown>, detail: () => string) => async (): Promise<Availability> => {
@@ -87,7 +92,9 @@ const IMPLEMENTATIONS: Record<string, { runner: RuntimeInfo; probe: RuntimeMeta[
 export const RUNTIMES: RuntimeEntry[] = RUNTIME_CATALOG.map((c) => {
   const impl = IMPLEMENTATIONS[c.id];
   if (!impl || impl.runner.id !== c.id) throw new Error(`runtime ${c.id} is in the catalog without its runner`);
-  return { ...impl.runner, ...c, probe: impl.probe };
+  const kinds = acceptedKinds(c);
+  const accepts = (modelPath: string): boolean => { const k = modelKind(modelPath); return k !== null && kinds.includes(k); };
+  return { ...impl.runner, ...c, probe: impl.probe, accepts };
 });
 for (const id of Object.keys(IMPLEMENTATIONS)) if (!RUNTIME_IDS().includes(id)) throw new Error(`runtime ${id} has a runner but no catalog entry`);
 
@@ -137,7 +144,7 @@ export async function probeRuntime(rt: RuntimeEntry, opts: RunnerOptions = {}, i
 export function cannotLoad(id: string, modelPath: string): string {
   const rt = RUNTIMES.find((r) => r.id === id);
   // A checkpoint runs in the reference interpreter only (diff, verify --layers): for a model runtime it is converted first.
-  if (rt && rt.model !== 'checkpoint' && isCheckpointPath(modelPath)) {
+  if (rt && rt.model !== 'checkpoint' && modelKind(modelPath) === 'checkpoint') {
     const out = ({ onnx: 'model.onnx', tflite: 'model.tflite' } as Record<string, string>)[rt.model] ?? rt.model;
     return `runtime ${id} cannot load ${modelPath}; convert the checkpoint first: bisenet convert ${modelPath} --to ${rt.model} --out ${out}`;
   }

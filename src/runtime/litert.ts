@@ -108,7 +108,6 @@ function refuseUnprepared(modelPath: string): void {
 /** LiteRT.js in Node on the CPU (XNNPACK, one thread). */
 export const litertWasm: RuntimeInfo = {
   id: 'litert-wasm',
-  accepts: (p) => p.toLowerCase().endsWith('.tflite'),
   inMemory: false,
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
     let bytes: Uint8Array = opts.files?.get('model.tflite') ?? readFileChecked(modelPath, 'TFLite model');

@@ -1,4 +1,4 @@
-import onnxProto from 'onnx-proto';
+import { tryDecodeOnnx, type OnnxModel, type OnnxProto } from '../model-file/onnx.js';
 import { fail } from '../util/errors.js';
 import { formatBytes } from '../util/limits.js';
 import { render } from '../util/render.js';
@@ -16,7 +16,7 @@ import { broadcastShape, constantTensorBudget, MAX_AMPLIFICATION, MAX_BROADCAST_
  * external files are refused outright.
  */
 
-type Tensor = onnxProto.onnx.ITensorProto;
+type Tensor = OnnxProto.onnx.ITensorProto;
 
 function values(t: Tensor | undefined): number[] | null {
   if (!t) return null;
@@ -36,14 +36,14 @@ function values(t: Tensor | undefined): number[] | null {
   return out;
 }
 
-export function checkOnnxAmplification(bytes: Uint8Array, label: string): void {
-  let model: onnxProto.onnx.ModelProto;
-  try { model = onnxProto.onnx.ModelProto.decode(bytes); } catch { return; } // onnxruntime reports what is wrong with it
-  if (model.graph) checkGraph(model.graph, label, new Map(), 0);
+/** `decoded`: the model of these very bytes, where the caller decoded them already (src/model-file). */
+export function checkOnnxAmplification(bytes: Uint8Array, label: string, decoded?: OnnxModel): void {
+  const model = decoded ?? tryDecodeOnnx(bytes); // null: onnxruntime reports what is wrong with it
+  if (model?.graph) checkGraph(model.graph, label, new Map(), 0);
 }
 
-type Graph = onnxProto.onnx.IGraphProto;
-type Node = onnxProto.onnx.INodeProto;
+type Graph = OnnxProto.onnx.IGraphProto;
+type Node = OnnxProto.onnx.INodeProto;
 
 /** A Constant node's value, from whichever of its attributes holds it (value, value_float(s), value_int(s)). */
 function constantValue(n: Node): Tensor | number[] | null {

@@ -5,15 +5,14 @@
  * Shape/ArgMax give int64, Cast its `to`, every other op its first input's type), never from
  * tensor shapes.
  */
-import onnxProto from 'onnx-proto';
-import { causeText, fail } from '../util/errors.js';
+import { decodeOnnx, encodeOnnx, ONNX_DATA_TYPE, type OnnxProto } from '../model-file/onnx.js';
+import { fail } from '../util/errors.js';
 
-const { onnx } = onnxProto;
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
+const FLOAT = ONNX_DATA_TYPE.FLOAT;
+const INT64 = ONNX_DATA_TYPE.INT64;
 
 /** Element type of every tensor the graph names, as far as the forward pass can tell. */
-function elementTypes(graph: onnxProto.onnx.IGraphProto): Map<string, number> {
+function elementTypes(graph: OnnxProto.onnx.IGraphProto): Map<string, number> {
   const types = new Map<string, number>();
   for (const i of graph.input ?? []) types.set(i.name!, i.type?.tensorType?.elemType ?? 0);
   for (const t of graph.initializer ?? []) types.set(t.name!, t.dataType ?? 0);
@@ -33,8 +32,7 @@ function elementTypes(graph: onnxProto.onnx.IGraphProto): Map<string, number> {
  * caller sees which from `exposed`.
  */
 export function exposeOnnxTensors(bytes: Uint8Array, names: 'all' | string[], label: string): { bytes: Uint8Array; exposed: string[]; outputs: string[] } {
-  let model: onnxProto.onnx.ModelProto;
-  try { model = onnx.ModelProto.decode(bytes); } catch (e) { return fail('format', `${label}: not an ONNX model (${causeText(e)})`); }
+  const model = decodeOnnx(bytes, label);
   const graph = model.graph;
   if (!graph) fail('format', `${label}: the ONNX model has no graph`);
   const types = elementTypes(graph!);
@@ -49,5 +47,5 @@ export function exposeOnnxTensors(bytes: Uint8Array, names: 'all' | string[], la
     if (outputs.has(name)) continue;
     (graph!.output ??= []).push({ name, type: { tensorType: { elemType: FLOAT } } });
   }
-  return { bytes: onnx.ModelProto.encode(model).finish(), exposed, outputs: original };
+  return { bytes: encodeOnnx(model), exposed, outputs: original };
 }

@@ -141,14 +141,13 @@ async function readBack(t: import('onnxruntime-web').Tensor): Promise<NdArray> {
 function makeRuntime(id: string, layout: Layout): RuntimeInfo {
   return {
     id,
-    accepts: (p) => p.toLowerCase().endsWith('.onnx'),
     inMemory: true,
     async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {
-      let bytes: Uint8Array = opts.files?.get('model.onnx') ?? readFileChecked(modelPath, 'ONNX model');
+      let bytes: Uint8Array = opts.files?.get('model.onnx') ?? opts.onnx?.bytes ?? readFileChecked(modelPath, 'ONNX model');
     // Intermediates asked for become extra graph outputs of an in-memory copy of the model.
     const probe = opts.expose ? exposeOnnxTensors(bytes, opts.expose, modelPath) : null;
     if (probe) bytes = probe.bytes;
-      checkOnnxAmplification(bytes, modelPath);
+      checkOnnxAmplification(bytes, modelPath, bytes === opts.onnx?.bytes ? opts.onnx.model : undefined);
       const { ort, opened } = await loadOrtWeb(opts.device ?? 'auto');
       const ep = layout === 'default' ? 'webgpu' : { name: 'webgpu' as const, preferredLayout: layout };
       let session: import('onnxruntime-web').InferenceSession;

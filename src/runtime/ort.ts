@@ -73,14 +73,14 @@ export function ortRunError(modelPath: string, e: unknown): string {
 
 export const ortCpu: RuntimeInfo = {
   id: 'ort-cpu',
-  accepts: (p) => p.toLowerCase().endsWith('.onnx'),
   inMemory: true,
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
-    let bytes: Uint8Array = opts.files?.get('model.onnx') ?? readFileChecked(modelPath, 'ONNX model');
+    const read: Uint8Array = opts.files?.get('model.onnx') ?? opts.onnx?.bytes ?? readFileChecked(modelPath, 'ONNX model');
+    let bytes = read;
     // Intermediates asked for become extra graph outputs of an in-memory copy of the model.
     const probe = opts.expose ? exposeOnnxTensors(bytes, opts.expose, modelPath) : null;
     if (probe) bytes = probe.bytes;
-    checkOnnxAmplification(bytes, modelPath);
+    checkOnnxAmplification(bytes, modelPath, bytes === opts.onnx?.bytes ? opts.onnx.model : undefined);
     const ort = await loadOrt();
     const threads = opts.threads ?? os.availableParallelism();
     let session: import('onnxruntime-node').InferenceSession;

@@ -11,9 +11,8 @@ import { fail } from '../util/errors.js';
 import type { NdArray } from '../util/ndarray.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
-/** File names a checkpoint goes by (the format itself is detected from the bytes). */
-export const CHECKPOINT_EXTENSIONS = ['.pth', '.pt', '.pth.tar', '.tar', '.ckpt', '.bin', '.safetensors', '.pdparams'];
-export const isCheckpointPath = (p: string): boolean => CHECKPOINT_EXTENSIONS.some((e) => p.toLowerCase().endsWith(e));
+/** File names a checkpoint goes by: the model-file room's (kept here for library users). */
+export { CHECKPOINT_EXTENSIONS, isCheckpointPath } from '../model-file/kind.js';
 
 /** A checkpoint ported with its booster heads when it has them, and the IR it runs. */
 export function referenceModel(file: string): { ported: Ported; graph: Graph } {
@@ -29,7 +28,6 @@ function asNdArray(t: Tensor64, dtype: 'float32' | 'float64'): NdArray {
 
 export const reference: RuntimeInfo = {
   id: 'reference',
-  accepts: isCheckpointPath,
   // A checkpoint given where a model is expected stays a user error unless the reference is asked for (default: false in the registry).
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
     const { ported, graph } = referenceModel(modelPath);

@@ -68,7 +68,6 @@ export function parseTrtexecOutput(text: string, file: string): Record<string, N
 
 export const tensorrt: RuntimeInfo = {
   id: 'tensorrt',
-  accepts: (p) => p.toLowerCase().endsWith('.onnx') || fs.existsSync(path.join(p, 'tensorrt.json')),
   async load(modelPath: string, _opts: RunnerOptions): Promise<Runner> {
     if (_opts.expose) fail('usage', 'the tensorrt runtime cannot return intermediate tensors (trtexec exports the engine\'s outputs only)');
     const { onnx, manifest } = resolveModel(modelPath);

@@ -4,7 +4,7 @@
  */
 import type * as TfcNs from '@tensorflow/tfjs-core';
 import { causeText, fail } from '../util/errors.js';
-import { isTfjsModelPath, loadModel, runLoaded } from './tfjs.js';
+import { loadModel, runLoaded } from './tfjs.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 import { generousLimits, installNavigatorGpu, openAdapter, type OpenedAdapter } from './webgpu.js';
 
@@ -63,7 +63,6 @@ async function useWebgpu(tf: Tfc): Promise<void> {
 
 export const tfjsWebgpu: RuntimeInfo = {
   id: 'tfjs-webgpu',
-  accepts: isTfjsModelPath,
   inMemory: true,
   async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {
     const { tf, opened } = await loadTfjsWebgpu(opts.device ?? 'auto');

@@ -93,12 +93,6 @@ export function modelJsonPath(modelPath: string): string {
   return modelPath;
 }
 
-/** Whether a path names a tfjs model (a directory holding model.json, or a .json file). */
-export function isTfjsModelPath(modelPath: string): boolean {
-  if (modelPath.toLowerCase().endsWith('.json')) return true;
-  try { return fs.statSync(modelPath).isDirectory() && fs.existsSync(path.join(modelPath, 'model.json')); } catch { return false; }
-}
-
 interface ModelJson {
   format?: string;
   modelTopology?: unknown;
@@ -488,7 +482,6 @@ function makeRuntime(backend: Backend): RuntimeInfo {
   const id = `tfjs-${backend}`;
   return {
     id,
-    accepts: isTfjsModelPath,
     inMemory: true,
     async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
       const t = await loadTfjs();

@@ -1,4 +1,5 @@
 import type { NdArray } from '../util/ndarray.js';
+import type { OnnxModel } from '../model-file/onnx.js';
 
 /** What one `run` returns: the outputs named (default: every output, then every exposed intermediate). */
 export interface RunOptions {
@@ -51,6 +52,11 @@ export interface RunnerOptions {
    * marked `inMemory` take this.
    */
   files?: ReadonlyMap<string, Uint8Array>;
+  /**
+   * An ONNX model file as the caller read and decoded it (src/model-file: `readModelFile`): the ONNX runtimes
+   * load these bytes and check this decode rather than reading and decoding the file again. Others ignore it.
+   */
+  onnx?: { bytes: Uint8Array; model: OnnxModel };
   /** Browser tfjs runtimes: TensorFlow.js environment flags set before the backend starts (`--tfjs-flags`). */
   flags?: Record<string, boolean | number | string>;
   /**
@@ -62,8 +68,6 @@ export interface RunnerOptions {
 
 export interface RuntimeInfo {
   id: string;
-  /** Which model files it loads. */
-  accepts: (modelPath: string) => boolean;
   load(modelPath: string, opts: RunnerOptions): Promise<Runner>;
   /** Loads a model held in memory (`RunnerOptions.files`, in the registry's `model` format); absent: model files only. */
   inMemory?: boolean;

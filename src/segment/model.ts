@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Family } from '../models/bisenetv2.js';
 import { CITYSCAPES_PALETTE, modelMetadataFor, preprocessingFor, type Dataset, type Preprocessing } from '../presets.js';
 import { defaultRuntimeFor, loadRunner, requirePackages, runtimeById, type Runner, type RunnerOptions } from '../runtime/index.js';
+import { modelKind, readModelFile } from '../model-file/index.js';
 import { readRecordedMetadata, recordedFrom, type RecordedMetadata } from '../model-metadata.js';
 import { fail } from '../util/errors.js';
 import { indexPalette } from '../util/palette.js';
@@ -38,12 +39,9 @@ export interface SegModel {
   label: string;
 }
 
-const CHECKPOINT_EXTS = ['.pth', '.pt', '.pdparams', '.safetensors', '.ckpt', '.bin'];
-
-/** Whether `p` is given as a checkpoint rather than a converted model (by name; the bytes decide the format). */
+/** Whether `p` is given as a checkpoint rather than a converted model (the model-file room's kind: its bytes, else its name). */
 export function isCheckpointPath(p: string): boolean {
-  const lower = p.toLowerCase();
-  return CHECKPOINT_EXTS.some((e) => lower.endsWith(e));
+  return modelKind(p) === 'checkpoint';
 }
 
 /** The preprocessing recorded in a model we exported (kept for library users; `openModel` does the same). */
@@ -91,10 +89,12 @@ export async function openModel(modelPath: string, opts: OpenOptions = {}): Prom
     meta.num_classes = c.ported.numClasses;
     info = recordedFrom(meta, `${label}: metadata`);
   } else {
-    info = readRecordedMetadata(modelPath);
+    // Read and decoded once (src/model-file): an ONNX runtime loads these bytes and checks this decode.
+    const file = readModelFile(modelPath);
+    info = file.metadata;
     modelBytes = modelFileBytes(modelPath);
     checkRunMemory(label, modelLoadBytes(modelBytes), `loading the model (${formatBytes(modelBytes)} of weights)`);
-    runner = await loadRunner(modelPath, opts.runtime, opts);
+    runner = await loadRunner(modelPath, opts.runtime, file.kind === 'onnx' ? { ...opts, onnx: { bytes: file.bytes, model: file.model } } : opts);
   }
   const pre = info.pre ?? (opts.dataset ? preprocessingFor(opts.family ?? 'coincheung', opts.dataset) : null);
   if (!pre) {
