@@ -82,6 +82,13 @@ function writeScalar(out: Out, pos: number, s: Scalar): void {
   }
 }
 
+/** The element size and writer of each scalar-vector type. */
+const SCALAR_VECTORS: Record<'i32s' | 'f32s' | 'i64s', { size: number; set: (v: DataView, at: number, x: number) => void }> = {
+  i32s: { size: 4, set: (v, at, x) => v.setInt32(at, x, true) },
+  f32s: { size: 4, set: (v, at, x) => v.setFloat32(at, x, true) },
+  i64s: { size: 8, set: (v, at, x) => v.setBigInt64(at, BigInt(x), true) },
+};
+
 /** Writes an object referred to (not a scalar) and returns its position (what offsets point at). */
 function writeObject(out: Out, value: Exclude<FbValue, Scalar>): number {
   switch (value.t) {
@@ -105,31 +112,15 @@ function writeObject(out: Out, value: Exclude<FbValue, Scalar>): number {
       out.at += 4 + value.v.length;
       return pos;
     }
-    case 'i32s': {
-      out.align(4);
-      out.reserve(4 + 4 * value.v.length);
+    case 'i32s': case 'f32s': case 'i64s': {
+      // A vector of scalars: its length, then the values, aligned to the element size.
+      const e = SCALAR_VECTORS[value.t];
+      out.align(e.size, 4);
+      out.reserve(4 + e.size * value.v.length);
       const pos = out.at;
       out.view.setUint32(pos, value.v.length, true);
-      value.v.forEach((x, i) => out.view.setInt32(pos + 4 + 4 * i, x, true));
-      out.at += 4 + 4 * value.v.length;
-      return pos;
-    }
-    case 'f32s': {
-      out.align(4);
-      out.reserve(4 + 4 * value.v.length);
-      const pos = out.at;
-      out.view.setUint32(pos, value.v.length, true);
-      value.v.forEach((x, i) => out.view.setFloat32(pos + 4 + 4 * i, x, true));
-      out.at += 4 + 4 * value.v.length;
-      return pos;
-    }
-    case 'i64s': {
-      out.align(8, 4);
-      out.reserve(4 + 8 * value.v.length);
-      const pos = out.at;
-      out.view.setUint32(pos, value.v.length, true);
-      value.v.forEach((x, i) => out.view.setBigInt64(pos + 4 + 8 * i, BigInt(x), true));
-      out.at += 4 + 8 * value.v.length;
+      value.v.forEach((x, i) => e.set(out.view, pos + 4 + e.size * i, x));
+      out.at += 4 + e.size * value.v.length;
       return pos;
     }
     case 'tables': {
