@@ -57,8 +57,11 @@ export class StagedOutputs {
     const tmp = path.join(this.dir, `.${name}.${process.pid}.tmp`);
     trackTemp(tmp);
     this.staged.set(name, tmp);
+    // Written synchronously: an asynchronous write runs on libuv's threads, and one in flight when an interrupt
+    // removes the temporaries could create its file after the removal (seen: a .tmp left behind by Ctrl-C).
+    // A mask is written in well under a millisecond; the encoding before it still runs beside inference.
     try {
-      await fs.promises.writeFile(tmp, data);
+      fs.writeFileSync(tmp, data);
     } catch (e) {
       fail('io', `${path.join(this.dir, name)}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
     }
