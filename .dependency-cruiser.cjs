@@ -2,11 +2,14 @@
  * Import rules for src/, checked by `npm test` (npm run lint:deps): no cycles, lower floors never import
  * upper ones (a runtime never imports the converter or the CLI), the CLI sits on top, and optional
  * runtime packages (optional peerDependencies) are only ever imported lazily.
- * Floors, bottom up: util; ir, checkpoint; models, port, presets, emit; the model file's kind and ONNX codec
- * (src/model-file/{kind,onnx}.ts, util only); runtime; the model file's reader (src/model-file/index.ts); verify;
- * convert, infer, segment, check; index; cli.
+ * Floors, bottom up: util; ir, checkpoint; models, port, emit; the model file's kind and ONNX codec
+ * (src/model-file/{kind,onnx}.ts, util only) and the model checks (src/model-check/); runtime; the model
+ * file's reader, presets and memory (src/model-file/); verify; the commands (convert, infer, segment, eval,
+ * serve, inspect, diff, bench, quant, doctor: one folder each); index; cli.
  */
-const ABOVE_RUNTIME = '^src/(convert|infer|segment|presets|index)\\.ts$|^src/(cli|check|verify|port|models|checkpoint)/';
+/** The commands' homes: one folder per command (quant/ holds calibrate and quantize). */
+const COMMANDS = '(convert|infer|segment|eval|serve|inspect|diff|bench|quant|doctor)';
+const ABOVE_RUNTIME = `^src/index\\.ts$|^src/(cli|verify|port|models|checkpoint|${COMMANDS.slice(1, -1)})/`;
 module.exports = {
   forbidden: [
     { name: 'web-pages-never-reach-node', severity: 'error',
@@ -21,7 +24,7 @@ module.exports = {
     { name: 'ir-and-checkpoint-low', severity: 'error', comment: 'The IR and the checkpoint readers import only themselves and util.',
       from: { path: '^src/(ir|checkpoint)/' }, to: { path: '^src/', pathNot: ['^src/util/', '^src/$1/'] } },
     { name: 'emit-below-runtime', severity: 'error', comment: 'Emitters write formats; they never run, verify, convert or parse arguments.',
-      from: { path: '^src/emit/' }, to: { path: '^src/(runtime|verify|check|cli)/|^src/(convert|infer|segment|index)\\.ts$' } },
+      from: { path: '^src/emit/' }, to: { path: `^src/(runtime|verify|cli|model-file|model-check|${COMMANDS.slice(1, -1)})/|^src/index\\.ts$` } },
     { name: 'runtime-not-into-converter', severity: 'error',
       comment: 'A runtime loads and runs models: it never imports the converter, the checks, the verifier or the CLI above it. '
         + 'One exception, by design: the reference runtime runs a checkpoint, so it reads and ports it (never emits, verifies or converts).',
@@ -32,8 +35,18 @@ module.exports = {
     { name: 'runtime-reads-formats-only', severity: 'error',
       comment: 'From the emitters a runtime may take types and the tfjs format constants (tfjs-common), never an emitter.',
       from: { path: '^src/runtime/' }, to: { path: '^src/emit/', pathNot: '^src/emit/tfjs-common\\.ts$', dependencyTypesNot: ['type-only'] } },
-    { name: 'verify-below-convert', severity: 'error', comment: 'The verifier compares outputs; it does not convert, check runtimes or parse arguments.',
-      from: { path: '^src/verify/' }, to: { path: '^src/(check|cli|emit|port)/|^src/(convert|index)\\.ts$' } },
+    { name: 'verify-below-convert', severity: 'error', comment: 'The verifier compares outputs; it does not convert, check runtimes or parse arguments (it may run the layer-wise diff: verify --layers).',
+      from: { path: '^src/verify/' }, to: { path: `^src/(cli|emit|port|${COMMANDS.slice(1, -1).replace('|diff', '')})/|^src/index\\.ts$` } },
+    { name: 'model-checks-below-runtime', severity: 'error',
+      comment: 'The model checks (src/model-check/) judge bytes before any runtime sees them: they import util, each other and the ONNX codec, nothing above.',
+      from: { path: '^src/model-check/' }, to: { path: '^src/', pathNot: ['^src/(util|model-check)/', '^src/model-file/(kind|onnx)\\.ts$', '^src/emit/tfjs-common\\.ts$'] } },
+    { name: 'commands-stay-home', severity: 'error',
+      comment: 'A command\'s folder is its own: another command may use its public face (index.ts), not its insides. '
+        + 'One exception, by design: segment\'s pipeline (decode, resize, run, colour) is shared by the commands that segment images.',
+      from: { path: `^src/${COMMANDS}/` }, to: { path: `^src/${COMMANDS}/(?!index\\.ts$)`, pathNot: ['^src/$1/', '^src/segment/'] } },
+    { name: 'segment-pipeline-for-segmenters', severity: 'error',
+      comment: 'Segment\'s parts are read by the commands that segment images (eval, serve, calibrate and quantize in quant/), not by the others.',
+      from: { path: `^src/${COMMANDS}/`, pathNot: '^src/(segment|eval|serve|quant)/' }, to: { path: '^src/segment/(?!index\\.ts$)' } },
     { name: 'optional-packages-lazily', severity: 'error',
       comment: 'Optional runtime packages (optional peerDependencies) may be missing: import them with import() where used, never statically.',
       from: { path: '^src/' }, to: { dependencyTypes: ['npm-peer'], dependencyTypesNot: ['dynamic-import', 'type-only', 'type-import'] } },

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkPassed, checkRuntimes, formatCheck, goldenCheckpoint, listAdapters } from '../dist/check/runtimes.js';
+import { checkPassed, checkRuntimes, formatCheck, goldenCheckpoint, listAdapters } from '../dist/doctor/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);

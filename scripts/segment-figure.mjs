@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { CITYSCAPES_PALETTE } from '../dist/presets.js';
+import { CITYSCAPES_PALETTE } from '../dist/model-file/presets.js';
 
 const [model = 'fixtures/trained-synthetic-n19/model.pth', name = '0000.png', out = 'docs/segment-example.jpg'] = process.argv.slice(2);
 const image = path.join('data/synthetic-val/images', name);

@@ -16,12 +16,12 @@ export { validateCalibration, threshold, STATISTICS, type Calibration, type Tens
 export { calibrate, type CalibrateOptions } from './quant/calibrate.js';
 export { quantizeSearch, type QuantizeOptions, type QuantizeResult } from './quant/sensitivity.js';
 export { TARGETS, TARGET_IDS, type Target, type TargetInfo } from './emit/targets.js';
-export { modelMetadataFor, preprocessingFor, DATASETS, type Dataset } from './presets.js';
-export { convertCheckpoint, readCalibration, type ConvertOptions } from './convert.js';
-export { inferArrays } from './infer.js';
-export { segmentImage, segmentMany, encodeSegmentation, decodeImage, openModel, FrameRunner } from './segment.js';
-export { evaluate, evalJson, listLabelledSet, referenceMiou, type EvalReport } from './eval.js';
-export { ConfusionMatrix, type Scores } from './eval-metrics.js';
+export { modelMetadataFor, preprocessingFor, DATASETS, type Dataset } from './model-file/presets.js';
+export { convertCheckpoint, readCalibration, type ConvertOptions } from './convert/index.js';
+export { inferArrays } from './infer/index.js';
+export { segmentImage, segmentMany, encodeSegmentation, decodeImage, openModel, FrameRunner } from './segment/index.js';
+export { evaluate, evalJson, listLabelledSet, referenceMiou, type EvalReport } from './eval/index.js';
+export { ConfusionMatrix, type Scores } from './eval/metrics.js';
 export { RUNTIMES, loadRunner, probeRuntime, installLine, type Runner, type RuntimeInfo, type RuntimeEntry } from './runtime/index.js';
 export { verifyGolden, DEFAULT_TOLERANCE, type VerifyReport } from './verify/index.js';
 export { formatReport, reportJson } from './verify/report.js';
@@ -30,7 +30,7 @@ export { runBench, parseSizes, type BenchOptions, type BenchReport } from './ben
 export { parseOrtProfile } from './bench/ort-profile.js';
 export { BisenetError } from './util/errors.js';
 export type { NdArray, DType } from './util/ndarray.js';
-export { startServe, type ServeOptions } from './serve.js';
+export { startServe, type ServeOptions } from './serve/index.js';
 export { interpret, type Tensor64 } from './reference/interpreter.js';
 export { diffModels, DEFAULT_LAYER_TOLERANCE, type DiffReport, type TensorDiff } from './diff/index.js';
 export { formatDiff, diffJson } from './diff/report.js';

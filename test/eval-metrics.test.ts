@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfusionMatrix } from '../src/eval-metrics.js';
+import { ConfusionMatrix } from '../src/eval/metrics.js';
 import { BisenetError } from '../src/util/errors.js';
 
 const score = (C: number, pred: number[], label: number[]) => {

@@ -4,9 +4,9 @@ import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../src/convert.js';
-import { evaluate, listLabelledSet, referenceMiou } from '../src/eval.js';
-import { segmentMany } from '../src/segment.js';
+import { convertCheckpoint } from '../src/convert/index.js';
+import { evaluate, listLabelledSet, referenceMiou } from '../src/eval/index.js';
+import { segmentMany } from '../src/segment/index.js';
 import { writeDirAtomic } from '../src/util/fs.js';
 import { BIN, fixture, ROOT, tmpDir } from './helpers/paths.js';
 

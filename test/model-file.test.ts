@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../src/convert.js';
+import { convertCheckpoint } from '../src/convert/index.js';
 import { kindFromBytes, modelKind, readModelFile } from '../src/model-file/index.js';
 import { acceptedKinds, cannotLoad, RUNTIMES, runtimeById } from '../src/runtime/index.js';
 import { fixture, tmpDir, UPSTREAM } from './helpers/paths.js';

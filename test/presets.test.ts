@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../src/convert.js';
-import { modelMetadataFor, preprocessingFor } from '../src/presets.js';
+import { convertCheckpoint } from '../src/convert/index.js';
+import { modelMetadataFor, preprocessingFor } from '../src/model-file/presets.js';
 import { fixture, tmpDir } from './helpers/paths.js';
 import { coco171Checkpoint } from './helpers/synth-checkpoint.js';
 

@@ -8,8 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../src/convert.js';
-import { evaluate } from '../src/eval.js';
+import { convertCheckpoint } from '../src/convert/index.js';
+import { evaluate } from '../src/eval/index.js';
 import { writeDirAtomic } from '../src/util/fs.js';
 import { fixture, ROOT, tmpDir } from './helpers/paths.js';
 

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { convertCheckpoint, type Target } from '../convert.js';
+import { convertCheckpoint, type Target } from '../convert/index.js';
 import { emitOnnx } from '../emit/onnx.js';
 import { emitTfjsGraph } from '../emit/tfjs-graph.js';
 import { emitTflite } from '../emit/tflite.js';
@@ -20,7 +20,7 @@ import { cannotLoad, loadRunner, runtimeById, type Runner } from '../runtime/ind
 import type { GpuPhases } from '../runtime/types.js';
 import { fail } from '../util/errors.js';
 import { formatBytes } from '../util/limits.js';
-import { checkRunMemory, modelFileBytes, modelLoadBytes, modelRunBytes, UNKNOWN_CLASSES } from '../run-memory.js';
+import { checkRunMemory, modelFileBytes, modelLoadBytes, modelRunBytes, UNKNOWN_CLASSES } from '../model-file/memory.js';
 import { makeTempDir, writeDirAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { CONV_STACK, convStackGraph, convStackWeights } from './conv-stack.js';

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkOnnxAmplification } from '../runtime/onnx-check.js';
+import { checkOnnxAmplification } from '../model-check/onnx.js';
 import { causeText, fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { ortLogSeverity } from '../util/verbosity.js';

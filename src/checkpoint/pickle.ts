@@ -50,7 +50,6 @@ export class InertObject implements Buildable {
   setState(): void { /* state is dropped */ }
 }
 
-const MARK = Symbol('mark');
 
 function isBuildable(o: unknown): o is Buildable {
   return typeof o === 'object' && o !== null && typeof (o as Buildable).setState === 'function';

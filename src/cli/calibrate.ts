@@ -1,5 +1,5 @@
 import type { Family } from '../models/bisenetv2.js';
-import type { Dataset } from '../presets.js';
+import type { Dataset } from '../model-file/presets.js';
 import { calibrate } from '../quant/calibrate.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { checkOutputs, modelInputs } from '../util/outputs.js';

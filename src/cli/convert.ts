@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { convertCheckpoint } from '../convert.js';
+import { convertCheckpoint } from '../convert/index.js';
 import { DEFAULT_OPSET } from '../emit/opset.js';
 import { TARGETS, type Target } from '../emit/targets.js';
 import type { Quantization } from '../emit/tfjs-common.js';
 import type { Family } from '../models/bisenetv2.js';
 import { fail } from '../util/errors.js';
-import { modelMetadataFor, type Dataset } from '../presets.js';
+import { modelMetadataFor, type Dataset } from '../model-file/presets.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { checkOutputs } from '../util/outputs.js';
 import { escapeText } from '../util/render.js';

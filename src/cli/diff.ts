@@ -2,7 +2,7 @@
 import { readNpy } from '../checkpoint/npy.js';
 import { diffModels, type DiffInput } from '../diff/index.js';
 import { diffJson, formatDiff } from '../diff/report.js';
-import { checkModelInput } from '../infer.js';
+import { checkModelInput } from '../infer/index.js';
 import { fail } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { checkOutputs, modelInputs } from '../util/outputs.js';

@@ -1,4 +1,4 @@
-import { checkPassed, checkRuntimes, formatCheck, goldenCheckpoint, listAdapters, probeRuntimes } from '../check/runtimes.js';
+import { checkPassed, checkRuntimes, formatCheck, goldenCheckpoint, listAdapters, probeRuntimes } from '../doctor/index.js';
 import { installLine, isInstalled } from '../runtime/index.js';
 import { fail } from '../util/errors.js';
 import { pathExists, writeFileAtomic } from '../util/fs.js';

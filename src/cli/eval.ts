@@ -1,11 +1,11 @@
 import type { Family } from '../models/bisenetv2.js';
-import type { Dataset } from '../presets.js';
+import type { Dataset } from '../model-file/presets.js';
 import { jsonFile, jsonOnStdout } from './options.js';
-import { evalJson, evaluate, referenceMiou } from '../eval.js';
+import { evalJson, evaluate, referenceMiou } from '../eval/index.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { checkOutputs, modelInputs } from '../util/outputs.js';
 import { ExitCode } from './exit.js';
-import { INT8_MIOU_DROP, PRECISION_TOLERANCE } from '../check/runtimes.js';
+import { INT8_MIOU_DROP, PRECISION_TOLERANCE } from '../verify/tolerance.js';
 
 interface Opts {
   data: string; labels?: string; runtime?: string; threads?: number; device?: string; json?: string | boolean; compareTo?: string; maxMiouDrop?: number; minAgreement?: number;
@@ -31,7 +31,7 @@ export async function evalCommand(model: string, o: Opts): Promise<void> {
   ];
   let compare: Record<string, unknown> | undefined;
   let pass = true;
-  // The tolerance class of the model's recorded precision (src/check/runtimes.ts), unless given.
+  // The tolerance class of the model's recorded precision (src/verify/tolerance.ts), unless given.
   const reduced = r.precision === 'fp16' || r.precision === 'int8' ? r.precision : null;
   const maxDrop = o.maxMiouDrop ?? (reduced === 'int8' ? INT8_MIOU_DROP : 0.1);
   if (reference) {

@@ -1,5 +1,5 @@
 import { encodeNpy, readNpy, readNpyShape } from '../checkpoint/npy.js';
-import { checkModelInput, inferArrays } from '../infer.js';
+import { checkModelInput, inferArrays } from '../infer/index.js';
 import { fail } from '../util/errors.js';
 import { LIMITS } from '../util/limits.js';
 import { writeFilesAtomic } from '../util/fs.js';

@@ -10,7 +10,7 @@ import { endOpenLine, installInterruptHandlers, settleSignals } from '../util/in
 import { PACKAGE } from '../util/version.js';
 import {
   badOption, deviceOption, floatOption, int8Options, intOption, outputOptions, PRECISION_IDS, presetOptions, quietOption, runtimeId, runtimeList,
-  runtimeOptions, runtimesHelp, STATISTIC_IDS, threadsOption,
+  runtimeOptions, runtimesHelp, threadsOption,
 } from './options.js';
 
 /**

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { convertCheckpoint, readCalibration } from '../convert.js';
+import { convertCheckpoint, readCalibration } from '../convert/index.js';
 import type { Statistic } from '../emit/calibration.js';
 import { TARGETS } from '../emit/targets.js';
 import { quantizeSearch } from '../quant/sensitivity.js';
@@ -72,7 +72,7 @@ const round = (v: number): number => Math.round(v * 1e4) / 1e4;
 
 /** The mIoU of a .tflite (given as bytes) on the eval data in litert-wasm; its temporary file is removed either way. */
 async function scoreInLiteRT(bytes: Uint8Array, o: Opts): Promise<number> {
-  const { evaluate } = await import('../eval.js');
+  const { evaluate } = await import('../eval/index.js');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-quantize-'));
   trackTemp(dir);
   try {

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { Family } from '../models/bisenetv2.js';
-import type { Dataset } from '../presets.js';
-import { classShares, encodeOverlay, encodeSegmentation, probeImage, segmentImage, segmentMany } from '../segment.js';
+import type { Dataset } from '../model-file/presets.js';
+import { classShares, encodeOverlay, encodeSegmentation, probeImage, segmentImage, segmentMany } from '../segment/index.js';
 import { fail } from '../util/errors.js';
 import { pathExists, writeFileAtomic, writeFilesAtomic } from '../util/fs.js';
 import { checkOutputs, modelInputs } from '../util/outputs.js';

@@ -1,6 +1,6 @@
 import type { Family } from '../models/bisenetv2.js';
-import type { Dataset } from '../presets.js';
-import { isLoopback, startServe } from '../serve.js';
+import type { Dataset } from '../model-file/presets.js';
+import { isLoopback, startServe } from '../serve/index.js';
 
 interface Opts { port?: number; host: string; golden?: string; family?: Family; dataset?: Dataset }
 

@@ -1,7 +1,6 @@
-import { toleranceForModel } from '../check/runtimes.js';
-import type { ModelFile } from '../model-file/index.js';
-import { recordedFile } from '../model-metadata.js';
-import { checkModelInput } from '../infer.js';
+import { toleranceForModel } from '../verify/tolerance.js';
+import { type ModelFile, recordedFile } from '../model-file/index.js';
+import { checkModelInput } from '../infer/index.js';
 import { loadRunner } from '../runtime/index.js';
 import { writeFilesAtomic } from '../util/fs.js';
 import { checkOutputs, modelInputs } from '../util/outputs.js';
@@ -55,7 +54,7 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
   const reports = new Map<string, string>();
   const runner = await loadRunner(model, o.runtime, { threads: o.threads, device: o.device, flags: o.tfjsFlags });
   try {
-    // The runtime's tolerance (one table, src/check/runtimes.ts), loosened to the model's recorded precision, unless given.
+    // The runtime's tolerance (one table, src/verify/tolerance.ts), loosened to the model's recorded precision, unless given.
     // The model as it records itself, read once (null: a TensorRT directory, which records nothing).
     const file = recordedFile(model);
     const precision = file ? file.metadata.precision : null;

@@ -9,10 +9,9 @@ import { loadRunner, runtimeById, defaultRuntimeFor } from '../runtime/index.js'
 import type { Runner, RunnerOptions } from '../runtime/types.js';
 import { fail } from '../util/errors.js';
 import type { NdArray } from '../util/ndarray.js';
-import { holdings, modelGraph, type Holding } from './model-ir.js';
-import { modelKind } from '../model-file/index.js';
+import { holdings, modelGraph, type Holding } from '../model-file/graph.js';
+import { modelKind, recordedPrecision } from '../model-file/index.js';
 import { referenceModel } from '../runtime/reference.js';
-import { recordedPrecision } from '../model-metadata.js';
 
 /**
  * Default per-tensor tolerance: max |Δ| ≤ 1e-4 × max |A| of that tensor. Float32 runtimes against

@@ -1,6 +1,6 @@
 /**
  * Every conversion target, by id, in one table: what it writes and which options apply to it. The
- * converter (`src/convert.ts`), the CLI's `--to` choices and help, and the runtime registry's `model`
+ * converter (`src/convert/index.ts`), the CLI's `--to` choices and help, and the runtime registry's `model`
  * field read this table; adding a target is adding an entry here and its emitter in `./emitters.ts`
  * (the compiler asks for it). Data only, so that the CLI starts without loading the emitters.
  */

@@ -3,7 +3,7 @@
  * padding plans, conv+ReLU fusion, weight quantization and sharding as tfjs defines them in
  * `weightsManifest`, and the metadata every tfjs model of ours carries.
  *
- * Pure data code: no tfjs import and nothing Node-specific, so the browser entry (src/tfjs.ts)
+ * Pure data code: no tfjs import and nothing Node-specific, so the browser entry (src/tfjs-custom-layers.ts)
  * may import the constants below.
  */
 import { foldBatchNorm, type WeightMap } from '../ir/fold.js';

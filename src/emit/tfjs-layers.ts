@@ -1,7 +1,7 @@
 /**
  * The TensorFlow.js layers-model emitter: a Keras functional topology (model.json,
  * `format: "layers-model"`) plus weight shards, written from the IR and canonical weights.
- * Loadable with `tf.loadLayersModel` once `registerBisenetLayers()` (src/tfjs.ts) has run.
+ * Loadable with `tf.loadLayersModel` once `registerBisenetLayers()` (src/tfjs-custom-layers.ts) has run.
  *
  * Each trap of the reference doc has its form here:
  *   - bilinear ×k, align_corners=False: custom layer `BisenetResize` (half-pixel centres);

@@ -10,7 +10,7 @@
  * A file that fails gets exit 2 and one line; nothing in it is trusted before it passes.
  */
 import { fail } from '../util/errors.js';
-import { constantTensorBudget, MAX_AMPLIFICATION, MAX_PAD, product } from '../runtime/model-bounds.js';
+import { constantTensorBudget, MAX_AMPLIFICATION, MAX_PAD, product } from './bounds.js';
 
 /** TFLite TensorType → bytes per element, for the types a BiSeNet model may hold. */
 const TYPE_BYTES: Record<number, { name: string; bytes: number }> = {

@@ -88,3 +88,20 @@ function readableKind(modelPath: string, st: fs.Stats): ReadableKind {
   if (k === 'onnx' || k === 'tfjs' || k === 'tflite') return k;
   return st.isDirectory() ? 'tfjs' : 'onnx';
 }
+
+/** The metadata a converted model records (ONNX metadata_props, tfjs userDefinedMetadata.bisenet, TFLite metadata `bisenet`), validated. */
+export function readRecordedMetadata(modelPath: string): RecordedMetadata {
+  return readModelFile(modelPath).metadata;
+}
+
+/** The model file a command reads metadata from, read once; null for a directory without model.json (a TensorRT model: it records none). */
+export function recordedFile(modelPath: string): ModelFile | null {
+  const st = fs.statSync(modelPath, { throwIfNoEntry: false });
+  if (st?.isDirectory() && !fs.existsSync(path.join(modelPath, 'model.json'))) return null;
+  return readModelFile(modelPath);
+}
+
+/** The precision a model records (null where it records none, or is not a file this reader reads: a TensorRT directory). */
+export function recordedPrecision(modelPath: string): RecordedMetadata['precision'] {
+  return recordedFile(modelPath)?.metadata.precision ?? null;
+}

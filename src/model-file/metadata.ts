@@ -1,4 +1,4 @@
-import { validateClassNames, validateNumClasses, validatePalette, validatePreprocessing, type Preprocessing } from '../presets.js';
+import { validateClassNames, validateNumClasses, validatePalette, validatePreprocessing, type Preprocessing } from './presets.js';
 import { fail } from '../util/errors.js';
 import { parseJsonBounded } from '../util/json.js';
 

@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { CALIBRATION_FORMAT, type Calibration, type TensorRange } from '../emit/calibration.js';
 import type { Graph } from '../ir/graph.js';
 import { inferShapes } from '../ir/shapes.js';
-import { graphOf } from '../diff/model-ir.js';
-import { modelMetadataFor, type Dataset, type Preprocessing } from '../presets.js';
+import { graphOf } from '../model-file/graph.js';
+import { modelMetadataFor, type Dataset, type Preprocessing } from '../model-file/presets.js';
 import { modelKind, readModelFile } from '../model-file/index.js';
 import { runtimeById, type Runner } from '../runtime/index.js';
 import { fillInput, processingSize } from '../segment/frame.js';
@@ -19,7 +19,7 @@ import { decodeRgb, probeImage } from '../segment/image.js';
 import { IMAGE_EXTS, MAX_INPUTS } from '../segment/inputs.js';
 import { Progress, type ProgressOptions } from '../segment/progress.js';
 import type { Family } from '../models/bisenetv2.js';
-import { modelRunBytes, checkRunMemory } from '../run-memory.js';
+import { modelRunBytes, checkRunMemory } from '../model-file/memory.js';
 import { fail } from '../util/errors.js';
 import { formatBytes, LIMITS } from '../util/limits.js';
 import { HIST_BINS, QUANT_LEVELS, RangeHistogram } from './histogram.js';
@@ -45,7 +45,7 @@ export interface FloatModel {
 /** A checkpoint (converted in memory) or an .onnx written by bisenet convert. */
 export async function openFloatModel(file: string, o: { family?: Family; dataset?: Dataset } = {}): Promise<FloatModel> {
   if (modelKind(file) === 'checkpoint') {
-    const { convertCheckpoint } = await import('../convert.js');
+    const { convertCheckpoint } = await import('../convert/index.js');
     const c = convertCheckpoint(file, { to: 'onnx', family: o.family, dataset: o.dataset });
     const meta = modelMetadataFor(c.ported.family, c.ported.numClasses, o.dataset);
     if (!meta.preprocessing) fail('usage', `${file}: ${c.ported.numClasses} classes imply no dataset preset; pass --dataset`);

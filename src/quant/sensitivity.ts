@@ -16,12 +16,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { convertCheckpoint } from '../convert.js';
+import { convertCheckpoint } from '../convert/index.js';
 import type { Calibration, Statistic } from '../emit/calibration.js';
 import { emitOnnx } from '../emit/onnx.js';
 import { matchKeepFloat } from '../emit/onnx-precision.js';
-import { evaluate } from '../eval.js';
-import { modelMetadataFor, type Preprocessing } from '../presets.js';
+import { evaluate } from '../eval/index.js';
+import { modelMetadataFor, type Preprocessing } from '../model-file/presets.js';
 import { runtimeById, type Runner } from '../runtime/index.js';
 import { fillInput, processingSize } from '../segment/frame.js';
 import { decodeRgb } from '../segment/image.js';

@@ -9,7 +9,7 @@
 import type { Target } from '../emit/targets.js';
 import type { ModelKind } from '../model-file/kind.js';
 
-/** Which parity bar a runtime is held to by `doctor` and `gpu-check` (numbers: src/check/runtimes.ts). */
+/** Which parity bar a runtime is held to by `doctor` and `gpu-check` (numbers: src/verify/tolerance.ts). */
 export type ToleranceClass = 'cpu' | 'gpu';
 
 export interface RuntimeCatalogEntry {

@@ -16,8 +16,9 @@ import { onInterrupt } from '../util/interrupt.js';
 import { numel, type NdArray } from '../util/ndarray.js';
 import { checkTflite } from '../model-check/tflite.js';
 import { modelKind } from '../model-file/kind.js';
-import { checkOnnxAmplification } from './onnx-check.js';
-import { checkAmplification, readDirWeights, readModelJson } from './tfjs.js';
+import { checkOnnxAmplification } from '../model-check/onnx.js';
+import { checkAmplification } from '../model-check/tfjs.js';
+import { readDirWeights, readModelJson } from './tfjs.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 import { distDir, ORT_WASM_SCRIPT, ORT_WEBGPU_SCRIPT, pageHtml, startWebServer, TFJS_SCRIPTS, type Blob, type WebServer } from './web-server.js';
 

@@ -17,7 +17,7 @@ import * as v8 from 'node:v8';
 import { causeText, fail } from '../util/errors.js';
 import { readFileChecked } from '../util/fs.js';
 import { ortEnvLogLevel, ortLogSeverity } from '../util/verbosity.js';
-import { checkOnnxAmplification } from './onnx-check.js';
+import { checkOnnxAmplification } from '../model-check/onnx.js';
 import type { NdArray } from '../util/ndarray.js';
 import { exposeOnnxTensors } from './onnx-expose.js';
 import type { GpuPhases, Runner, RunnerOptions, RuntimeInfo } from './types.js';

@@ -42,7 +42,7 @@ export const ORT_WASM_SCRIPT = '/vendor/onnxruntime-web/ort.wasm.min.js';
 export const ORT_WEBGPU_SCRIPT = '/vendor/onnxruntime-web/ort.webgpu.min.js';
 
 /**
- * Our compiled page code imports `@tensorflow/tfjs-core`/`-layers` by name (src/tfjs.ts is shared
+ * Our compiled page code imports `@tensorflow/tfjs-core`/`-layers` by name (src/tfjs-custom-layers.ts is shared
  * with Node); in a page an import map points both at this module, which hands out the UMD `tf`.
  */
 const TFJS_SHIM = `const tf = globalThis.tf;

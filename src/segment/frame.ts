@@ -4,8 +4,8 @@
  * and reused from frame to frame: at 2048×1024 a fresh input is 25 MB, and allocating it costs more
  * than filling it.
  */
-import type { Preprocessing } from '../presets.js';
-import { checkRunMemory, modelLoadBytes, modelRunBytes, UNKNOWN_CLASSES } from '../run-memory.js';
+import type { Preprocessing } from '../model-file/presets.js';
+import { checkRunMemory, modelLoadBytes, modelRunBytes, UNKNOWN_CLASSES } from '../model-file/memory.js';
 import { fail } from '../util/errors.js';
 import type { NdArray } from '../util/ndarray.js';
 import type { RgbImage } from './image.js';

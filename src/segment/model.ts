@@ -6,16 +6,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Family } from '../models/bisenetv2.js';
-import { CITYSCAPES_PALETTE, modelMetadataFor, preprocessingFor, type Dataset, type Preprocessing } from '../presets.js';
+import { CITYSCAPES_PALETTE, preprocessingFor, type Dataset, type Preprocessing } from '../model-file/presets.js';
 import { defaultRuntimeFor, loadRunner, requirePackages, runtimeById, type Runner, type RunnerOptions } from '../runtime/index.js';
-import { modelKind, readModelFile } from '../model-file/index.js';
-import { readRecordedMetadata, recordedFrom, type RecordedMetadata } from '../model-metadata.js';
+import { modelKind, readModelFile, readRecordedMetadata, recordedFrom, type RecordedMetadata } from '../model-file/index.js';
 import { fail } from '../util/errors.js';
 import { indexPalette } from '../util/palette.js';
 import { formatBytes } from '../util/limits.js';
-import { checkRunMemory, modelFileBytes, modelLoadBytes, modelRunBytes } from '../run-memory.js';
+import { checkRunMemory, modelFileBytes, modelLoadBytes, modelRunBytes } from '../model-file/memory.js';
 
-/** What a model records (checked against the metadata schema: src/model-metadata.ts). */
+/** What a model records (checked against the metadata schema: src/model-file/metadata.ts). */
 export type ModelInfo = RecordedMetadata;
 
 export interface OpenOptions extends RunnerOptions {
@@ -77,7 +76,7 @@ export async function openModel(modelPath: string, opts: OpenOptions = {}): Prom
     if (!rt.inMemory) fail('usage', `runtime ${rt.id} loads model files only; convert ${modelPath} first (bisenet convert --to ${rt.model}), then pass the model`);
     requirePackages(rt);
     // Imported here: only checkpoints need the converter.
-    const { convertCheckpoint } = await import('../convert.js');
+    const { convertCheckpoint } = await import('../convert/index.js');
     const c = convertCheckpoint(modelPath, { to: rt.model, labels: true, family: opts.family, dataset: opts.dataset });
     label = `${path.basename(modelPath)} (converted in memory to ${rt.model})`;
     const files = c.files ?? new Map([['model.onnx', c.bytes]]);

@@ -7,7 +7,7 @@ import type * as TfcNs from '@tensorflow/tfjs-core';
 import type * as OrtNs from 'onnxruntime-web';
 import { toNchw, toNhwc } from '../runtime/layout.js';
 import { loadTfjsModel, runLoaded, type TfjsParts } from '../runtime/tfjs-model.js';
-import type { TfjsNamespace } from '../tfjs.js';
+import type { TfjsNamespace } from '../tfjs-custom-layers.js';
 import type { NdArray } from '../util/ndarray.js';
 
 /** The UMD globals the page's <script> tags define. */
@@ -75,7 +75,7 @@ async function openTfjs(spec: EngineSpec): Promise<Engine> {
   const json = await response.json() as Parameters<typeof loadTfjsModel>[2];
   const model = await loadTfjsModel({ tf, layers: tf, converter: tf }, tf.io.browserHTTPRequest(spec.modelUrl), json, spec.modelUrl, async () => {
     // Imported here, not above: it needs the UMD `tf`, which ONNX pages do not load.
-    (await import('../tfjs.js')).registerBisenetLayers(tf);
+    (await import('../tfjs-custom-layers.js')).registerBisenetLayers(tf);
   });
   return {
     backend: spec.backend,

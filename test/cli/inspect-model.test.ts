@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert.js';
-import { formatModelSummary, inspectModel, MODEL_READERS, modelReaderFor, type ModelReader } from '../../src/model-check/inspect.js';
-import { CITYSCAPES_CLASSES } from '../../src/presets.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
+import { formatModelSummary, inspectModel, MODEL_READERS, modelReaderFor, type ModelReader } from '../../src/inspect/index.js';
+import { CITYSCAPES_CLASSES } from '../../src/model-file/presets.js';
 import { onnxProto } from '../../src/util/onnx-proto.js';
 import { BIN, fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
 

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CITYSCAPES_CLASSES, CITYSCAPES_PALETTE } from '../../src/presets.js';
+import { CITYSCAPES_CLASSES, CITYSCAPES_PALETTE } from '../../src/model-file/presets.js';
 import { BIN, fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 const CKPT = fixture(UPSTREAM, 'model.pth');

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import { causeText } from '../../src/util/errors.js';
 import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
@@ -144,7 +144,7 @@ describe('--help', () => {
 
 describe('doctor table', () => {
   it('fits 100 columns: long adapter names are cut, install lines and errors go below the table', async () => {
-    const { formatCheck } = await import('../../src/check/runtimes.js');
+    const { formatCheck } = await import('../../src/doctor/index.js');
     const base = { pass: true, relMax: 5e-6, labelAgreement: 1, times: {} };
     const text = formatCheck([
       { ...base, runtime: 'ort-cpu', device: 'CPU (2 threads)', available: true },

@@ -9,13 +9,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import { acquireBrowser, CHROMIUM_MISSING, findChromium, releaseBrowser } from '../../src/runtime/chromium.js';
-import { CITYSCAPES_CLASSES, CITYSCAPES_PALETTE } from '../../src/presets.js';
+import { CITYSCAPES_CLASSES, CITYSCAPES_PALETTE } from '../../src/model-file/presets.js';
 import { installLine } from '../../src/runtime/packages.js';
 import { indexPalette } from '../../src/util/palette.js';
 import { readLegend, readMask } from '../helpers/serve-page.js';
-import { startServe } from '../../src/serve.js';
+import { startServe } from '../../src/serve/index.js';
 import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/checkpoint/npy.js';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import { plantOnnx } from '../helpers/plant.js';
 import { BIN, fixture, golden, tmpDir } from '../helpers/paths.js';
 

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import { loadRunner } from '../../src/runtime/index.js';
 import { isBisenetError } from '../../src/util/errors.js';
 import { fixture, tmpDir } from '../helpers/paths.js';

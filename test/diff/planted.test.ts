@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import { diffModels, type DiffReport } from '../../src/diff/index.js';
 import type { NdArray } from '../../src/util/ndarray.js';
 import { FAULTS, plantOnnx, plantTfjs, SITES, type Fault } from '../helpers/plant.js';

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import { diffModels } from '../../src/diff/index.js';
 import { readNpy } from '../../src/checkpoint/npy.js';
 import { openAdapter } from '../../src/runtime/webgpu.js';

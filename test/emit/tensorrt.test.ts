@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import { groupedConvRepro } from '../../src/emit/repro.js';
 import { parseShapes, TENSORRT_OPS, trtexecArgs } from '../../src/emit/tensorrt.js';
 import { bisenetv2 } from '../../src/models/bisenetv2.js';

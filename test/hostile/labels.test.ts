@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import { decodeLabelMap, encodePng } from '../../src/segment/image.js';
 import { BisenetError } from '../../src/util/errors.js';
 import { runCli } from '../helpers/cli.js';

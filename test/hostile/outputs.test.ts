@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/checkpoint/npy.js';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import { encodePng } from '../../src/segment/image.js';
 import { checkOutputs } from '../../src/util/outputs.js';
 import { runCli, type CliResult } from '../helpers/cli.js';

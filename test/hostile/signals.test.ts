@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import { findChromium } from '../../src/runtime/chromium.js';
 import { runCli } from '../helpers/cli.js';
 import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
@@ -53,14 +53,27 @@ describe('an interrupt ends a command with 130/143, one line, nothing left', () 
   }, 60_000);
 
   it('convert: an interrupted write leaves neither the output nor a temporary beside it', async () => {
-    const out = path.join(work, 'int-tfjs');
-    const r = await interrupt(['convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tfjs-graph', '--out', out], 'SIGINT', 700, {});
-    // Interrupted while converting (nothing written) or after its write (the model complete): 130 either way.
-    expect(r.status, r.stderr).toBe(130);
-    expect(r.stderr.split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
-    expect(fs.existsSync(out)).toBe(fs.existsSync(path.join(out, 'model.json')));
-    expect(fs.readdirSync(work).filter((n) => n.startsWith('.int-tfjs'))).toEqual([]);
-  }, 60_000);
+    // A conversion takes a few hundred ms on a quiet machine and seconds on a loaded one: the signal is sent at
+    // fractions of an uninterrupted run's own time, late in the conversion and during its write.
+    const full = path.join(work, 'full-tfjs');
+    const t0 = performance.now();
+    expect(runCli(['convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tfjs-graph', '--out', full], { cwd: work }).status).toBe(0);
+    const took = performance.now() - t0;
+    const statuses: (number | null)[] = [];
+    for (const fraction of [0.7, 0.85, 0.95]) {
+      const out = path.join(work, `int-tfjs-${fraction}`);
+      const r = await interrupt(['convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tfjs-graph', '--out', out], 'SIGINT', Math.max(250, fraction * took), {});
+      statuses.push(r.status);
+      const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
+      // Interrupted (130, one line; nothing written, or the model whole if the write had finished), or done before the signal came (0).
+      if (r.status === 130) expect(errors, r.stderr).toHaveLength(1);
+      else expect({ status: r.status, errors }, r.stderr).toEqual({ status: 0, errors: [] });
+      expect(fs.existsSync(out)).toBe(fs.existsSync(path.join(out, 'model.json')));
+      if (fs.existsSync(out)) expect(fs.readdirSync(out).sort()).toEqual(fs.readdirSync(full).sort());
+      expect(fs.readdirSync(work).filter((n) => n.startsWith(`.int-tfjs-${fraction}`))).toEqual([]);
+    }
+    expect(statuses, `a signal at 70 % of a ${took.toFixed(0)} ms run is answered`).toContain(130);
+  }, 120_000);
 
   it('a signal during synchronous work is answered (not exit 0)', async () => {
     const script = path.join(work, 'sync.mjs');

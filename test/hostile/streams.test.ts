@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import { encodePng } from '../../src/segment/image.js';
 import { escapeStreamText } from '../../src/util/render.js';
 import { runCli } from '../helpers/cli.js';

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CITYSCAPES_CLASSES, CITYSCAPES_PALETTE } from '../../src/presets.js';
+import { CITYSCAPES_CLASSES, CITYSCAPES_PALETTE } from '../../src/model-file/presets.js';
 import { acquireBrowser, findChromium, releaseBrowser } from '../../src/runtime/chromium.js';
 import { readLegend, readMask } from '../helpers/serve-page.js';
 import { fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
@@ -75,7 +75,7 @@ describe.skipIf(!RUN)('the npm package, installed from its tarball', () => {
   it('is at most 5 MB and holds dist, bin, README and LICENSE only', () => {
     expect(fs.statSync(tgz).size).toBeLessThanOrEqual(5e6);
     const list = run('tar', ['-tzf', tgz], work).stdout.trim().split('\n').map((f) => f.replace(/^package\//, ''));
-    for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/bisenet', 'dist/index.js', 'dist/cli/main.js', 'dist/tfjs.js']) expect(list).toContain(f);
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'bin/bisenet', 'dist/index.js', 'dist/cli/main.js', 'dist/tfjs-custom-layers.js']) expect(list).toContain(f);
     const top = new Set(list.map((f) => f.split('/')[0]));
     expect([...top].sort()).toEqual(['LICENSE', 'README.md', 'bin', 'dist', 'package.json']);
     expect(list.filter((f) => /fuzz|\.test\./.test(f))).toEqual([]);

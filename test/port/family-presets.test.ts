@@ -1,7 +1,7 @@
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert.js';
-import { modelMetadataFor, preprocessingFor } from '../../src/presets.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
+import { modelMetadataFor, preprocessingFor } from '../../src/model-file/presets.js';
 import { fixture } from '../helpers/paths.js';
 
 const meta = (bytes: Uint8Array) => Object.fromEntries(onnxProto.onnx.ModelProto.decode(bytes).metadataProps!.map((p) => [p.key, p.value]));

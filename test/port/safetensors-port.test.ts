@@ -4,7 +4,7 @@ import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/checkpoint/index.js';
 import { writeSafetensors } from '../../src/checkpoint/safetensors.js';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import type { NdArray } from '../../src/util/ndarray.js';
 import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
 

@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint, readCalibration } from '../../src/convert.js';
+import { convertCheckpoint, readCalibration } from '../../src/convert/index.js';
 import { CACHE_HEADER, calibrationCache, float32Hex, onnxTensorNames, parseCalibrationCache } from '../../src/emit/tensorrt.js';
-import { evaluate } from '../../src/eval.js';
+import { evaluate } from '../../src/eval/index.js';
 import { BIN, fixture, ROOT, tmpDir } from '../helpers/paths.js';
 
 const { onnx } = onnxProto;

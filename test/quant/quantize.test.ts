@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import type { Calibration } from '../../src/emit/calibration.js';
 import { BIN, fixture, ROOT, tmpDir } from '../helpers/paths.js';
 

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, readNpy } from '../../src/checkpoint/npy.js';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import { platformHasWasmThreads } from '../../src/runtime/tfjs-wasm-threads.js';
 import { writeDirAtomic } from '../../src/util/fs.js';
 import { BIN, fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../src/checkpoint/npy.js';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import { emitOnnx } from '../../src/emit/onnx.js';
 import type { Quantization } from '../../src/emit/tfjs-common.js';
 import { emitTfjsGraph } from '../../src/emit/tfjs-graph.js';

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert.js';
+import { convertCheckpoint } from '../../src/convert/index.js';
 import { loadRunner, type Runner } from '../../src/runtime/index.js';
 import { DEFAULT_TOLERANCE, verifyGolden } from '../../src/verify/index.js';
 import { summarize } from '../../src/port/index.js';

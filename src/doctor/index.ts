@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { convertCheckpoint } from '../convert.js';
+import { convertCheckpoint } from '../convert/index.js';
 import type { Target } from '../emit/targets.js';
 import { probeRuntime, RUNTIMES, runtimeById, type RuntimeProbe } from '../runtime/index.js';
 import { listAdapters } from '../runtime/webgpu.js';
@@ -13,42 +13,14 @@ import { isBisenetError } from '../util/errors.js';
 import { makeTempDir, readFilePrefix, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { manifestCheckpoint } from '../verify/golden.js';
-import { DEFAULT_TOLERANCE, verifyGolden, type Tolerance, type VerifyReport } from '../verify/index.js';
-
-/**
- * GPU arithmetic (other summation orders, fused multiply-adds, fast-math shaders, WebGL textures) is
- * held to max |Δ| ≤ 1e-3 × max |ref| and 99.9 % label agreement; CPU and wasm runtimes (in Node or in
- * the browser) to the verify defaults, 1e-4 and 99.99 %.
- */
-export const GPU_TOLERANCE: Tolerance = { rel: 1e-3, minAgreement: 0.999 };
-const TOLERANCE_CLASSES = { cpu: DEFAULT_TOLERANCE, gpu: GPU_TOLERANCE };
-
-/** The parity each runtime is held to, from its class in the registry: doctor, gpu-check, and verify unless --tolerance/--min-agreement are given. */
-export const TOLERANCES: Record<string, Tolerance> = Object.fromEntries(RUNTIMES.map((r) => [r.id, TOLERANCE_CLASSES[r.tolerance]]));
-export const toleranceFor = (id: string): Tolerance => TOLERANCES[id] ?? DEFAULT_TOLERANCE;
-
-/**
- * Reduced-precision models (convert --precision) against float32 goldens: labels are what they must keep
- * (fp16 ≥ 99.9 %, int8 ≥ 99 %); their logits are bounded loosely, from what was measured on the trained
- * model (max|Δ| / max|ref|: fp16 5.6e-4, int8 0.13 on three held-out images; docs/precision.md).
- */
-export const PRECISION_TOLERANCE: Record<'fp16' | 'int8', Tolerance> = { fp16: { rel: 1e-2, minAgreement: 0.999 }, int8: { rel: 0.25, minAgreement: 0.99 } };
-/** int8 models: the largest mIoU drop eval allows by default (float models: 0.1). */
-export const INT8_MIOU_DROP = 0.5;
-
-/** The tolerance a model is held to on a runtime: the runtime's class, loosened to its recorded precision's. */
-export function toleranceForModel(runtimeId: string, precision: 'fp32' | 'fp16' | 'int8' | null): Tolerance {
-  const own = toleranceFor(runtimeId);
-  if (precision !== 'fp16' && precision !== 'int8') return own;
-  const p = PRECISION_TOLERANCE[precision];
-  return { rel: Math.max(own.rel, p.rel), minAgreement: Math.min(own.minAgreement, p.minAgreement) };
-}
+import { verifyGolden, type VerifyReport } from '../verify/index.js';
+import { toleranceFor } from '../verify/tolerance.js';
 
 /**
  * Settings of a runtime that change its arithmetic, checked beside it by doctor. `reportOnly`:
  * measured and printed, not held to the tolerance (float16 textures cannot reach 1e-3 on every model).
  */
-export const VARIANTS: Record<string, { label: string; flags: Record<string, boolean>; reportOnly?: string }[]> = {
+export const ARITHMETIC_VARIANTS: Record<string, { label: string; flags: Record<string, boolean>; reportOnly?: string }[]> = {
   'chromium-webgl': [
     { label: 'float16 textures', flags: { WEBGL_FORCE_F16_TEXTURES: true }, reportOnly: 'float16 textures (WEBGL_FORCE_F16_TEXTURES, what many phones get) are reported, not held to the tolerance' },
     { label: 'unpacked', flags: { WEBGL_PACK: false } },
@@ -80,7 +52,7 @@ export interface CheckRow {
   knownFailure?: string;
   /** where optional packages are missing: the line that installs them */
   install?: string;
-  /** a variant measured and printed, not held to the tolerance (VARIANTS) */
+  /** a variant measured and printed, not held to the tolerance (ARITHMETIC_VARIANTS) */
   reportOnly?: string;
   error?: string;
   /** size "HxW" → median ms (null: not timed) */
@@ -144,7 +116,7 @@ export async function checkRuntimes(opts: CheckOptions): Promise<CheckRow[]> {
   };
   const rows: CheckRow[] = [];
   try {
-    const jobs = ids.flatMap((id) => [{ id, variant: undefined as (typeof VARIANTS)[string][number] | undefined }, ...(VARIANTS[id] ?? []).map((variant) => ({ id, variant }))]);
+    const jobs = ids.flatMap((id) => [{ id, variant: undefined as (typeof ARITHMETIC_VARIANTS)[string][number] | undefined }, ...(ARITHMETIC_VARIANTS[id] ?? []).map((variant) => ({ id, variant }))]);
     for (const { id, variant } of jobs) {
       const probe = probes.find((p) => p.id === id)!;
       const name = variant ? `${id} [${variant.label}]` : id;

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readRecordedMetadata } from './model-metadata.js';
-import { fail } from './util/errors.js';
-import { formatBytes, LIMITS } from './util/limits.js';
+import { readRecordedMetadata } from './index.js';
+import { fail } from '../util/errors.js';
+import { formatBytes, LIMITS } from '../util/limits.js';
 
 /**
  * Memory a model run will take, estimated before it starts, and refused beyond LIMITS.modelMemory

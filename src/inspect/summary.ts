@@ -1,6 +1,6 @@
 /** The shape of `bisenet inspect`'s model summary, which every model reader returns (./inspect.ts). */
 import type * as fs from 'node:fs';
-import type { RecordedMetadata } from '../model-metadata.js';
+import type { RecordedMetadata } from '../model-file/index.js';
 
 /** A dimension: a size, a symbolic name (ONNX dim_param), or null where the model leaves it open. */
 export type Dim = number | string | null;
@@ -23,7 +23,7 @@ export interface ModelSummary {
   ops: { op: string; count: number }[];
   /** the weights: tensors, bytes and how many of each dtype */
   weights: { tensors: number; bytes: number; dtypes: Record<string, number> };
-  /** what the model records (checked against the schema: src/model-metadata.ts) */
+  /** what the model records (checked against the schema: src/model-file/metadata.ts) */
   recorded: RecordedMetadata;
   /** every recorded metadata entry as a string (ONNX metadata_props, tfjs userDefinedMetadata.bisenet) */
   metadata: Record<string, string>;

@@ -10,11 +10,13 @@
  * it here; the text and JSON output and the CLI need nothing else.
  */
 import * as fs from 'node:fs';
-import { recordedFrom } from '../model-metadata.js';
+import { modelKind, recordedFrom } from '../model-file/index.js';
+import { inspectCheckpoint, refuseIfUnusable } from './checkpoint.js';
+import { inspectTflite } from './tflite.js';
 import { escapeText, safeJson } from '../util/render.js';
-import { ONNX_READER } from './onnx-summary.js';
+import { ONNX_READER } from './onnx.js';
 import type { Dim, ModelReader, ModelSummary, TensorSummary } from './summary.js';
-import { TFJS_READER } from './tfjs-summary.js';
+import { TFJS_READER } from './tfjs.js';
 
 export type { Dim, ModelReader, ModelSummary, TensorSummary } from './summary.js';
 
@@ -76,4 +78,19 @@ function classList(names: string[]): string {
 
 export function modelSummaryJson(s: ModelSummary): string {
   return `${safeJson(s, 2)}\n`;
+}
+
+/**
+ * What `bisenet inspect` prints for a path: an exported model (a reader above), a .tflite file (./tflite.ts) or
+ * a checkpoint (./checkpoint.ts), and for a checkpoint that cannot be ported, the refusal to make after printing.
+ */
+export function inspectPath(file: string, o: { json?: boolean }): { text: string; refuse?: () => void } {
+  if (modelKind(file) === 'tflite') return { text: inspectTflite(file, o) };
+  const reader = modelReaderFor(file);
+  if (reader) {
+    const s = inspectModel(file, reader);
+    return { text: o.json ? modelSummaryJson(s) : formatModelSummary(s) };
+  }
+  const { text, summary } = inspectCheckpoint(file, o);
+  return { text, refuse: () => refuseIfUnusable(summary) };
 }

@@ -4,17 +4,17 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfusionMatrix, type Scores } from './eval-metrics.js';
-import { FrameRunner, type StageTimes } from './segment/frame.js';
-import { decodeLabelMap, decodeRgb, type RgbImage } from './segment/image.js';
-import { IMAGE_EXTS, MAX_INPUTS } from './segment/inputs.js';
-import { className, openModel, type OpenOptions } from './segment/model.js';
-import { Progress, type ProgressOptions } from './segment/progress.js';
-import { streamFrames } from './segment/stream.js';
-import { fail } from './util/errors.js';
-import { readFileChecked } from './util/fs.js';
-import { parseJsonBounded } from './util/json.js';
-import { escapeText } from './util/render.js';
+import { ConfusionMatrix, type Scores } from './metrics.js';
+import { FrameRunner, type StageTimes } from '../segment/frame.js';
+import { decodeLabelMap, decodeRgb, type RgbImage } from '../segment/image.js';
+import { IMAGE_EXTS, MAX_INPUTS } from '../segment/inputs.js';
+import { className, openModel, type OpenOptions } from '../segment/model.js';
+import { Progress, type ProgressOptions } from '../segment/progress.js';
+import { streamFrames } from '../segment/stream.js';
+import { fail } from '../util/errors.js';
+import { readFileChecked } from '../util/fs.js';
+import { parseJsonBounded } from '../util/json.js';
+import { escapeText } from '../util/render.js';
 
 export interface LabelledPair { stem: string; image: string; label: string }
 

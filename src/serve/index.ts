@@ -6,20 +6,19 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TOLERANCES } from './check/runtimes.js';
-import { modelKind, readModelFile } from './model-file/index.js';
-import { readRecordedMetadata, recordedFrom, type RecordedMetadata } from './model-metadata.js';
-import type { Family } from './models/bisenetv2.js';
-import { CITYSCAPES_PALETTE, modelMetadataFor, preprocessingFor, type Dataset } from './presets.js';
-import { CHROMIUM_RUNTIMES_BY_BACKEND, modelRoutes } from './runtime/chromium.js';
-import { installLine, isInstalled, missingPackages } from './runtime/packages.js';
-import { ORT_WEBGPU_SCRIPT, pageHtml, startWebServer, TFJS_SCRIPTS, type Blob } from './runtime/web-server.js';
-import { isCheckpointPath, paletteFor } from './segment/model.js';
-import { fail } from './util/errors.js';
-import type { Backend } from './web/engine.js';
-import type { NdArray } from './util/ndarray.js';
-import { asFloat32Input } from './verify/index.js';
-import { loadGolden, readReference } from './verify/golden.js';
+import { TOLERANCES } from '../verify/tolerance.js';
+import { modelKind, readModelFile, readRecordedMetadata, recordedFrom, type RecordedMetadata } from '../model-file/index.js';
+import type { Family } from '../models/bisenetv2.js';
+import { CITYSCAPES_PALETTE, modelMetadataFor, preprocessingFor, type Dataset } from '../model-file/presets.js';
+import { CHROMIUM_RUNTIMES_BY_BACKEND, modelRoutes } from '../runtime/chromium.js';
+import { installLine, isInstalled, missingPackages } from '../runtime/packages.js';
+import { ORT_WEBGPU_SCRIPT, pageHtml, startWebServer, TFJS_SCRIPTS, type Blob } from '../runtime/web-server.js';
+import { isCheckpointPath, paletteFor } from '../segment/model.js';
+import { fail } from '../util/errors.js';
+import type { Backend } from '../web/engine.js';
+import type { NdArray } from '../util/ndarray.js';
+import { asFloat32Input } from '../verify/index.js';
+import { loadGolden, readReference } from '../verify/golden.js';
 
 export interface ServeOptions {
   host?: string; port?: number; golden?: string;
@@ -75,7 +74,7 @@ async function pageModel(modelPath: string, o: ServeOptions): Promise<{ url: str
   if (st!.isFile() && isCheckpointPath(modelPath)) {
     // Imported here: only checkpoints need the converter. tfjs-layers: the format every page backend loads,
     // with the tfjs packages a default install has (tfjs wasm).
-    const { convertCheckpoint } = await import('./convert.js');
+    const { convertCheckpoint } = await import('../convert/index.js');
     const c = convertCheckpoint(modelPath, { to: 'tfjs-layers', family: o.family, dataset: o.dataset });
     const label = `${path.basename(modelPath)} (converted in memory to tfjs-layers)`;
     const meta: Record<string, unknown> = { ...c.graph.metadata, ...modelMetadataFor(c.ported.family, c.ported.numClasses, o.dataset) };

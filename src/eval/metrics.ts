@@ -3,7 +3,7 @@
  * (not a mean of per-image scores), label 255 ignored, IoU = TP / (TP + FP + FN) per class, classes
  * absent from both labels and predictions left out of the mean (null), pixel accuracy over labelled pixels.
  */
-import { fail } from './util/errors.js';
+import { fail } from '../util/errors.js';
 
 export const IGNORE_LABEL = 255;
 

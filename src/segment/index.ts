@@ -6,17 +6,17 @@
  */
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { fail } from './util/errors.js';
-import type { RgbImage } from './segment/image.js';
-import { LIMITS } from './util/limits.js';
-import { checkPng } from './util/png-check.js';
+import { fail } from '../util/errors.js';
+import type { RgbImage } from './image.js';
+import { LIMITS } from '../util/limits.js';
+import { checkPng } from '../util/png-check.js';
 
-export type { RgbImage } from './segment/image.js';
-export { decodeRgb, decodeLabelMap, probeImage, MAX_PIXELS } from './segment/image.js';
-export { resizeBilinearPlanes, imageToInput, processingSize, FrameRunner, type Labels, type StageTimes } from './segment/frame.js';
-export { modelPreprocessing, paletteFor, openModel, type ModelInfo, type SegModel, type OpenOptions as SegmentOptions } from './segment/model.js';
-export { segmentImage, segmentMany, encodeSegmentation, encodeMask, encodeOverlay, classShares, type Segmentation, type SegmentManyOptions, type SegmentManySummary } from './segment/run.js';
-export { expandInputs } from './segment/inputs.js';
+export type { RgbImage } from './image.js';
+export { decodeRgb, decodeLabelMap, probeImage, MAX_PIXELS } from './image.js';
+export { resizeBilinearPlanes, imageToInput, processingSize, FrameRunner, type Labels, type StageTimes } from './frame.js';
+export { modelPreprocessing, paletteFor, openModel, type ModelInfo, type SegModel, type OpenOptions as SegmentOptions } from './model.js';
+export { segmentImage, segmentMany, encodeSegmentation, encodeMask, encodeOverlay, classShares, type Segmentation, type SegmentManyOptions, type SegmentManySummary } from './run.js';
+export { expandInputs } from './inputs.js';
 
 /** Largest image accepted (pixels, --budget image-pixels), so a hostile header cannot make the decoder allocate gigabytes. */
 const maxPixels = (): number => LIMITS.imagePixels;

@@ -1,9 +1,9 @@
-import { checkInputShape } from './ir/shapes.js';
-import { bisenetv2 } from './models/bisenetv2.js';
-import { loadRunner, type RunnerOptions } from './runtime/index.js';
-import type { NdArray } from './util/ndarray.js';
-import { checkRunMemory, modelFileBytes, modelLoadBytes, modelRunBytes, recordedClasses, UNKNOWN_CLASSES } from './run-memory.js';
-import { asFloat32Input } from './verify/index.js';
+import { checkInputShape } from '../ir/shapes.js';
+import { bisenetv2 } from '../models/bisenetv2.js';
+import { loadRunner, type RunnerOptions } from '../runtime/index.js';
+import type { NdArray } from '../util/ndarray.js';
+import { checkRunMemory, modelFileBytes, modelLoadBytes, modelRunBytes, recordedClasses, UNKNOWN_CLASSES } from '../model-file/memory.js';
+import { asFloat32Input } from '../verify/index.js';
 
 /** Checks an input against what any BiSeNetV2 takes (N×3×H×W, H and W multiples of 32). */
 export function checkModelInput(input: Pick<NdArray, 'shape'>, label: string, modelPath?: string): void {

@@ -5,7 +5,7 @@
  */
 import type { Graph } from '../ir/graph.js';
 import { bisenetv2, VARIANTS, type Family } from '../models/bisenetv2.js';
-import { modelKind, readModelFile, type ModelFile } from '../model-file/index.js';
+import { modelKind, readModelFile, type ModelFile } from './index.js';
 import { fail } from '../util/errors.js';
 
 interface Recorded { family: unknown; numClasses: unknown; outputs: string[] }

@@ -1,20 +1,20 @@
-import { loadCheckpoint, type Checkpoint } from './checkpoint/index.js';
-import { provenanceOf } from './checkpoint/provenance.js';
-import { EMITTERS } from './emit/emitters.js';
-import { joinChunks } from './emit/onnx.js';
-import { isTarget, OPTION_FLAGS, TARGET_IDS, TARGETS, type EmitOption, type Target } from './emit/targets.js';
-import type { Quantization } from './emit/tfjs-common.js';
-import type { Graph } from './ir/graph.js';
-import type { Family } from './models/bisenetv2.js';
-import { modelFor, portWeights, type Ported } from './port/index.js';
-import { modelMetadataFor, type Dataset } from './presets.js';
-import { fail } from './util/errors.js';
-import { validateCalibration, type Calibration, type Statistic } from './emit/calibration.js';
-import { matchKeepFloat, type Precision } from './emit/onnx-precision.js';
-import { readFileChecked } from './util/fs.js';
-import { parseJsonBounded } from './util/json.js';
+import { loadCheckpoint, type Checkpoint } from '../checkpoint/index.js';
+import { provenanceOf } from '../checkpoint/provenance.js';
+import { EMITTERS } from '../emit/emitters.js';
+import { joinChunks } from '../emit/onnx.js';
+import { isTarget, OPTION_FLAGS, TARGET_IDS, TARGETS, type EmitOption, type Target } from '../emit/targets.js';
+import type { Quantization } from '../emit/tfjs-common.js';
+import type { Graph } from '../ir/graph.js';
+import type { Family } from '../models/bisenetv2.js';
+import { modelFor, portWeights, type Ported } from '../port/index.js';
+import { modelMetadataFor, type Dataset } from '../model-file/presets.js';
+import { fail } from '../util/errors.js';
+import { validateCalibration, type Calibration, type Statistic } from '../emit/calibration.js';
+import { matchKeepFloat, type Precision } from '../emit/onnx-precision.js';
+import { readFileChecked } from '../util/fs.js';
+import { parseJsonBounded } from '../util/json.js';
 
-export { TARGET_IDS, TARGETS, type Target } from './emit/targets.js';
+export { TARGET_IDS, TARGETS, type Target } from '../emit/targets.js';
 export interface ConvertOptions {
   to: Target;
   /** Convert even with NaN/Inf weights or negative running variances (see PortOptions). */

@@ -2,7 +2,7 @@ import { tryDecodeOnnx, type OnnxModel, type OnnxProto } from '../model-file/onn
 import { fail } from '../util/errors.js';
 import { formatBytes } from '../util/limits.js';
 import { render } from '../util/render.js';
-import { broadcastShape, constantTensorBudget, MAX_AMPLIFICATION, MAX_BROADCAST_CONSTANT, MAX_PAD, product } from './model-bounds.js';
+import { broadcastShape, constantTensorBudget, MAX_AMPLIFICATION, MAX_BROADCAST_CONSTANT, MAX_PAD, product } from './bounds.js';
 
 /**
  * Ops whose output size is set by constants in an ONNX model (Tile repeats, Resize/Upsample scales and

@@ -1,5 +1,5 @@
-import type { Family } from './models/bisenetv2.js';
-import { fail } from './util/errors.js';
+import type { Family } from '../models/bisenetv2.js';
+import { fail } from '../util/errors.js';
 
 /**
  * How each family's checkpoints expect their input, per dataset (facts from the reference doc and the
