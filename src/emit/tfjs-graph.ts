@@ -14,6 +14,8 @@
  *   - global average pool: Mean over H, W with keep_dims.
  *   - weights: OIHW → HWIO, depthwise (C·m,1,k,k) → (k,k,C,m).
  * Sizes for resizes are computed from the input's shape at run time, so any H, W (multiples of 32) work.
+ * Ops that are one node of fixed attributes (activations, add, mul, concat, mean) are rows of ./ops.ts;
+ * the others are the code paths below.
  */
 import type { WeightMap } from '../ir/fold.js';
 import { PRODUCER } from '../util/version.js';

@@ -15,6 +15,8 @@
  *   - BatchNorm: folded into the preceding conv; the CE block's BatchNormalization keeps eps 1e-5.
  *   - global average pool: GlobalAveragePooling2D + Reshape to 1×1×C (keepdims).
  *   - weights: OIHW → HWIO, depthwise (C·m,1,k,k) → (k,k,C,m).
+ * Ops that are one layer of a fixed config (activations, add, multiply, concatenate) are rows of
+ * ./ops.ts; the others are the code paths below.
  */
 import type { WeightMap } from '../ir/fold.js';
 import { PRODUCER } from '../util/version.js';
@@ -25,7 +27,6 @@ import {
   emittedNodes, encodeWeights, EXCLUSIVE_POOL_LAYER_CLASS, modelFiles, modelMetadata, METADATA_KEY, padPlan, prepareGraph, RESIZE_LAYER_CLASS,
   tfKernel, type PadPlan, type PreparedGraph, type TfjsEmitOptions, type TfjsWeight,
 } from './tfjs-common.js';
-
 import { lower, type CodePaths, type TfjsLayersRow } from './ops.js';
 
 export type { TfjsEmitOptions } from './tfjs-common.js';

@@ -19,6 +19,7 @@
  *   - resize bilinear: RESIZE_BILINEAR, half_pixel_centers (version 3), align_corners false.
  *     nearest: RESIZE_NEAREST_NEIGHBOR, neither flag (floor of out·in/out: PyTorch's nearest).
  *   - argmax: ARG_MAX over axis 3, int32 labels N×H×W.
+ * The one-operator lowerings (RELU, LOGISTIC, ADD, MUL, MEAN) are rows of ./ops.ts; the others are the code paths below.
  * `--quantize float16`: conv filters and biases stored as FLOAT16 constants, each followed by a
  * DEQUANTIZE to float32 (computation stays float32), as TFLite's float16 post-training quantization does.
  * Tensors take their IR names (a conv's carries its fused ReLU's value, as in tfjs); outputs take theirs.
