@@ -11,7 +11,8 @@ type INode = OnnxProto.onnx.INodeProto;
 type IAttr = OnnxProto.onnx.IAttributeProto;
 type ITensor = OnnxProto.onnx.ITensorProto;
 
-import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './opset.js';
+import { DEFAULT_OPSET, irVersionFor, MAX_OPSET, MIN_OPSET } from './opset.js';
+import { lower, type CodePaths, type OnnxRow } from './ops.js';
 
 export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from './opset.js';
 
@@ -36,14 +37,6 @@ export interface OnnxEmitOptions {
   /** fp32 (default); fp16: float16 weights and compute, float32 input and outputs; int8: QDQ (needs `int8`). */
   precision?: Precision;
   int8?: Int8Options;
-}
-
-/** The ONNX IR version that goes with an opset (onnx/helper.py's VERSION_TABLE). */
-function irVersionFor(opset: number): number {
-  if (opset <= 14) return 7;
-  if (opset <= 18) return 8;
-  if (opset <= 20) return 9;
-  return 10;
 }
 
 // Small builders over the protobuf, in the spirit of onnx.helper.
@@ -85,73 +78,73 @@ function sizesLike(ctx: Ctx, prefix: string, x: string, like: string): string {
   return `${prefix}.sizes`;
 }
 
-function emitNode(ctx: Ctx, n: Node): void {
+type Handlers = CodePaths<'onnx', Ctx, void>;
+
+const conv: Handlers['conv'] = (ctx, n) => {
   const a = n.attrs;
-  const out = [n.name];
-  switch (a.op) {
-    case 'conv': {
-      let x = n.inputs[0]!;
-      let groups = a.groups;
-      if (ctx.opts.groupedConv === 'depthwise' && groups > 1 && groups === a.inChannels && a.outChannels > groups) {
-        // Channel c repeated outChannels/groups times, then one filter per channel: out[o] reads in[⌊o/m⌋], as before.
-        const m = a.outChannels / groups;
-        const idx = constInt64(ctx, `${n.name}.repeat_index`, Array.from({ length: a.outChannels }, (_, o) => Math.floor(o / m)));
-        ctx.nodes.push(node('Gather', `${n.name}.repeat`, [x, idx], [`${n.name}.repeat`], [attrInt('axis', 1)]));
-        x = `${n.name}.repeat`;
-        groups = a.outChannels;
-      }
-      const inputs = [x, `${n.name}.weight`, ...(a.bias ? [`${n.name}.bias`] : [])];
-      ctx.nodes.push(node('Conv', n.name, inputs, out, [
-        attrInts('kernel_shape', [a.kernel, a.kernel]), attrInts('strides', [a.stride, a.stride]),
-        // ONNX pads: [H_begin, W_begin, H_end, W_end]
-        attrInts('pads', [a.pads[0], a.pads[1], a.pads[2], a.pads[3]]), attrInts('dilations', [1, 1]), attrInt('group', groups),
-      ]));
-      return;
-    }
-    case 'batchnorm':
-      ctx.nodes.push(node('BatchNormalization', n.name,
-        [n.inputs[0]!, `${n.name}.weight`, `${n.name}.bias`, `${n.name}.running_mean`, `${n.name}.running_var`], out, [attrFloat('epsilon', a.eps)]));
-      return;
-    case 'relu': ctx.nodes.push(node('Relu', n.name, n.inputs, out)); return;
-    case 'sigmoid': ctx.nodes.push(node('Sigmoid', n.name, n.inputs, out)); return;
-    case 'add': ctx.nodes.push(node('Add', n.name, n.inputs, out)); return;
-    case 'mul': ctx.nodes.push(node('Mul', n.name, n.inputs, out)); return;
-    case 'concat': ctx.nodes.push(node('Concat', n.name, n.inputs, out, [attrInt('axis', 1)])); return;
-    case 'globalavgpool': ctx.nodes.push(node('GlobalAveragePool', n.name, n.inputs, out)); return;
-    case 'maxpool':
-      // ONNX MaxPool pads with −∞, as PyTorch does.
-      ctx.nodes.push(node('MaxPool', n.name, n.inputs, out, [
-        attrInts('kernel_shape', [a.kernel, a.kernel]), attrInts('strides', [a.stride, a.stride]), attrInts('pads', [...a.pads]),
-      ]));
-      return;
-    case 'avgpool':
-      // One AveragePool node carrying its own pads: a separate Pad + AveragePool was mis-fused by
-      // onnxruntime ≤ 1.20 (reference doc), and count_include_pad must match PyTorch's.
-      ctx.nodes.push(node('AveragePool', n.name, n.inputs, out, [
-        attrInts('kernel_shape', [a.kernel, a.kernel]), attrInts('strides', [a.stride, a.stride]), attrInts('pads', [...a.pads]),
-        attrInt('count_include_pad', a.countIncludePad ? 1 : 0),
-      ]));
-      return;
-    case 'resize': {
-      const modeAttrs = a.mode === 'nearest'
-        ? [attrString('mode', 'nearest'), attrString('coordinate_transformation_mode', 'asymmetric'), attrString('nearest_mode', 'floor')]
-        : [attrString('mode', 'linear'), attrString('coordinate_transformation_mode', 'half_pixel')];
-      const inputs = a.scale !== undefined
-        ? [n.inputs[0]!, '', constFloat(ctx, `const.scales.${a.scale}`, [1, 1, a.scale, a.scale])]
-        : [n.inputs[0]!, '', '', sizesLike(ctx, n.name, n.inputs[0]!, n.inputs[1]!)];
-      ctx.nodes.push(node('Resize', n.name, inputs, out, modeAttrs));
-      return;
-    }
-    case 'argmax':
-      if (ctx.opts.labelsType === 'int32') {
-        ctx.nodes.push(node('ArgMax', `${n.name}.int64`, n.inputs, [`${n.name}.int64`], [attrInt('axis', 1), attrInt('keepdims', 0)]));
-        ctx.nodes.push(node('Cast', n.name, [`${n.name}.int64`], out, [attrInt('to', onnx.TensorProto.DataType.INT32)]));
-        return;
-      }
-      ctx.nodes.push(node('ArgMax', n.name, n.inputs, out, [attrInt('axis', 1), attrInt('keepdims', 0)]));
-      return;
+  let x = n.inputs[0]!;
+  let groups = a.groups;
+  if (ctx.opts.groupedConv === 'depthwise' && groups > 1 && groups === a.inChannels && a.outChannels > groups) {
+    // Channel c repeated outChannels/groups times, then one filter per channel: out[o] reads in[⌊o/m⌋], as before.
+    const m = a.outChannels / groups;
+    const idx = constInt64(ctx, `${n.name}.repeat_index`, Array.from({ length: a.outChannels }, (_, o) => Math.floor(o / m)));
+    ctx.nodes.push(node('Gather', `${n.name}.repeat`, [x, idx], [`${n.name}.repeat`], [attrInt('axis', 1)]));
+    x = `${n.name}.repeat`;
+    groups = a.outChannels;
   }
-}
+  const inputs = [x, `${n.name}.weight`, ...(a.bias ? [`${n.name}.bias`] : [])];
+  ctx.nodes.push(node('Conv', n.name, inputs, [n.name], [
+    attrInts('kernel_shape', [a.kernel, a.kernel]), attrInts('strides', [a.stride, a.stride]),
+    // ONNX pads: [H_begin, W_begin, H_end, W_end]
+    attrInts('pads', [a.pads[0], a.pads[1], a.pads[2], a.pads[3]]), attrInts('dilations', [1, 1]), attrInt('group', groups),
+  ]));
+};
+
+const pool: Handlers['maxpool' | 'avgpool'] = (ctx, n) => {
+  const a = n.attrs;
+  const window = [attrInts('kernel_shape', [a.kernel, a.kernel]), attrInts('strides', [a.stride, a.stride]), attrInts('pads', [...a.pads])];
+  // ONNX MaxPool pads with −∞, as PyTorch does.
+  if (a.op === 'maxpool') { ctx.nodes.push(node('MaxPool', n.name, n.inputs, [n.name], window)); return; }
+  // One AveragePool node carrying its own pads: a separate Pad + AveragePool was mis-fused by
+  // onnxruntime ≤ 1.20 (reference doc), and count_include_pad must match PyTorch's.
+  ctx.nodes.push(node('AveragePool', n.name, n.inputs, [n.name], [...window, attrInt('count_include_pad', a.countIncludePad ? 1 : 0)]));
+};
+
+/** The ops lowered in code; the others are rows of ./ops.ts. */
+export const ONNX_CODE_PATHS: Handlers = {
+  conv,
+  batchnorm: (ctx, n) => {
+    ctx.nodes.push(node('BatchNormalization', n.name,
+      [n.inputs[0]!, `${n.name}.weight`, `${n.name}.bias`, `${n.name}.running_mean`, `${n.name}.running_var`], [n.name], [attrFloat('epsilon', n.attrs.eps)]));
+  },
+  maxpool: pool,
+  avgpool: pool,
+  resize: (ctx, n) => {
+    const a = n.attrs;
+    const modeAttrs = a.mode === 'nearest'
+      ? [attrString('mode', 'nearest'), attrString('coordinate_transformation_mode', 'asymmetric'), attrString('nearest_mode', 'floor')]
+      : [attrString('mode', 'linear'), attrString('coordinate_transformation_mode', 'half_pixel')];
+    const inputs = a.scale !== undefined
+      ? [n.inputs[0]!, '', constFloat(ctx, `const.scales.${a.scale}`, [1, 1, a.scale, a.scale])]
+      : [n.inputs[0]!, '', '', sizesLike(ctx, n.name, n.inputs[0]!, n.inputs[1]!)];
+    ctx.nodes.push(node('Resize', n.name, inputs, [n.name], modeAttrs));
+  },
+  argmax: (ctx, n) => {
+    if (ctx.opts.labelsType === 'int32') {
+      ctx.nodes.push(node('ArgMax', `${n.name}.int64`, n.inputs, [`${n.name}.int64`], [attrInt('axis', 1), attrInt('keepdims', 0)]));
+      ctx.nodes.push(node('Cast', n.name, [`${n.name}.int64`], [n.name], [attrInt('to', onnx.TensorProto.DataType.INT32)]));
+      return;
+    }
+    ctx.nodes.push(node('ArgMax', n.name, n.inputs, [n.name], [attrInt('axis', 1), attrInt('keepdims', 0)]));
+  },
+};
+
+/** A row of ./ops.ts: one node of its type on the IR node's inputs. */
+const row = (ctx: Ctx, n: Node, r: OnnxRow): void => {
+  ctx.nodes.push(node(r.op, n.name, n.inputs, [n.name], Object.entries(r.ints ?? {}).map(([k, v]) => attrInt(k, v))));
+};
+
+const emitNode = (ctx: Ctx, n: Node): void => lower('onnx', ONNX_CODE_PATHS, row, ctx, n, undefined);
 
 const dim = (d: number | string): OnnxProto.onnx.TensorShapeProto.IDimension => (typeof d === 'number' ? { dimValue: d } : { dimParam: d });
 function valueInfo(name: string, elemType: number, dims: (number | string)[]): OnnxProto.onnx.IValueInfoProto {

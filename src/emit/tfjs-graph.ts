@@ -14,6 +14,8 @@
  *   - global average pool: Mean over H, W with keep_dims.
  *   - weights: OIHW → HWIO, depthwise (C·m,1,k,k) → (k,k,C,m).
  * Sizes for resizes are computed from the input's shape at run time, so any H, W (multiples of 32) work.
+ * Ops that are one node of fixed attributes (activations, add, mul, concat, mean) are rows of ./ops.ts;
+ * the others are the code paths below.
  */
 import type { WeightMap } from '../ir/fold.js';
 import { PRODUCER } from '../util/version.js';
@@ -24,6 +26,7 @@ import {
   emittedNodes, encodeWeights, modelFiles, modelMetadata, METADATA_KEY, padPlan, prepareGraph, tfKernel,
   type PreparedGraph, type TfjsEmitOptions, type TfjsWeight,
 } from './tfjs-common.js';
+import { lower, TFJS_CHANNEL_AXIS, type CodePaths, type TfjsGraphRow } from './ops.js';
 
 export type { TfjsEmitOptions } from './tfjs-common.js';
 
@@ -104,94 +107,96 @@ function resizeSize(ctx: Ctx, name: string, x: string, scale: number | undefined
 
 const FLOAT = { T: aType('DT_FLOAT') };
 
-function emitNode(ctx: Ctx, n: Node, tensor: (t: string) => string): void {
+/** A node's inputs as emitted tensors (a fused ReLU's input is its conv). */
+interface Io { ins: string[] }
+type Handlers = CodePaths<'tfjs-graph', Ctx, Io>;
+
+const conv: Handlers['conv'] = (ctx, n, { ins: [x] }) => {
   const a = n.attrs;
-  const ins = n.inputs.map(tensor);
-  const x = ins[0]!;
   const w = ctx.prepared.weights;
-  switch (a.op) {
-    case 'conv': {
-      const k = tfKernel(n.name, a, w.get(`${n.name}.weight`)!);
-      const kernel = constant(ctx, `${n.name}/kernel`, k.shape, k.data, true);
-      const plan = padPlan(a.kernel, a.stride, a.pads);
-      const input = plan.kind === 'explicit' ? pad(ctx, `${n.name}/pad`, x, plan.pads) : x;
-      const relu = ctx.prepared.convActivation.get(n.name) === 'relu';
-      const common: Record<string, AttrValue> = {
-        ...FLOAT, strides: aInts([1, a.stride, a.stride, 1]), padding: aStr(plan.kind === 'same' ? 'SAME' : 'VALID'),
-        data_format: aStr('NHWC'), dilations: aInts([1, 1, 1, 1]),
-      };
-      if (!a.bias && !relu) {
-        add(ctx, { name: n.name, op: k.kind === 'plain' ? 'Conv2D' : 'DepthwiseConv2dNative', input: [input, kernel], attr: common });
-        return;
-      }
-      const biasData = a.bias ? w.get(`${n.name}.bias`)! : new Float32Array(a.outChannels);
-      const bias = constant(ctx, `${n.name}/bias`, [a.outChannels], biasData, true);
-      add(ctx, {
-        name: n.name, op: k.kind === 'plain' ? '_FusedConv2D' : 'FusedDepthwiseConv2dNative', input: [input, kernel, bias],
-        attr: { ...common, fused_ops: aStrs(relu ? ['BiasAdd', 'Relu'] : ['BiasAdd']), num_args: aInt(1), epsilon: { f: 0 } },
-      });
-      return;
-    }
-    case 'batchnorm': {
-      const p = (role: string, tf: string) => constant(ctx, `${n.name}/${tf}`, [a.channels], w.get(`${n.name}.${role}`)!, true);
-      add(ctx, {
-        name: n.name, op: 'FusedBatchNormV3',
-        input: [x, p('weight', 'gamma'), p('bias', 'beta'), p('running_mean', 'moving_mean'), p('running_var', 'moving_variance')],
-        attr: { ...FLOAT, U: aType('DT_FLOAT'), epsilon: { f: a.eps }, data_format: aStr('NHWC'), is_training: { b: false } },
-      });
-      return;
-    }
-    case 'relu': add(ctx, { name: n.name, op: 'Relu', input: [x], attr: FLOAT }); return;
-    case 'sigmoid': add(ctx, { name: n.name, op: 'Sigmoid', input: [x], attr: FLOAT }); return;
-    case 'add': add(ctx, { name: n.name, op: 'AddV2', input: ins, attr: FLOAT }); return;
-    case 'mul': add(ctx, { name: n.name, op: 'Mul', input: ins, attr: FLOAT }); return;
-    case 'concat': {
-      const axis = int32Const(ctx, 'const/channel_axis', [], [3]);
-      add(ctx, { name: n.name, op: 'ConcatV2', input: [...ins, axis], attr: { ...FLOAT, N: aInt(ins.length), Tidx: aType('DT_INT32') } });
-      return;
-    }
-    case 'globalavgpool': {
-      const axes = int32Const(ctx, 'const/spatial_axes', [2], [1, 2]);
-      add(ctx, { name: n.name, op: 'Mean', input: [x, axes], attr: { ...FLOAT, Tidx: aType('DT_INT32'), keep_dims: { b: true } } });
-      return;
-    }
-    case 'maxpool': case 'avgpool': {
-      if (a.op === 'avgpool' && !a.countIncludePad && a.pads.some((p) => p > 0)) {
-        // Excluding padding (Paddle's exclusive=True): the zero-padded average divided by the share of
-        // each window that lies inside the image, which is the same average taken over ones. TF's own
-        // 'SAME' pooling also excludes padding but places the padding bottom/right only: wrong here.
-        const attr = { ...FLOAT, ksize: aInts([1, a.kernel, a.kernel, 1]), strides: aInts([1, a.stride, a.stride, 1]), padding: aStr('VALID'), data_format: aStr('NHWC') };
-        const sum = add(ctx, { name: `${n.name}/padded_mean`, op: 'AvgPool', input: [pad(ctx, `${n.name}/pad`, x, a.pads)], attr });
-        const ones = add(ctx, { name: `${n.name}/ones`, op: 'OnesLike', input: [x], attr: FLOAT });
-        const share = add(ctx, { name: `${n.name}/inside_share`, op: 'AvgPool', input: [pad(ctx, `${n.name}/ones_pad`, ones, a.pads)], attr });
-        add(ctx, { name: n.name, op: 'RealDiv', input: [sum, share], attr: FLOAT });
-        return;
-      }
-      const padded = a.pads.some((p) => p > 0)
-        ? pad(ctx, `${n.name}/pad`, x, a.pads, a.op === 'maxpool' ? -Infinity : undefined)
-        : x;
-      add(ctx, {
-        name: n.name, op: a.op === 'maxpool' ? 'MaxPool' : 'AvgPool', input: [padded],
-        attr: { ...FLOAT, ksize: aInts([1, a.kernel, a.kernel, 1]), strides: aInts([1, a.stride, a.stride, 1]), padding: aStr('VALID'), data_format: aStr('NHWC') },
-      });
-      return;
-    }
-    case 'resize': {
-      const size = resizeSize(ctx, n.name, x, a.scale, a.scale === undefined ? ins[1] : undefined);
-      const bilinear = a.mode === 'bilinear';
-      add(ctx, {
-        name: n.name, op: bilinear ? 'ResizeBilinear' : 'ResizeNearestNeighbor', input: [x, size],
-        attr: { ...FLOAT, align_corners: { b: false }, half_pixel_centers: { b: bilinear } },
-      });
-      return;
-    }
-    case 'argmax': {
-      const axis = int32Const(ctx, 'const/channel_axis', [], [3]);
-      add(ctx, { name: n.name, op: 'ArgMax', input: [x, axis], attr: { ...FLOAT, Tidx: aType('DT_INT32'), output_type: aType('DT_INT32') } });
-      return;
-    }
+  const k = tfKernel(n.name, a, w.get(`${n.name}.weight`)!);
+  const kernel = constant(ctx, `${n.name}/kernel`, k.shape, k.data, true);
+  const plan = padPlan(a.kernel, a.stride, a.pads);
+  const input = plan.kind === 'explicit' ? pad(ctx, `${n.name}/pad`, x!, plan.pads) : x!;
+  const relu = ctx.prepared.convActivation.get(n.name) === 'relu';
+  const common: Record<string, AttrValue> = {
+    ...FLOAT, strides: aInts([1, a.stride, a.stride, 1]), padding: aStr(plan.kind === 'same' ? 'SAME' : 'VALID'),
+    data_format: aStr('NHWC'), dilations: aInts([1, 1, 1, 1]),
+  };
+  if (!a.bias && !relu) {
+    add(ctx, { name: n.name, op: k.kind === 'plain' ? 'Conv2D' : 'DepthwiseConv2dNative', input: [input, kernel], attr: common });
+    return;
   }
-}
+  const biasData = a.bias ? w.get(`${n.name}.bias`)! : new Float32Array(a.outChannels);
+  const bias = constant(ctx, `${n.name}/bias`, [a.outChannels], biasData, true);
+  add(ctx, {
+    name: n.name, op: k.kind === 'plain' ? '_FusedConv2D' : 'FusedDepthwiseConv2dNative', input: [input, kernel, bias],
+    attr: { ...common, fused_ops: aStrs(relu ? ['BiasAdd', 'Relu'] : ['BiasAdd']), num_args: aInt(1), epsilon: { f: 0 } },
+  });
+};
+
+const pool: Handlers['maxpool' | 'avgpool'] = (ctx, n, { ins: [x] }) => {
+  const a = n.attrs;
+  if (a.op === 'avgpool' && !a.countIncludePad && a.pads.some((p) => p > 0)) {
+    // Excluding padding (Paddle's exclusive=True): the zero-padded average divided by the share of
+    // each window that lies inside the image, which is the same average taken over ones. TF's own
+    // 'SAME' pooling also excludes padding but places the padding bottom/right only: wrong here.
+    const attr = { ...FLOAT, ksize: aInts([1, a.kernel, a.kernel, 1]), strides: aInts([1, a.stride, a.stride, 1]), padding: aStr('VALID'), data_format: aStr('NHWC') };
+    const sum = add(ctx, { name: `${n.name}/padded_mean`, op: 'AvgPool', input: [pad(ctx, `${n.name}/pad`, x!, a.pads)], attr });
+    const ones = add(ctx, { name: `${n.name}/ones`, op: 'OnesLike', input: [x!], attr: FLOAT });
+    const share = add(ctx, { name: `${n.name}/inside_share`, op: 'AvgPool', input: [pad(ctx, `${n.name}/ones_pad`, ones, a.pads)], attr });
+    add(ctx, { name: n.name, op: 'RealDiv', input: [sum, share], attr: FLOAT });
+    return;
+  }
+  const padded = a.pads.some((p) => p > 0)
+    ? pad(ctx, `${n.name}/pad`, x!, a.pads, a.op === 'maxpool' ? -Infinity : undefined)
+    : x!;
+  add(ctx, {
+    name: n.name, op: a.op === 'maxpool' ? 'MaxPool' : 'AvgPool', input: [padded],
+    attr: { ...FLOAT, ksize: aInts([1, a.kernel, a.kernel, 1]), strides: aInts([1, a.stride, a.stride, 1]), padding: aStr('VALID'), data_format: aStr('NHWC') },
+  });
+};
+
+/** The ops lowered in code; the others are rows of ./ops.ts. */
+export const TFJS_GRAPH_CODE_PATHS: Handlers = {
+  conv,
+  batchnorm: (ctx, n, { ins: [x] }) => {
+    const a = n.attrs;
+    const p = (role: string, tf: string) => constant(ctx, `${n.name}/${tf}`, [a.channels], ctx.prepared.weights.get(`${n.name}.${role}`)!, true);
+    add(ctx, {
+      name: n.name, op: 'FusedBatchNormV3',
+      input: [x!, p('weight', 'gamma'), p('bias', 'beta'), p('running_mean', 'moving_mean'), p('running_var', 'moving_variance')],
+      attr: { ...FLOAT, U: aType('DT_FLOAT'), epsilon: { f: a.eps }, data_format: aStr('NHWC'), is_training: { b: false } },
+    });
+  },
+  maxpool: pool,
+  avgpool: pool,
+  resize: (ctx, n, { ins }) => {
+    const a = n.attrs;
+    const x = ins[0]!;
+    const size = resizeSize(ctx, n.name, x, a.scale, a.scale === undefined ? ins[1] : undefined);
+    const bilinear = a.mode === 'bilinear';
+    add(ctx, {
+      name: n.name, op: bilinear ? 'ResizeBilinear' : 'ResizeNearestNeighbor', input: [x, size],
+      attr: { ...FLOAT, align_corners: { b: false }, half_pixel_centers: { b: bilinear } },
+    });
+  },
+  argmax: (ctx, n, { ins: [x] }) => {
+    const c = TFJS_CHANNEL_AXIS;
+    const axis = int32Const(ctx, c.name, [...c.shape], [...c.values]);
+    add(ctx, { name: n.name, op: 'ArgMax', input: [x!, axis], attr: { ...FLOAT, Tidx: aType('DT_INT32'), output_type: aType('DT_INT32') } });
+  },
+};
+
+/** A row of ./ops.ts: one node on the inputs and the row's constants, T = float32 first. */
+const row = (ctx: Ctx, n: Node, r: TfjsGraphRow, { ins }: Io): void => {
+  const consts = (r.consts ?? []).map((c) => int32Const(ctx, c.name, [...c.shape], [...c.values]));
+  const count = r.inputCount === undefined ? {} : { [r.inputCount]: aInt(ins.length) };
+  add(ctx, { name: n.name, op: r.op, input: [...ins, ...consts], attr: { ...FLOAT, ...count, ...r.attr } });
+};
+
+const emitNode = (ctx: Ctx, n: Node, tensor: (t: string) => string): void =>
+  lower('tfjs-graph', TFJS_GRAPH_CODE_PATHS, row, ctx, n, { ins: n.inputs.map(tensor) });
 
 /** Emits a graph model: the files of its directory (model.json and weight shards). */
 export function emitTfjsGraph(graph: Graph, weights: WeightMap, opts: TfjsEmitOptions = {}): Map<string, Uint8Array> {

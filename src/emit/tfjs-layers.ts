@@ -15,6 +15,8 @@
  *   - BatchNorm: folded into the preceding conv; the CE block's BatchNormalization keeps eps 1e-5.
  *   - global average pool: GlobalAveragePooling2D + Reshape to 1×1×C (keepdims).
  *   - weights: OIHW → HWIO, depthwise (C·m,1,k,k) → (k,k,C,m).
+ * Ops that are one layer of a fixed config (activations, add, multiply, concatenate) are rows of
+ * ./ops.ts; the others are the code paths below.
  */
 import type { WeightMap } from '../ir/fold.js';
 import { PRODUCER } from '../util/version.js';
@@ -25,6 +27,7 @@ import {
   emittedNodes, encodeWeights, EXCLUSIVE_POOL_LAYER_CLASS, modelFiles, modelMetadata, METADATA_KEY, padPlan, prepareGraph, RESIZE_LAYER_CLASS,
   tfKernel, type PadPlan, type PreparedGraph, type TfjsEmitOptions, type TfjsWeight,
 } from './tfjs-common.js';
+import { lower, type CodePaths, type TfjsLayersRow } from './ops.js';
 
 export type { TfjsEmitOptions } from './tfjs-common.js';
 
@@ -66,83 +69,88 @@ function padded(ctx: Ctx, n: Node, x: string, plan: PadPlan): { x: string; paddi
   return { x: p, padding: 'valid' };
 }
 
-function emitNode(ctx: Ctx, n: Node, tensor: (t: string) => string): void {
+/** A node's inputs as emitted tensors (a fused ReLU's input is its conv). */
+interface Io { ins: string[] }
+type Handlers = CodePaths<'tfjs-layers', Ctx, Io>;
+
+const conv: Handlers['conv'] = (ctx, n, { ins: [x] }) => {
   const a = n.attrs;
-  const ins = n.inputs.map(tensor);
-  const x = ins[0]!;
   const w = ctx.prepared.weights;
-  switch (a.op) {
-    case 'conv': {
-      const k = tfKernel(n.name, a, w.get(`${n.name}.weight`)!);
-      const p = padded(ctx, n, x, padPlan(a.kernel, a.stride, a.pads));
-      const activation = ctx.prepared.convActivation.get(n.name) ?? 'linear';
-      const common = {
-        kernel_size: [a.kernel, a.kernel], strides: [a.stride, a.stride], padding: p.padding, data_format: 'channels_last',
-        dilation_rate: [1, 1], activation, use_bias: a.bias,
-      };
-      if (k.kind === 'plain') {
-        addLayer(ctx, 'Conv2D', n.name, [p.x], { filters: a.outChannels, ...common });
-        ctx.weights.push(weight(`${n.name}/kernel`, k.shape, k.data));
-      } else {
-        addLayer(ctx, 'DepthwiseConv2D', n.name, [p.x], { depth_multiplier: a.outChannels / a.inChannels, ...common });
-        ctx.weights.push(weight(`${n.name}/depthwise_kernel`, k.shape, k.data));
-      }
-      if (a.bias) ctx.weights.push(weight(`${n.name}/bias`, [a.outChannels], w.get(`${n.name}.bias`)!));
-      return;
-    }
-    case 'batchnorm':
-      addLayer(ctx, 'BatchNormalization', n.name, [x], { axis: -1, momentum: 0.99, epsilon: a.eps, center: true, scale: true });
-      ctx.weights.push(
-        weight(`${n.name}/gamma`, [a.channels], w.get(`${n.name}.weight`)!),
-        weight(`${n.name}/beta`, [a.channels], w.get(`${n.name}.bias`)!),
-        weight(`${n.name}/moving_mean`, [a.channels], w.get(`${n.name}.running_mean`)!),
-        weight(`${n.name}/moving_variance`, [a.channels], w.get(`${n.name}.running_var`)!),
-      );
-      return;
-    case 'relu': case 'sigmoid':
-      addLayer(ctx, 'Activation', n.name, [x], { activation: a.op });
-      return;
-    case 'add': addLayer(ctx, 'Add', n.name, ins, {}); return;
-    case 'mul': addLayer(ctx, 'Multiply', n.name, ins, {}); return;
-    case 'concat': addLayer(ctx, 'Concatenate', n.name, ins, { axis: -1 }); return;
-    case 'globalavgpool': {
-      const gap = addLayer(ctx, 'GlobalAveragePooling2D', `${n.name}.mean`, [x], { data_format: 'channels_last' });
-      addLayer(ctx, 'Reshape', n.name, [gap], { target_shape: [1, 1, ctx.prepared.channels.get(n.name)!] });
-      return;
-    }
-    case 'maxpool': case 'avgpool': {
-      const plan = padPlan(a.kernel, a.stride, a.pads);
-      if (a.op === 'avgpool' && !a.countIncludePad && plan.kind !== 'valid') {
-        // Keras' 'same' pooling excludes padding but pads bottom/right only; our custom layer pads as asked.
-        addLayer(ctx, EXCLUSIVE_POOL_LAYER_CLASS, n.name, [x], { poolSize: a.kernel, strides: a.stride, pads: a.pads });
-        return;
-      }
-      if (a.op === 'maxpool' && plan.kind !== 'valid' && !ctx.prepared.nonNegative.has(n.inputs[0]!)) {
-        fail('usage', `${n.name}: the layers format pads a max-pool with zeros, exact only on a ReLU output; this input is not one (use --to tfjs-graph)`);
-      }
-      // Pools never use 'same': it excludes padding from averages (and pads max-pools bottom/right
-      // only when strided), so any padding is explicit.
-      const p = padded(ctx, n, x, plan.kind === 'valid' ? plan : { kind: 'explicit', pads: a.pads });
-      addLayer(ctx, a.op === 'maxpool' ? 'MaxPooling2D' : 'AveragePooling2D', n.name, [p.x], {
-        pool_size: [a.kernel, a.kernel], strides: [a.stride, a.stride], padding: 'valid', data_format: 'channels_last',
-      });
-      return;
-    }
-    case 'resize': {
-      if (a.mode === 'nearest' && a.scale !== undefined && Number.isInteger(a.scale)) {
-        addLayer(ctx, 'UpSampling2D', n.name, [x], { size: [a.scale, a.scale], data_format: 'channels_last', interpolation: 'nearest' });
-        return;
-      }
-      addLayer(ctx, RESIZE_LAYER_CLASS, n.name, ins, {
-        interpolation: a.mode, ...(a.scale !== undefined ? { scale: a.scale } : {}),
-        align_corners: false, half_pixel_centers: a.mode === 'bilinear',
-      });
-      return;
-    }
-    case 'argmax':
-      fail('usage', 'the layers format has no argmax layer: take tf.argMax(logits, -1) in the app, or convert with --to tfjs-graph for a labels output');
+  const k = tfKernel(n.name, a, w.get(`${n.name}.weight`)!);
+  const p = padded(ctx, n, x!, padPlan(a.kernel, a.stride, a.pads));
+  const activation = ctx.prepared.convActivation.get(n.name) ?? 'linear';
+  const common = {
+    kernel_size: [a.kernel, a.kernel], strides: [a.stride, a.stride], padding: p.padding, data_format: 'channels_last',
+    dilation_rate: [1, 1], activation, use_bias: a.bias,
+  };
+  if (k.kind === 'plain') {
+    addLayer(ctx, 'Conv2D', n.name, [p.x], { filters: a.outChannels, ...common });
+    ctx.weights.push(weight(`${n.name}/kernel`, k.shape, k.data));
+  } else {
+    addLayer(ctx, 'DepthwiseConv2D', n.name, [p.x], { depth_multiplier: a.outChannels / a.inChannels, ...common });
+    ctx.weights.push(weight(`${n.name}/depthwise_kernel`, k.shape, k.data));
   }
-}
+  if (a.bias) ctx.weights.push(weight(`${n.name}/bias`, [a.outChannels], w.get(`${n.name}.bias`)!));
+};
+
+const pool: Handlers['maxpool' | 'avgpool'] = (ctx, n, { ins: [x] }) => {
+  const a = n.attrs;
+  const plan = padPlan(a.kernel, a.stride, a.pads);
+  if (a.op === 'avgpool' && !a.countIncludePad && plan.kind !== 'valid') {
+    // Keras' 'same' pooling excludes padding but pads bottom/right only; our custom layer pads as asked.
+    addLayer(ctx, EXCLUSIVE_POOL_LAYER_CLASS, n.name, [x!], { poolSize: a.kernel, strides: a.stride, pads: a.pads });
+    return;
+  }
+  if (a.op === 'maxpool' && plan.kind !== 'valid' && !ctx.prepared.nonNegative.has(n.inputs[0]!)) {
+    fail('usage', `${n.name}: the layers format pads a max-pool with zeros, exact only on a ReLU output; this input is not one (use --to tfjs-graph)`);
+  }
+  // Pools never use 'same': it excludes padding from averages (and pads max-pools bottom/right
+  // only when strided), so any padding is explicit.
+  const p = padded(ctx, n, x!, plan.kind === 'valid' ? plan : { kind: 'explicit', pads: a.pads });
+  addLayer(ctx, a.op === 'maxpool' ? 'MaxPooling2D' : 'AveragePooling2D', n.name, [p.x], {
+    pool_size: [a.kernel, a.kernel], strides: [a.stride, a.stride], padding: 'valid', data_format: 'channels_last',
+  });
+};
+
+/** The ops lowered in code; the others are rows of ./ops.ts. */
+export const TFJS_LAYERS_CODE_PATHS: Handlers = {
+  conv,
+  batchnorm: (ctx, n, { ins: [x] }) => {
+    const a = n.attrs;
+    const w = ctx.prepared.weights;
+    addLayer(ctx, 'BatchNormalization', n.name, [x!], { axis: -1, momentum: 0.99, epsilon: a.eps, center: true, scale: true });
+    ctx.weights.push(
+      weight(`${n.name}/gamma`, [a.channels], w.get(`${n.name}.weight`)!),
+      weight(`${n.name}/beta`, [a.channels], w.get(`${n.name}.bias`)!),
+      weight(`${n.name}/moving_mean`, [a.channels], w.get(`${n.name}.running_mean`)!),
+      weight(`${n.name}/moving_variance`, [a.channels], w.get(`${n.name}.running_var`)!),
+    );
+  },
+  maxpool: pool,
+  avgpool: pool,
+  resize: (ctx, n, { ins }) => {
+    const a = n.attrs;
+    if (a.mode === 'nearest' && a.scale !== undefined && Number.isInteger(a.scale)) {
+      addLayer(ctx, 'UpSampling2D', n.name, [ins[0]!], { size: [a.scale, a.scale], data_format: 'channels_last', interpolation: 'nearest' });
+      return;
+    }
+    addLayer(ctx, RESIZE_LAYER_CLASS, n.name, ins, {
+      interpolation: a.mode, ...(a.scale !== undefined ? { scale: a.scale } : {}),
+      align_corners: false, half_pixel_centers: a.mode === 'bilinear',
+    });
+  },
+  globalavgpool: (ctx, n, { ins: [x] }) => {
+    const gap = addLayer(ctx, 'GlobalAveragePooling2D', `${n.name}.mean`, [x!], { data_format: 'channels_last' });
+    addLayer(ctx, 'Reshape', n.name, [gap], { target_shape: [1, 1, ctx.prepared.channels.get(n.name)!] });
+  },
+  argmax: () => fail('usage', 'the layers format has no argmax layer: take tf.argMax(logits, -1) in the app, or convert with --to tfjs-graph for a labels output'),
+};
+
+/** A row of ./ops.ts: one layer on the inputs. */
+const row = (ctx: Ctx, n: Node, r: TfjsLayersRow, { ins }: Io): void => { addLayer(ctx, r.className, n.name, ins, r.config); };
+
+const emitNode = (ctx: Ctx, n: Node, tensor: (t: string) => string): void =>
+  lower('tfjs-layers', TFJS_LAYERS_CODE_PATHS, row, ctx, n, { ins: n.inputs.map(tensor) });
 
 /** Emits a layers model: the files of its directory (model.json and weight shards). */
 export function emitTfjsLayers(graph: Graph, weights: WeightMap, opts: TfjsEmitOptions = {}): Map<string, Uint8Array> {
