@@ -29,3 +29,20 @@ describe('the layout of src/', () => {
     for (const e of entries) expect(table, `src/${e.name} in the layout table`).toContain(e.isDirectory() ? `\`src/${e.name}/` : `\`src/${e.name}\``);
   });
 });
+
+describe('the README is a front page', () => {
+  const readme = fs.readFileSync('README.md', 'utf8');
+  const lines = readme.split('\n');
+
+  it('is at most 300 lines, with the picture and the quick start on its first screen (60 lines)', () => {
+    expect(lines.length).toBeLessThanOrEqual(300);
+    const first = lines.slice(0, 60).join('\n');
+    expect(first).toMatch(/!\[[^\]]+\]\(docs\/[^)]+\.(jpg|png)\)/);
+    expect(first).toContain('## Quick start');
+  });
+
+  it('links every page of docs/, and every link into docs/ leads to a file', () => {
+    for (const page of fs.readdirSync('docs').filter((f) => f.endsWith('.md'))) expect(readme, `docs/${page}`).toContain(`](docs/${page}`);
+    for (const [, target] of readme.matchAll(/\]\((docs\/[^)#\s]+)/g)) expect(fs.existsSync(target!), target).toBe(true);
+  });
+});
