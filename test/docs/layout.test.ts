@@ -46,3 +46,16 @@ describe('the README is a front page', () => {
     for (const [, target] of readme.matchAll(/\]\((docs\/[^)#\s]+)/g)) expect(fs.existsSync(target!), target).toBe(true);
   });
 });
+
+describe('the docs name files that exist', () => {
+  it('every src/, test/ or scripts/ path in README.md and docs/ is there', () => {
+    const pages = ['README.md', ...fs.readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const missing: string[] = [];
+    for (const page of pages) {
+      for (const [p] of fs.readFileSync(page, 'utf8').matchAll(/\b(?:src|test|scripts)\/[A-Za-z0-9_./-]*[A-Za-z0-9_-]\.(?:ts|mjs|py|sh)\b/g)) {
+        if (!fs.existsSync(p)) missing.push(`${page}: ${p}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+});
