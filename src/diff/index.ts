@@ -177,7 +177,7 @@ function holdingOf(side: LoadedSide, graph: Graph, label: string): Holding {
   // A model that names few of the IR's tensors was not written from it: refuse rather than misname.
   const own = (side.graph ?? graph).nodes.filter((n) => n.attrs.op !== 'argmax');
   const held = own.filter((n) => h.holder.has(n.name) || h.absorbed.has(n.name)).length;
-  if (held < own.length / 2 && side.path.toLowerCase().endsWith('.tflite') && recordedPrecision(side.path) === 'int8') {
+  if (held < own.length / 2 && modelKind(side.path) === 'tflite' && recordedPrecision(side.path) === 'int8') {
     fail('usage', `${label} ${side.path} is integer TFLite: its intermediates are int8 tensors, which diff does not compare; diff the float model, or convert with --expose <names> (each DEQUANTIZEd to float32)`);
   }
   if (held < own.length / 2) fail('usage', `${label} ${side.path}: only ${held} of the ${own.length} tensors of its IR are named in it; diff needs models written by bisenet convert (tensor names are the IR's)`);
