@@ -6,9 +6,11 @@ import { isTarget, OPTION_FLAGS, TARGET_IDS, TARGETS, type EmitOption, type Targ
 import type { Quantization } from '../emit/tfjs-common.js';
 import type { Graph } from '../ir/graph.js';
 import type { Family } from '../models/bisenetv2.js';
-import { modelFor, portWeights, type Ported } from '../port/index.js';
+import { detectFamily, LAYOUTS, modelFor, portWeights, type Ported } from '../port/index.js';
 import { modelMetadataFor, type Dataset } from '../model-file/presets.js';
 import { fail } from '../util/errors.js';
+import { formatBytes } from '../util/limits.js';
+import { checkRunMemory, modelLoadBytes } from '../model-file/memory.js';
 import { validateCalibration, type Calibration, type Statistic } from '../emit/calibration.js';
 import { matchKeepFloat, type Precision } from '../emit/onnx-precision.js';
 import { readFileChecked } from '../util/fs.js';
@@ -50,6 +52,13 @@ export interface ConvertOptions {
   qdqOutputs?: boolean;
   /** More metadata recorded in the model (e.g. the choice `bisenet quantize` made). */
   metadata?: Record<string, string>;
+  /**
+   * The model is converted to be run in memory (segment, eval, serve, calibrate), under this label: before any
+   * weight is read, holding the checkpoint's tensors as float32 is held to the model-memory budget
+   * (--max-memory), so that a checkpoint of very many classes (small on disk: zeros deflate) is refused
+   * before it is ported, not after.
+   */
+  inMemory?: string;
 }
 
 /** Reads and checks calib.json. */
@@ -99,6 +108,19 @@ function notApplicable(option: EmitOption): never {
   return fail('usage', `${OPTION_FLAGS[option]} applies to the ${list} target${where.length > 1 ? 's' : ''} only`);
 }
 
+/**
+ * The model-memory budget against the weights a checkpoint's model will hold, as float32, from their shapes alone
+ * (nothing is read yet): its tensors, less the booster heads' where the model leaves them out.
+ */
+function checkHoldable(checkpoint: Checkpoint, label: string, aux: boolean): void {
+  const family = detectFamily(checkpoint).family;
+  const booster = family && !aux ? new RegExp(LAYOUTS[family]!.boosterKeys) : null;
+  let bytes = 0;
+  for (const t of checkpoint.tensors.values()) if (!booster?.test(t.name)) bytes += 4 * t.shape.reduce((a, b) => a * b, 1);
+  checkRunMemory(label, modelLoadBytes(bytes), `holding the model's weights (${formatBytes(bytes)} as float32, before the checkpoint is converted)`,
+    'raise --max-memory if this machine has the memory');
+}
+
 /** Reads, ports and emits: the whole conversion, as a library call. */
 export function convertCheckpoint(file: string, opts: ConvertOptions): Converted {
   if (!isTarget(opts.to)) fail('usage', `unknown target ${opts.to}; available: ${TARGET_IDS.join(', ')}`);
@@ -111,6 +133,7 @@ export function convertCheckpoint(file: string, opts: ConvertOptions): Converted
     if (value !== undefined && !(target.options as EmitOption[]).includes(option)) notApplicable(option);
   }
   const checkpoint = loadCheckpoint(file);
+  if (opts.inMemory !== undefined) checkHoldable(checkpoint, opts.inMemory, opts.aux ?? false);
   const ported = portWeights(checkpoint, { family: opts.family, aux: opts.aux, numClasses: opts.numClasses, allowNonfinite: opts.allowNonfinite });
   const graph = modelFor(ported, { labels: opts.labels, aux: opts.aux });
   // The checkpoint's sha256 (verify tells a golden set of another checkpoint by it) and, where a card beside it

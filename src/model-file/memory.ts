@@ -42,8 +42,8 @@ export function modelFileBytes(modelPath: string): number {
   } catch { return 0; }
 }
 
-export function checkRunMemory(label: string, bytes: number, what: string): void {
+export function checkRunMemory(label: string, bytes: number, what: string, advice = 'use a smaller input'): void {
   if (bytes > LIMITS.modelMemory) {
-    fail('security', `${label}: ${what} would need about ${formatBytes(bytes)}, more than the limit of ${formatBytes(LIMITS.modelMemory)} (--max-memory); use a smaller input`);
+    fail('security', `${label}: ${what} would need about ${formatBytes(bytes)}, more than the limit of ${formatBytes(LIMITS.modelMemory)} (--max-memory); ${advice}`);
   }
 }

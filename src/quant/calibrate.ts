@@ -46,7 +46,7 @@ export interface FloatModel {
 export async function openFloatModel(file: string, o: { family?: Family; dataset?: Dataset } = {}): Promise<FloatModel> {
   if (modelKind(file) === 'checkpoint') {
     const { convertCheckpoint } = await import('../convert/index.js');
-    const c = convertCheckpoint(file, { to: 'onnx', family: o.family, dataset: o.dataset });
+    const c = convertCheckpoint(file, { to: 'onnx', family: o.family, dataset: o.dataset, inMemory: file });
     const meta = modelMetadataFor(c.ported.family, c.ported.numClasses, o.dataset);
     if (!meta.preprocessing) fail('usage', `${file}: ${c.ported.numClasses} classes imply no dataset preset; pass --dataset`);
     return { label: path.basename(file), onnx: c.bytes, graph: c.graph, pre: JSON.parse(meta.preprocessing!) as Preprocessing };

@@ -77,7 +77,7 @@ export async function openModel(modelPath: string, opts: OpenOptions = {}): Prom
     requirePackages(rt);
     // Imported here: only checkpoints need the converter.
     const { convertCheckpoint } = await import('../convert/index.js');
-    const c = convertCheckpoint(modelPath, { to: rt.model, labels: true, family: opts.family, dataset: opts.dataset });
+    const c = convertCheckpoint(modelPath, { to: rt.model, labels: true, family: opts.family, dataset: opts.dataset, inMemory: modelPath });
     label = `${path.basename(modelPath)} (converted in memory to ${rt.model})`;
     const files = c.files ?? new Map([['model.onnx', c.bytes]]);
     modelBytes = [...files.values()].reduce((s, f) => s + f.byteLength, 0);

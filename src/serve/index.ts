@@ -75,7 +75,7 @@ async function pageModel(modelPath: string, o: ServeOptions): Promise<{ url: str
     // Imported here: only checkpoints need the converter. tfjs-layers: the format every page backend loads,
     // with the tfjs packages a default install has (tfjs wasm).
     const { convertCheckpoint } = await import('../convert/index.js');
-    const c = convertCheckpoint(modelPath, { to: 'tfjs-layers', family: o.family, dataset: o.dataset });
+    const c = convertCheckpoint(modelPath, { to: 'tfjs-layers', family: o.family, dataset: o.dataset, inMemory: modelPath });
     const label = `${path.basename(modelPath)} (converted in memory to tfjs-layers)`;
     const meta: Record<string, unknown> = { ...c.graph.metadata, ...modelMetadataFor(c.ported.family, c.ported.numClasses, o.dataset) };
     meta.num_classes = c.ported.numClasses;
