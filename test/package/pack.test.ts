@@ -97,6 +97,19 @@ describe.skipIf(!RUN)('the npm package, installed from its tarball', () => {
     expect(r.stdout).toMatch(/^PASS: /m);
   }, 300_000);
 
+  it('its two entries load from an app that depends on it: the library and bisenet-port/tfjs', () => {
+    const app = path.join(work, 'app');
+    fs.mkdirSync(path.join(app, 'node_modules'), { recursive: true });
+    fs.symlinkSync(path.join(prefix, 'lib', 'node_modules', 'bisenet-port'), path.join(app, 'node_modules', 'bisenet-port'), 'dir');
+    fs.writeFileSync(path.join(app, 'probe.mjs'), `const lib = await import('bisenet-port');
+const tfjs = await import('bisenet-port/tfjs');
+console.log(typeof lib.convertCheckpoint, typeof lib.verifyGolden, typeof tfjs.registerBisenetLayers);
+`);
+    const r = run(process.execPath, ['probe.mjs'], app);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('function function function');
+  }, 120_000);
+
   it('leaves the optional runtimes out, and says how to add one', () => {
     const nm = path.join(prefix, 'lib', 'node_modules', 'bisenet-port', 'node_modules');
     for (const p of Object.keys(pkg.peerDependencies)) expect(fs.existsSync(path.join(nm, p)), p).toBe(false);
