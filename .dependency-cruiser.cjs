@@ -2,11 +2,14 @@
  * Import rules for src/, checked by `npm test` (npm run lint:deps): no cycles, lower floors never import
  * upper ones (a runtime never imports the converter or the CLI), the CLI sits on top, and optional
  * runtime packages (optional peerDependencies) are only ever imported lazily.
- * Floors, bottom up: util; ir, checkpoint; models, port, emit; the model file's kind and ONNX codec
- * (src/model-file/{kind,onnx}.ts, util only) and the model checks (src/model-check/); runtime; the model
- * file's reader, presets and memory (src/model-file/); verify; the commands (convert, infer, segment, eval,
- * serve, inspect, diff, bench, quant, doctor: one folder each); index; cli.
+ * Floors, bottom up: util; ir, checkpoint; models, port, emit; the model checks (src/model-check/) and the
+ * model file's light modules (its kind and one reader per model kind: src/model-file/{kind,onnx,tfjs,tflite,
+ * tensorrt}.ts, util and the checks only); runtime; the model file's reader, presets and memory
+ * (src/model-file/); verify; the commands (convert, infer, segment, eval, serve, inspect, diff, bench, quant,
+ * doctor: one folder each); index; cli.
  */
+/** The model-file room's light modules: what a path is, and the reader (and codec) of each kind of model file. */
+const LIGHT = '^src/model-file/(kind|onnx|tfjs|tflite|tensorrt)\\.ts$';
 /** The commands' homes: one folder per command (quant/ holds calibrate and quantize). */
 const COMMANDS = '(convert|infer|segment|eval|serve|inspect|diff|bench|quant|doctor)';
 const ABOVE_RUNTIME = `^src/index\\.ts$|^src/(cli|verify|port|models|checkpoint|${COMMANDS.slice(1, -1)})/`;
@@ -66,11 +69,28 @@ module.exports = {
       from: { path: '^src/', pathNot: ['^src/(model-file|emit)/', '^src/util/onnx-proto\\.ts$'] },
       to: { path: '^src/util/onnx-proto\\.ts$', dependencyTypesNot: ['type-only', 'type-import'] } },
     { name: 'model-kind-and-codec-light', severity: 'error',
-      comment: 'The model-file room\'s kind (kind.ts) and ONNX codec (onnx.ts) import util only, so that the runtimes may use them.',
-      from: { path: '^src/model-file/(kind|onnx)\\.ts$' }, to: { path: '^src/', pathNot: '^src/util/' } },
+      comment: 'The model-file room\'s light modules (kind.ts; the readers of each kind: onnx.ts with the ONNX codec, tfjs.ts, tflite.ts, '
+        + 'tensorrt.ts) import util, the model checks and each other only (from the emitters, types), so that the runtimes may use them.',
+      from: { path: LIGHT }, to: { path: '^src/', pathNot: ['^src/(util|model-check)/', LIGHT, '^src/emit/'] } },
+    { name: 'model-light-takes-emitter-types-only', severity: 'error',
+      comment: 'From the emitters the light modules take the types of the formats they read (the TensorRT manifest), never code.',
+      from: { path: LIGHT }, to: { path: '^src/emit/', dependencyTypesNot: ['type-only', 'type-import'] } },
     { name: 'runtime-takes-kind-and-codec', severity: 'error',
-      comment: 'A runtime asks the model-file room what a path is (kind.ts) and decodes with its codec (onnx.ts); the readers above (metadata, presets) are the commands\'.',
-      from: { path: '^src/runtime/' }, to: { path: '^src/model-file/', pathNot: '^src/model-file/(kind|onnx)\\.ts$' } },
+      comment: 'A runtime asks the model-file room what a path is (kind.ts) and reads a model with its light readers (onnx.ts, tfjs.ts, '
+        + 'tflite.ts, tensorrt.ts); the readers above (readModelFile, metadata, presets) are the commands\'.',
+      from: { path: '^src/runtime/' }, to: { path: '^src/model-file/', pathNot: LIGHT } },
+    { name: 'runtime-reads-no-model-itself', severity: 'error',
+      comment: 'A runtime never reads or parses a model file itself (issue 21): the bounded reads (readFileChecked: --budget file-bytes; '
+        + 'shard paths kept inside the model directory) and the bounded JSON parser (model.json, tensorrt.json) are the model-file '
+        + 'room\'s (src/model-file/), which reads each kind once and hands the read file over (RunnerOptions onnx, tfjs, tflite).',
+      from: { path: '^src/runtime/' }, to: { path: '^src/util/(fs|json)\\.ts$' } },
+    { name: 'runtime-file-system-named', severity: 'error',
+      comment: 'The runtimes that touch the file system, for other things than model files: Chromium (its executable, its temporary '
+        + 'profile), the web server (the pages and vendor builds it serves), LiteRT (its loader script), TensorRT (trtexec and the files '
+        + 'it reads and writes), onnxruntime (its temporary folder), WebGPU (the Vulkan driver), the registry and packages (whether a '
+        + 'model or a package is there). Any other runtime takes its model from the model-file room and never opens a file.',
+      from: { path: '^src/runtime/', pathNot: '^src/runtime/(chromium|web-server|litert|tensorrt|ort|webgpu|index|packages)\\.ts$' },
+      to: { path: '^(node:)?fs(/promises)?$' } },
     { name: 'no-dev-dependencies-in-src', severity: 'error', comment: 'The package must run with its dependencies only.',
       from: { path: '^src/' }, to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['npm-peer', 'type-only'] } },
     { name: 'no-tests-in-src', severity: 'error', comment: 'Test helpers (test/, the fuzzer) are not part of the package.',

@@ -1,7 +1,7 @@
 /** The TensorFlow.js reader of `bisenet inspect`: model.json as written (graph or layers model), nothing loaded. */
 import type * as fs from 'node:fs';
 import { modelKind } from '../model-file/kind.js';
-import { readModelJson } from '../runtime/tfjs.js';
+import { readModelJson } from '../model-file/tfjs.js';
 import { fail } from '../util/errors.js';
 import type { Dim, ModelReader, ModelSummary, TensorSummary } from './summary.js';
 

@@ -1,7 +1,9 @@
 /**
- * The bounds both model checkers (ONNX: ./onnx-check.ts; TensorFlow.js: ./tfjs.ts) hold constants to, so that
- * a model in either format is refused for the same reasons: sizes set by constants are read before a runtime
- * builds anything, and one that would make BiSeNetV2's tensors unboundedly large is refused.
+ * The bounds both model checkers (ONNX: ./onnx.ts; TensorFlow.js: ./tfjs.ts; and the `.tflite` checker) hold
+ * constants to, so that a model in either format is refused for the same reasons: sizes set by constants are read
+ * before a runtime builds anything, and one that would make BiSeNetV2's tensors unboundedly large is refused.
+ * The checkers' op tables name, for each op, the value that carries a size factor and which of these bounds
+ * it is held to (`area`: MAX_AMPLIFICATION; `tensor`: constantTensorBudget; `pad`: MAX_PAD).
  */
 import { LIMITS } from '../util/limits.js';
 

@@ -13,7 +13,8 @@ import { broadcastShape, constantTensorBudget, MAX_AMPLIFICATION, MAX_BROADCAST_
  * by at most 32×32 per op, pads by 1 and uses no Tile, Expand, ConstantOfShape, Range or loops. A factor
  * that cannot be read statically (computed at run time) is refused for Tile; for Resize it is bounded by
  * its `sizes`, which our models compute from the input's own shape. Loops (Loop, Scan) and weights in
- * external files are refused outright.
+ * external files are refused outright. The ops and their bounds are a table (OP_RULES: one row per bounded
+ * value, naming the input or attribute that carries it), run by one loop in checkGraph.
  */
 
 type Tensor = OnnxProto.onnx.ITensorProto;
@@ -67,6 +68,87 @@ const ARITH: Record<string, (a: number, b: number) => number> = {
 
 /** Loops repeat work a constant (or an input) sets: BiSeNetV2 has none, and their cost cannot be bounded statically. */
 const UNBOUNDED_OPS = new Set(['Loop', 'Scan']);
+
+/** Where an op's size factor is: an input's constant value, an attribute's ints or floats, the constant factor a
+ * run-time shape is multiplied by to make an input (Resize sizes = Shape(x) × k), or Range's count from its inputs. */
+type Source = { input: number } | { ints: string } | { floats: string } | { factorOf: number } | 'range-count';
+
+/**
+ * The bounds (./bounds.ts) a value is held to: growth in area, one tensor's float32 bytes, pads per side, values
+ * made. A growth or a size whose product is NaN (a 0 beside a value that is not finite) passes here and is left to
+ * onnxruntime to refuse.
+ */
+type Bound = 'area' | 'tensor' | 'pad' | 'count';
+const EXCEEDS: Record<Bound, (v: number[], tensorBudget: number) => boolean> = {
+  area: (v) => product(v) > MAX_AMPLIFICATION,
+  tensor: (v, budget) => 4 * product(v) > budget,
+  pad: (v) => v.some((p) => !(Math.abs(p) <= MAX_PAD)),
+  count: (v, budget) => !(4 * v[0]! <= budget),
+};
+
+interface OpRule {
+  /** where the value is: the first source that holds one (a value may be empty) */
+  from: Source[];
+  bound: Bound;
+  /** the refusal, after "node N (Op) " */
+  says(v: number[]): string;
+  /** an empty value is not checked */
+  nonEmpty?: boolean;
+  /** where no source holds a value: refused with these words (else the op is left to the runtime) */
+  unknown?: string;
+}
+
+const bytesText = (v: number[]): string => formatBytes(4 * product(v));
+
+/**
+ * The ops whose output size the model's constants set, one row per bounded value, checked in order (in the style of
+ * tfjs-converter's op lists). BiSeNetV2 resizes by at most 32×32 per op, pads by 1 and has no Tile, Expand,
+ * ConstantOfShape or Range.
+ */
+const OP_RULES = new Map<string, OpRule[]>(Object.entries({
+  Tile: [{ from: [{ input: 1 }], bound: 'area', unknown: 'has repeats computed at run time', says: (v) => `repeats its input ${render(v)} times` }],
+  Resize: [
+    { from: [{ input: 2 }, { floats: 'scales' }], bound: 'area', nonEmpty: true, says: (v) => `scales its input by ${render(v)}` },
+    { from: [{ input: 3 }], bound: 'tensor', nonEmpty: true, says: (v) => `resizes to ${render(v)} (${bytesText(v)})` },
+    { from: [{ factorOf: 3 }], bound: 'area', says: (v) => `resizes to its input's size times ${render(v)}` },
+  ],
+  Upsample: [{ from: [{ input: 1 }, { floats: 'scales' }], bound: 'area', nonEmpty: true, says: (v) => `scales its input by ${render(v)}` }],
+  Expand: [{ from: [{ input: 1 }], bound: 'tensor', says: (v) => `makes a tensor of shape ${render(v)} (${bytesText(v)})` }],
+  ConstantOfShape: [{ from: [{ input: 0 }], bound: 'tensor', says: (v) => `makes a tensor of shape ${render(v)} (${bytesText(v)})` }],
+  // Pads add rows and columns: BiSeNetV2 pads by 1 (pooling); more than the largest kernel we would ever see is refused.
+  Pad: [{ from: [{ input: 1 }, { ints: 'pads' }], bound: 'pad', says: (v) => `pads by ${render(v)} (more than ${MAX_PAD} on a side)` }],
+  Range: [{ from: ['range-count'], bound: 'count', says: (v) => `makes ${render(v[0])} values` }],
+  ConvTranspose: [
+    { from: [{ ints: 'strides' }], bound: 'area', says: (v) => `upsamples by strides ${render(v)}` },
+    { from: [{ ints: 'output_shape' }], bound: 'tensor', nonEmpty: true, says: (v) => `makes an output of ${render(v)}` },
+  ],
+} satisfies Record<string, OpRule[]>));
+
+interface NodeValues {
+  input(i: number): number[] | null;
+  attr(name: string): OnnxProto.onnx.IAttributeProto | undefined;
+  factor(i: number): number[] | null;
+}
+
+/** The value a row bounds: the first of its sources that holds one, or null where none does. */
+function sourceValue(from: Source[], n: NodeValues): number[] | null {
+  for (const s of from) {
+    const v = s === 'range-count' ? rangeCount(n)
+      : 'input' in s ? n.input(s.input)
+        : 'ints' in s ? (n.attr(s.ints)?.ints ?? []).map(Number)
+          : 'floats' in s ? (n.attr(s.floats) ? [...n.attr(s.floats)!.floats ?? []] : null)
+            : n.factor(s.factorOf);
+    if (v !== null) return v;
+  }
+  return null;
+}
+
+/** The number of values a Range makes, where its start, limit and delta are constants. */
+function rangeCount(n: NodeValues): number[] | null {
+  const [start, limit, delta] = [n.input(0), n.input(1), n.input(2)].map((v) => v?.[0]);
+  if (start === undefined || limit === undefined || delta === undefined) return null;
+  return [delta === 0 ? Infinity : Math.ceil((limit - start) / delta)];
+}
 
 /**
  * Checks one graph and, recursively, the subgraphs of its nodes (If branches), with the constants visible
@@ -142,53 +224,15 @@ function checkGraph(graph: Graph, label: string, outer: ReadonlyMap<string, Tens
       const sh = constShape.get(ins[0]);
       if (sh && (n.opType === 'Cast' || n.opType === 'Identity')) constShape.set(out, sh);
     }
-    const attr = (name: string) => (n.attribute ?? []).find((a) => a.name === name);
+    const attr = (name: string): OnnxProto.onnx.IAttributeProto | undefined => (n.attribute ?? []).find((a) => a.name === name);
     if (UNBOUNDED_OPS.has(n.opType ?? '')) {
       fail('security', `${label}: node ${render(n.name ?? '')} is a ${render(n.opType ?? '')}, whose work the model's inputs and constants set; refused (BiSeNetV2 has no loops)`);
     }
-    switch (n.opType) {
-      case 'Tile': {
-        const reps = input(1);
-        if (!reps) refuse(n, 'has repeats computed at run time');
-        if (product(reps!) > MAX_AMPLIFICATION) refuse(n, `repeats its input ${render(reps)} times`);
-        break;
-      }
-      case 'Resize': case 'Upsample': {
-        const scales = input(n.opType === 'Upsample' ? 1 : 2) ?? attr('scales')?.floats ?? null;
-        if (scales && scales.length && product([...scales]) > MAX_AMPLIFICATION) refuse(n, `scales its input by ${render([...scales])}`);
-        const sizes = n.opType === 'Resize' ? input(3) : null;
-        if (sizes && sizes.length && tensorBytes(sizes) > tensorBudget) refuse(n, `resizes to ${render(sizes)} (${formatBytes(tensorBytes(sizes))})`);
-        const factor = n.opType === 'Resize' ? factorOf.get(n.input?.[3] ?? '') : undefined;
-        if (factor && product(factor) > MAX_AMPLIFICATION) refuse(n, `resizes to its input's size times ${render(factor)}`);
-        break;
-      }
-      case 'Expand': case 'ConstantOfShape': {
-        const shape = input(n.opType === 'Expand' ? 1 : 0);
-        if (shape && tensorBytes(shape) > tensorBudget) refuse(n, `makes a tensor of shape ${render(shape)} (${formatBytes(tensorBytes(shape))})`);
-        break;
-      }
-      case 'Pad': {
-        // Pads add rows and columns: BiSeNetV2 pads by 1 (pooling); more than the largest kernel we would ever see is refused.
-        const pads = input(1) ?? (attr('pads')?.ints ?? []).map(Number);
-        if (pads.some((p) => !(Math.abs(p) <= MAX_PAD))) refuse(n, `pads by ${render(pads)} (more than ${MAX_PAD} on a side)`);
-        break;
-      }
-      case 'Range': {
-        const [start, limit, delta] = [input(0), input(1), input(2)].map((v) => v?.[0]);
-        if (start !== undefined && limit !== undefined && delta !== undefined) {
-          const count = delta === 0 ? Infinity : Math.ceil((limit - start) / delta);
-          if (!(4 * count <= tensorBudget)) refuse(n, `makes ${render(count)} values`);
-        }
-        break;
-      }
-      case 'ConvTranspose': {
-        const strides = (attr('strides')?.ints ?? []).map(Number);
-        if (product(strides) > MAX_AMPLIFICATION) refuse(n, `upsamples by strides ${render(strides)}`);
-        const outShape = (attr('output_shape')?.ints ?? []).map(Number);
-        if (outShape.length && tensorBytes(outShape) > tensorBudget) refuse(n, `makes an output of ${render(outShape)}`);
-        break;
-      }
-      default:
+    for (const rule of OP_RULES.get(n.opType ?? '') ?? []) {
+      const v = sourceValue(rule.from, { input, attr, factor: (i) => factorOf.get(n.input?.[i] ?? '') ?? null });
+      if (v === null) { if (rule.unknown) refuse(n, rule.unknown); continue; }
+      if ((rule.nonEmpty && v.length === 0) || !EXCEEDS[rule.bound](v, tensorBudget)) continue;
+      refuse(n, rule.says(v));
     }
     for (const a of n.attribute ?? []) {
       if (a.g) checkGraph(a.g, label, consts, depth + 1);

@@ -2,7 +2,9 @@
  * The checks a TensorFlow.js model passes before tfjs builds anything from it: its wiring (every connection
  * names something defined, no cycle, sane window sizes), the layers and ops that multiply sizes by constants
  * written in the model (bounded like the ONNX checks in ./onnx.ts, with ./bounds.ts), and the int32 constants
- * that size tensors in a graph model. Used by the tfjs runners in Node and by Chromium's routes.
+ * that size tensors in a graph model. Used by the tfjs runners in Node and by Chromium's routes. The layers and
+ * ops that set sizes are tables (LAYER_RULES, REFUSED_NODES, NODE_RULES: one row per bounded value, naming the
+ * config key or input that carries it and its bound), each run by one loop.
  */
 import type * as TfcNs from '@tensorflow/tfjs-core';
 import { fail } from '../util/errors.js';
@@ -28,6 +30,65 @@ export function bytesPerValue(w: TfcNs.io.WeightsManifestEntry): number {
 }
 
 /**
+ * The bounds (./bounds.ts) a value is held to: growth in area (a product of magnitudes; NaN is refused), growth
+ * in area of sizes multiplied as written (UpSampling2D: signs kept), one tensor's float32 bytes, pads per side.
+ */
+type Bound = 'area' | 'areaAsWritten' | 'tensor' | 'pad';
+const EXCEEDS: Record<Bound, (v: number[], tensorBudget: number) => boolean> = {
+  area: (v) => !(product(v) <= MAX_AMPLIFICATION),
+  areaAsWritten: (v) => !(v.reduce((a, b) => a * b, 1) <= MAX_AMPLIFICATION),
+  tensor: (v, budget) => 4 * product(v) > budget,
+  pad: (v) => v.some((p) => !(Math.abs(p) <= MAX_PAD)),
+};
+
+interface Layer { class_name?: unknown; config?: Record<string, unknown> & { name?: unknown } }
+
+/** Numbers of a config value (nested lists flattened; anything not a number is Infinity), or [] where it holds none. */
+const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flat(2).map((x) => (typeof x === 'number' ? x : Infinity)) : typeof v === 'number' ? [v] : []);
+
+interface LayerRule {
+  /** the config key that carries the size factor */
+  key: string;
+  /** its numbers, or null where the layer is not checked (a value of another type) */
+  read(v: unknown): number[] | null;
+  bound: Bound;
+  /** the refusal, after "layer L " (given the value as written) */
+  says(v: unknown): string;
+  /** topology: checked before tfjs builds anything (checkAmplification); weights: once the weights are read (checkTfjsConstants) */
+  when: 'topology' | 'weights';
+}
+
+/**
+ * Layers whose config multiplies sizes by a constant, one row each (in the style of tfjs-converter's op lists):
+ * BiSeNetV2 upsamples by at most 32×32 per layer and pads by 1.
+ */
+const LAYER_RULES = new Map<string, LayerRule>(Object.entries({
+  BisenetResize: { key: 'scale', when: 'topology', bound: 'area', read: (v) => (typeof v === 'number' ? [v, v] : null), says: (v) => `resizes by ${v}` },
+  UpSampling2D: { key: 'size', when: 'topology', bound: 'areaAsWritten', read: (v) => (Array.isArray(v) ? v.map((b) => (typeof b === 'number' ? b : Infinity)) : null), says: (v) => `upsamples by ${render(v)}` },
+  ZeroPadding2D: { key: 'padding', when: 'weights', bound: 'pad', read: flat, says: (v) => `pads by ${render(v)} (more than ${MAX_PAD} on a side)` },
+  Conv2DTranspose: { key: 'strides', when: 'weights', bound: 'area', read: flat, says: (v) => `upsamples by strides ${render(v)}` },
+} satisfies Record<string, LayerRule>));
+
+/** Graph ops refused outright before tfjs builds anything, with why (after "node N "). */
+const REFUSED_NODES = new Map<string, string>([['Tile', 'is a Tile, whose output size the model\'s constants set; refused (BiSeNetV2 has none)']]);
+
+/** Where a graph op's size constant is: an int32 constant input, or the constants of the Mul that makes that input (shape × k). */
+type NodeRule = ({ input: number } | { factorOf: number }) & { bound: Bound; says(v: number[]): string };
+
+/** Graph ops whose output size int32 constants in the weights set (checkTfjsConstants), one row per bounded value. */
+const NODE_RULES = new Map<string, NodeRule[]>((() => {
+  const resize: NodeRule[] = [
+    { input: 1, bound: 'tensor', says: (v) => `resizes to ${render(v)}` },
+    { factorOf: 1, bound: 'area', says: (v) => `resizes by ${render(v)}, more than ${MAX_AMPLIFICATION}× in area` },
+  ];
+  const pad: NodeRule[] = [{ input: 1, bound: 'pad', says: (v) => `pads by ${render(v)} (more than ${MAX_PAD} on a side)` }];
+  const shape = (input: number): NodeRule[] => [{ input, bound: 'tensor', says: (v) => `makes a tensor of shape ${render(v)}` }];
+  return Object.entries({
+    ResizeBilinear: resize, ResizeNearestNeighbor: resize, Pad: pad, PadV2: pad, MirrorPad: pad, Fill: shape(0), BroadcastTo: shape(1),
+  });
+})());
+
+/**
  * Layers that multiply their input's size by constants written in the model (UpSampling2D size, Tile
  * reps) are bounded before tfjs builds anything: BiSeNetV2 upsamples by at most 32×32 per layer, so a
  * model asking for more (an UpSampling2D of 500×500) is refused rather than run into gigabytes.
@@ -37,21 +98,17 @@ export function checkAmplification(json: ModelJson, file: string): void {
   const topo = json.modelTopology as { model_config?: { config?: { layers?: unknown } }; config?: { layers?: unknown }; node?: unknown } | undefined;
   const layers = topo?.model_config?.config?.layers ?? topo?.config?.layers;
   if (Array.isArray(layers)) {
-    for (const l of layers as { class_name?: unknown; config?: { size?: unknown; name?: unknown } }[]) {
-      const size = l?.config?.size;
-      const scale = (l?.config as { scale?: unknown } | undefined)?.scale;
-      if (l?.class_name === 'BisenetResize' && typeof scale === 'number' && !(scale * scale <= MAX_AMPLIFICATION)) {
-        fail('security', `${file}: layer ${render(l.config?.name)} resizes by ${scale}, more than ${MAX_AMPLIFICATION}× in area (the model would need unbounded memory)`);
-      }
-      if (l?.class_name === 'UpSampling2D' && Array.isArray(size)) {
-        const f = size.reduce((a: number, b) => a * (typeof b === 'number' ? b : Infinity), 1);
-        if (!(f <= MAX_AMPLIFICATION)) fail('security', `${file}: layer ${render(l.config?.name)} upsamples by ${render(size)}, more than ${MAX_AMPLIFICATION}× in area (the model would need unbounded memory)`);
+    for (const l of layers as Layer[]) {
+      const rule = typeof l?.class_name === 'string' ? LAYER_RULES.get(l.class_name) : undefined;
+      const v = rule?.when === 'topology' ? rule.read(l.config?.[rule.key]) : null;
+      if (v && EXCEEDS[rule!.bound](v, 0)) {
+        fail('security', `${file}: layer ${render(l.config?.name)} ${rule!.says(l.config![rule!.key])}, more than ${MAX_AMPLIFICATION}× in area (the model would need unbounded memory)`);
       }
     }
   }
   if (Array.isArray(topo?.node)) {
     for (const n of topo!.node as { op?: unknown; name?: unknown }[]) {
-      if (n?.op === 'Tile') fail('security', `${file}: node ${render(n.name)} is a Tile, whose output size the model's constants set; refused (BiSeNetV2 has none)`);
+      if (typeof n?.op === 'string' && REFUSED_NODES.has(n.op)) fail('security', `${file}: node ${render(n.name)} ${REFUSED_NODES.get(n.op)}`);
     }
   }
 }
@@ -181,14 +238,10 @@ export function checkTfjsConstants(json: ModelJson, specs: TfcNs.io.WeightsManif
   const refuse = (what: string, why: string): never => fail('security', `${file}: ${what} ${why}; refused before running (the model would need unbounded memory)`);
   const layers = topo?.config?.layers;
   if (Array.isArray(layers)) {
-    for (const l of layers as { class_name?: unknown; config?: { name?: unknown; padding?: unknown; strides?: unknown } }[]) {
-      const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flat(2).map((x) => (typeof x === 'number' ? x : Infinity)) : typeof v === 'number' ? [v] : []);
-      if (l?.class_name === 'ZeroPadding2D' && flat(l.config?.padding).some((p) => !(Math.abs(p) <= MAX_PAD))) {
-        refuse(`layer ${render(l.config?.name)}`, `pads by ${render(l.config?.padding)} (more than ${MAX_PAD} on a side)`);
-      }
-      if (l?.class_name === 'Conv2DTranspose' && !(product(flat(l.config?.strides)) <= MAX_AMPLIFICATION)) {
-        refuse(`layer ${render(l.config?.name)}`, `upsamples by strides ${render(l.config?.strides)}`);
-      }
+    for (const l of layers as Layer[]) {
+      const rule = typeof l?.class_name === 'string' ? LAYER_RULES.get(l.class_name) : undefined;
+      const v = rule?.when === 'weights' ? rule.read(l.config?.[rule.key]) : null;
+      if (v && EXCEEDS[rule!.bound](v, tensorBudget)) refuse(`layer ${render(l.config?.name)}`, rule!.says(l.config?.[rule!.key]));
     }
   }
   if (!Array.isArray(topo?.node)) return;
@@ -225,31 +278,16 @@ export function checkTfjsConstants(json: ModelJson, specs: TfcNs.io.WeightsManif
         if (big) refuse(what, `broadcasts a constant of shape ${render(big)} against run-time data (more than ${MAX_BROADCAST_CONSTANT} values)`);
       }
     }
-    switch (n.op) {
-      case 'ResizeBilinear': case 'ResizeNearestNeighbor': {
-        const sizeName = inputName(n, 1);
-        const size = constOf(sizeName);
-        if (size && 4 * product(size) > tensorBudget) refuse(what, `resizes to ${render(size)}`);
-        const sizeNode = nodes.get(sizeName);
-        if (sizeNode?.op === 'Mul') {
-          for (const i of [0, 1]) {
-            const factor = constOf(inputName(sizeNode, i));
-            if (factor && !(product(factor) <= MAX_AMPLIFICATION)) refuse(what, `resizes by ${render(factor)}, more than ${MAX_AMPLIFICATION}× in area`);
-          }
-        }
-        break;
+    for (const rule of (typeof n.op === 'string' ? NODE_RULES.get(n.op) : undefined) ?? []) {
+      // The constant input itself, or (factorOf) the constants of the Mul that makes the input: size = shape × k.
+      const from = 'input' in rule ? [inputName(n, rule.input)] : (() => {
+        const maker = nodes.get(inputName(n, rule.factorOf));
+        return maker?.op === 'Mul' ? [inputName(maker, 0), inputName(maker, 1)] : [];
+      })();
+      for (const name of from) {
+        const v = constOf(name);
+        if (v && EXCEEDS[rule.bound](v, tensorBudget)) refuse(what, rule.says(v));
       }
-      case 'Pad': case 'PadV2': case 'MirrorPad': {
-        const pads = constOf(inputName(n, 1));
-        if (pads && pads.some((p) => !(Math.abs(p) <= MAX_PAD))) refuse(what, `pads by ${render(pads)} (more than ${MAX_PAD} on a side)`);
-        break;
-      }
-      case 'Fill': case 'BroadcastTo': {
-        const shape = constOf(inputName(n, n.op === 'Fill' ? 0 : 1));
-        if (shape && 4 * product(shape) > tensorBudget) refuse(what, `makes a tensor of shape ${render(shape)}`);
-        break;
-      }
-      default:
     }
   }
 }

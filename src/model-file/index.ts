@@ -4,17 +4,20 @@
  * where they tell, else by the name), reads within the budgets (readFileChecked: LIMITS.fileBytes; JSON
  * through the bounded parser), decodes an ONNX model once, and hands back the kind, the bytes (or the
  * parsed model.json), the metadata the model records (validated on first use) and its output names.
+ * Each kind is read by a light module of the room (onnx.ts, tfjs.ts, tflite.ts; tensorrt.ts for TensorRT
+ * directories) that the runtimes import too; what is read here is handed to the runtime (`runnerInput`).
  * The only module besides the emitters (which write models) and the ONNX checks that decodes ONNX.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkTflite, type TfliteInfo } from '../model-check/tflite.js';
+import type { TfliteInfo } from '../model-check/tflite.js';
+import type { RunnerOptions } from '../runtime/types.js';
 import { fail } from '../util/errors.js';
-import { readFileChecked } from '../util/fs.js';
-import { parseJsonBounded } from '../util/json.js';
 import { modelKind, type ModelKind } from './kind.js';
 import { recordedFrom, type RecordedMetadata } from './metadata.js';
-import { decodeOnnx, type OnnxModel } from './onnx.js';
+import { decodeOnnx, readOnnxFile, type OnnxModel } from './onnx.js';
+import { readJsonFile, type ModelJson } from './tfjs.js';
+import { readTfliteFile } from './tflite.js';
 
 export { CHECKPOINT_EXTENSIONS, isCheckpointPath, kindFromBytes, kindFromName, modelKind, type ModelKind } from './kind.js';
 export { recordedFrom, type RecordedMetadata } from './metadata.js';
@@ -32,7 +35,7 @@ interface Common {
 }
 
 export interface OnnxModelFile extends Common { kind: 'onnx'; bytes: Buffer; model: OnnxModel }
-export interface TfjsModelFile extends Common { kind: 'tfjs'; /** the model.json */ file: string; json: Record<string, unknown> }
+export interface TfjsModelFile extends Common { kind: 'tfjs'; /** the model.json */ file: string; bytes: Buffer; json: Record<string, unknown> }
 export interface TfliteModelFile extends Common { kind: 'tflite'; bytes: Buffer; info: TfliteInfo }
 export type ModelFile = OnnxModelFile | TfjsModelFile | TfliteModelFile;
 
@@ -62,21 +65,32 @@ export function readModelFile(modelPath: string, kind?: ReadableKind): ModelFile
   const k = kind ?? readableKind(modelPath, st!);
   if (k === 'tfjs') {
     const file = st!.isDirectory() ? path.join(modelPath, 'model.json') : modelPath;
-    const json = asRecord(parseJsonBounded(readFileChecked(file, 'model.json').toString('utf8'), file, 'model.json'));
+    const { bytes, parsed } = readJsonFile(file, 'model.json');
+    const json = asRecord(parsed);
     const recorded = asRecord(asRecord(json.userDefinedMetadata).bisenet);
     const outputs = Array.isArray(recorded.outputs) ? recorded.outputs.filter((o): o is string => typeof o === 'string') : [];
-    return withMetadata({ kind: 'tfjs' as const, path: modelPath, file, json, recorded, outputs });
+    return withMetadata({ kind: 'tfjs' as const, path: modelPath, file, bytes, json, recorded, outputs });
   }
   if (k === 'tflite') {
     // The checked reader: a .tflite file's metadata is read only from a file that passes the whole check.
-    const bytes = readFileChecked(modelPath, 'TFLite model');
-    const info = checkTflite(bytes, modelPath);
+    const { bytes, info } = readTfliteFile(modelPath);
     return withMetadata({ kind: 'tflite' as const, path: modelPath, bytes, info, recorded: info.metadata, outputs: info.outputs.map((o) => o.name) });
   }
-  const bytes = readFileChecked(modelPath, 'ONNX model');
+  const bytes = readOnnxFile(modelPath);
   const model = decodeOnnx(bytes, modelPath);
   const recorded: Record<string, unknown> = Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
   return withMetadata({ kind: 'onnx' as const, path: modelPath, bytes, model, recorded, outputs: (model.graph?.output ?? []).map((o) => o.name ?? '') });
+}
+
+/**
+ * A model file as read here, handed to the runtime that loads it (RunnerOptions: `onnx`, `tfjs`, `tflite`), so
+ * that the runtime (or Chromium's routes) loads these bytes and this decode instead of reading the file again.
+ * The runtime still checks what it is handed (a model.json's topology, an ONNX model's constants).
+ */
+export function runnerInput(m: ModelFile): Pick<RunnerOptions, 'onnx' | 'tfjs' | 'tflite'> {
+  if (m.kind === 'onnx') return { onnx: { bytes: m.bytes, model: m.model } };
+  if (m.kind === 'tflite') return { tflite: { bytes: m.bytes, info: m.info } };
+  return { tfjs: { file: m.file, bytes: m.bytes, json: m.json as ModelJson } };
 }
 
 /**

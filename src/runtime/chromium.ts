@@ -11,14 +11,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { fail, isBisenetError } from '../util/errors.js';
-import { readFileChecked } from '../util/fs.js';
 import { onInterrupt } from '../util/interrupt.js';
 import { numel, type NdArray } from '../util/ndarray.js';
-import { checkTflite } from '../model-check/tflite.js';
-import { modelKind } from '../model-file/kind.js';
 import { checkOnnxAmplification } from '../model-check/onnx.js';
 import { checkAmplification } from '../model-check/tfjs.js';
-import { readDirWeights, readModelJson } from './tfjs.js';
+import { modelKind } from '../model-file/kind.js';
+import { readOnnxFile } from '../model-file/onnx.js';
+import { checkModelJson, readDirWeights, readModelJson } from '../model-file/tfjs.js';
+import { readTfliteFile } from '../model-file/tflite.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 import { distDir, ORT_WASM_SCRIPT, ORT_WEBGPU_SCRIPT, pageHtml, startWebServer, TFJS_SCRIPTS, type Blob, type WebServer } from './web-server.js';
 
@@ -136,21 +136,21 @@ export function firstLine(e: unknown): string {
 /**
  * A model's files as server routes under /model/, checked before any browser sees them: the same size
  * and amplification checks as the Node runners (an UpSampling2D of 500×500 or an ONNX Tile is refused
- * here, not left to allocate gigabytes in the browser).
+ * here, not left to allocate gigabytes in the browser). The files are read in the model-file room, or are the
+ * ones the caller read there and hands over (`read`: RunnerOptions' onnx, tfjs, tflite), each read once.
  */
-export function modelRoutes(modelPath: string, onnx?: RunnerOptions['onnx']): { url: string; kind: 'tfjs' | 'onnx' | 'tflite'; routes: Map<string, () => Blob>; fixedInput?: number[] } {
+export function modelRoutes(modelPath: string, read: Pick<RunnerOptions, 'onnx' | 'tfjs' | 'tflite'> = {}): { url: string; kind: 'tfjs' | 'onnx' | 'tflite'; routes: Map<string, () => Blob>; fixedInput?: number[] } {
   const routes = new Map<string, () => Blob>();
   const kind = modelKind(modelPath);
   if (kind === 'tflite') {
-    // Checked here, as in Node, before the browser's LiteRT sees a byte.
-    const bytes = readFileChecked(modelPath, 'TFLite model');
-    const [n, h, w, c] = checkTflite(bytes, modelPath).inputs[0]!.shape as [number, number, number, number];
+    // Checked (checkTflite) as in Node, before the browser's LiteRT sees a byte.
+    const { bytes, info } = read.tflite ?? readTfliteFile(modelPath);
+    const [n, h, w, c] = info.inputs[0]!.shape as [number, number, number, number];
     routes.set('/model/model.tflite', () => ({ bytes }));
     return { url: '/model/model.tflite', kind: 'tflite', routes, fixedInput: [n, c, h, w] };
   }
   if (kind === 'tfjs') {
-    const { file, json } = readModelJson(modelPath);
-    const jsonBytes = readFileChecked(file, 'TensorFlow.js model.json');
+    const { file, bytes: jsonBytes, json } = read.tfjs ? { ...read.tfjs, json: checkModelJson(read.tfjs.json, read.tfjs.file) } : readModelJson(modelPath);
     checkAmplification(json, file);
     // The shards are read, and their constants checked, as in Node; the page gets them as read.
     readDirWeights(file, json, json.weightsManifest, (p, bytes) => routes.set(`/model/${p.split(/[\\/]/).join('/')}`, () => ({ bytes })));
@@ -159,8 +159,8 @@ export function modelRoutes(modelPath: string, onnx?: RunnerOptions['onnx']): { 
   }
   if (kind !== 'onnx') fail('usage', `${modelPath}: expected an .onnx or .tflite file, or a TensorFlow.js model directory or its model.json`);
   // Bytes the caller read and decoded (src/model-file) are served as read, checked on that decode.
-  const bytes = onnx?.bytes ?? readFileChecked(modelPath, 'ONNX model');
-  checkOnnxAmplification(bytes, modelPath, onnx?.model);
+  const bytes = read.onnx?.bytes ?? readOnnxFile(modelPath);
+  checkOnnxAmplification(bytes, modelPath, read.onnx?.model);
   routes.set('/model/model.onnx', () => ({ bytes }));
   return { url: '/model/model.onnx', kind: 'onnx', routes };
 }
@@ -221,7 +221,7 @@ function makeRuntime(def: ChromiumRuntimeDef): RuntimeInfo {
   return {
     id: def.id,
     async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
-      const model = modelRoutes(modelPath, opts.onnx);
+      const model = modelRoutes(modelPath, opts);
       if (opts.flags && Object.keys(opts.flags).length && (onnx || tflite)) fail('usage', `--tfjs-flags apply to the TensorFlow.js runtimes, not ${def.id}`);
       if (opts.expose) fail('usage', `the ${def.id} runtime cannot return intermediate tensors (use ort-cpu, tfjs-wasm or a WebGPU runtime in Node)`);
       const { page, context, server, version } = await openPage(def.backend, modelPath, model.routes);

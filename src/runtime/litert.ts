@@ -4,7 +4,8 @@
  * loader script, `require` and `__dirname` (its wasm folder) are given while it loads, then removed.
  * Node 20 lacks relaxed SIMD (an experimental flag), which LiteRT's default build uses, and its threaded
  * build needs a browser's workers: the `compat` build (SIMD, one thread) is the one that runs here.
- * Every `.tflite` passes the project's checker (../model-check/tflite.ts) before LiteRT sees its bytes.
+ * Every `.tflite` passes the project's checker (../model-check/tflite.ts) before LiteRT sees its bytes: read
+ * and checked in the model-file room (../model-file/tflite.ts), or handed over read and checked (RunnerOptions.tflite).
  * Models take one input size, fixed when converted (`--shapes`); a run at another size is refused.
  */
 import * as fs from 'node:fs';
@@ -12,9 +13,9 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { checkTflite, type TfliteInfo } from '../model-check/tflite.js';
+import { readTfliteFile } from '../model-file/tflite.js';
 import { fail, isBisenetError } from '../util/errors.js';
 import { fb, appendObjects, setOffset } from '../util/flatbuffer.js';
-import { readFileChecked } from '../util/fs.js';
 import type { NdArray } from '../util/ndarray.js';
 import { isVerbose } from '../util/verbosity.js';
 import { toNchw, toNhwc } from './layout.js';
@@ -110,8 +111,11 @@ export const litertWasm: RuntimeInfo = {
   id: 'litert-wasm',
   inMemory: false,
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
-    let bytes: Uint8Array = opts.files?.get('model.tflite') ?? readFileChecked(modelPath, 'TFLite model');
-    let info = checkTflite(bytes, modelPath);
+    // Read and checked once, in the model-file room (or by the caller, who hands it over); bytes in memory pass the same check.
+    const inMemory = opts.files?.get('model.tflite');
+    const read = inMemory ? { bytes: inMemory, info: checkTflite(inMemory, modelPath) } : opts.tflite ?? readTfliteFile(modelPath);
+    let bytes: Uint8Array = read.bytes;
+    let info = read.info;
     let exposed: string[] | undefined;
     if (opts.expose) {
       const e = exposeTflite(bytes, info, opts.expose, modelPath);

@@ -15,9 +15,9 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as v8 from 'node:v8';
 import { causeText, fail } from '../util/errors.js';
-import { readFileChecked } from '../util/fs.js';
 import { ortEnvLogLevel, ortLogSeverity } from '../util/verbosity.js';
 import { checkOnnxAmplification } from '../model-check/onnx.js';
+import { readOnnxFile } from '../model-file/onnx.js';
 import type { NdArray } from '../util/ndarray.js';
 import { exposeOnnxTensors } from './onnx-expose.js';
 import type { GpuPhases, Runner, RunnerOptions, RuntimeInfo } from './types.js';
@@ -143,7 +143,7 @@ function makeRuntime(id: string, layout: Layout): RuntimeInfo {
     id,
     inMemory: true,
     async load(modelPath: string, opts: RunnerOptions & { device?: string }): Promise<Runner> {
-      let bytes: Uint8Array = opts.files?.get('model.onnx') ?? opts.onnx?.bytes ?? readFileChecked(modelPath, 'ONNX model');
+      let bytes: Uint8Array = opts.files?.get('model.onnx') ?? opts.onnx?.bytes ?? readOnnxFile(modelPath);
     // Intermediates asked for become extra graph outputs of an in-memory copy of the model.
     const probe = opts.expose ? exposeOnnxTensors(bytes, opts.expose, modelPath) : null;
     if (probe) bytes = probe.bytes;

@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { causeText, fail } from '../util/errors.js';
-import { readFileChecked } from '../util/fs.js';
 import { ortEnvLogLevel, ortLogSeverity } from '../util/verbosity.js';
 import { checkOnnxAmplification } from '../model-check/onnx.js';
+import { readOnnxFile } from '../model-file/onnx.js';
 import type { NdArray } from '../util/ndarray.js';
 import { exposeOnnxTensors } from './onnx-expose.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
@@ -75,7 +75,7 @@ export const ortCpu: RuntimeInfo = {
   id: 'ort-cpu',
   inMemory: true,
   async load(modelPath: string, opts: RunnerOptions): Promise<Runner> {
-    const read: Uint8Array = opts.files?.get('model.onnx') ?? opts.onnx?.bytes ?? readFileChecked(modelPath, 'ONNX model');
+    const read: Uint8Array = opts.files?.get('model.onnx') ?? opts.onnx?.bytes ?? readOnnxFile(modelPath);
     let bytes = read;
     // Intermediates asked for become extra graph outputs of an in-memory copy of the model.
     const probe = opts.expose ? exposeOnnxTensors(bytes, opts.expose, modelPath) : null;

@@ -7,10 +7,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { TensorrtManifest } from '../emit/tensorrt.js';
+import { readTensorrtModel } from '../model-file/tensorrt.js';
 import { fail } from '../util/errors.js';
-import { parseJsonBounded } from '../util/json.js';
-import { makeTempDir, readFileChecked } from '../util/fs.js';
+import { makeTempDir } from '../util/temp.js';
 import type { NdArray } from '../util/ndarray.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
@@ -32,21 +31,6 @@ export function findTrtexec(): string | null {
 
 export const TENSORRT_MISSING = 'TensorRT is not installed here: no trtexec on PATH, in $TRTEXEC, $TENSORRT_HOME/bin or /usr/src/tensorrt/bin. '
   + 'Install TensorRT (it needs an NVIDIA GPU), or check the same model.onnx with --runtime ort-cpu';
-
-/** The ONNX file and manifest of a TensorRT directory (bisenet convert --to tensorrt) or a plain .onnx. */
-function resolveModel(modelPath: string): { onnx: string; manifest: TensorrtManifest | null } {
-  let st: fs.Stats;
-  try { st = fs.statSync(modelPath); } catch { return fail('io', `model not found: ${modelPath}`); }
-  if (st.isDirectory()) {
-    const mf = path.join(modelPath, 'tensorrt.json');
-    if (!fs.existsSync(mf)) fail('usage', `${modelPath}: not a TensorRT model directory (no tensorrt.json); convert with --to tensorrt`);
-    const m = parseJsonBounded(readFileChecked(mf, 'tensorrt.json').toString('utf8'), mf, 'tensorrt.json') as TensorrtManifest;
-    if (typeof m !== 'object' || m === null) fail('format', `${mf}: not a bisenet TensorRT manifest`);
-    if (m.format !== 'bisenet-tensorrt' || typeof m.onnx !== 'string' || path.isAbsolute(m.onnx) || m.onnx.includes('..')) fail('format', `${mf}: not a bisenet TensorRT manifest`);
-    return { onnx: path.join(modelPath, m.onnx), manifest: m };
-  }
-  return { onnx: modelPath, manifest: null };
-}
 
 /** trtexec's --exportOutput JSON: [{ name, dimensions: "1x19x96x160", values: [...] }, ...]. */
 export function parseTrtexecOutput(text: string, file: string): Record<string, NdArray> {
@@ -70,7 +54,7 @@ export const tensorrt: RuntimeInfo = {
   id: 'tensorrt',
   async load(modelPath: string, _opts: RunnerOptions): Promise<Runner> {
     if (_opts.expose) fail('usage', 'the tensorrt runtime cannot return intermediate tensors (trtexec exports the engine\'s outputs only)');
-    const { onnx, manifest } = resolveModel(modelPath);
+    const { onnx, manifest } = readTensorrtModel(modelPath);
     const trtexec = findTrtexec();
     if (!trtexec) fail('runtime', TENSORRT_MISSING);
     if (!fs.existsSync(onnx)) fail('io', `model not found: ${onnx}`);

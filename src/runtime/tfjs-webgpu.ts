@@ -68,7 +68,7 @@ export const tfjsWebgpu: RuntimeInfo = {
     const { tf, opened } = await loadTfjsWebgpu(opts.device ?? 'auto');
     await useWebgpu(tf);
     // The same loader as tfjs-wasm/cpu, on this tfjs-core with the WebGPU backend active.
-    const model = await loadModel({ tf, layers: await import('@tensorflow/tfjs-layers'), converter: await import('@tensorflow/tfjs-converter') }, modelPath, opts.files, opts.expose);
+    const model = await loadModel({ tf, layers: await import('@tensorflow/tfjs-layers'), converter: await import('@tensorflow/tfjs-converter') }, modelPath, opts.files, opts.expose, opts.tfjs);
     return {
       runtime: 'tfjs-webgpu',
       device: `${opened.label} (${model.kind})`,

@@ -1,5 +1,7 @@
 import type { NdArray } from '../util/ndarray.js';
+import type { TfliteInfo } from '../model-check/tflite.js';
 import type { OnnxModel } from '../model-file/onnx.js';
+import type { TfjsJson } from '../model-file/tfjs.js';
 
 /** What one `run` returns: the outputs named (default: every output, then every exposed intermediate). */
 export interface RunOptions {
@@ -57,6 +59,16 @@ export interface RunnerOptions {
    * load these bytes and check this decode rather than reading and decoding the file again. Others ignore it.
    */
   onnx?: { bytes: Uint8Array; model: OnnxModel };
+  /**
+   * A tfjs model.json as the caller read and parsed it (src/model-file): the tfjs runtimes and Chromium's routes
+   * check and load this document (and serve these bytes) rather than reading model.json again. Others ignore it.
+   */
+  tfjs?: TfjsJson;
+  /**
+   * A `.tflite` file as the caller read and checked it (src/model-file: checkTflite): LiteRT, in Node and in
+   * Chromium, loads these bytes rather than reading and checking the file again. Others ignore it.
+   */
+  tflite?: { bytes: Uint8Array; info: TfliteInfo };
   /** Browser tfjs runtimes: TensorFlow.js environment flags set before the backend starts (`--tfjs-flags`). */
   flags?: Record<string, boolean | number | string>;
   /**

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Family } from '../models/bisenetv2.js';
 import { CITYSCAPES_PALETTE, preprocessingFor, type Dataset, type Preprocessing } from '../model-file/presets.js';
 import { defaultRuntimeFor, loadRunner, requirePackages, runtimeById, type Runner, type RunnerOptions } from '../runtime/index.js';
-import { modelKind, readModelFile, readRecordedMetadata, recordedFrom, type RecordedMetadata } from '../model-file/index.js';
+import { modelKind, readModelFile, readRecordedMetadata, recordedFrom, runnerInput, type RecordedMetadata } from '../model-file/index.js';
 import { fail } from '../util/errors.js';
 import { indexPalette } from '../util/palette.js';
 import { formatBytes } from '../util/limits.js';
@@ -88,12 +88,13 @@ export async function openModel(modelPath: string, opts: OpenOptions = {}): Prom
     meta.num_classes = c.ported.numClasses;
     info = recordedFrom(meta, `${label}: metadata`);
   } else {
-    // Read and decoded once (src/model-file): an ONNX runtime loads these bytes and checks this decode.
+    // Read and decoded once (src/model-file): the runtime loads these bytes (ONNX: checks this decode; tfjs: this
+    // model.json; TFLite: this checked file) instead of reading the file again.
     const file = readModelFile(modelPath);
     info = file.metadata;
     modelBytes = modelFileBytes(modelPath);
     checkRunMemory(label, modelLoadBytes(modelBytes), `loading the model (${formatBytes(modelBytes)} of weights)`);
-    runner = await loadRunner(modelPath, opts.runtime, file.kind === 'onnx' ? { ...opts, onnx: { bytes: file.bytes, model: file.model } } : opts);
+    runner = await loadRunner(modelPath, opts.runtime, { ...opts, ...runnerInput(file) });
   }
   const pre = info.pre ?? (opts.dataset ? preprocessingFor(opts.family ?? 'coincheung', opts.dataset) : null);
   if (!pre) {

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TOLERANCES } from '../verify/tolerance.js';
-import { modelKind, readModelFile, readRecordedMetadata, recordedFrom, type RecordedMetadata } from '../model-file/index.js';
+import { modelKind, readModelFile, readRecordedMetadata, recordedFrom, runnerInput, type RecordedMetadata } from '../model-file/index.js';
 import type { Family } from '../models/bisenetv2.js';
 import { CITYSCAPES_PALETTE, modelMetadataFor, preprocessingFor, type Dataset } from '../model-file/presets.js';
 import { CHROMIUM_RUNTIMES_BY_BACKEND, modelRoutes } from '../runtime/chromium.js';
@@ -83,11 +83,12 @@ async function pageModel(modelPath: string, o: ServeOptions): Promise<{ url: str
     for (const [name, bytes] of c.files!) routes.set(`/model/${name}`, () => ({ bytes, type: name.endsWith('.json') ? 'application/json' : 'application/octet-stream' }));
     return { url: '/model/model.json', kind: 'tfjs', routes, info: recordedFrom(meta, `${label}: metadata`), label };
   }
-  // Read once (src/model-file): its metadata, and for an ONNX model the bytes and decode the page is served from.
+  // Read once (src/model-file): its metadata, and the bytes (with the ONNX decode, the parsed model.json, the checked
+  // .tflite) the page's routes are served from.
   // A path of no kind the page loads is refused by modelRoutes, in its words.
   const kind = modelKind(modelPath);
   const file = kind === 'onnx' || kind === 'tfjs' || kind === 'tflite' ? readModelFile(modelPath, kind) : null;
-  const model = modelRoutes(modelPath, file?.kind === 'onnx' ? { bytes: file.bytes, model: file.model } : undefined);
+  const model = modelRoutes(modelPath, file ? runnerInput(file) : {});
   return { ...model, info: file ? file.metadata : readRecordedMetadata(modelPath), label: path.basename(path.resolve(modelPath)) };
 }
 

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fail } from './errors.js';
 import { LIMITS } from './limits.js';
@@ -235,15 +234,4 @@ export function writeDirAtomic(dir: string, files: Map<string, Uint8Array | stri
   } finally {
     inFlight.delete(tmp);
   }
-}
-
-/**
- * A temporary folder of this process (under TMPDIR), removed by `remove()` and, until then, on SIGINT/SIGTERM:
- * an interrupted `bench` or `doctor` leaves no working folder behind.
- */
-export function makeTempDir(prefix: string): { dir: string; remove(): void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const rm = (): void => { fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 }); };
-  const off = onInterrupt(rm, { late: true });
-  return { dir, remove: () => { off(); rm(); } };
 }

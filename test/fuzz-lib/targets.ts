@@ -2,7 +2,7 @@ import { parseCheckpoint } from '../../src/checkpoint/index.js';
 import { encodeNpy, parseNpy } from '../../src/checkpoint/npy.js';
 import { writeSafetensors } from '../../src/checkpoint/safetensors.js';
 import { summarize } from '../../src/port/index.js';
-import { assembleWeights, parseModelJson } from '../../src/runtime/tfjs.js';
+import { assembleWeights, parseModelJson } from '../../src/model-file/tfjs.js';
 import { decodeImage } from '../../src/segment/index.js';
 import { parseManifest } from '../../src/verify/golden.js';
 import jpeg from 'jpeg-js';
