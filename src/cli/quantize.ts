@@ -5,7 +5,7 @@ import { TARGETS } from '../emit/targets.js';
 import { quantizeSearch } from '../quant/sensitivity.js';
 import { fail } from '../util/errors.js';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
+import { userTmpDir } from '../util/temp.js';
 import { trackTemp, untrackTemp, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { checkOutputs } from '../util/outputs.js';
 import { ExitCode } from './exit.js';
@@ -73,7 +73,7 @@ const round = (v: number): number => Math.round(v * 1e4) / 1e4;
 /** The mIoU of a .tflite (given as bytes) on the eval data in litert-wasm; its temporary file is removed either way. */
 async function scoreInLiteRT(bytes: Uint8Array, o: Opts): Promise<number> {
   const { evaluate } = await import('../eval/index.js');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-quantize-'));
+  const dir = fs.mkdtempSync(path.join(userTmpDir(), 'bisenet-quantize-'));
   trackTemp(dir);
   try {
     const file = path.join(dir, 'model.tflite');

@@ -14,7 +14,7 @@
  *    then says so and fails.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
+import { userTmpDir } from '../util/temp.js';
 import * as path from 'node:path';
 import { convertCheckpoint } from '../convert/index.js';
 import type { Calibration, Statistic } from '../emit/calibration.js';
@@ -99,7 +99,7 @@ export async function quantizeSearch(checkpoint: string, o: QuantizeOptions): Pr
     metadata: meta, precision: 'int8', int8: { calibration, statistic, keepFloat: new Set(keep), int32Bias: false, quantizeOutputs: o.qdqOutputs },
   });
 
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-quantize-'));
+  const tmp = fs.mkdtempSync(path.join(userTmpDir(), 'bisenet-quantize-'));
   try {
     let n = 0;
     const score = async (bytes: Uint8Array): Promise<number> => {

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
+import { userTmpDir, withTmpdir } from '../util/temp.js';
 import * as path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { fail, isBisenetError } from '../util/errors.js';
@@ -70,13 +70,12 @@ export async function acquireBrowser(): Promise<SharedBrowser> {
     // limited to 107 bytes (a long TMPDIR made every launch fail), and the folder is removed when the
     // browser is closed or the process is interrupted (after playwright has killed the browser).
     const tmp = browserTempDir();
-    const savedTmp = process.env.TMPDIR;
-    process.env.TMPDIR = tmp.dir; // playwright makes the profile folder under os.tmpdir() as it launches
     try {
-      const browser = await chromium.launch({
+      // playwright makes the profile folder under the temporary folder as it launches: TMPDIR points at ours meanwhile.
+      const browser = await withTmpdir(tmp.dir, () => chromium.launch({
         executablePath: executable!, args: CHROMIUM_ARGS, headless: true, timeout: 60_000,
         env: { ...process.env, TMPDIR: tmp.dir }, handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false,
-      });
+      }));
       // A browser that crashed or was closed is not reused: the next runner launches another.
       browser.on('disconnected', () => { if (current === browser) { shared = null; refs = 0; } tmp.remove(); });
       current = browser;
@@ -84,8 +83,6 @@ export async function acquireBrowser(): Promise<SharedBrowser> {
     } catch (e) {
       tmp.remove();
       return fail('runtime', `Chromium (${executable}) failed to start: ${firstLine(e)}`);
-    } finally {
-      if (savedTmp === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = savedTmp;
     }
   })();
   try {
@@ -99,7 +96,7 @@ export async function acquireBrowser(): Promise<SharedBrowser> {
 
 /** The parent of browsers' temporary folders: TMPDIR when its path is short, else /tmp. */
 function shortTempParent(): string {
-  const t = os.tmpdir();
+  const t = userTmpDir();
   if (t.length <= 40) return t;
   try { fs.accessSync('/tmp', fs.constants.W_OK); return '/tmp'; } catch { return t; }
 }

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { userTmpDir, withTmpdir } from '../util/temp.js';
 import * as path from 'node:path';
 import { causeText, fail } from '../util/errors.js';
 import { ortEnvLogLevel, ortLogSeverity } from '../util/verbosity.js';
@@ -30,22 +31,16 @@ export async function loadOrt(): Promise<Ort> {
  */
 export async function withOrtTempDir<T>(create: () => Promise<T>): Promise<T> {
   let dir: string;
-  try { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bisenet-ort-')); } catch { return create(); } // no writable TMPDIR: as before
+  try { dir = fs.mkdtempSync(path.join(userTmpDir(), 'bisenet-ort-')); } catch { return create(); } // no writable TMPDIR: as before
   const rm = (): void => { try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ } };
   process.once('exit', rm);
-  // Sessions may be created concurrently: the user's TMPDIR is put back when the last one is created.
-  if (creating++ === 0) userTmp = process.env.TMPDIR;
-  process.env.TMPDIR = dir;
   try {
-    return await create();
+    return await withTmpdir(dir, create);
   } finally {
-    if (--creating === 0) { if (userTmp === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = userTmp; }
     rm();
     process.off('exit', rm);
   }
 }
-let creating = 0;
-let userTmp: string | undefined;
 
 function toOrtTensor(ort: Ort, a: NdArray): import('onnxruntime-node').Tensor {
   switch (a.dtype) {
