@@ -60,9 +60,14 @@ export function buildProgram(): Command {
 
   const inspect = program.command('inspect')
     .description('identify a checkpoint (family, class count, booster heads, tensors, problems) or describe an exported model, ONNX, tfjs or .tflite (format, opsets, producer, inputs and outputs, operators, weights, recorded classes and preprocessing)')
-    .argument('<file>', 'a checkpoint (.pth torch.save zip, .safetensors, PaddleSeg .pdparams) or an exported model (.onnx file, TensorFlow.js model directory or its model.json, .tflite file)');
+    // Optional in the parser only: `inspect --json FILE`, written before --json took a file, still names the file inspected.
+    .argument('[file]', 'a checkpoint (.pth torch.save zip, .safetensors, PaddleSeg .pdparams) or an exported model (.onnx file, TensorFlow.js model directory or its model.json, .tflite file)')
+    .usage('[options] <file>');
   outputOptions(inspect, { json: true })
-    .action(async (file: string, o) => (await import('./inspect.js')).inspectCommand(file, o));
+    .action(async (file: string | undefined, o) => {
+      if (file === undefined && typeof o.json !== 'string') badOption("inspect: missing required argument 'file'");
+      return (await import('./inspect.js')).inspectCommand(file ?? o.json, file === undefined ? { ...o, json: true } : o);
+    });
 
   const convert = program.command('convert')
     .description('convert a checkpoint to a deployable model')

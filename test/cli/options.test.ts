@@ -156,6 +156,11 @@ describe('comma lists and choices are checked against the registries before any 
     expect(JSON.parse(fs.readFileSync(json, 'utf8'))).toEqual(JSON.parse(runCli(['inspect', ckpt, '--json']).stdout));
     oneError(runCli(['inspect', ckpt, '--json', json]), /--force/);
     expect(runCli(['inspect', ckpt, '--json', json, '--force']).status).toBe(0);
+    // Written before --json took a file, `inspect --json CHECKPOINT` still inspects the checkpoint, as JSON on stdout.
+    const old = runCli(['inspect', '--json', ckpt]);
+    expect(old.status, old.stderr).toBe(0);
+    expect(JSON.parse(old.stdout)).toEqual(JSON.parse(fs.readFileSync(json, 'utf8')));
+    oneError(runCli(['inspect']), /^error: inspect: missing required argument 'file'$/m);
   });
 });
 
