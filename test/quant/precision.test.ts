@@ -209,7 +209,7 @@ describe('verify and eval hold a model to its recorded precision\'s class', () =
     expect(loose.status, loose.stdout).toBe(0);
   }, 60_000);
 
-  it('eval: an int8 model is held to ≥ 99 % label agreement with --labels, and ±0.5 mIoU with --compare-to', () => {
+  it('eval: an int8 model is held to ≥ 99 % label agreement with --labels-dir, and ±0.5 mIoU with --compare-to', () => {
     const file = path.join(work, 'int8-eval.onnx');
     fs.writeFileSync(file, convertCheckpoint(TRAINED, { to: 'onnx', labels: true, precision: 'int8', calibration: CALIB }).bytes);
     const r = run('eval', file, '--data', VAL, '--labels-dir', PT_LABELS, '--limit', '2', '--quiet', '--compare-to', '100');
