@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run bench: `bisenet convert` as a whole process (what a user waits for), then `bisenet bench` on the
-// shipped checkpoint. Arguments after `--` go to `bisenet bench` (e.g. `npm run bench -- --runtime ort-cpu --json out.json`).
+// shipped checkpoint. Arguments after `--` go to `bisenet bench` (e.g. `npm run bench -- --runtimes ort-cpu --json out.json`).
 // Speed targets live here, not in unit tests. Figures depend on the machine and its load: report them with both.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Task-level parity of the trained synthetic checkpoint in every CPU runtime, and its quantized tfjs
 // weights: mIoU on the held-out set (vs PyTorch's, from the manifest) and label agreement with PyTorch's
-// own predictions (eval --labels <pytorch-labels>: pixel accuracy over every pixel = agreement). All through
+// own predictions (eval --labels-dir <pytorch-labels>: pixel accuracy over every pixel = agreement). All through
 // the shipped CLI. Prints a Markdown table (docs/trained-model.md's) and writes .tmp/trained-report/report.json.
 //
 //   node scripts/trained-report.mjs [--limit N] [--cpu-limit N]
@@ -41,7 +41,7 @@ for (const [format, weights, to, extra, out] of models) {
     const j1 = path.join(OUT, `${out}.${rt}.miou.json`);
     const j2 = path.join(OUT, `${out}.${rt}.agree.json`);
     bisenet('eval', dest, '--data', DATA, '--runtime', rt, '--quiet', '--json', j1, ...lim);
-    bisenet('eval', dest, '--data', DATA, '--labels', path.join(FIX, 'pytorch-labels'), '--runtime', rt, '--quiet', '--json', j2, ...lim);
+    bisenet('eval', dest, '--data', DATA, '--labels-dir', path.join(FIX, 'pytorch-labels'), '--runtime', rt, '--quiet', '--json', j2, ...lim);
     const m = JSON.parse(fs.readFileSync(j1, 'utf8'));
     const a = JSON.parse(fs.readFileSync(j2, 'utf8'));
     runs.push({ format, weights, runtime: rt, images: m.images, miou: m.miou, agreement: a.pixel_accuracy, subset: m.images < manifest.validation_set.images });

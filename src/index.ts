@@ -19,7 +19,9 @@ export { TARGETS, TARGET_IDS, type Target, type TargetInfo } from './emit/target
 export { modelMetadataFor, preprocessingFor, DATASETS, type Dataset } from './model-file/presets.js';
 export { convertCheckpoint, readCalibration, type ConvertOptions } from './convert/index.js';
 export { inferArrays } from './infer/index.js';
-export { segmentImage, segmentMany, encodeSegmentation, decodeImage, openModel, FrameRunner } from './segment/index.js';
+// decodeImage(bytes or path, label): Promise<RgbImage>, the decoder segment and eval use (sharp; PNG structure checked
+// first, --budget image-pixels). Until 0.1.0 it was synchronous (pngjs, jpeg-js) and took bytes only.
+export { segmentImage, segmentMany, encodeSegmentation, decodeImage, openModel, FrameRunner, type RgbImage } from './segment/index.js';
 export { evaluate, evalJson, listLabelledSet, referenceMiou, type EvalReport } from './eval/index.js';
 export { ConfusionMatrix, type Scores } from './eval/metrics.js';
 export { RUNTIMES, loadRunner, probeRuntime, installLine, type Runner, type RuntimeInfo, type RuntimeEntry } from './runtime/index.js';

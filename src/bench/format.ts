@@ -55,7 +55,7 @@ export function formatBench(r: BenchReport, o: { wide?: boolean } = {}): string 
   if (m.isa) para(`instruction set: ${m.isa.flags.join(' ') || '(none of the listed extensions)'}; int8 dot products (VNNI/AMX/Arm dot): ${m.isa.int8Dot ? 'yes' : 'no'}`);
   para(`model: ${r.model.path} (${r.model.family ?? 'family unknown'}, ${r.model.numClasses ?? '?'} classes${r.model.converted.length ? `; converted in memory to ${r.model.converted.join(', ')}` : ''}); ${r.warmup} warm-up, ${r.runs} timed runs each; times in ms`);
   out.push('');
-  // A row's runtime, with its precision where the report has more than fp32 (bench --precision, or a --model that records one).
+  // A row's runtime, with its precision where the report has more than fp32 (bench --precisions, or a --model that records one).
   const mixed = r.rows.some((y) => y.precision !== undefined && y.precision !== 'fp32');
   const rt = (x: BenchRow): string => (x.precision && mixed ? `${x.runtime} ${x.precision}` : x.runtime);
   const size = (x: BenchRow): string => `${x.size[0]}×${x.size[1]} → ${o.wide ? x.fetch.join(',') : fetched(x.fetch)}`;

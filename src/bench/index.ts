@@ -216,11 +216,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     let modelPrecision: 'fp32' | 'fp16' | 'int8' = 'fp32';
     const modelFor = new Map<string, string>();
     const precisions = o.precisions ?? [];
-    if (precisions.includes('int8') && !o.calibration) fail('usage', '--precision int8 needs --calibration calib.json (write it with bisenet calibrate)');
-    if (o.calibration && !precisions.includes('int8')) fail('usage', '--calibration applies with --precision int8 only');
+    if (precisions.includes('int8') && !o.calibration) fail('usage', '--precisions int8 needs --calibration calib.json (write it with bisenet calibrate)');
+    if (o.calibration && !precisions.includes('int8')) fail('usage', '--calibration applies with --precisions int8 only');
     const timedIn = o.runtimes ?? DEFAULT_RUNTIMES;
     if (precisions.some((p) => p !== 'fp32') && !timedIn.includes('ort-cpu') && !(precisions.every((p) => p !== 'fp16') && timedIn.includes('litert-wasm'))) {
-      fail('usage', '--precision rows are timed in ort-cpu (int8 also in litert-wasm); include it in --runtime');
+      fail('usage', '--precisions rows are timed in ort-cpu (int8 also in litert-wasm); include it in --runtimes');
     }
     /** A model of one fixed input size (TFLite), converted from the checkpoint for each size timed. */
     let makeSized: ((to: Target, size: [number, number]) => string) | null = null;
@@ -263,7 +263,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         modelFor.set(id, p!);
       }
     } else {
-      if (o.precisions?.length) fail('usage', '--precision applies with --checkpoint (bench converts the checkpoint to each precision); a --model is timed as it is');
+      if (o.precisions?.length) fail('usage', '--precisions applies with --checkpoint (bench converts the checkpoint to each precision); a --model is timed as it is');
       const facts = modelFacts(o.model!);
       modelPrecision = facts.precision;
       report.model.family = facts.family;
@@ -271,7 +271,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       if (facts.family && facts.numClasses) graph = bisenetv2({ numClasses: facts.numClasses, family: facts.family, aux: facts.aux });
       else report.notes.push(`${o.model}: records no family and class count (not exported by bisenet-port?), so no MAC count and no GFLOP/s`);
       runtimes = requested ?? DEFAULT_RUNTIMES.filter((id) => runtimeById(id).accepts(o.model!));
-      if (!runtimes.length) fail('usage', `${o.model}: none of the default runtimes (${DEFAULT_RUNTIMES.join(', ')}) loads it; name one with --runtime`);
+      if (!runtimes.length) fail('usage', `${o.model}: none of the default runtimes (${DEFAULT_RUNTIMES.join(', ')}) loads it; name them with --runtimes`);
       for (const id of runtimes) {
         if (!runtimeById(id).accepts(o.model!)) fail('usage', cannotLoad(id, o.model!));
         modelFor.set(id, o.model!);
@@ -326,7 +326,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           if (outputs.includes('labels')) list.push({ key: `${h}x${w}:labels`, shape: [1, 3, h, w], fetch: ['labels'] });
           return list;
         });
-        // The model as converted (fp32, or what a --model records), then each other --precision asked for.
+        // The model as converted (fp32, or what a --model records), then each other of --precisions asked for.
         const variants: { precision: 'fp32' | 'fp16' | 'int8'; path: string }[] = [{ precision: modelPrecision, path: modelPath }];
         for (const p of precisions) {
           if (p === 'fp32' || !o.checkpoint) continue;

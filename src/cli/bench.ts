@@ -1,15 +1,14 @@
-import { fail } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { checkOutputs, modelInputs } from '../util/outputs.js';
 
-interface Opts { model?: string; checkpoint?: string; runtime?: string[]; size?: string; runs: number; warmup: number; threads?: number; device?: string;
-  json?: string | boolean; convStack?: boolean; ceiling?: boolean; wide?: boolean; force?: boolean; precision?: string; calibration?: string }
+interface Opts { model?: string; checkpoint?: string; runtimes?: string[]; size?: string; runs: number; warmup: number; threads?: number; device?: string;
+  json?: string | boolean; convStack?: boolean; ceiling?: boolean; wide?: boolean; force?: boolean; precisions?: ('fp32' | 'fp16' | 'int8')[]; calibration?: string }
 
 /** `bisenet bench`: text on stdout, or JSON (on stdout with a bare --json, else to the file); progress on stderr. */
 export async function benchCommand(o: Opts): Promise<void> {
   const { parseSizes, runBench, DEFAULT_SIZES } = await import('../bench/index.js');
   const sizes = o.size ? parseSizes(o.size) : DEFAULT_SIZES;
-  const runtimes = o.runtime;
+  const runtimes = o.runtimes;
   const jsonFile = typeof o.json === 'string' ? o.json : null;
   if (jsonFile) checkOutputs([{ path: jsonFile, what: '--json' }], [...modelInputs(o.model), o.checkpoint], Boolean(o.force));
   const report = await runBench({
@@ -17,7 +16,7 @@ export async function benchCommand(o: Opts): Promise<void> {
     // Progress: on a terminal's stderr; else on stdout with the text report (not when stdout is the JSON). stderr then holds only an error's line.
     convStack: o.convStack !== false && o.ceiling !== false,
     log: (line) => { if (process.stderr.isTTY) process.stderr.write(`${line}\n`); else if (o.json !== true) process.stdout.write(`${line}\n`); },
-    precisions: parsePrecisions(o.precision), calibration: o.calibration,
+    precisions: o.precisions, calibration: o.calibration,
   });
   const json = `${JSON.stringify(report, null, 2)}\n`;
   // The text report says it among its notes; with JSON on stdout, stderr says it.
@@ -28,11 +27,3 @@ export async function benchCommand(o: Opts): Promise<void> {
   process.stdout.write(formatBench(report, { wide: o.wide }));
 }
 
-/** `--precision fp16,int8`: each of fp32, fp16, int8. */
-function parsePrecisions(v: string | undefined): ('fp32' | 'fp16' | 'int8')[] | undefined {
-  if (v === undefined) return undefined;
-  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const p of list) if (p !== 'fp32' && p !== 'fp16' && p !== 'int8') fail('usage', `--precision ${p}: expected fp32, fp16 or int8 (comma-separated)`);
-  if (!list.length) fail('usage', '--precision: name fp16 and/or int8');
-  return list as ('fp32' | 'fp16' | 'int8')[];
-}

@@ -13,7 +13,7 @@ import { ExitCode } from './exit.js';
 import { jsonFile, jsonOnStdout } from './options.js';
 
 interface Opts {
-  input?: string; golden?: string; runtimeA?: string; runtimeB?: string; layers?: string; json?: string | boolean;
+  input?: string; golden?: string; runtimeA?: string; runtimeB?: string; layers?: string | true; json?: string | boolean;
   tolerance?: number; threads?: number; device?: string; force?: boolean;
 }
 
@@ -53,7 +53,7 @@ export async function diffCommand(a: string, b: string, o: Opts): Promise<void> 
     // Checked before any work: the report's place must exist and be free (or --force).
     checkOutputs([{ path: json, what: '--json' }], [...modelInputs(a), ...modelInputs(b), o.input, o.golden], Boolean(o.force));
   }
-  const layers = o.layers === undefined || o.layers === 'all' ? undefined : o.layers.split(',').map((s) => s.trim()).filter(Boolean);
+  const layers = o.layers === undefined || o.layers === true || o.layers === 'all' ? undefined : o.layers.split(',').map((s) => s.trim()).filter(Boolean);
   if (layers && layers.length === 0) fail('usage', '--layers: give all or a comma-separated list of tensor names');
   const input = diffInput(o);
   const report = await diffModels({ path: a, runtime: o.runtimeA }, { path: b, runtime: o.runtimeB }, input,

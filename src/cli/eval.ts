@@ -8,7 +8,7 @@ import { ExitCode } from './exit.js';
 import { INT8_MIOU_DROP, PRECISION_TOLERANCE } from '../verify/tolerance.js';
 
 interface Opts {
-  data: string; labels?: string; runtime?: string; threads?: number; device?: string; json?: string | boolean; compareTo?: string; maxMiouDrop?: number; minAgreement?: number;
+  data: string; labelsDir?: string; runtime?: string; threads?: number; device?: string; json?: string | boolean; compareTo?: string; maxMiouDrop?: number; minAgreement?: number;
   limit?: number; family?: Family; dataset?: Dataset; quiet?: boolean; force?: boolean;
 }
 
@@ -19,9 +19,9 @@ export async function evalCommand(model: string, o: Opts): Promise<void> {
   // Everything the user gave is checked before the (long) run.
   const reference = o.compareTo !== undefined ? referenceMiou(o.compareTo) : null;
   const json = jsonFile(o.json);
-  if (json) checkOutputs([{ path: json, what: '--json' }], [...modelInputs(model), o.data, o.labels, o.compareTo], Boolean(o.force));
+  if (json) checkOutputs([{ path: json, what: '--json' }], [...modelInputs(model), o.data, o.labelsDir, o.compareTo], Boolean(o.force));
   const r = await evaluate(model, o.data, {
-    labels: o.labels, runtime: o.runtime, threads: o.threads, device: o.device, family: o.family, dataset: o.dataset, limit: o.limit, progress: { quiet: o.quiet },
+    labels: o.labelsDir, runtime: o.runtime, threads: o.threads, device: o.device, family: o.family, dataset: o.dataset, limit: o.limit, progress: { quiet: o.quiet },
   });
   const width = Math.max(...r.classNames.map((n) => n.length));
   const lines = [
@@ -41,12 +41,12 @@ export async function evalCommand(model: string, o: Opts): Promise<void> {
     lines.push(`compared with ${reference.value.toFixed(2)} (${reference.source}): ${diff === null ? 'no mIoU' : `${diff >= 0 ? '+' : '−'}${Math.abs(diff).toFixed(2)} points`}, `
       + `allowed ±${maxDrop}${o.maxMiouDrop === undefined && reduced === 'int8' ? ' (int8 model)' : ''}: ${pass ? 'ok' : 'FAIL'}`);
   }
-  const minAgreement = o.minAgreement ?? (o.labels && reduced ? PRECISION_TOLERANCE[reduced].minAgreement : undefined);
-  if (minAgreement !== undefined && o.labels) {
+  const minAgreement = o.minAgreement ?? (o.labelsDir && reduced ? PRECISION_TOLERANCE[reduced].minAgreement : undefined);
+  if (minAgreement !== undefined && o.labelsDir) {
     const ok = r.pixelAccuracy !== null && r.pixelAccuracy >= 100 * minAgreement - 1e-9;
     pass &&= ok;
     compare = { ...(compare ?? {}), label_agreement: r.pixelAccuracy, min_agreement: minAgreement, agreement_pass: ok };
-    lines.push(`label agreement with ${o.labels}: ${pct(r.pixelAccuracy)} %, at least ${Number((100 * minAgreement).toFixed(4))} %${o.minAgreement === undefined ? ` (${reduced} model)` : ''}: ${ok ? 'ok' : 'FAIL'}`);
+    lines.push(`label agreement with ${o.labelsDir}: ${pct(r.pixelAccuracy)} %, at least ${Number((100 * minAgreement).toFixed(4))} %${o.minAgreement === undefined ? ` (${reduced} model)` : ''}: ${ok ? 'ok' : 'FAIL'}`);
   }
   const body = `${JSON.stringify(evalJson(r, compare ? { compare } : {}), null, 2)}\n`;
   // Bare --json: the scores as JSON on stdout, in place of the text.

@@ -5,6 +5,8 @@
  */
 import { type Command, CommanderError, Option } from 'commander';
 import { RUNTIME_IDS, runtimeHelp } from '../runtime/catalog.js';
+import { TARGET_IDS } from '../emit/targets.js';
+import { DATASETS } from '../model-file/presets.js';
 import type { Family } from '../models/bisenetv2.js';
 
 /** --precision and --statistic choices (the emitters' lists, which the CLI's entry may not import: it loads no emitter). */
@@ -61,72 +63,152 @@ function tfjsFlags(v: string): Record<string, boolean | number | string> {
   return flags;
 }
 
-const runtimesHelpText = (): string => `\nRuntimes (--runtime):\n${runtimeHelp()}\n`;
-const DEVICE_HELP = 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]';
+const runtimesHelpText = (): string => `\nRuntimes (--runtime, --runtimes):\n${runtimeHelp()}\n`;
+
+/** A comma-separated list of precisions (bench --precisions), each one of PRECISION_IDS. */
+function precisionList(v: string): string[] {
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!list.length) badOption('--precisions: name at least one precision');
+  for (const p of list) if (!PRECISION_IDS.includes(p)) badOption(`unknown precision ${p}; available: ${PRECISION_IDS.join(', ')}`);
+  return list;
+}
+
+const FAMILIES: Family[] = ['coincheung', 'mmseg', 'paddleseg'];
+
+/** One option's definition: its flags, help, and choices or parser. */
+export interface Definition { flags: string; help: string; choices?: readonly string[]; parse?: (value: string) => unknown }
+
+/**
+ * Every option that more than one command takes, defined once: the same flags, help, choices and parser in
+ * each (test/cli/options.test.ts holds it). Where the commands' uses differ, the help says how, in one place.
+ * A command adds one with `shared(cmd, name)`; an option only one command takes is written in that command.
+ */
+export const SHARED = {
+  out: { flags: '--out <path>', help: 'where to write the result: the model for convert and quantize (an .onnx or .tflite file; a directory for tfjs and tensorrt), the ranges (calib.json) for calibrate, the first output (logits, .npy) for infer, one image\'s mask (.png) for segment' },
+  json: { flags: '--json [file]', help: 'the report as JSON: printed instead of the text, or written to file beside it' },
+  force: { flags: '--force', help: 'replace the files the command writes (its outputs, the --json and --junit files) if they exist' },
+  quiet: { flags: '--quiet', help: 'no progress output' },
+  golden: { flags: '--golden <dir>', help: 'golden set: a directory with input.npy and reference outputs (or subdirectories of such); verify compares with it, diff takes its inputs, doctor runs it on every runtime (default: golden/coincheung-bisenetv2-n19 in a clone), serve\'s page checks the device with it' },
+  checkpoint: { flags: '--checkpoint <file>', help: 'a checkpoint (.pth, .safetensors, .pdparams): for verify --layers and doctor, the golden set\'s (default: the one its manifest names); for bench, the model to time, converted in memory to what each runtime loads' },
+  data: { flags: '--data <dir>', help: 'images: a labelled set, <dir>/images/*.png|jpg and <dir>/labels/<same name>.png (8-bit class indices, 255 = ignore), which eval needs; calibrate also takes a folder of .png/.jpg (not the images you evaluate on)' },
+  input: { flags: '--input <x.npy>', help: 'input, N×3×H×W float32, H and W multiples of 32 (diff\'s default: a deterministic 1×3×96×160)' },
+  limit: { flags: '--limit <n>', help: 'only the first n images (sorted by name)', parse: intOption('--limit', 1, 10_000_000) },
+  aux: { flags: '--aux', help: 'the four booster heads too (aux2, aux3, aux4, aux5_4): convert adds them as outputs; infer writes those the model has beside --out (<out>.aux2.npy …)' },
+  labels: { flags: '--labels', help: 'a "labels" output too, the argmax over classes (int64): convert and quantize add it to the model; infer writes it (or the argmax of the logits) to <out>.labels.npy' },
+  layers: { flags: '--layers [names]', help: 'compare intermediate tensors: all (bare, or all), or these IR names, comma-separated; verify compares them with the reference interpreter on the golden set\'s checkpoint, diff compares A\'s with B\'s (default: all)' },
+  tolerance: { flags: '--tolerance <rel>', help: 'largest |Δ| allowed, relative to max |reference|: diff, per tensor against max |A| of that tensor; verify, default the runtime\'s (1e-4 for CPU and wasm, 1e-3 for GPU and WebGL)', parse: floatOption('--tolerance') },
+  minAgreement: { flags: '--min-agreement <share>', help: 'least share of agreeing argmax labels: verify, default the runtime\'s (0.9999 for CPU and wasm, 0.999 for GPU and WebGL); eval, with --labels-dir of a reference model, default 0.999 for models converted --precision fp16, 0.99 for int8, none for float32', parse: floatOption('--min-agreement') },
+  maxMiouDrop: { flags: '--max-miou-drop <points>', help: 'largest mIoU drop allowed, in points: eval, |mIoU − --compare-to| (default 0.1; 0.5 for models converted --precision int8); quantize, int8 against float32 (default 0.5)', parse: floatOption('--max-miou-drop') },
+  to: { flags: '--to <target>', help: 'target format (see "Targets" below)', choices: TARGET_IDS },
+  shapes: { flags: '--shapes <NxCxHxW[:opt:max]>', help: 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile; tflite: the one input size (default 1x3x512x1024)' },
+  calibration: { flags: '--calibration <calib.json>', help: 'int8: tensor ranges from bisenet calibrate' },
+  statistic: { flags: '--statistic <s>', help: 'int8: which calibrated threshold sets activation scales (default entropy, as TensorRT\'s entropy calibrator)', choices: STATISTIC_IDS },
+  keepFloat: { flags: '--keep-float <patterns>', help: 'int8: conv layers kept in float, comma-separated names or * patterns (e.g. head.classifier.conv,detail.*)' },
+  qdqOutputs: { flags: '--qdq-outputs', help: 'int8, onnx: also quantize conv outputs, the form onnxruntime runs with integer kernels (TensorRT wants inputs only)' },
+  family: { flags: '--family <family>', help: 'checkpoint family (default: detected from the keys); for a model that records no preprocessing, the preset\'s family', choices: FAMILIES },
+  dataset: { flags: '--dataset <name>', help: 'preprocessing preset: convert records it in the model (default: from the class count; none records none); the commands that run a model use it for checkpoints and models that record none', choices: [...DATASETS, 'none'] },
+  runtime: { flags: '--runtime <id>', help: 'runtime (default: ort-cpu for .onnx and checkpoints, tfjs-wasm for tfjs models; see "Runtimes" below)', parse: runtimeId },
+  runtimes: { flags: '--runtimes <ids>', help: 'comma-separated runtimes (see "Runtimes" below); default: doctor, all; bench, ort-cpu and tfjs-wasm, those that load the model', parse: runtimeList('--runtimes') },
+  threads: { flags: '--threads <n>', help: 'CPU threads', parse: intOption('--threads', 1, 1024) },
+  device: { flags: '--device <adapter>', help: 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]' },
+  tfjsFlags: { flags: '--tfjs-flags <KEY=VALUE,…>', help: 'browser tfjs runtimes: TensorFlow.js flags set before the backend starts, e.g. WEBGL_FORCE_F16_TEXTURES=true,WEBGL_PACK=false', parse: tfjsFlags },
+  precisions: { flags: '--precisions <list>', help: 'with --checkpoint: also time ort-cpu on the model converted to these precisions, e.g. fp16,int8, and litert-wasm on integer TFLite for int8 (int8 needs --calibration)', parse: precisionList },
+} satisfies Record<string, Definition>;
+
+export type SharedName = keyof typeof SHARED;
+/** How one command takes a shared option: required, or with a default of its own. */
+export interface Use { mandatory?: boolean; default?: unknown }
+
+function build(d: Definition, use: Use = {}): Option {
+  const o = new Option(d.flags, d.help);
+  if (d.choices) o.choices(d.choices);
+  if (d.parse) o.argParser(d.parse);
+  if (use.default !== undefined) o.default(use.default);
+  if (use.mandatory) o.makeOptionMandatory();
+  return o;
+}
+
+/** Adds shared options to a command, by name, or [name, use] for a required one or one with a default. */
+export function shared(cmd: Command, ...names: (SharedName | [SharedName, Use])[]): Command {
+  for (const n of names) cmd.addOption(typeof n === 'string' ? build(SHARED[n]) : build(SHARED[n[0]], n[1]));
+  return cmd;
+}
+
+const RENAMED = new WeakSet<Option>();
+/** Whether an option is an old spelling kept by renamedOption (hidden; it sets the option it was renamed to). */
+export const isRenamed = (o: Option): boolean => RENAMED.has(o);
+
+/**
+ * An option's old spelling, kept working: hidden from the help, it sets the option it was renamed to and says so
+ * in one line on stderr. Both at once are refused.
+ */
+export function renamedOption(cmd: Command, old: string, now: SharedName | Definition, why: string): Command {
+  const d: Definition = typeof now === 'string' ? SHARED[now] : now;
+  const alias = new Option(old, `old spelling of ${d.flags.split(' ')[0]}`).hideHelp();
+  RENAMED.add(alias);
+  if (d.parse) alias.argParser(d.parse);
+  cmd.addOption(alias);
+  const target = build(d);
+  return cmd.hook('preAction', (_c, action) => {
+    const v = action.getOptionValue(alias.attributeName());
+    if (v === undefined) return;
+    if (action.getOptionValue(target.attributeName()) !== undefined) badOption(`${cmd.name()} ${alias.long} is the old spelling of ${target.long}: give only ${target.long}`);
+    process.stderr.write(`warning: ${cmd.name()} ${alias.long} is now ${target.long} (${why})\n`);
+    action.setOptionValue(target.attributeName(), v);
+    action.setOptionValue(alias.attributeName(), undefined);
+  });
+}
 
 /** --threads. */
-export function threadsOption(cmd: Command): Command {
-  return cmd.option('--threads <n>', 'CPU threads', intOption('--threads', 1, 1024));
-}
+export const threadsOption = (cmd: Command): Command => shared(cmd, 'threads');
 
 /** --device: the WebGPU adapter. */
-export function deviceOption(cmd: Command): Command {
-  return cmd.option('--device <adapter>', DEVICE_HELP);
-}
+export const deviceOption = (cmd: Command): Command => shared(cmd, 'device');
 
 /**
  * Where a model runs: --runtime (one registry id), --threads, --device, and --tfjs-flags for the commands whose
  * runtimes take them; the runtime list is added to the command's help.
  */
-export function runtimeOptions(cmd: Command, o: { runtimeHelp?: string; tfjsFlags?: boolean } = {}): Command {
-  cmd.option('--runtime <id>', o.runtimeHelp ?? 'runtime (default: ort-cpu for .onnx, tfjs-wasm for tfjs models; see "Runtimes" below)', runtimeId);
-  if (o.tfjsFlags) cmd.option('--tfjs-flags <KEY=VALUE,…>', 'browser tfjs runtimes: TensorFlow.js flags set before the backend starts, e.g. WEBGL_FORCE_F16_TEXTURES=true,WEBGL_PACK=false', tfjsFlags);
-  return deviceOption(threadsOption(cmd)).addHelpText('after', runtimesHelpText);
+export function runtimeOptions(cmd: Command, o: { tfjsFlags?: boolean } = {}): Command {
+  shared(cmd, 'runtime');
+  if (o.tfjsFlags) shared(cmd, 'tfjsFlags');
+  return runtimesHelp(shared(cmd, 'threads', 'device'));
 }
 
-/** The runtime list at the end of a command's help, for commands that name runtimes their own way (diff, doctor, bench). */
+/** The runtime list at the end of a command's help. */
 export function runtimesHelp(cmd: Command): Command {
   return cmd.addHelpText('after', runtimesHelpText);
 }
 
-export const FAMILIES: Family[] = ['coincheung', 'mmseg', 'paddleseg'];
-const DATASETS_CHOICES = ['cityscapes', 'ade20k', 'coco-stuff'];
-
 /**
  * The preprocessing preset: --family and --dataset. For a checkpoint being converted ('convert'), the family is
  * detected from its keys and the dataset recorded in the model ('none' records none); for a model run on images
- * ('model'), they choose the preset of checkpoints and of models that record none.
+ * ('model'), they choose the preset of checkpoints and of models that record none, and 'none' means nothing.
  */
 export function presetOptions(cmd: Command, use: 'convert' | 'model'): Command {
-  return use === 'convert'
-    ? cmd.addOption(new Option('--family <family>', 'checkpoint family (default: detected from the keys)').choices(FAMILIES))
-      .addOption(new Option('--dataset <name>', 'preprocessing preset recorded in the model (default: from the class count)').choices([...DATASETS_CHOICES, 'none']))
-    : cmd.addOption(new Option('--family <family>', 'checkpoint family (default: detected), or the preset family for models that record no preprocessing').choices(FAMILIES))
-      .addOption(new Option('--dataset <name>', 'preset dataset, for checkpoints and models that record no preprocessing').choices(DATASETS_CHOICES));
+  shared(cmd, 'family', 'dataset');
+  if (use === 'model') {
+    cmd.hook('preAction', (_c, action) => {
+      if (action.getOptionValue('dataset') === 'none') badOption(`${cmd.name()} --dataset none: only convert records no preset; name a dataset: ${DATASETS.join(', ')}`);
+    });
+  }
+  return cmd;
 }
 
 /**
  * The report and the outputs: --json [file] means one thing everywhere (bare: the JSON replaces the text on
  * stdout; with a file: written there, beside the text), and --force replaces outputs that exist.
  */
-export function outputOptions(cmd: Command, o: { json?: string; force?: string } = {}): Command {
-  if (o.json) cmd.option('--json [file]', `${o.json}: printed instead of the text, or written to file beside it`);
-  return cmd.option('--force', o.force ?? 'replace outputs that exist');
+export function outputOptions(cmd: Command, o: { json?: boolean } = {}): Command {
+  if (o.json) shared(cmd, 'json');
+  return shared(cmd, 'force');
 }
 
 /** --quiet: no progress lines. */
-export function quietOption(cmd: Command, what = 'no progress output'): Command {
-  return cmd.option('--quiet', what);
-}
+export const quietOption = (cmd: Command): Command => shared(cmd, 'quiet');
 
 /** The int8 choices convert and quantize share: which ranges set activation scales, layers kept in float, and the QDQ form. */
-export function int8Options(cmd: Command, o: { prefix: string }): Command {
-  return cmd
-    .option('--calibration <calib.json>', `${o.prefix}tensor ranges from bisenet calibrate`)
-    .addOption(new Option('--statistic <s>', `${o.prefix}which calibrated threshold sets activation scales (default entropy, as TensorRT's entropy calibrator)`).choices(STATISTIC_IDS))
-    .option('--keep-float <patterns>', `${o.prefix}conv layers kept in float, comma-separated names or * patterns (e.g. head.classifier.conv,detail.*)`)
-    .option('--qdq-outputs', `${o.prefix}onnx: also quantize conv outputs, the form onnxruntime runs with integer kernels (TensorRT wants inputs only)`);
-}
+export const int8Options = (cmd: Command): Command => shared(cmd, 'calibration', 'statistic', 'keepFloat', 'qdqOutputs');
 
 /** `--json [file]`: the file it names (null when bare or absent). */
 export const jsonFile = (json: string | boolean | undefined): string | null => (typeof json === 'string' ? json : null);

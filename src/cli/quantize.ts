@@ -9,9 +9,10 @@ import { userTmpDir } from '../util/temp.js';
 import { trackTemp, untrackTemp, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { checkOutputs } from '../util/outputs.js';
 import { ExitCode } from './exit.js';
+import { INT8_MIOU_DROP } from '../verify/tolerance.js';
 
 interface Opts {
-  to: 'onnx' | 'tensorrt' | 'tflite'; out: string; calibrationData: string; evalData: string; maxMiouDrop: number; calibration?: string; statistic?: Statistic;
+  to: 'onnx' | 'tensorrt' | 'tflite'; out: string; calibrationData: string; evalData: string; maxMiouDrop?: number; calibration?: string; statistic?: Statistic;
   keepFloat?: string; calibrationLimit?: number; evalLimit?: number; sensitivityImages?: number; maxFloat?: number; shapes?: string; labels?: boolean; qdqOutputs?: boolean;
   threads?: number; quiet?: boolean; force?: boolean;
 }
@@ -19,7 +20,8 @@ interface Opts {
 const f2 = (v: number): string => v.toFixed(2);
 
 /** `bisenet quantize`: int8 with the most damaging layers kept in float until eval's mIoU is within the bound; exit 1 if no mix reaches it. */
-export async function quantizeCommand(checkpoint: string, o: Opts): Promise<void> {
+export async function quantizeCommand(checkpoint: string, opts: Opts): Promise<void> {
+  const o = { ...opts, maxMiouDrop: opts.maxMiouDrop ?? INT8_MIOU_DROP };
   if (o.to === 'onnx' && !o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: an ONNX model's file name must end in .onnx`);
   if (o.to === 'tflite' && !o.out.toLowerCase().endsWith('.tflite')) fail('usage', `--out ${o.out}: a TFLite model's file name must end in .tflite`);
   if (o.qdqOutputs && o.to !== 'onnx') fail('usage', '--qdq-outputs applies to --to onnx only (TensorRT wants conv inputs quantized only)');

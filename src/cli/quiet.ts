@@ -23,7 +23,7 @@ export function quietWanted(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (env[CHILD_ENV] || argv.includes('--verbose') || argv.includes('-v')) return false;
   const command = argv.find((a) => !a.startsWith('-'));
   if (command === 'doctor') return true;
-  const ids = [optionValue(argv, '--runtime'), ...(optionValue(argv, '--runtimes')?.split(',') ?? [])];
+  const ids = ['--runtime', '--runtimes'].flatMap((name) => optionValue(argv, name)?.split(',') ?? []);
   // dawn.node is the `webgpu` package: the runtimes that need it are the ones that print.
   return RUNTIME_CATALOG.some((r) => ids.includes(r.id) && r.packages.includes('webgpu'));
 }

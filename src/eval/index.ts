@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfusionMatrix, type Scores } from './metrics.js';
 import { FrameRunner, type StageTimes } from '../segment/frame.js';
-import { decodeLabelMap, decodeRgb, type RgbImage } from '../segment/image.js';
+import { decodeLabelMap, decodeImage, type RgbImage } from '../segment/image.js';
 import { IMAGE_EXTS, MAX_INPUTS } from '../segment/inputs.js';
 import { className, openModel, type OpenOptions } from '../segment/model.js';
 import { Progress, type ProgressOptions } from '../segment/progress.js';
@@ -104,7 +104,7 @@ export async function evaluate(modelPath: string, dataDir: string, o: EvalOption
     await streamFrames<LabelledPair, { image: RgbImage; label: Uint8Array | Uint16Array }>(runner, {
       items: pairs,
       decode: async (p) => {
-        const [image, label] = await Promise.all([decodeRgb(p.image, p.image), decodeLabelMap(p.label, p.label)]);
+        const [image, label] = await Promise.all([decodeImage(p.image, p.image), decodeLabelMap(p.label, p.label)]);
         if (label.width !== image.width || label.height !== image.height) {
           fail('shape', `${p.label}: ${label.width}×${label.height}, but its image ${p.image} is ${image.width}×${image.height} (labels are never resized)`);
         }

@@ -15,7 +15,7 @@ import { modelMetadataFor, type Dataset, type Preprocessing } from '../model-fil
 import { modelKind, readModelFile } from '../model-file/index.js';
 import { runtimeById, type Runner } from '../runtime/index.js';
 import { fillInput, processingSize } from '../segment/frame.js';
-import { decodeRgb, probeImage } from '../segment/image.js';
+import { decodeImage, probeImage } from '../segment/image.js';
 import { IMAGE_EXTS, MAX_INPUTS } from '../segment/inputs.js';
 import { Progress, type ProgressOptions } from '../segment/progress.js';
 import type { Family } from '../models/bisenetv2.js';
@@ -117,7 +117,7 @@ export async function calibrate(modelPath: string, dataDir: string, o: Calibrate
   const progress = new Progress(images.length, 'calibrate', o.progress);
   try {
     for (let k = 0; k < images.length; k++) {
-      const img = await decodeRgb(images[k]!, images[k]!);
+      const img = await decodeImage(images[k]!, images[k]!);
       const { H, W } = sizes[k]!;
       const x = new Float32Array(3 * H * W);
       fillInput(img, model.pre, H, W, x);

@@ -24,7 +24,7 @@ import { evaluate } from '../eval/index.js';
 import { modelMetadataFor, type Preprocessing } from '../model-file/presets.js';
 import { runtimeById, type Runner } from '../runtime/index.js';
 import { fillInput, processingSize } from '../segment/frame.js';
-import { decodeRgb } from '../segment/image.js';
+import { decodeImage } from '../segment/image.js';
 import { fail } from '../util/errors.js';
 import type { NdArray } from '../util/ndarray.js';
 import { calibrate, listCalibrationImages } from './calibrate.js';
@@ -126,7 +126,7 @@ export async function quantizeSearch(checkpoint: string, o: QuantizeOptions): Pr
     const rt = runtimeById('ort-cpu');
     const inputs: NdArray[] = [];
     for (const f of sensImages) {
-      const img = await decodeRgb(f, f);
+      const img = await decodeImage(f, f);
       const { H, W } = processingSize(img.width, img.height, pre);
       const data = new Float32Array(3 * H * W);
       fillInput(img, pre, H, W, data);

@@ -10,8 +10,8 @@ import { LIMITS } from '../util/limits.js';
 import { checkPng } from '../util/png-check.js';
 import { decodePngIndices } from '../util/png-index.js';
 
-/** Largest image accepted (pixels), so a hostile header cannot make the decoder allocate gigabytes. */
-export const MAX_PIXELS = 64 * 1024 * 1024;
+/** Largest image accepted (pixels, --budget image-pixels), so a hostile header cannot make the decoder allocate gigabytes. */
+const maxPixels = (): number => LIMITS.imagePixels;
 
 export interface RgbImage { width: number; height: number; rgb: Uint8Array }
 
@@ -63,13 +63,13 @@ function opened(src: ImageSource, label: string): ReturnType<typeof sharp> {
   // would otherwise trust a first header that later chunks contradict.
   if (kind === 'png') checkPng(typeof src === 'string' ? readFileChecked(src, 'image') : src, label);
   // limitInputPixels is checked from the header, before any pixel is decoded.
-  return sharp(src, { limitInputPixels: MAX_PIXELS, sequentialRead: true });
+  return sharp(src, { limitInputPixels: maxPixels(), sequentialRead: true });
 }
 
 function decodeError(e: unknown, label: string): never {
   if ((e as Error).name === 'BisenetError') throw e;
   const msg = (e as Error).message ?? String(e);
-  if (/pixel limit/i.test(msg)) fail('format', `${label}: the image is larger than ${MAX_PIXELS} pixels`);
+  if (/pixel limit/i.test(msg)) fail('format', `${label}: the image is larger than ${maxPixels()} pixels (--budget image-pixels)`);
   return fail('format', `${label}: cannot decode the image (${msg.split('\n')[0]})`);
 }
 
@@ -78,7 +78,7 @@ export async function probeImage(bytes: ImageSource, label: string): Promise<{ w
   try {
     const m = await opened(bytes, label).metadata();
     if (!m.width || !m.height) fail('format', `${label}: the image has no size`);
-    if (m.width * m.height > MAX_PIXELS) fail('format', `${label}: ${m.width}×${m.height} is larger than ${MAX_PIXELS} pixels`);
+    if (m.width * m.height > maxPixels()) fail('format', `${label}: ${m.width}×${m.height} is larger than ${maxPixels()} pixels (--budget image-pixels)`);
     return { width: m.width, height: m.height, channels: m.channels ?? 0, kind: imageKind(head(bytes))!, palette: Boolean(m.isPalette), depth: String(m.depth ?? '') };
   } catch (e) {
     return decodeError(e, label);
@@ -86,11 +86,11 @@ export async function probeImage(bytes: ImageSource, label: string): Promise<{ w
 }
 
 /**
- * Decodes a PNG or JPEG to 8-bit RGB, as PIL's `convert('RGB')` does: alpha dropped, grey and palette
+ * Decodes a PNG or JPEG (its bytes, or its file) to 8-bit RGB, as PIL's `convert('RGB')` does: alpha dropped, grey and palette
  * expanded, 16-bit scaled to 8. EXIF orientation is not applied (nor is it by the training pipelines
  * that read Cityscapes), so pixels map to label pixels one to one.
  */
-export async function decodeRgb(bytes: ImageSource, label: string): Promise<RgbImage> {
+export async function decodeImage(bytes: ImageSource, label: string): Promise<RgbImage> {
   try {
     const { data, info } = await opened(bytes, label).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) fail('format', `${label}: decoded to ${info.channels} channels, expected RGB`);

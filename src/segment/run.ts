@@ -9,7 +9,7 @@ import { modelInputs } from '../util/outputs.js';
 import { onInterrupt, setInterruptLine } from '../util/interrupt.js';
 import { escapeText } from '../util/render.js';
 import { FrameRunner, type Labels, type StageTimes } from './frame.js';
-import { blendOverlay, decodeRgb, encodePng, paintLabels, probeImage, type RgbImage } from './image.js';
+import { blendOverlay, decodeImage, encodePng, paintLabels, probeImage, type RgbImage } from './image.js';
 import { expandInputs, stemOf } from './inputs.js';
 import { className, openModel, paletteFor, type ModelInfo, type OpenOptions } from './model.js';
 import { StagedOutputs } from './outputs.js';
@@ -78,7 +78,7 @@ export function classShares(counts: Float64Array, info: Pick<ModelInfo, 'classNa
 export async function segmentImage(modelPath: string, imagePath: string, opts: OpenOptions = {}): Promise<Segmentation & {
   image: RgbImage; counts: Float64Array; model: string; runtime: string; device: string; times: StageTimes; weights: string | null;
 }> {
-  const image = await decodeRgb(imagePath, imagePath);
+  const image = await decodeImage(imagePath, imagePath);
   const model = await openModel(modelPath, opts);
   const runner = new FrameRunner(model);
   try {
@@ -177,7 +177,7 @@ export async function segmentMany(modelPath: string, inputs: readonly string[], 
     await streamFrames(runner, {
       items: images,
       batch: o.batch,
-      decode: async (im) => ({ image: await decodeRgb(im, im) }),
+      decode: async (im) => ({ image: await decodeImage(im, im) }),
       sink: (im, { image }, labels) => {
         const palette = paletteFor(runner.numClasses!, model.info.palette);
         const [maskName, overlayName] = outputNames(im, Boolean(o.overlay));

@@ -211,7 +211,7 @@ describe('bisenet bench', () => {
 
   it('bad input: one line, exit 2, no JSON file written', () => {
     const out = path.join(work, 'bench.json');
-    for (const args of [['--size', '64x100'], ['--runtime', 'nope'], ['--runs', '0'], []]) {
+    for (const args of [['--size', '64x100'], ['--runtimes', 'nope'], ['--runs', '0'], []]) {
       const r = bisenet('bench', ...(args.length ? ['--checkpoint', CKPT, ...args] : []), '--json', out);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);

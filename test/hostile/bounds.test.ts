@@ -67,7 +67,7 @@ describe('loading a model counts against the same budget', () => {
   });
 
   it('bench: the model and a run at each size, before anything runs', () => {
-    oneLine(runCli(['--max-memory', '60MiB', 'bench', '--model', model, '--runtime', 'ort-cpu', '--size', '512x1024', '--runs', '1']), /--size 512x1024: loading the model/);
+    oneLine(runCli(['--max-memory', '60MiB', 'bench', '--model', model, '--runtimes', 'ort-cpu', '--size', '512x1024', '--runs', '1']), /--size 512x1024: loading the model/);
   });
 });
 

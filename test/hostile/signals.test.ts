@@ -45,7 +45,7 @@ function interrupt(args: string[], sig: NodeJS.Signals, afterMs: number, env: No
 describe('an interrupt ends a command with 130/143, one line, nothing left', () => {
   it('bench --checkpoint: its working folder is removed', async () => {
     const tmp = freshTmp();
-    const r = await interrupt(['bench', '--checkpoint', fixture(UPSTREAM, 'model.pth'), '--runtime', 'ort-cpu', '--size', '64x64', '--runs', '1000'], 'SIGTERM', 4000, { TMPDIR: tmp });
+    const r = await interrupt(['bench', '--checkpoint', fixture(UPSTREAM, 'model.pth'), '--runtimes', 'ort-cpu', '--size', '64x64', '--runs', '1000'], 'SIGTERM', 4000, { TMPDIR: tmp });
     expect(r.status, r.stderr).toBe(143);
     expect(r.stderr.split('\n').filter(Boolean)).toEqual(['error: interrupted by SIGTERM; temporary files removed, no partial output left']);
     expect(r.ms).toBeLessThan(5000);

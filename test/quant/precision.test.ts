@@ -209,15 +209,15 @@ describe('verify and eval hold a model to its recorded precision\'s class', () =
     expect(loose.status, loose.stdout).toBe(0);
   }, 60_000);
 
-  it('eval: an int8 model is held to ≥ 99 % label agreement with --labels, and ±0.5 mIoU with --compare-to', () => {
+  it('eval: an int8 model is held to ≥ 99 % label agreement with --labels-dir, and ±0.5 mIoU with --compare-to', () => {
     const file = path.join(work, 'int8-eval.onnx');
     fs.writeFileSync(file, convertCheckpoint(TRAINED, { to: 'onnx', labels: true, precision: 'int8', calibration: CALIB }).bytes);
-    const r = run('eval', file, '--data', VAL, '--labels', PT_LABELS, '--limit', '2', '--quiet', '--compare-to', '100');
+    const r = run('eval', file, '--data', VAL, '--labels-dir', PT_LABELS, '--limit', '2', '--quiet', '--compare-to', '100');
     expect(r.stdout).toMatch(/label agreement with .*: 99\.\d\d %, at least 99 % \(int8 model\): ok/);
     expect(r.stdout).toMatch(/allowed ±0\.5 \(int8 model\)/);
     // the mIoU against PyTorch's own labels on 2 images is not within 0.5 of 100: exit 1
     expect(r.status).toBe(1);
-    const strict = run('eval', file, '--data', VAL, '--labels', PT_LABELS, '--limit', '2', '--quiet', '--min-agreement', '0.9999');
+    const strict = run('eval', file, '--data', VAL, '--labels-dir', PT_LABELS, '--limit', '2', '--quiet', '--min-agreement', '0.9999');
     expect(strict.status).toBe(1);
     expect(strict.stdout).toMatch(/at least 99\.99 %: FAIL/);
   }, 60_000);
@@ -242,14 +242,14 @@ describe('bench: fp16 and int8 rows in ort-cpu, with the CPU\'s instruction set'
   });
 
   it('times each precision beside fp32 and labels the rows', () => {
-    const r = run('bench', '--checkpoint', TRAINED, '--runtime', 'ort-cpu', '--size', '64x128', '--runs', '1', '--warmup', '0', '--no-ceiling',
-      '--precision', 'fp16,int8', '--calibration', CALIB, '--json');
+    const r = run('bench', '--checkpoint', TRAINED, '--runtimes', 'ort-cpu', '--size', '64x128', '--runs', '1', '--warmup', '0', '--no-ceiling',
+      '--precisions', 'fp16,int8', '--calibration', CALIB, '--json');
     expect(r.status, r.stderr).toBe(0);
     const rep = JSON.parse(r.stdout) as { rows: { precision: string; fetch: string[] }[]; machine: { isa?: { int8Dot: boolean } } };
     expect(rep.rows.map((x) => `${x.precision}:${x.fetch.join(',')}`)).toEqual(['fp32:logits', 'fp32:labels', 'fp16:logits', 'fp16:labels', 'int8:logits', 'int8:labels']);
     if (fs.existsSync('/proc/cpuinfo')) expect(typeof rep.machine.isa?.int8Dot).toBe('boolean');
-    const bad = run('bench', '--checkpoint', TRAINED, '--runtime', 'ort-cpu', '--precision', 'int8');
+    const bad = run('bench', '--checkpoint', TRAINED, '--runtimes', 'ort-cpu', '--precisions', 'int8');
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/--precision int8 needs --calibration/);
+    expect(bad.stderr).toMatch(/--precisions int8 needs --calibration/);
   }, 60_000);
 });
