@@ -5,7 +5,7 @@
         --data data/synthetic-val --out-labels fixtures/trained-synthetic-n19/pytorch-labels
 
 Writes PyTorch's argmax for every image as an 8-bit PNG (same name), so that the exported models' label
-agreement with PyTorch can be measured without Python (`bisenet eval --labels <that dir>`: its pixel
+agreement with PyTorch can be measured without Python (`bisenet eval --labels-dir <that dir>`: its pixel
 accuracy is then the label agreement), and prints the mIoU with Cityscapes' conventions. Images are fed
 at their own size (multiples of 32), RGB on 0..1 with the Cityscapes mean/std CoinCheung uses.
 """
