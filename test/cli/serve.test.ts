@@ -7,13 +7,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { convertCheckpoint } from '../../src/convert/index.js';
 import { acquireBrowser, CHROMIUM_MISSING, findChromium, releaseBrowser } from '../../src/runtime/chromium.js';
 import { CITYSCAPES_CLASSES, CITYSCAPES_PALETTE } from '../../src/model-file/presets.js';
 import { installLine } from '../../src/runtime/packages.js';
 import { indexPalette } from '../../src/util/palette.js';
+import { streetCard } from '../helpers/images.js';
 import { readLegend, readMask } from '../helpers/serve-page.js';
 import { startServe } from '../../src/serve/index.js';
 import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
@@ -27,17 +27,7 @@ beforeAll(() => {
   const c = convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-layers' });
   fs.mkdirSync(layers);
   for (const [f, data] of c.files!) fs.writeFileSync(path.join(layers, f), data);
-  // A street-like test card: sky, buildings, road (any picture will do; the mask shows what the random weights see).
-  // 160×96, the golden input's size: the page's second model run then reuses the first's compiled kernels.
-  const png = new PNG({ width: 160, height: 96 });
-  for (let y = 0; y < 96; y++) {
-    for (let x = 0; x < 160; x++) {
-      const i = 4 * (y * 160 + x);
-      const [r, g, b] = y < 32 ? [120, 170, 230] : y < 64 ? [(x * 3) & 255, 90, 80] : [70, 70, 75 + (x & 31)];
-      png.data[i] = r; png.data[i + 1] = g; png.data[i + 2] = b; png.data[i + 3] = 255;
-    }
-  }
-  fs.writeFileSync(path.join(work, 'street.png'), PNG.sync.write(png));
+  fs.writeFileSync(path.join(work, 'street.png'), streetCard());
 }, 300_000);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 

@@ -10,18 +10,13 @@ import { encodeNpy } from '../../src/checkpoint/npy.js';
 import { convertCheckpoint } from '../../src/convert/index.js';
 import { encodePng } from '../../src/segment/image.js';
 import { checkOutputs } from '../../src/util/outputs.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { oneErrorLine, runCli } from '../helpers/cli.js';
 import { fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
 let model: string;
 let ck: string;
 const sha = (p: string): string => fs.readFileSync(p).toString('base64');
-const oneLine = (r: CliResult, re: RegExp): void => {
-  expect(r.status, r.stderr).toBe(2);
-  expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
-  expect(r.stderr).toMatch(re);
-};
 
 beforeAll(async () => {
   work = tmpDir('bisenet-outputs-');
@@ -40,8 +35,8 @@ describe('an output never is, holds or lies in an input (--force or not)', () =>
   it('convert: --out the checkpoint itself, or a directory holding it', () => {
     const before = sha(ck);
     for (const force of [[], ['--force']]) {
-      oneLine(runCli(['convert', ck, '--to', 'tfjs-graph', '--out', ck, ...force]), /is the input/);
-      oneLine(runCli(['convert', ck, '--to', 'tfjs-graph', '--out', work, ...force]), /holds the input/);
+      oneErrorLine(runCli(['convert', ck, '--to', 'tfjs-graph', '--out', ck, ...force]), /is the input/);
+      oneErrorLine(runCli(['convert', ck, '--to', 'tfjs-graph', '--out', work, ...force]), /holds the input/);
     }
     expect(sha(ck)).toBe(before);
     fs.rmSync(ck.replace(/\.pth$/, '.onnx'), { force: true });
@@ -50,37 +45,37 @@ describe('an output never is, holds or lies in an input (--force or not)', () =>
   it('convert through a symbolic link or a hard link to the input is the input', () => {
     const link = path.join(work, 'link.onnx');
     fs.symlinkSync(ck, link);
-    oneLine(runCli(['convert', ck, '--to', 'onnx', '--out', link, '--force']), /is the input/);
+    oneErrorLine(runCli(['convert', ck, '--to', 'onnx', '--out', link, '--force']), /is the input/);
     fs.rmSync(link);
     const hard = path.join(work, 'hard.onnx');
     fs.linkSync(ck, hard);
-    oneLine(runCli(['convert', ck, '--to', 'onnx', '--out', hard, '--force']), /is the input/);
+    oneErrorLine(runCli(['convert', ck, '--to', 'onnx', '--out', hard, '--force']), /is the input/);
     fs.rmSync(hard);
   });
 
   it('segment: --out the image, --out-dir the images\' directory, an output inside a model directory', () => {
     const img = path.join(work, 'imgs', 'a.png');
     const before = sha(img);
-    oneLine(runCli(['segment', model, '--image', img, '--out', img, '--force']), /is the input/);
-    oneLine(runCli(['segment', model, '--image', img, '--out', path.join(work, 'm2.png'), '--overlay', img, '--force']), /is the input/);
-    oneLine(runCli(['segment', model, path.join(work, 'imgs'), '--out-dir', path.join(work, 'imgs'), '--force']), /input directory/);
-    oneLine(runCli(['segment', model, path.join(work, 'imgs', '*.png'), '--out-dir', path.join(work, 'imgs'), '--force']), /is the input/);
-    oneLine(runCli(['segment', model, '--image', img, '--out', model, '--force']), /is the input|\.png/);
+    oneErrorLine(runCli(['segment', model, '--image', img, '--out', img, '--force']), /is the input/);
+    oneErrorLine(runCli(['segment', model, '--image', img, '--out', path.join(work, 'm2.png'), '--overlay', img, '--force']), /is the input/);
+    oneErrorLine(runCli(['segment', model, path.join(work, 'imgs'), '--out-dir', path.join(work, 'imgs'), '--force']), /input directory/);
+    oneErrorLine(runCli(['segment', model, path.join(work, 'imgs', '*.png'), '--out-dir', path.join(work, 'imgs'), '--force']), /is the input/);
+    oneErrorLine(runCli(['segment', model, '--image', img, '--out', model, '--force']), /is the input|\.png/);
     expect(sha(img)).toBe(before);
   });
 
   it('infer: --out the input array', () => {
     const x = path.join(work, 'x.npy');
     const before = sha(x);
-    oneLine(runCli(['infer', model, '--input', x, '--out', x, '--force']), /is the input/);
-    oneLine(runCli(['infer', model, '--input', x, '--out', model, '--force']), /is the input/);
+    oneErrorLine(runCli(['infer', model, '--input', x, '--out', x, '--force']), /is the input/);
+    oneErrorLine(runCli(['infer', model, '--input', x, '--out', model, '--force']), /is the input/);
     expect(sha(x)).toBe(before);
   });
 
   it('verify: a report onto the golden set or the model', () => {
     const g = golden(UPSTREAM);
-    oneLine(runCli(['verify', model, '--golden', g, '--json', model, '--force']), /is the input/);
-    oneLine(runCli(['verify', model, '--golden', g, '--junit', path.join(g, 'manifest.json'), '--force']), /inside the input|is the input/);
+    oneErrorLine(runCli(['verify', model, '--golden', g, '--json', model, '--force']), /is the input/);
+    oneErrorLine(runCli(['verify', model, '--golden', g, '--junit', path.join(g, 'manifest.json'), '--force']), /inside the input|is the input/);
   });
 });
 
@@ -88,11 +83,11 @@ describe('every output goes through one check', () => {
   it('verify --junit onto an existing file needs --force; --json X --junit X is refused', () => {
     const j = path.join(work, 'exists.xml');
     fs.writeFileSync(j, 'mine');
-    oneLine(runCli(['verify', model, '--golden', golden(UPSTREAM), '--junit', j]), /already exists/);
+    oneErrorLine(runCli(['verify', model, '--golden', golden(UPSTREAM), '--junit', j]), /already exists/);
     expect(fs.readFileSync(j, 'utf8')).toBe('mine');
     const r = path.join(work, 'r.out');
-    oneLine(runCli(['verify', model, '--golden', golden(UPSTREAM), '--json', r, '--junit', r]), /name the same file/);
-    oneLine(runCli(['verify', model, '--golden', golden(UPSTREAM), '--json', r, '--junit', path.join(work, '.', 'r.out'), '--force']), /name the same file/);
+    oneErrorLine(runCli(['verify', model, '--golden', golden(UPSTREAM), '--json', r, '--junit', r]), /name the same file/);
+    oneErrorLine(runCli(['verify', model, '--golden', golden(UPSTREAM), '--json', r, '--junit', path.join(work, '.', 'r.out'), '--force']), /name the same file/);
     expect(fs.existsSync(r)).toBe(false);
   });
 
@@ -109,27 +104,39 @@ describe('every output goes through one check', () => {
     expect(() => checkOutputs([{ path: l, what: '--json' }], [], false)).toThrow(/already exists/);
     expect(() => checkOutputs([{ path: l, what: '--json' }], [], true)).not.toThrow();
   });
+
+  it('verify --json does not overwrite without --force; a dangling link at --out counts as existing', () => {
+    const json = path.join(work, 'keep-report.json');
+    fs.writeFileSync(json, 'keep');
+    oneErrorLine(runCli(['verify', model, '--golden', golden(UPSTREAM), '--json', json]), /already exists/);
+    expect(fs.readFileSync(json, 'utf8')).toBe('keep');
+    const link = path.join(work, 'dangling.onnx');
+    fs.symlinkSync(path.join(work, 'nowhere.onnx'), link);
+    oneErrorLine(runCli(['convert', fixture(UPSTREAM, 'model.pth'), '--to', 'onnx', '--out', link]), /already exists/);
+    expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+  });
 });
 
 describe('output groups are all or nothing', () => {
   it('segment --out m.png --overlay nodir/o.png writes nothing', () => {
     const img = path.join(work, 'imgs', 'a.png');
     const m = path.join(work, 'group-m.png');
-    oneLine(runCli(['segment', model, '--image', img, '--out', m, '--overlay', path.join(work, 'nodir', 'o.png')]), /does not exist/);
+    oneErrorLine(runCli(['segment', model, '--image', img, '--out', m, '--overlay', path.join(work, 'nodir', 'o.png')]), /does not exist/);
     expect(fs.existsSync(m)).toBe(false);
   });
 
   it('verify --json r.json --junit missing/j.xml writes nothing', () => {
     const r = path.join(work, 'group-r.json');
-    oneLine(runCli(['verify', model, '--golden', golden(UPSTREAM), '--json', r, '--junit', path.join(work, 'missing', 'j.xml')]), /does not exist/);
+    oneErrorLine(runCli(['verify', model, '--golden', golden(UPSTREAM), '--json', r, '--junit', path.join(work, 'missing', 'j.xml')]), /does not exist/);
     expect(fs.existsSync(r)).toBe(false);
   });
 
-  it('infer --labels whose sibling place is a directory writes nothing', () => {
+  it('infer --labels whose sibling place is a directory writes nothing, and leaves no temporary', () => {
     const out = path.join(work, 'y.npy');
     fs.mkdirSync(path.join(work, 'y.labels.npy'));
-    oneLine(runCli(['infer', model, '--input', path.join(work, 'x.npy'), '--out', out, '--labels', '--force']), /is a directory/);
+    oneErrorLine(runCli(['infer', model, '--input', path.join(work, 'x.npy'), '--out', out, '--labels', '--force']), /is a directory/);
     expect(fs.existsSync(out)).toBe(false);
+    expect(fs.readdirSync(work).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 
   it('segment with --out and --overlay writes both (the group succeeds)', () => {

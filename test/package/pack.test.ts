@@ -13,6 +13,7 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CITYSCAPES_CLASSES, CITYSCAPES_PALETTE } from '../../src/model-file/presets.js';
 import { acquireBrowser, findChromium, releaseBrowser } from '../../src/runtime/chromium.js';
+import { streetCard } from '../helpers/images.js';
 import { readLegend, readMask } from '../helpers/serve-page.js';
 import { fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
 import { FULL_TIER } from '../helpers/tier.js';
@@ -131,17 +132,8 @@ console.log(typeof lib.convertCheckpoint, typeof lib.verifyGolden, typeof tfjs.r
   }, 180_000);
 
   it('serve: a checkpoint\'s page loads every script, segments on tfjs wasm and draws the Cityscapes palette with a legend', async () => {
-    // A street-like test card, 160×96 (multiples of 32: the model sees it unscaled).
-    const png = new PNG({ width: 160, height: 96 });
-    for (let y = 0; y < 96; y++) {
-      for (let x = 0; x < 160; x++) {
-        const i = 4 * (y * 160 + x);
-        const [r, g, b] = y < 32 ? [120, 170, 230] : y < 64 ? [(x * 3) & 255, 90, 80] : [70, 70, 75 + (x & 31)];
-        png.data[i] = r; png.data[i + 1] = g; png.data[i + 2] = b; png.data[i + 3] = 255;
-      }
-    }
     const street = path.join(work, 'street.png');
-    fs.writeFileSync(street, PNG.sync.write(png));
+    fs.writeFileSync(street, streetCard());
     // segment from the installed bin: the same labels the page must draw (ort-cpu here, tfjs wasm there).
     const segmented = path.join(work, 'street-mask.png');
     const seg = bisenet('segment', fixture(UPSTREAM, 'model.pth'), '--image', street, '--out', segmented);
