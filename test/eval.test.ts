@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -8,7 +7,8 @@ import { convertCheckpoint } from '../src/convert/index.js';
 import { evaluate, listLabelledSet, referenceMiou } from '../src/eval/index.js';
 import { segmentMany } from '../src/segment/index.js';
 import { writeDirAtomic } from '../src/util/fs.js';
-import { BIN, fixture, ROOT, tmpDir } from './helpers/paths.js';
+import { runCli } from './helpers/cli.js';
+import { fixture, ROOT, tmpDir } from './helpers/paths.js';
 
 /**
  * What the eval tests score. TRAINED: the committed trained checkpoint, its held-out set and the
@@ -32,10 +32,6 @@ const SELF: Subject = {
 };
 const SUBJECT: Subject = TRAINED;
 
-function bisenet(args: string[], cwd = ROOT) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 let work: string;
 let onnx: string;
@@ -86,10 +82,10 @@ afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 describe('bisenet eval', () => {
   it('scores the exported ONNX model in onnxruntime within 0.1 point of the reference, and writes the JSON report', () => {
     const out = path.join(work, 'ort.json');
-    const r = bisenet(['eval', onnx, '--data', SUBJECT.data(), '--json', out, '--compare-to', SUBJECT.reference()]);
+    const r = runCli(['eval', onnx, '--data', SUBJECT.data(), '--json', out, '--compare-to', SUBJECT.reference()], { cwd: ROOT });
     expect(r.stdout).toMatch(/^eval 1\/\d+ /m); // plain progress lines on stdout when not on a terminal (stderr keeps errors only)
     expect(r.stderr).toBe('');
-    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/mIoU \d+\.\d\d %/);
     expect(r.stdout).toMatch(/allowed ±0\.1: ok/);
     const j = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, unknown>;
@@ -118,8 +114,8 @@ describe('bisenet eval', () => {
     // The checkpoint, converted in memory: run from an empty directory, which must stay empty.
     const cwd = tmpDir('bisenet-eval-cwd-');
     const before = fs.readdirSync(path.dirname(SUBJECT.checkpoint));
-    const ck = bisenet(['eval', SUBJECT.checkpoint, '--data', SUBJECT.data(), '--limit', n, '--quiet'], cwd);
-    expect(ck.code, ck.stderr).toBe(0);
+    const ck = runCli(['eval', SUBJECT.checkpoint, '--data', SUBJECT.data(), '--limit', n, '--quiet'], { cwd });
+    expect(ck.status, ck.stderr).toBe(0);
     expect(ck.stdout).toMatch(/converted in memory to onnx/);
     expect(fs.readdirSync(cwd)).toEqual([]);
     fs.rmdirSync(cwd);
@@ -141,8 +137,8 @@ describe('bisenet eval', () => {
     const mean = path.join(work, 'planted-mean.onnx');
     withPreprocessing(onnx, mean, (pre) => { pre.mean = [0.485, 0.456, 0.406]; pre.std = [0.229, 0.224, 0.225]; pre.scale = 1; });
     const out = path.join(work, 'planted-mean.json');
-    const r = bisenet(['eval', mean, '--data', SUBJECT.data(), '--json', out, '--compare-to', SUBJECT.reference(), '--quiet']);
-    expect(r.code, r.stdout).toBe(1);
+    const r = runCli(['eval', mean, '--data', SUBJECT.data(), '--json', out, '--compare-to', SUBJECT.reference(), '--quiet'], { cwd: ROOT });
+    expect(r.status, r.stdout).toBe(1);
     expect(r.stdout).toMatch(/allowed ±0\.1: FAIL/);
     expect(good - miouOf(out)).toBeGreaterThanOrEqual(SUBJECT.plantedDropAtLeast);
     expect((JSON.parse(fs.readFileSync(out, 'utf8')) as { compare: { pass: boolean } }).compare.pass).toBe(false);
@@ -176,8 +172,8 @@ describe('bisenet eval', () => {
       await expect(evaluate(onnx, dir, { progress: { quiet: true } }), dir).rejects.toThrow(pattern);
     }
     // The same through the CLI: exit 2, one line, no JSON.
-    const r = bisenet(['eval', onnx, '--data', cases[1]![0], '--json', json]);
-    expect(r.code).toBe(2);
+    const r = runCli(['eval', onnx, '--data', cases[1]![0], '--json', json], { cwd: ROOT });
+    expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^error: .*have no label/)]);
     expect(fs.existsSync(json)).toBe(false);
     expect(() => referenceMiou('nope.json')).toThrow(/--compare-to nope\.json: neither a number nor an existing file/);

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
@@ -9,7 +8,8 @@ import { CITYSCAPES_PALETTE } from '../src/model-file/presets.js';
 import { encodeSegmentation, paletteFor, resizeBilinearPlanes, segmentImage, segmentMany } from '../src/segment/index.js';
 import { Progress } from '../src/segment/progress.js';
 import { argmaxChannels } from '../src/verify/compare.js';
-import { BIN, fixture, tmpDir } from './helpers/paths.js';
+import { runCli } from './helpers/cli.js';
+import { fixture, tmpDir } from './helpers/paths.js';
 
 let dir: string;
 let model: string;
@@ -99,13 +99,13 @@ describe('segment', () => {
     const file = path.join(dir, 'c.png');
     writePng(file, 64, 64);
     const out = path.join(dir, 'mask.png');
-    const ok = spawnSync(process.execPath, [BIN, 'segment', model, '--image', file, '--out', out], { encoding: 'utf8' });
+    const ok = runCli(['segment', model, '--image', file, '--out', out]);
     // The model comes from a random-weight fixture: segment says so, and nothing else.
     expect(withoutRandomNote(ok.stderr)).toBe('');
     expect(ok.stderr).toMatch(RANDOM_NOTE);
     expect(ok.status).toBe(0);
     expect(PNG.sync.read(fs.readFileSync(out)).width).toBe(64);
-    const bad = spawnSync(process.execPath, [BIN, 'segment', model, '--image', model, '--out', path.join(dir, 'x.png')], { encoding: 'utf8' });
+    const bad = runCli(['segment', model, '--image', model, '--out', path.join(dir, 'x.png')]);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/model\.onnx: not a PNG or JPEG image/);
     expect(fs.existsSync(path.join(dir, 'x.png'))).toBe(false);
@@ -116,7 +116,7 @@ describe('segment', () => {
     const rgba = writePng(file, 96, 64);
     const out = path.join(dir, 'd-mask.png');
     const overlay = path.join(dir, 'd-overlay.png');
-    const r = spawnSync(process.execPath, [BIN, 'segment', model, '--image', file, '--out', out, '--overlay', overlay], { encoding: 'utf8' });
+    const r = runCli(['segment', model, '--image', file, '--out', out, '--overlay', overlay]);
     expect(withoutRandomNote(r.stderr)).toBe('');
     expect(r.status).toBe(0);
     const mask = PNG.sync.read(fs.readFileSync(out));
@@ -145,7 +145,7 @@ describe('segment', () => {
     writePng(path.join(inDir, 'sub', 'c.png'), 70, 45);
     fs.writeFileSync(path.join(inDir, 'notes.txt'), 'not an image');
     const outDir = path.join(dir, 'many-out');
-    const r = spawnSync(process.execPath, [BIN, 'segment', model, inDir, path.join(inDir, 'sub', '*.png'), '--out-dir', outDir, '--overlay', '--batch', '2'], { encoding: 'utf8' });
+    const r = runCli(['segment', model, inDir, path.join(inDir, 'sub', '*.png'), '--out-dir', outDir, '--overlay', '--batch', '2']);
     expect(r.status, r.stderr).toBe(0);
     expect(fs.readdirSync(outDir).sort()).toEqual(['a.overlay.png', 'a.png', 'b.overlay.png', 'b.png', 'c.overlay.png', 'c.png']);
     expect(PNG.sync.read(fs.readFileSync(path.join(outDir, 'c.png'))).width).toBe(70);
@@ -164,10 +164,10 @@ describe('segment', () => {
     expect(r.stdout).toMatch(/^classes: [a-z]/m);
     // Each mask is what one image alone gives.
     const one = path.join(dir, 'c-alone.png');
-    expect(spawnSync(process.execPath, [BIN, 'segment', model, '--image', path.join(inDir, 'sub', 'c.png'), '--out', one]).status).toBe(0);
+    expect(runCli(['segment', model, '--image', path.join(inDir, 'sub', 'c.png'), '--out', one]).status).toBe(0);
     expect(Buffer.compare(PNG.sync.read(fs.readFileSync(one)).data, PNG.sync.read(fs.readFileSync(path.join(outDir, 'c.png'))).data)).toBe(0);
     // Outputs that exist are refused without --force, before any work.
-    const again = spawnSync(process.execPath, [BIN, 'segment', model, inDir, '--out-dir', outDir], { encoding: 'utf8' });
+    const again = runCli(['segment', model, inDir, '--out-dir', outDir]);
     expect(again.status).toBe(2);
     expect(again.stderr).toMatch(/a\.png and 1 more outputs already exist \(use --force/);
   });
@@ -182,7 +182,7 @@ describe('segment', () => {
     fs.writeFileSync(path.join(inDir, 'c.png'), whole.subarray(0, whole.length - 40));
     writePng(path.join(inDir, 'd.png'), 64, 64);
     const outDir = path.join(dir, 'bad-out');
-    const run = (...args: string[]) => spawnSync(process.execPath, [BIN, 'segment', model, ...args], { encoding: 'utf8' });
+    const run = (...args: string[]) => runCli(['segment', model, ...args]);
     const truncated = run(inDir, '--out-dir', outDir);
     expect(truncated.status).toBe(2);
     // a truncated PNG is refused by its structure check (before any work) or by the decoder (mid-run): nothing is left either way
@@ -213,13 +213,13 @@ describe('segment', () => {
     const ck = fixture('coincheung-bisenetv2-n19', 'model.pth');
     const before = fs.readdirSync(path.dirname(ck));
     const a = path.join(dir, 'f-ck.png');
-    const r = spawnSync(process.execPath, [BIN, 'segment', ck, '--image', file, '--out', a], { encoding: 'utf8' });
+    const r = runCli(['segment', ck, '--image', file, '--out', a]);
     expect(r.status, r.stderr).toBe(0);
     expect(fs.readdirSync(path.dirname(ck))).toEqual(before);
     const b = path.join(dir, 'f-onnx.png');
-    expect(spawnSync(process.execPath, [BIN, 'segment', model, '--image', file, '--out', b]).status).toBe(0);
+    expect(runCli(['segment', model, '--image', file, '--out', b]).status).toBe(0);
     expect(Buffer.compare(PNG.sync.read(fs.readFileSync(a)).data, PNG.sync.read(fs.readFileSync(b)).data)).toBe(0);
-    const trt = spawnSync(process.execPath, [BIN, 'segment', ck, '--image', file, '--out', path.join(dir, 'never.png'), '--runtime', 'tensorrt'], { encoding: 'utf8' });
+    const trt = runCli(['segment', ck, '--image', file, '--out', path.join(dir, 'never.png'), '--runtime', 'tensorrt']);
     expect(trt.status).toBe(2);
     expect(trt.stderr).toMatch(/runtime tensorrt loads model files only; convert .* first/);
   });

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,12 +10,9 @@ import { parseOrtProfile } from '../../src/bench/ort-profile.js';
 import { emitOnnx } from '../../src/emit/onnx.js';
 import { convMacs, gflops } from '../../src/ir/cost.js';
 import { bisenetv2 } from '../../src/models/bisenetv2.js';
-import { BIN, fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { bisenet } from '../helpers/cli.js';
+import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
-const bisenet = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-};
 const CKPT = fixture(UPSTREAM, 'model.pth');
 let work: string;
 beforeAll(() => { work = tmpDir('bisenet-bench-test-'); });
@@ -168,7 +164,7 @@ describe('bench text and load', () => {
 describe('bisenet bench', () => {
   it('prints a JSON report that parses, with sane rows (tiny size, 2 runs)', () => {
     const r = bisenet('bench', '--checkpoint', CKPT, '--size', '64x128', '--runs', '2', '--warmup', '1', '--no-conv-stack', '--json');
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as BenchReport;
     expect(j.tool).toBe('bisenet bench');
     expect(j.machine.cores).toBeGreaterThan(0);
@@ -213,12 +209,12 @@ describe('bisenet bench', () => {
     const out = path.join(work, 'bench.json');
     for (const args of [['--size', '64x100'], ['--runtimes', 'nope'], ['--runs', '0'], []]) {
       const r = bisenet('bench', ...(args.length ? ['--checkpoint', CKPT, ...args] : []), '--json', out);
-      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/^error: /);
     }
     const m = bisenet('bench', '--model', path.join(work, 'missing.onnx'), '--json', out);
-    expect(m.code).toBe(2);
+    expect(m.status).toBe(2);
     expect(m.stderr).toMatch(/not found/);
     expect(fs.existsSync(out)).toBe(false);
   }, 180_000); // five CLI start-ups: seconds when idle, up to a minute on the shared VM

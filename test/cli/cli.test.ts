@@ -1,17 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, readNpy } from '../../src/checkpoint/npy.js';
-import { BIN, fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { bisenet } from '../helpers/cli.js';
+import { fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 import { PickleWriter, torchTensor } from '../fuzz-lib/pickle-writer.js';
 import { makeZip } from '../fuzz-lib/zip-writer.js';
 
-function bisenet(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const CKPT = fixture(UPSTREAM, 'model.pth');
 const GOLDEN = golden(UPSTREAM);
@@ -23,12 +19,12 @@ beforeAll(() => {
   model = path.join(work, 'model.onnx');
   const r = bisenet('convert', CKPT, '--to', 'onnx', '--out', model);
   expect(r.stderr).toBe('');
-  expect(r.code).toBe(0);
+  expect(r.status).toBe(0);
 });
 
 /** A user mistake: exit 2, one line on stderr naming the problem, no stack trace, nothing written. */
 function expectUserError(r: ReturnType<typeof bisenet>, pattern: RegExp, notWritten: string[] = []) {
-  expect(r.code).toBe(2);
+  expect(r.status).toBe(2);
   expect(r.stderr).toMatch(pattern);
   expect(r.stderr).not.toMatch(/\n\s+at /);
   expect(r.stderr.trim().split('\n')[0]).toMatch(/^error: /);
@@ -38,7 +34,7 @@ function expectUserError(r: ReturnType<typeof bisenet>, pattern: RegExp, notWrit
 describe('bisenet inspect', () => {
   it('identifies the upstream checkpoint', () => {
     const r = bisenet('inspect', CKPT);
-    expect(r.code).toBe(0);
+    expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/family:\s+coincheung/);
     expect(r.stdout).toMatch(/classes:\s+19/);
     expect(r.stdout).toMatch(/booster heads:\s+present/);
@@ -53,7 +49,7 @@ describe('bisenet convert + verify + infer', () => {
   it('verify passes on the upstream golden set and writes JSON', () => {
     const json = path.join(work, 'report.json');
     const r = bisenet('verify', model, '--golden', GOLDEN, '--json', json);
-    expect(r.code).toBe(0);
+    expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/PASS/);
     const report = JSON.parse(fs.readFileSync(json, 'utf8'));
     expect(report.pass).toBe(true);
@@ -71,17 +67,17 @@ describe('bisenet convert + verify + infer', () => {
     for (let i = 0; i < data.length; i += 97) data[i] = data[i]! + 0.5;
     fs.writeFileSync(path.join(bad, 'logits.npy'), encodeNpy(logits));
     const r = bisenet('verify', model, '--golden', bad);
-    expect(r.code).toBe(1);
+    expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/FAIL/);
   });
 
   it('infer writes logits, booster outputs and labels', () => {
     const aux = path.join(work, 'aux.onnx');
-    expect(bisenet('convert', CKPT, '--to', 'onnx', '--out', aux, '--aux', '--labels').code).toBe(0);
+    expect(bisenet('convert', CKPT, '--to', 'onnx', '--out', aux, '--aux', '--labels').status).toBe(0);
     const out = path.join(work, 'y.npy');
     const r = bisenet('infer', aux, '--input', path.join(GOLDEN, 'input.npy'), '--out', out, '--aux', '--labels');
     expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
+    expect(r.status).toBe(0);
     const y = readNpy(out);
     expect(y.dtype).toBe('float32');
     expect(y.shape).toEqual([1, 19, 96, 160]);
@@ -148,7 +144,7 @@ describe('user mistakes: exit 2, one line, nothing written', () => {
     const out = path.join(work, 'm5.onnx');
     expectUserError(bisenet('convert', CKPT, '--to', 'onnx', '--out', out, '--opset', '9'), /--opset 9 is not supported/, [out]);
     const r = bisenet('convert', CKPT, '--to', 'caffe', '--out', out);
-    expect(r.code).toBe(2);
+    expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/Allowed choices are onnx/);
     expect(fs.existsSync(out)).toBe(false);
   });
@@ -185,7 +181,7 @@ describe('more user mistakes (issue 5 list)', () => {
   it('leaves no temporary files beside the output after a failure', () => {
     const dir = tmpDir();
     const r = bisenet('convert', path.join(work, 'random.pth'), '--to', 'onnx', '--out', path.join(dir, 'x.onnx'));
-    expect(r.code).toBe(2);
+    expect(r.status).toBe(2);
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
@@ -205,7 +201,7 @@ describe('more user mistakes (issue 5 list)', () => {
     expectUserError(quiet, /shape mismatches \(first: detail\.S1\.0\.conv\.weight: expected \[64, 3, 3, 3\], found \[1\]\)/, [path.join(work, 'p.onnx')]);
     expect(quiet.stderr).toMatch(/run with --verbose to list them/);
     const loud = bisenet('--verbose', 'convert', f, '--to', 'onnx', '--out', path.join(work, 'p.onnx'));
-    expect(loud.code).toBe(2);
+    expect(loud.status).toBe(2);
     expect(loud.stderr).toContain('shape mismatch bga.conv.1.running_var: expected [128], found [1]');
     expect(loud.stderr.split('\n').length).toBeGreaterThan(250);
   });

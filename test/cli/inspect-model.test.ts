@@ -3,7 +3,6 @@
  * (and say when they record nothing), foreign ONNX files (symbolic dims, initializers listed as inputs),
  * hostile ones (exit 2, one line), and the reader registry a new kind (TFLite) plugs into.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,9 +10,9 @@ import { convertCheckpoint } from '../../src/convert/index.js';
 import { formatModelSummary, inspectModel, MODEL_READERS, modelReaderFor, type ModelReader } from '../../src/inspect/index.js';
 import { CITYSCAPES_CLASSES } from '../../src/model-file/presets.js';
 import { onnxProto } from '../../src/util/onnx-proto.js';
-import { BIN, fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { bisenet } from '../helpers/cli.js';
+import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
-const bisenet = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 180_000 });
 let work: string;
 const writeDir = (dir: string, files: Map<string, Uint8Array>): void => {
   fs.mkdirSync(dir);

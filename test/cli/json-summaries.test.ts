@@ -3,16 +3,15 @@
  * pixels per class), bare `--json` prints JSON only, `--json FILE` keeps the text and refuses to
  * replace a file without --force (before any work).
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CITYSCAPES_CLASSES, CITYSCAPES_PALETTE } from '../../src/model-file/presets.js';
-import { BIN, fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { bisenet } from '../helpers/cli.js';
+import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 const CKPT = fixture(UPSTREAM, 'model.pth');
-const bisenet = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
 let work: string;
 
 function card(file: string, w: number, h: number): void {

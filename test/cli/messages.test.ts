@@ -7,12 +7,9 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../../src/convert/index.js';
 import { causeText } from '../../src/util/errors.js';
+import { runCli } from '../helpers/cli.js';
 import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
-function bisenet(args: string[], cwd?: string) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 const oneErrorLine = (stderr: string): string => {
   const lines = stderr.trim().split('\n');
   expect(lines, stderr).toHaveLength(1);
@@ -32,8 +29,8 @@ beforeAll(() => {
 
 describe('messages name the problem and what to do, on one line', () => {
   it('an unknown command gets its suggestion on the same line', () => {
-    const r = bisenet(['verfy']);
-    expect(r.code).toBe(2);
+    const r = runCli(['verfy']);
+    expect(r.status).toBe(2);
     expect(oneErrorLine(r.stderr)).toBe("error: unknown command 'verfy' (Did you mean verify?)");
   });
 
@@ -48,8 +45,8 @@ describe('messages name the problem and what to do, on one line', () => {
     const c = convertCheckpoint(CKPT, { to: 'tensorrt', shapes: '1x3x64x96' });
     fs.mkdirSync(trt);
     for (const [f, d] of c.files!) fs.writeFileSync(path.join(trt, f), d);
-    const r = bisenet(['infer', path.join(trt, 'model.onnx'), '--input', golden(UPSTREAM, 'input.npy'), '--out', path.join(work, 'y.npy')]);
-    expect(r.code).toBe(2);
+    const r = runCli(['infer', path.join(trt, 'model.onnx'), '--input', golden(UPSTREAM, 'input.npy'), '--out', path.join(work, 'y.npy')]);
+    expect(r.status).toBe(2);
     const line = oneErrorLine(r.stderr);
     expect(line).toMatch(/index: 2 Got: 96 Expected: 64; index: 3 Got: 160 Expected: 96/);
     expect(line).toMatch(/fixed input size: give an input of that size, or convert the checkpoint again/);
@@ -57,14 +54,14 @@ describe('messages name the problem and what to do, on one line', () => {
   });
 
   it('a runtime that cannot load a model names those that can', () => {
-    const r = bisenet(['infer', model, '--input', golden(UPSTREAM, 'input.npy'), '--out', path.join(work, 'y.npy'), '--runtime', 'tfjs-wasm']);
-    expect(r.code).toBe(2);
+    const r = runCli(['infer', model, '--input', golden(UPSTREAM, 'input.npy'), '--out', path.join(work, 'y.npy'), '--runtime', 'tfjs-wasm']);
+    expect(r.status).toBe(2);
     expect(oneErrorLine(r.stderr)).toMatch(/runtime tfjs-wasm cannot load .*n19\.onnx; runtimes that load it: ort-cpu \(default\), .*chromium-ort-wasm/);
   });
 
   it('verify against a golden set of another checkpoint says so, and a shape that differs shows no figures', () => {
-    const r = bisenet(['verify', model, '--golden', path.join(ROOT, 'golden')]);
-    expect(r.code).toBe(1);
+    const r = runCli(['verify', model, '--golden', path.join(ROOT, 'golden')]);
+    expect(r.status).toBe(1);
     // The upstream set matches; the PaddleSeg one was made from another checkpoint; the mmseg one has 150 classes.
     expect(r.stdout).toMatch(/^note: paddleseg-bisenetv2-n19 was made from .*model\.pdparams, and this model from another checkpoint/m);
     expect(r.stdout).not.toMatch(/^note: coincheung-bisenetv2-n19/m);
@@ -72,24 +69,24 @@ describe('messages name the problem and what to do, on one line', () => {
     expect(mmseg).toMatch(/the golden set is of a 150-class model, this model has 19 classes/);
     expect(mmseg).not.toMatch(/\binf\b|0\.000/);
     // The model's own golden set: no note.
-    const own = bisenet(['verify', model, '--golden', golden(UPSTREAM)]);
-    expect(own.code).toBe(0);
+    const own = runCli(['verify', model, '--golden', golden(UPSTREAM)]);
+    expect(own.status).toBe(0);
     expect(own.stdout).not.toMatch(/^note:/m);
   });
 
   it('segment says that an input is missing before that an output is in the way', () => {
     const out = path.join(work, 'exists.png');
     fs.writeFileSync(out, 'mine');
-    let r = bisenet(['segment', model, '--image', path.join(work, 'nope.png'), '--out', out]);
+    let r = runCli(['segment', model, '--image', path.join(work, 'nope.png'), '--out', out]);
     expect(oneErrorLine(r.stderr)).toMatch(/image not found: .*nope\.png/);
-    r = bisenet(['segment', path.join(work, 'nope.onnx'), '--image', path.join(work, 'nope.png'), '--out', out]);
+    r = runCli(['segment', path.join(work, 'nope.onnx'), '--image', path.join(work, 'nope.png'), '--out', out]);
     expect(oneErrorLine(r.stderr)).toMatch(/model not found: .*nope\.onnx/);
     expect(fs.readFileSync(out, 'utf8')).toBe('mine');
   });
 
   it('segment notes that a fixture with random weights segments nothing real', () => {
-    const r = bisenet(['segment', model, '--image', path.join(ROOT, 'data', 'synthetic-val', 'images', '0000.png'), '--out', path.join(work, 'm.png'), '--force']);
-    expect(r.code).toBe(0);
+    const r = runCli(['segment', model, '--image', path.join(ROOT, 'data', 'synthetic-val', 'images', '0000.png'), '--out', path.join(work, 'm.png'), '--force']);
+    expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/^note: .*records random weights \(a parity fixture, not a trained model\)/);
     // The trained fixture's card says what it was trained on, not "random": no note.
     const c = convertCheckpoint(fixture('trained-synthetic-n19', 'model.pth'), { to: 'onnx' });
@@ -99,20 +96,20 @@ describe('messages name the problem and what to do, on one line', () => {
 
   it('a directory target refuses an --out named like a file, and makes nothing', () => {
     const out = path.join(work, 'x.onnx');
-    const r = bisenet(['convert', CKPT, '--to', 'tfjs-graph', '--out', out]);
-    expect(r.code).toBe(2);
+    const r = runCli(['convert', CKPT, '--to', 'tfjs-graph', '--out', out]);
+    expect(r.status).toBe(2);
     expect(oneErrorLine(r.stderr)).toMatch(/a tfjs-graph model is a directory .*name the directory/);
     expect(fs.existsSync(out)).toBe(false);
   });
 
   it('doctor outside a clone lists the runtimes and says how to check a conversion; a missing --golden is one line', () => {
     const empty = tmpDir('bisenet-doctor-');
-    const r = bisenet(['doctor', '--runtimes', 'ort-cpu'], empty);
-    expect(r.code).toBe(0);
+    const r = runCli(['doctor', '--runtimes', 'ort-cpu'], { cwd: empty });
+    expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^ort-cpu\s+yes/m);
     expect(r.stdout).toMatch(/no golden set here .*bisenet diff model\.pth model\.onnx/);
-    const missing = bisenet(['doctor', '--golden', 'nope'], empty);
-    expect(missing.code).toBe(2);
+    const missing = runCli(['doctor', '--golden', 'nope'], { cwd: empty });
+    expect(missing.status).toBe(2);
     expect(oneErrorLine(missing.stderr)).toBe('error: golden directory not found: nope');
     expect(missing.stdout).toBe('');
   });
@@ -133,8 +130,8 @@ describe('--help', () => {
     const names = buildProgram().commands.map((c) => c.name());
     expect(names.length).toBeGreaterThanOrEqual(10);
     for (const name of names) {
-      const r = bisenet([name, '--help']);
-      expect(r.code, name).toBe(0);
+      const r = runCli([name, '--help']);
+      expect(r.status, name).toBe(0);
       const examples = r.stdout.slice(r.stdout.lastIndexOf('\nExamples:\n'));
       expect(examples, name).toMatch(new RegExp(`^\\nExamples:\\n(  \\$ bisenet ${name}( .*)?\\n){2,}\\n*$`));
       for (const line of r.stdout.split('\n')) if (/^ {2}[a-z][\w-]+ {2,}/.test(line)) expect(line.length, line).toBeLessThanOrEqual(100);

@@ -1,7 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DawnNoticeFilter, quietWanted } from '../../src/cli/quiet.js';
-import { BIN } from '../helpers/paths.js';
+import { runCli } from '../helpers/cli.js';
 
 const filtered = (chunks: string[]): string => {
   let out = '';
@@ -34,11 +33,11 @@ describe('quiet by default', () => {
   });
 
   it('bisenet doctor --list prints no Dawn notices, exit code kept', () => {
-    const r = spawnSync(process.execPath, [BIN, 'doctor', '--list'], { encoding: 'utf8' });
+    const r = runCli(['doctor', '--list']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^ort-cpu +yes/m);
     expect(r.stderr).not.toMatch(/Warning: /);
-    const bad = spawnSync(process.execPath, [BIN, 'doctor', '--golden', '/nonexistent-golden'], { encoding: 'utf8' });
+    const bad = runCli(['doctor', '--golden', '/nonexistent-golden']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^error: /);
     expect(bad.stderr).not.toMatch(/Warning: /);

@@ -4,7 +4,7 @@
  * screenshot kept under .tmp/ as the test's artefact. Without Chromium the page test skips, saying
  * why; with BISENET_REQUIRE_CHROMIUM=1 (as CI sets) it fails instead.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
@@ -16,6 +16,7 @@ import { indexPalette } from '../../src/util/palette.js';
 import { streetCard } from '../helpers/images.js';
 import { readLegend, readMask } from '../helpers/serve-page.js';
 import { startServe } from '../../src/serve/index.js';
+import { bisenet } from '../helpers/cli.js';
 import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
@@ -31,15 +32,14 @@ beforeAll(() => {
 }, 300_000);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 
-const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 180_000 });
 
 describe('bisenet serve (CLI)', () => {
   it('refuses a missing model and a golden set that is not one, in one line, exit 2', () => {
-    let r = cli('serve', path.join(work, 'nope.onnx'));
+    let r = bisenet('serve', path.join(work, 'nope.onnx'));
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/not found: .*nope\.onnx/);
-    r = cli('serve', layers, '--golden', path.join(work, 'street.png'));
+    r = bisenet('serve', layers, '--golden', path.join(work, 'street.png'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/street\.png: not a directory/);
   });
@@ -135,7 +135,7 @@ describe('bisenet serve: backends, checkpoints, palette', () => {
     const bare = path.join(work, 'bare');
     fs.mkdirSync(bare);
     for (const [f, data] of convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-layers', dataset: 'none' }).files!) fs.writeFileSync(path.join(bare, f), data);
-    const r = cli('serve', bare);
+    const r = bisenet('serve', bare);
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(`error: ${bare} records no preprocessing; pass --dataset (and --family) to choose one\n`);
     const s2 = await startServe(bare, { dataset: 'cityscapes' });

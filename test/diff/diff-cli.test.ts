@@ -1,17 +1,17 @@
 /** `bisenet diff` and `verify --layers` through the real CLI: output, JSON, exit codes, bad input. */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/checkpoint/npy.js';
 import { convertCheckpoint } from '../../src/convert/index.js';
 import { plantOnnx } from '../helpers/plant.js';
-import { BIN, fixture, golden, tmpDir } from '../helpers/paths.js';
+import { runCli } from '../helpers/cli.js';
+import { fixture, golden, tmpDir } from '../helpers/paths.js';
 
 const SET = 'paddleseg-bisenetv2-n19';
 const CKPT = fixture(SET, 'model.pdparams');
 let work: string;
-const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: work });
+const cli = (...args: string[]) => runCli(args, { cwd: work });
 
 beforeAll(() => {
   work = tmpDir('bisenet-diff-cli-');
@@ -80,7 +80,7 @@ describe('bisenet diff', () => {
 
 describe('bisenet verify --layers', () => {
   it('adds the layer table against the reference on the golden checkpoint', () => {
-    const r = spawnSync(process.execPath, [BIN, 'verify', path.join(work, 'faulted.onnx'), '--golden', golden(SET), '--layers'], { encoding: 'utf8' });
+    const r = runCli(['verify', path.join(work, 'faulted.onnx'), '--golden', golden(SET), '--layers']);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/^FIRST DIVERGENCE: detail\.stage2\.1\.conv /m);
   }, 120_000);

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -10,7 +9,8 @@ import { bisenetv2 } from '../../src/models/bisenetv2.js';
 import { loadRunner } from '../../src/runtime/index.js';
 import { parseTrtexecOutput } from '../../src/runtime/tensorrt.js';
 import { verifyGolden } from '../../src/verify/index.js';
-import { BIN, fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { runCli } from '../helpers/cli.js';
+import { fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
 beforeAll(() => { work = tmpDir('bisenet-trt-'); });
@@ -88,15 +88,15 @@ describe('convert --to tensorrt', () => {
 
   it('CLI: writes the directory and names the build command; --shapes and --grouped-conv only where they apply', () => {
     const out = path.join(work, 'cli-trt');
-    const r = spawnSync(process.execPath, [BIN, 'convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tensorrt', '--out', out, '--shapes', '1x3x512x1024'], { encoding: 'utf8' });
+    const r = runCli(['convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tensorrt', '--out', out, '--shapes', '1x3x512x1024']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/tensorrt: model\.onnx for input 1x3x512x1024.*build_engine\.sh/);
-    const again = spawnSync(process.execPath, [BIN, 'convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tensorrt', '--out', out, '--force'], { encoding: 'utf8' });
+    const again = runCli(['convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tensorrt', '--out', out, '--force']);
     expect(again.status, again.stderr).toBe(0);
-    const bad = spawnSync(process.execPath, [BIN, 'convert', fixture(UPSTREAM, 'model.pth'), '--to', 'onnx', '--out', path.join(work, 'x.onnx'), '--shapes', '1x3x512x1024'], { encoding: 'utf8' });
+    const bad = runCli(['convert', fixture(UPSTREAM, 'model.pth'), '--to', 'onnx', '--out', path.join(work, 'x.onnx'), '--shapes', '1x3x512x1024']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--shapes applies to the tensorrt and tflite targets only/);
-    const bad2 = spawnSync(process.execPath, [BIN, 'convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tfjs-graph', '--out', path.join(work, 'g'), '--grouped-conv', 'depthwise'], { encoding: 'utf8' });
+    const bad2 = runCli(['convert', fixture(UPSTREAM, 'model.pth'), '--to', 'tfjs-graph', '--out', path.join(work, 'g'), '--grouped-conv', 'depthwise']);
     expect(bad2.status).toBe(2);
     expect(bad2.stderr).toMatch(/--grouped-conv applies to the onnx target only/);
   });
@@ -105,8 +105,8 @@ describe('convert --to tensorrt', () => {
 describe('--runtime tensorrt', () => {
   it('says clearly that TensorRT is not installed where trtexec is missing', () => {
     const dir = writeDir('trt-missing', convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tensorrt', shapes: '1x3x96x160' }).files!);
-    const env = { ...process.env, PATH: path.dirname(process.execPath), TRTEXEC: '', TENSORRT_HOME: '' };
-    const r = spawnSync(process.execPath, [BIN, 'verify', dir, '--golden', golden(UPSTREAM), '--runtime', 'tensorrt'], { encoding: 'utf8', env });
+    const env = { PATH: path.dirname(process.execPath), TRTEXEC: '', TENSORRT_HOME: '' };
+    const r = runCli(['verify', dir, '--golden', golden(UPSTREAM), '--runtime', 'tensorrt'], { env });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^error: TensorRT is not installed here: no trtexec/);
   });

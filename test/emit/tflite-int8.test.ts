@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +10,8 @@ import { evaluate } from '../../src/eval/index.js';
 import { runBench } from '../../src/bench/index.js';
 import { fb, writeFlatbuffer } from '../../src/util/flatbuffer.js';
 import { writeNpy } from '../../src/checkpoint/npy.js';
-import { BIN, fixture, ROOT, tmpDir } from '../helpers/paths.js';
+import { bisenet } from '../helpers/cli.js';
+import { fixture, ROOT, tmpDir } from '../helpers/paths.js';
 
 const LITERT = isInstalled('@litertjs/core');
 const TRAINED = fixture('trained-synthetic-n19', 'model.pth');
@@ -189,12 +189,12 @@ describe.skipIf(!LITERT)('integer TFLite in litert-wasm', () => {
 
   it('inspect names the precision; diff explains why an int8 file has no intermediates to compare (exit 2, one line)', () => {
     const p = write('cli-int8.tflite', convertCheckpoint(TRAINED, { to: 'tflite', shapes: '1x3x32x64', precision: 'int8', calibration: CALIB, statistic: 'percentile' }).bytes);
-    const ins = spawnSync(process.execPath, [BIN, 'inspect', p], { encoding: 'utf8' });
+    const ins = bisenet('inspect', p);
     expect(ins.status).toBe(0);
     expect(ins.stdout).toMatch(/weights: +int8 weights and activations \(integer TFLite, percentile scales\)/);
     const x = path.join(dir, 'x32.npy');
     writeNpy(x, { dtype: 'float32', shape: [1, 3, 32, 64], data: new Float32Array(3 * 32 * 64).fill(0.25) });
-    const d = spawnSync(process.execPath, [BIN, 'diff', TRAINED, p, '--input', x], { encoding: 'utf8' });
+    const d = bisenet('diff', TRAINED, p, '--input', x);
     expect(d.status).toBe(2);
     expect(d.stderr.trim().split('\n')).toHaveLength(1);
     expect(d.stderr).toMatch(/is integer TFLite: its intermediates are int8 tensors.*--expose/);

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +12,8 @@ import type { NdArray } from '../../src/util/ndarray.js';
 import { verifyGolden } from '../../src/verify/index.js';
 import { runBench } from '../../src/bench/index.js';
 import { evaluate } from '../../src/eval/index.js';
-import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { runCli } from '../helpers/cli.js';
+import { fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
 import { coco171Checkpoint, COCO_STUFF_CLASSES } from '../helpers/synth-checkpoint.js';
 
 const LITERT = isInstalled('@litertjs/core');
@@ -243,7 +243,7 @@ describe('the .tflite checker refuses hostile files', () => {
     const x = path.join(dir, 'x.npy');
     writeNpy(x, { dtype: 'float32', shape: [1, 3, 32, 32], data: new Float32Array(3 * 32 * 32) });
     const out = path.join(dir, 'y.npy');
-    const r = spawnSync(process.execPath, [BIN, 'infer', bad, '--input', x, '--out', out, '--runtime', 'litert-wasm'], { encoding: 'utf8' });
+    const r = runCli(['infer', bad, '--input', x, '--out', out, '--runtime', 'litert-wasm']);
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^error: .*bad\.tflite: not a valid TFLite model/);

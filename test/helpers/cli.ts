@@ -7,10 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { expect } from 'vitest';
 import { BIN } from './paths.js';
 
-export interface CliResult { status: number | null; stdout: string; stderr: string }
+/** How the child ended: its exit status, or (status null) the signal that ended it; what it printed. */
+export interface CliResult { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 export interface CliOptions {
   cwd?: string;
-  /** Added to this process's environment. */
+  /** Added to this process's environment; a name set to undefined is left out of the child's. */
   env?: NodeJS.ProcessEnv;
   /**
    * The child is killed after this long (its status is then null): a hang fails the test instead of
@@ -26,7 +27,7 @@ export function runCli(args: readonly string[], o: CliOptions = {}): CliResult {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     encoding: 'utf8', cwd: o.cwd, env: o.env ? { ...process.env, ...o.env } : process.env, timeout: o.timeoutMs ?? 170_000, input: o.input,
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** `runCli` with the arguments spread: `bisenet('verify', model, '--golden', dir)`. */

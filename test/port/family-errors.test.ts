@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,15 +6,12 @@ import type { Checkpoint, TensorEntry } from '../../src/checkpoint/types.js';
 import { PickleWriter, torchTensor } from '../fuzz-lib/pickle-writer.js';
 import { makeZip } from '../fuzz-lib/zip-writer.js';
 import { portWeights, summarize } from '../../src/port/index.js';
-import { BIN, fixture, tmpDir } from '../helpers/paths.js';
+import { bisenet } from '../helpers/cli.js';
+import { fixture, tmpDir } from '../helpers/paths.js';
 
 const MMSEG = fixture('mmseg-bisenetv2-n150-b2', 'model.pth');
 const PADDLE = fixture('paddleseg-bisenetv2-n19', 'model.pdparams');
 
-function bisenet(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** The same checkpoint with its tensor table edited (entries still load their real data). */
 function edited(ck: Checkpoint, edit: (t: Map<string, TensorEntry>) => void): Checkpoint {
@@ -90,11 +86,11 @@ describe('booster heads', () => {
 describe('bisenet inspect', () => {
   it('names the family of the mmseg and PaddleSeg fixtures (exit 0)', () => {
     const m = bisenet('inspect', MMSEG);
-    expect(m.code).toBe(0);
+    expect(m.status).toBe(0);
     expect(m.stdout).toMatch(/family:\s+mmseg\n/);
     expect(m.stdout).toMatch(/state dict under "state_dict"/);
     const p = bisenet('inspect', PADDLE, '--json');
-    expect(p.code).toBe(0);
+    expect(p.status).toBe(0);
     expect(JSON.parse(p.stdout)).toMatchObject({ format: 'paddle-pickle', family: 'paddleseg', numClasses: 19, hasBooster: true, tensorCount: 356 });
   });
 
@@ -106,11 +102,11 @@ describe('bisenet inspect', () => {
     const f = path.join(tmpDir('bisenet-inspect-'), 'mobilenet.pth');
     fs.writeFileSync(f, makeZip([{ name: 'archive/data.pkl', data: w.stop() }, { name: 'archive/data/0', data: new Uint8Array(108) }, { name: 'archive/data/1', data: new Uint8Array(40) }]));
     const r = bisenet('inspect', f);
-    expect(r.code).toBe(2);
+    expect(r.status).toBe(2);
     expect(r.stdout).toMatch(/family:\s+unknown/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^error: .*mobilenet\.pth: not a BiSeNetV2 checkpoint of a known family \(keys such as features\.0\.weight, classifier\.weight; keys matched: coincheung 0%, mmseg 0%, paddleseg 0%\)/);
-    expect(bisenet('inspect', f, '--json').code).toBe(2);
+    expect(bisenet('inspect', f, '--json').status).toBe(2);
   });
 
   it('refuses a checkpoint of its family that does not fit, naming the first problem', () => {
@@ -134,7 +130,7 @@ describe('bisenet inspect', () => {
       { name: 'archive/data/1', data: new Uint8Array(8) }]));
     expect(summarize(loadCheckpoint(f)).family).toBe('mmseg');
     const r = bisenet('inspect', f);
-    expect(r.code).toBe(2);
+    expect(r.status).toBe(2);
     expect(r.stdout).toMatch(/family:\s+mmseg\n/);
     expect(r.stderr).toMatch(/^error: .*partial\.pth: does not fit BiSeNetV2 \(mmseg, 19 classes\): 1 missing key \(first: backbone\.bga\.conv\.bn\.running_var \(expected \[128\]\)\)/);
   });

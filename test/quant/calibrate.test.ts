@@ -1,21 +1,20 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { validateCalibration, type Calibration } from '../../src/emit/calibration.js';
-import { BIN, fixture, ROOT, tmpDir } from '../helpers/paths.js';
+import { bisenet } from '../helpers/cli.js';
+import { fixture, ROOT, tmpDir } from '../helpers/paths.js';
 
 const work = tmpDir('bisenet-calib-');
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 const TRAINED = fixture('trained-synthetic-n19', 'model.pth');
 const CALIB = path.join(ROOT, 'data', 'synthetic-calib');
-const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 
 describe('bisenet calibrate', () => {
   let calib: Calibration;
   it('records every tensor\'s range over the calibration images', () => {
     const out = path.join(work, 'calib.json');
-    const r = run('calibrate', TRAINED, '--data', CALIB, '--limit', '1', '--out', out, '--quiet');
+    const r = bisenet('calibrate', TRAINED, '--data', CALIB, '--limit', '1', '--out', out, '--quiet');
     expect(r.status, r.stderr).toBe(0);
     calib = validateCalibration(JSON.parse(fs.readFileSync(out, 'utf8')), out);
     expect(calib.images.count).toBe(1);
@@ -40,7 +39,7 @@ describe('bisenet calibrate', () => {
 
   it('fetching tensors in groups under a small --max-memory gives the same ranges', () => {
     const out = path.join(work, 'calib-small.json');
-    const r = run('--max-memory', '80MiB', 'calibrate', TRAINED, '--data', CALIB, '--limit', '1', '--out', out, '--quiet');
+    const r = bisenet('--max-memory', '80MiB', 'calibrate', TRAINED, '--data', CALIB, '--limit', '1', '--out', out, '--quiet');
     expect(r.status, r.stderr).toBe(0);
     const small = JSON.parse(fs.readFileSync(out, 'utf8')) as Calibration;
     expect(Object.keys(small.tensors)).toEqual(Object.keys(calib.tensors));
@@ -52,22 +51,22 @@ describe('bisenet calibrate', () => {
 
   it('bad input: one error line, exit 2, nothing written', () => {
     const out = path.join(work, 'none.json');
-    const r = run('calibrate', TRAINED, '--data', path.join(work, 'missing'), '--out', out);
+    const r = bisenet('calibrate', TRAINED, '--data', path.join(work, 'missing'), '--out', out);
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^error: calibration data not found/);
     expect(fs.existsSync(out)).toBe(false);
     const empty = path.join(work, 'empty');
     fs.mkdirSync(empty);
-    const r2 = run('calibrate', TRAINED, '--data', empty, '--out', out);
+    const r2 = bisenet('calibrate', TRAINED, '--data', empty, '--out', out);
     expect(r2.status).toBe(2);
     expect(r2.stderr).toMatch(/no \.png or \.jpg images/);
     const fp16 = path.join(work, 'fp16.onnx');
-    expect(run('convert', TRAINED, '--to', 'onnx', '--precision', 'fp16', '--out', fp16).status).toBe(0);
-    const r4 = run('calibrate', fp16, '--data', CALIB, '--out', out);
+    expect(bisenet('convert', TRAINED, '--to', 'onnx', '--precision', 'fp16', '--out', fp16).status).toBe(0);
+    const r4 = bisenet('calibrate', fp16, '--data', CALIB, '--out', out);
     expect(r4.status).toBe(2);
     expect(r4.stderr).toMatch(/is an fp16 model; calibrate the float32 model/);
-    const r3 = run('--max-memory', '20MiB', 'calibrate', TRAINED, '--data', CALIB, '--out', out);
+    const r3 = bisenet('--max-memory', '20MiB', 'calibrate', TRAINED, '--data', CALIB, '--out', out);
     expect(r3.status).toBe(2);
     expect(r3.stderr).toMatch(/--max-memory/);
     expect(fs.existsSync(out)).toBe(false);

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -6,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { convertCheckpoint, readCalibration } from '../../src/convert/index.js';
 import { CACHE_HEADER, calibrationCache, float32Hex, onnxTensorNames, parseCalibrationCache } from '../../src/emit/tensorrt.js';
 import { evaluate } from '../../src/eval/index.js';
-import { BIN, fixture, ROOT, tmpDir } from '../helpers/paths.js';
+import { bisenet } from '../helpers/cli.js';
+import { fixture, ROOT, tmpDir } from '../helpers/paths.js';
 
 const { onnx } = onnxProto;
 const DT = onnx.TensorProto.DataType;
@@ -16,7 +16,6 @@ const VAL = path.join(ROOT, 'data', 'synthetic-val');
 const PT_LABELS = fixture('trained-synthetic-n19', 'pytorch-labels');
 const work = tmpDir('bisenet-precision-');
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
-const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 const decode = (b: Uint8Array) => onnx.ModelProto.decode(b);
 
 /** Label agreement with PyTorch's predictions on the first n held-out images, in percent. */
@@ -142,7 +141,7 @@ describe('int8 with int32 biases (library option)', () => {
 describe('TensorRT int8: calibration cache and QDQ model', () => {
   it('writes a cache in TensorRT\'s format whose every name is a tensor of model.onnx, and build_engine.sh uses it', () => {
     const out = path.join(work, 'trt');
-    const r = run('convert', TRAINED, '--to', 'tensorrt', '--labels', '--shapes', '1x3x256x512', '--precision', 'int8', '--calibration', CALIB, '--out', out);
+    const r = bisenet('convert', TRAINED, '--to', 'tensorrt', '--labels', '--shapes', '1x3x256x512', '--precision', 'int8', '--calibration', CALIB, '--out', out);
     expect(r.status, r.stderr).toBe(0);
     const text = fs.readFileSync(path.join(out, 'calib.cache'), 'utf8');
     expect(text.split('\n')[0]).toBe(CACHE_HEADER);
@@ -177,7 +176,7 @@ describe('precision options: bad input is one line, exit 2, nothing written', ()
   const bad = (args: string[], msg: RegExp) => {
     // A directory target gets a directory's name (a file-like name is refused before the options are judged).
     const out = path.join(work, args.includes('tfjs-graph') ? 'bad-tfjs' : 'bad.onnx');
-    const r = run('convert', TRAINED, '--out', out, ...args);
+    const r = bisenet('convert', TRAINED, '--out', out, ...args);
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(msg);
@@ -201,23 +200,23 @@ describe('verify and eval hold a model to its recorded precision\'s class', () =
     const file = path.join(work, 'u16.onnx');
     fs.writeFileSync(file, convertCheckpoint(fixture('coincheung-bisenetv2-n19', 'model.pth'), { to: 'onnx', precision: 'fp16' }).bytes);
     const golden = path.join(ROOT, 'golden', 'coincheung-bisenetv2-n19');
-    const r = run('verify', file, '--golden', golden);
+    const r = bisenet('verify', file, '--golden', golden);
     expect(r.stdout).toMatch(/fp16 model: held to the fp16 class \(max\|Δ\| ≤ 0\.01 × max\|ref\|, label agreement ≥ 99\.9 %\)/);
     // random weights have tiny top-two logit gaps: 99.73 % agreement measured here, under the class's 99.9 %
     expect(r.stdout).toMatch(/label agreement ≥ 99\.90%/);
-    const loose = run('verify', file, '--golden', golden, '--min-agreement', '0.99');
+    const loose = bisenet('verify', file, '--golden', golden, '--min-agreement', '0.99');
     expect(loose.status, loose.stdout).toBe(0);
   }, 60_000);
 
   it('eval: an int8 model is held to ≥ 99 % label agreement with --labels-dir, and ±0.5 mIoU with --compare-to', () => {
     const file = path.join(work, 'int8-eval.onnx');
     fs.writeFileSync(file, convertCheckpoint(TRAINED, { to: 'onnx', labels: true, precision: 'int8', calibration: CALIB }).bytes);
-    const r = run('eval', file, '--data', VAL, '--labels-dir', PT_LABELS, '--limit', '2', '--quiet', '--compare-to', '100');
+    const r = bisenet('eval', file, '--data', VAL, '--labels-dir', PT_LABELS, '--limit', '2', '--quiet', '--compare-to', '100');
     expect(r.stdout).toMatch(/label agreement with .*: 99\.\d\d %, at least 99 % \(int8 model\): ok/);
     expect(r.stdout).toMatch(/allowed ±0\.5 \(int8 model\)/);
     // the mIoU against PyTorch's own labels on 2 images is not within 0.5 of 100: exit 1
     expect(r.status).toBe(1);
-    const strict = run('eval', file, '--data', VAL, '--labels-dir', PT_LABELS, '--limit', '2', '--quiet', '--min-agreement', '0.9999');
+    const strict = bisenet('eval', file, '--data', VAL, '--labels-dir', PT_LABELS, '--limit', '2', '--quiet', '--min-agreement', '0.9999');
     expect(strict.status).toBe(1);
     expect(strict.stdout).toMatch(/at least 99\.99 %: FAIL/);
   }, 60_000);
@@ -227,7 +226,7 @@ describe('verify and eval hold a model to its recorded precision\'s class', () =
     m.metadataProps!.push({ key: 'precision', value: 'int4' });
     const file = path.join(work, 'int4.onnx');
     fs.writeFileSync(file, onnx.ModelProto.encode(m).finish());
-    const r = run('eval', file, '--data', VAL, '--limit', '1', '--quiet');
+    const r = bisenet('eval', file, '--data', VAL, '--limit', '1', '--quiet');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/the recorded precision is not fp32, fp16 or int8/);
   }, 60_000);
@@ -242,13 +241,13 @@ describe('bench: fp16 and int8 rows in ort-cpu, with the CPU\'s instruction set'
   });
 
   it('times each precision beside fp32 and labels the rows', () => {
-    const r = run('bench', '--checkpoint', TRAINED, '--runtimes', 'ort-cpu', '--size', '64x128', '--runs', '1', '--warmup', '0', '--no-ceiling',
+    const r = bisenet('bench', '--checkpoint', TRAINED, '--runtimes', 'ort-cpu', '--size', '64x128', '--runs', '1', '--warmup', '0', '--no-ceiling',
       '--precisions', 'fp16,int8', '--calibration', CALIB, '--json');
     expect(r.status, r.stderr).toBe(0);
     const rep = JSON.parse(r.stdout) as { rows: { precision: string; fetch: string[] }[]; machine: { isa?: { int8Dot: boolean } } };
     expect(rep.rows.map((x) => `${x.precision}:${x.fetch.join(',')}`)).toEqual(['fp32:logits', 'fp32:labels', 'fp16:logits', 'fp16:labels', 'int8:logits', 'int8:labels']);
     if (fs.existsSync('/proc/cpuinfo')) expect(typeof rep.machine.isa?.int8Dot).toBe('boolean');
-    const bad = run('bench', '--checkpoint', TRAINED, '--runtimes', 'ort-cpu', '--precisions', 'int8');
+    const bad = bisenet('bench', '--checkpoint', TRAINED, '--runtimes', 'ort-cpu', '--precisions', 'int8');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--precisions int8 needs --calibration/);
   }, 60_000);

@@ -5,7 +5,6 @@
  * BISENET_REQUIRE_CHROMIUM=1 (as CI sets) they fail instead. The two WebGL variants are in the slow
  * tier (BISENET_TEST_FULL=1, as CI sets).
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
@@ -15,7 +14,8 @@ import { acquireBrowser, CHROMIUM_MISSING, findChromium, releaseBrowser } from '
 import { loadRunner, RUNTIMES } from '../../src/runtime/index.js';
 import { isBisenetError } from '../../src/util/errors.js';
 import { verifyGolden, type VerifyReport } from '../../src/verify/index.js';
-import { BIN, fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { runCli } from '../helpers/cli.js';
+import { fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 import { FULL_TIER } from '../helpers/tier.js';
 
 let work: string;
@@ -79,14 +79,13 @@ describe('finding Chromium', () => {
   });
 
   it('the CLI says how to install Chromium when there is none, exit 2, before loading anything', () => {
-    const env = { ...process.env, PATH: work };
-    delete env.CHROME_PATH;
-    const r = spawnSync(process.execPath, [BIN, 'verify', fixture(UPSTREAM, 'model.pth'), '--golden', golden(UPSTREAM), '--runtime', 'chromium-ort-wasm'], { encoding: 'utf8', env, timeout: 180_000 });
+    const env = { PATH: work, CHROME_PATH: undefined };
+    const r = runCli(['verify', fixture(UPSTREAM, 'model.pth'), '--golden', golden(UPSTREAM), '--runtime', 'chromium-ort-wasm'], { env });
     // A checkpoint is not a model: the model is checked first, and that is the one line.
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^error: runtime chromium-ort-wasm cannot load .*model\.pth; convert the checkpoint first: bisenet convert .*model\.pth --to onnx --out model\.onnx\n$/);
     const onnx = path.join(work, 'model.onnx');
-    const r2 = spawnSync(process.execPath, [BIN, 'verify', onnx, '--golden', golden(UPSTREAM), '--runtime', 'chromium-ort-wasm'], { encoding: 'utf8', env, timeout: 180_000 });
+    const r2 = runCli(['verify', onnx, '--golden', golden(UPSTREAM), '--runtime', 'chromium-ort-wasm'], { env });
     expect(r2.status).toBe(2);
     expect(r2.stderr).toBe(`error: ${CHROMIUM_MISSING}\n`);
   });

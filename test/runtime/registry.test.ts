@@ -1,15 +1,14 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { TARGET_IDS, TARGETS } from '../../src/emit/targets.js';
 import { installLine, probeRuntime, requirePackages, RUNTIMES, runtimeById } from '../../src/runtime/index.js';
-import { BIN, ROOT } from '../helpers/paths.js';
+import { bisenet } from '../helpers/cli.js';
+import { ROOT } from '../helpers/paths.js';
 
 const pkg = JSON.parse(fs.readFileSync(`${ROOT}/package.json`, 'utf8')) as {
   dependencies: Record<string, string>; devDependencies: Record<string, string>;
   peerDependencies: Record<string, string>; peerDependenciesMeta: Record<string, { optional?: boolean }>;
 };
-const bisenet = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 
 describe('runtime registry', () => {
   it('every runtime names a known model format, and ids are unique', () => {

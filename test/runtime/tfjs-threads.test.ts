@@ -3,7 +3,6 @@
  * it starts with the threads asked for, computes what the single-threaded build computes, and the process
  * exits when the command is done (the pthread pool's idle workers used to keep Node alive for ever).
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +10,8 @@ import { encodeNpy, readNpy } from '../../src/checkpoint/npy.js';
 import { convertCheckpoint } from '../../src/convert/index.js';
 import { platformHasWasmThreads } from '../../src/runtime/tfjs-wasm-threads.js';
 import { writeDirAtomic } from '../../src/util/fs.js';
-import { BIN, fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { runCli } from '../helpers/cli.js';
+import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
 beforeAll(() => {
@@ -22,9 +22,9 @@ beforeAll(() => {
 });
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 
-const infer = (out: string, env: NodeJS.ProcessEnv) => spawnSync(process.execPath,
-  [BIN, 'infer', path.join(work, 'graph'), '--input', path.join(work, 'x.npy'), '--out', out, '--runtime', 'tfjs-wasm', '--verbose'],
-  { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+const infer = (out: string, env: NodeJS.ProcessEnv) => runCli(
+  ['infer', path.join(work, 'graph'), '--input', path.join(work, 'x.npy'), '--out', out, '--runtime', 'tfjs-wasm', '--verbose'],
+  { env, timeoutMs: 120_000 });
 
 describe('tfjs-wasm threaded build (BISENET_WASM_THREADS=2)', () => {
   it.skipIf(platformHasWasmThreads() !== null)('gives the single-threaded logits and lets the process exit', () => {

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -14,7 +13,8 @@ import { defaultRuntimeFor, loadRunner } from '../../src/runtime/index.js';
 import { fileSystemHandler, toNchw, toNhwc } from '../../src/runtime/tfjs.js';
 import type { NdArray } from '../../src/util/ndarray.js';
 import { DEFAULT_TOLERANCE, verifyGolden, type OutputStats } from '../../src/verify/index.js';
-import { BIN, fixture, golden, goldenSets, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { bisenet } from '../helpers/cli.js';
+import { fixture, golden, goldenSets, tmpDir, UPSTREAM } from '../helpers/paths.js';
 import { maxAbsDiff, randomArray, randomWeights } from '../helpers/tfjs-traps.js';
 
 let work: string;
@@ -167,40 +167,39 @@ describe('family variants against onnxruntime on the same weights (bilinear to a
 });
 
 describe('bisenet CLI with tfjs models', () => {
-  const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
   const ckpt = fixture(UPSTREAM, 'model.pth');
 
   it('converts to a graph model directory, verifies it (tfjs-wasm by default) and infers NCHW logits', () => {
     const out = path.join(work, 'cli-graph');
-    let r = cli('convert', ckpt, '--to', 'tfjs-graph', '--out', out, '--labels', '--shard-size', '1');
+    let r = bisenet('convert', ckpt, '--to', 'tfjs-graph', '--out', out, '--labels', '--shard-size', '1');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/tfjs-graph, model.json \+ \d+ shards, weights float32, outputs logits, labels/);
     const shards = fs.readdirSync(out).filter((f) => f.endsWith('.bin'));
     expect(shards.length).toBeGreaterThan(4);
     for (const s of shards) expect(fs.statSync(path.join(out, s)).size).toBeLessThanOrEqual(1 << 20);
-    r = cli('verify', path.join(out, 'model.json'), '--golden', golden(UPSTREAM));
+    r = bisenet('verify', path.join(out, 'model.json'), '--golden', golden(UPSTREAM));
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/on tfjs-wasm .*\n[\s\S]*PASS/);
     const y = path.join(work, 'cli-y.npy');
-    r = cli('infer', out, '--input', golden(UPSTREAM, 'input.npy'), '--out', y, '--labels');
+    r = bisenet('infer', out, '--input', golden(UPSTREAM, 'input.npy'), '--out', y, '--labels');
     expect(r.status).toBe(0);
     expect(readNpy(y).shape).toEqual([1, 19, 96, 160]);
     expect(readNpy(path.join(work, 'cli-y.labels.npy')).shape).toEqual([1, 96, 160]);
   });
 
   it('refuses a model.json path as --out and will not replace a directory that is not a model', () => {
-    let r = cli('convert', ckpt, '--to', 'tfjs-layers', '--out', path.join(work, 'x', 'model.json'));
+    let r = bisenet('convert', ckpt, '--to', 'tfjs-layers', '--out', path.join(work, 'x', 'model.json'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/is a directory \(model.json and the files beside it\); name the directory/);
     const notModel = path.join(work, 'precious');
     fs.mkdirSync(notModel);
     fs.writeFileSync(path.join(notModel, 'notes.txt'), 'keep me');
-    r = cli('convert', ckpt, '--to', 'tfjs-layers', '--out', notModel, '--force');
+    r = bisenet('convert', ckpt, '--to', 'tfjs-layers', '--out', notModel, '--force');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/not a model directory/);
     expect(fs.readFileSync(path.join(notModel, 'notes.txt'), 'utf8')).toBe('keep me');
-    r = cli('convert', ckpt, '--to', 'onnx', '--out', path.join(work, 'q.onnx'), '--quantize', 'float16');
+    r = bisenet('convert', ckpt, '--to', 'onnx', '--out', path.join(work, 'q.onnx'), '--quantize', 'float16');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--quantize applies to the tfjs-layers, tfjs-graph and tflite targets only/);
   });

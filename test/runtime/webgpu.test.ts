@@ -3,7 +3,6 @@
  * (scripts/ci-vulkan.sh), a GPU elsewhere. Where there is no adapter the tests skip, saying why;
  * with BISENET_REQUIRE_WEBGPU=1 (as CI sets) a missing adapter fails them instead.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
@@ -16,7 +15,8 @@ import { openAdapter, parseDeviceSpec } from '../../src/runtime/webgpu.js';
 import { isBisenetError } from '../../src/util/errors.js';
 import type { NdArray } from '../../src/util/ndarray.js';
 import { verifyGolden } from '../../src/verify/index.js';
-import { BIN, fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { runCli } from '../helpers/cli.js';
+import { fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
 /**
@@ -188,7 +188,7 @@ describe('the minimal reproduction: one grouped conv, 6 outputs per group', { ti
 describe('bisenet verify on the WebGPU runtimes', { timeout: SLOW }, () => {
   it('exits 1 and prints FAIL for the failing default configuration', (ctx) => {
     needAdapter(ctx);
-    const r = spawnSync(process.execPath, [BIN, 'verify', path.join(work, 'model.onnx'), '--golden', golden(UPSTREAM), '--runtime', 'ort-webgpu-default'], { encoding: 'utf8' });
+    const r = runCli(['verify', path.join(work, 'model.onnx'), '--golden', golden(UPSTREAM), '--runtime', 'ort-webgpu-default'], { timeoutMs: SLOW - 10_000 });
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/on ort-webgpu-default \[.+default layout\]/);
     expect(r.stdout).toMatch(/^FAIL: /m);

@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { VerifyReport } from '../../src/verify/index.js';
 import { reportJunit } from '../../src/verify/junit.js';
-import { BIN, fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { bisenet } from '../helpers/cli.js';
+import { fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 interface El { name: string; attrs: Record<string, string>; children: El[]; text: string }
 
@@ -91,7 +91,6 @@ describe('verify --junit', () => {
   it('bisenet verify writes the report next to its exit code', () => {
     const work = tmpDir('bisenet-junit-');
     const model = path.join(work, 'm.onnx');
-    const bisenet = (...a: string[]) => spawnSync(process.execPath, [BIN, ...a], { encoding: 'utf8' });
     expect(bisenet('convert', fixture(UPSTREAM, 'model.pth'), '--to', 'onnx', '--out', model).status).toBe(0);
     const xml = path.join(work, 'report.xml');
     const r = bisenet('verify', model, '--golden', golden(UPSTREAM), '--junit', xml, '--tolerance', '1e-7');
