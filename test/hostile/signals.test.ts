@@ -29,15 +29,21 @@ function freshTmp(long = false): string {
   return d;
 }
 
-/** Starts the CLI, sends `sig` once `ready(stdout+stderr)` holds or after `afterMs`, resolves with exit status and output. */
-function interrupt(args: string[], sig: NodeJS.Signals, afterMs: number, env: NodeJS.ProcessEnv, cwd = work): Promise<{ status: number | null; stderr: string; ms: number; pid: number }> {
+/**
+ * Starts the CLI and sends `sig` once its output (stdout and stderr) matches `when`, or `when` ms after the start;
+ * resolves with its exit status, stderr, how long it took to end after the signal (-1 if none was sent) and its pid.
+ */
+function interrupt(args: string[], sig: NodeJS.Signals, when: number | RegExp, env: NodeJS.ProcessEnv, cwd = work): Promise<{ status: number | null; stderr: string; ms: number; pid: number }> {
   return new Promise((ok) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
-    child.stdout.resume();
+    let output = '';
     let sent = 0;
-    const timer = setTimeout(() => { sent = performance.now(); child.kill(sig); }, afterMs);
+    const send = () => { if (!sent) { sent = performance.now(); child.kill(sig); } };
+    const seen = (d: Buffer) => { output += d; if (when instanceof RegExp && when.test(output)) send(); };
+    child.stderr.on('data', (d: Buffer) => { stderr += d; seen(d); });
+    child.stdout.on('data', seen);
+    const timer = typeof when === 'number' ? setTimeout(send, when) : undefined;
     child.on('close', (status) => { clearTimeout(timer); ok({ status, stderr, ms: sent ? performance.now() - sent : -1, pid: child.pid ?? -1 }); });
   });
 }
@@ -45,7 +51,8 @@ function interrupt(args: string[], sig: NodeJS.Signals, afterMs: number, env: No
 describe('an interrupt ends a command with 130/143, one line, nothing left', () => {
   it('bench --checkpoint: its working folder is removed', async () => {
     const tmp = freshTmp();
-    const r = await interrupt(['bench', '--checkpoint', fixture(UPSTREAM, 'model.pth'), '--runtimes', 'ort-cpu', '--size', '64x64', '--runs', '1000'], 'SIGTERM', 4000, { TMPDIR: tmp });
+    // Once it says it converted the checkpoint (into its working folder) and started timing: 1000 runs are still to go.
+    const r = await interrupt(['bench', '--checkpoint', fixture(UPSTREAM, 'model.pth'), '--runtimes', 'ort-cpu', '--size', '64x64', '--runs', '1000'], 'SIGTERM', /^ort-cpu: /m, { TMPDIR: tmp });
     expect(r.status, r.stderr).toBe(143);
     expect(r.stderr.split('\n').filter(Boolean)).toEqual(['error: interrupted by SIGTERM; temporary files removed, no partial output left']);
     expect(r.ms).toBeLessThan(5000);
@@ -89,8 +96,9 @@ process.exitCode = await run;
 
   it('doctor: SIGINT to its pid alone (not the group) reaches the child that does the work', async () => {
     const tmp = freshTmp();
-    // Four runtimes: about 4.4 s of work on a quiet 2-core VM (two finished in 1.5 s, before a signal at 2.5 s came).
-    const r = await interrupt(['doctor', '--golden', golden(UPSTREAM), '--runtimes', 'ort-cpu,tfjs-wasm,tfjs-cpu,litert-wasm'], 'SIGINT', 2000, { TMPDIR: tmp });
+    // Once the child has loaded the first runtime (its output is the child's): the golden set and tfjs-wasm are still to
+    // run. (A fixed delay failed once doctor got faster: two runtimes finished in 1.5 s, before a signal at 2.5 s came.)
+    const r = await interrupt(['doctor', '--golden', golden(UPSTREAM), '--runtimes', 'ort-cpu,tfjs-wasm'], 'SIGINT', /ort-cpu: loaded/, { TMPDIR: tmp });
     expect(r.status, r.stderr).toBe(130);
     expect(r.ms).toBeLessThan(5000);
     expect(r.stderr).toMatch(/interrupted by SIGINT/);
