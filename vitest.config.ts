@@ -1,4 +1,28 @@
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/**
+ * The order files start in. Vitest starts the longest files of the last run first (else the largest), but the
+ * WebGPU parity file's length depends on Mesa's shader cache (~/.cache/mesa_shader_cache_db), not on its last
+ * run: ≈ 10 s alone with the cache warm, ≈ 80 s on a fresh machine (CI, a new VM), nearly all of it lavapipe
+ * compiling shaders. It starts first, so that it never ends alone at the tail of the run. The WebGPU diff
+ * compiles many of the same shaders: it waits half the queue, to find them cached rather than compile them
+ * at the same time on the other worker.
+ */
+const FIRST = 'test/runtime/webgpu.test.ts';
+const MIDWAY = 'test/diff/webgpu-diff.test.ts';
+
+class WebGpuFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const is = (f: TestSpecification, name: string) => f.moduleId.endsWith(name);
+    const first = sorted.filter((f) => is(f, FIRST));
+    const midway = sorted.filter((f) => is(f, MIDWAY));
+    const rest = sorted.filter((f) => !is(f, FIRST) && !is(f, MIDWAY));
+    const half = Math.ceil(rest.length / 2);
+    return [...first, ...rest.slice(0, half), ...midway, ...rest.slice(half)];
+  }
+}
 
 export default defineConfig({
   test: {
@@ -9,5 +33,6 @@ export default defineConfig({
     hookTimeout: 180_000,
     // Parity tests hold a few models in memory at once; two workers suit this 2-core machine.
     maxWorkers: 2,
+    sequence: { sequencer: WebGpuFirst },
   },
 });
