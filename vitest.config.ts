@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
@@ -6,21 +7,31 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * WebGPU parity file's length depends on Mesa's shader cache (~/.cache/mesa_shader_cache_db), not on its last
  * run: ≈ 10 s alone with the cache warm, ≈ 80 s on a fresh machine (CI, a new VM), nearly all of it lavapipe
  * compiling shaders. It starts first, so that it never ends alone at the tail of the run. The WebGPU diff
- * compiles many of the same shaders: it waits half the queue, to find them cached rather than compile them
- * at the same time on the other worker.
+ * compiles many of the same shaders (≈ 40 s cold, ≈ 23 s after the parity file, ≈ 3 s warm): it starts once
+ * the other worker has had about the parity file's last duration of work, to find them compiled rather than
+ * compile them at the same time, and not so late that it ends the run alone (half the queue when there is
+ * no last run).
  */
 const FIRST = 'test/runtime/webgpu.test.ts';
-const MIDWAY = 'test/diff/webgpu-diff.test.ts';
+const AFTER_FIRST = 'test/diff/webgpu-diff.test.ts';
 
 class WebGpuFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
     const is = (f: TestSpecification, name: string) => f.moduleId.endsWith(name);
+    const lastMs = (f: TestSpecification): number | undefined =>
+      this.ctx.cache.getFileTestResults(`${f.project.name}:${path.relative(this.ctx.config.root, f.moduleId)}`)?.duration;
     const first = sorted.filter((f) => is(f, FIRST));
-    const midway = sorted.filter((f) => is(f, MIDWAY));
-    const rest = sorted.filter((f) => !is(f, FIRST) && !is(f, MIDWAY));
-    const half = Math.ceil(rest.length / 2);
-    return [...first, ...rest.slice(0, half), ...midway, ...rest.slice(half)];
+    const after = sorted.filter((f) => is(f, AFTER_FIRST));
+    const rest = sorted.filter((f) => !is(f, FIRST) && !is(f, AFTER_FIRST));
+    let at = Math.ceil(rest.length / 2);
+    const firstMs = first[0] && lastMs(first[0]);
+    if (firstMs !== undefined) {
+      let sum = 0;
+      at = rest.findIndex((f) => (sum += lastMs(f) ?? 0) >= firstMs);
+      if (at < 0) at = rest.length;
+    }
+    return [...first, ...rest.slice(0, at), ...after, ...rest.slice(at)];
   }
 }
 
