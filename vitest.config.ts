@@ -45,5 +45,7 @@ export default defineConfig({
     // Parity tests hold a few models in memory at once; two workers suit this 2-core machine.
     maxWorkers: 2,
     sequence: { sequencer: WebGpuFirst },
+    // The run's converted models, made once and shared by the files (test/helpers/models.ts).
+    globalSetup: ['test/helpers/models-setup.ts'],
   },
 });

@@ -3,11 +3,11 @@ import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../src/convert/index.js';
 import { evaluate, listLabelledSet, referenceMiou } from '../src/eval/index.js';
 import { segmentMany } from '../src/segment/index.js';
 import { writeDirAtomic } from '../src/util/fs.js';
 import { runCli } from './helpers/cli.js';
+import { converted } from './helpers/models.js';
 import { fixture, ROOT, tmpDir } from './helpers/paths.js';
 
 /**
@@ -73,7 +73,7 @@ async function makeSelfSet(dir: string): Promise<void> {
 beforeAll(async () => {
   work = tmpDir('bisenet-eval-');
   onnx = path.join(work, 'model.onnx');
-  fs.writeFileSync(onnx, convertCheckpoint(SUBJECT.checkpoint, { to: 'onnx', labels: true }).bytes);
+  fs.writeFileSync(onnx, converted(SUBJECT.checkpoint, { to: 'onnx', labels: true }).bytes);
   if (SUBJECT === SELF) await makeSelfSet(SELF.data());
 }, 120_000);
 
@@ -105,7 +105,7 @@ describe('bisenet eval', () => {
     // The tfjs formats in process (the CLI's eval is the subject of the test above and of the checkpoint run below).
     for (const to of ['tfjs-layers', 'tfjs-graph'] as const) {
       const dir = path.join(work, to);
-      writeDirAtomic(dir, convertCheckpoint(SUBJECT.checkpoint, { to }).files!);
+      writeDirAtomic(dir, converted(SUBJECT.checkpoint, { to }).files!);
       const r = await evaluate(dir, SUBJECT.data(), { limit: SUBJECT.tfjsImages, progress: { quiet: true } });
       expect(r.runtime).toBe('tfjs-wasm');
       scores[to] = r.miou!;

@@ -2,13 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../src/convert/index.js';
 import { inferArrays } from '../src/infer/index.js';
 import { CITYSCAPES_PALETTE } from '../src/model-file/presets.js';
 import { encodeSegmentation, paletteFor, resizeBilinearPlanes, segmentImage, segmentMany } from '../src/segment/index.js';
 import { Progress } from '../src/segment/progress.js';
 import { argmaxChannels } from '../src/verify/compare.js';
 import { runCli } from './helpers/cli.js';
+import { converted } from './helpers/models.js';
 import { fixture, tmpDir } from './helpers/paths.js';
 
 let dir: string;
@@ -27,7 +27,7 @@ function writePng(file: string, w: number, h: number): Uint8Array {
 beforeAll(() => {
   dir = tmpDir('bisenet-segment-');
   model = path.join(dir, 'model.onnx');
-  fs.writeFileSync(model, convertCheckpoint(fixture('coincheung-bisenetv2-n19', 'model.pth'), { to: 'onnx' }).bytes);
+  fs.writeFileSync(model, converted(fixture('coincheung-bisenetv2-n19', 'model.pth'), { to: 'onnx' }).bytes);
 });
 
 afterAll(() => { fs.rmSync(dir, { recursive: true, force: true }); });

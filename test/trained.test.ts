@@ -8,9 +8,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../src/convert/index.js';
 import { evaluate } from '../src/eval/index.js';
 import { writeDirAtomic } from '../src/util/fs.js';
+import { converted } from './helpers/models.js';
 import { fixture, ROOT, tmpDir } from './helpers/paths.js';
 
 const CKPT = fixture('trained-synthetic-n19', 'model.pth');
@@ -25,7 +25,7 @@ afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 describe('trained checkpoint: agreement with PyTorch', () => {
   it('ONNX (fp32) in onnxruntime: ≥ 99.99 % of labels as PyTorch on the whole held-out set', async () => {
     const onnx = path.join(work, 'model.onnx');
-    fs.writeFileSync(onnx, convertCheckpoint(CKPT, { to: 'onnx', labels: true }).bytes);
+    fs.writeFileSync(onnx, converted(CKPT, { to: 'onnx', labels: true }).bytes);
     const agree = await evaluate(onnx, DATA, { ...quiet, labels: PYTORCH_LABELS });
     expect(agree.images).toBe(24);
     expect(agree.pixelAccuracy).toBeGreaterThanOrEqual(99.99);
@@ -34,7 +34,7 @@ describe('trained checkpoint: agreement with PyTorch', () => {
 
   it('tfjs graph with float16 weights (tfjs-wasm): ≥ 99.9 % of labels as PyTorch, mIoU within 0.3 point', async () => {
     const dir = path.join(work, 'graph-f16');
-    writeDirAtomic(dir, convertCheckpoint(CKPT, { to: 'tfjs-graph', quantize: 'float16' }).files!);
+    writeDirAtomic(dir, converted(CKPT, { to: 'tfjs-graph', quantize: 'float16' }).files!);
     const limit = 6;
     const agree = await evaluate(dir, DATA, { ...quiet, labels: PYTORCH_LABELS, limit });
     expect(agree.pixelAccuracy).toBeGreaterThanOrEqual(99.9);

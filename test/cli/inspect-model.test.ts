@@ -6,11 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { formatModelSummary, inspectModel, MODEL_READERS, modelReaderFor, type ModelReader } from '../../src/inspect/index.js';
 import { CITYSCAPES_CLASSES } from '../../src/model-file/presets.js';
 import { onnxProto } from '../../src/util/onnx-proto.js';
 import { bisenet } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
@@ -22,10 +22,10 @@ const writeDir = (dir: string, files: Map<string, Uint8Array>): void => {
 beforeAll(() => {
   work = tmpDir('bisenet-inspect-model-');
   const ckpt = fixture(UPSTREAM, 'model.pth');
-  fs.writeFileSync(path.join(work, 'n19.onnx'), convertCheckpoint(ckpt, { to: 'onnx', labels: true, opset: 13 }).bytes);
-  writeDir(path.join(work, 'graph'), convertCheckpoint(ckpt, { to: 'tfjs-graph', quantize: 'float16' }).files!);
-  writeDir(path.join(work, 'layers'), convertCheckpoint(ckpt, { to: 'tfjs-layers' }).files!);
-  fs.writeFileSync(path.join(work, 'bare.onnx'), convertCheckpoint(ckpt, { to: 'onnx', dataset: 'none' }).bytes);
+  fs.writeFileSync(path.join(work, 'n19.onnx'), converted(ckpt, { to: 'onnx', labels: true, opset: 13 }).bytes);
+  writeDir(path.join(work, 'graph'), converted(ckpt, { to: 'tfjs-graph', quantize: 'float16' }).files!);
+  writeDir(path.join(work, 'layers'), converted(ckpt, { to: 'tfjs-layers' }).files!);
+  fs.writeFileSync(path.join(work, 'bare.onnx'), converted(ckpt, { to: 'onnx', dataset: 'none' }).bytes);
 }, 180_000);
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../../src/convert/index.js';
 import { causeText } from '../../src/util/errors.js';
 import { runCli } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 const oneErrorLine = (stderr: string): string => {
@@ -24,7 +25,7 @@ let model: string;
 beforeAll(() => {
   work = tmpDir('bisenet-messages-');
   model = path.join(work, 'n19.onnx');
-  fs.writeFileSync(model, convertCheckpoint(CKPT, { to: 'onnx' }).bytes);
+  fs.writeFileSync(model, converted(CKPT, { to: 'onnx' }).bytes);
 });
 
 describe('messages name the problem and what to do, on one line', () => {
@@ -42,7 +43,7 @@ describe('messages name the problem and what to do, on one line', () => {
 
   it('a fixed-size model run at another size says which dimensions differ and what to do', () => {
     const trt = path.join(work, 'trt');
-    const c = convertCheckpoint(CKPT, { to: 'tensorrt', shapes: '1x3x64x96' });
+    const c = converted(CKPT, { to: 'tensorrt', shapes: '1x3x64x96' });
     fs.mkdirSync(trt);
     for (const [f, d] of c.files!) fs.writeFileSync(path.join(trt, f), d);
     const r = runCli(['infer', path.join(trt, 'model.onnx'), '--input', golden(UPSTREAM, 'input.npy'), '--out', path.join(work, 'y.npy')]);

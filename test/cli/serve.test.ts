@@ -8,7 +8,6 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { acquireBrowser, CHROMIUM_MISSING, findChromium, releaseBrowser } from '../../src/runtime/chromium.js';
 import { CITYSCAPES_CLASSES, CITYSCAPES_PALETTE } from '../../src/model-file/presets.js';
 import { installLine } from '../../src/runtime/packages.js';
@@ -17,6 +16,7 @@ import { streetCard } from '../helpers/images.js';
 import { readLegend, readMask } from '../helpers/serve-page.js';
 import { startServe } from '../../src/serve/index.js';
 import { bisenet } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
@@ -25,7 +25,7 @@ let layers: string;
 beforeAll(() => {
   work = tmpDir('bisenet-serve-');
   layers = path.join(work, 'layers');
-  const c = convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-layers' });
+  const c = converted(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-layers' });
   fs.mkdirSync(layers);
   for (const [f, data] of c.files!) fs.writeFileSync(path.join(layers, f), data);
   fs.writeFileSync(path.join(work, 'street.png'), streetCard());
@@ -106,7 +106,7 @@ describe('bisenet serve: backends, checkpoints, palette', () => {
 
   it('refuses an ONNX model when onnxruntime-web is missing, naming the install line and what runs without it', async () => {
     const onnx = path.join(work, 'm.onnx');
-    const c = convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' });
+    const c = converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' });
     fs.writeFileSync(onnx, c.bytes);
     await expect(startServe(onnx, { installed: defaultInstall })).rejects.toThrow(
       `serving an ONNX model needs onnxruntime-web, not installed (optional): ${installLine(['onnxruntime-web'])}; or serve the checkpoint`);
@@ -134,7 +134,7 @@ describe('bisenet serve: backends, checkpoints, palette', () => {
     // A model that records no preprocessing: refused without --dataset (as segment refuses it), served with one.
     const bare = path.join(work, 'bare');
     fs.mkdirSync(bare);
-    for (const [f, data] of convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-layers', dataset: 'none' }).files!) fs.writeFileSync(path.join(bare, f), data);
+    for (const [f, data] of converted(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-layers', dataset: 'none' }).files!) fs.writeFileSync(path.join(bare, f), data);
     const r = bisenet('serve', bare);
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(`error: ${bare} records no preprocessing; pass --dataset (and --family) to choose one\n`);
@@ -207,7 +207,7 @@ describe('the page in headless Chromium', () => {
   it('offers LiteRT for a .tflite model: segments at the model\'s fixed size and checks this device', async (ctx) => {
     needChromium(ctx);
     const tflite = path.join(work, 'model.tflite');
-    fs.writeFileSync(tflite, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tflite', shapes: '1x3x96x160' }).bytes);
+    fs.writeFileSync(tflite, converted(fixture(UPSTREAM, 'model.pth'), { to: 'tflite', shapes: '1x3x96x160' }).bytes);
     const server = await startServe(tflite, { golden: golden(UPSTREAM) });
     const { browser } = await acquireBrowser();
     const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });

@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../src/checkpoint/npy.js';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { plantOnnx } from '../helpers/plant.js';
 import { runCli } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { fixture, golden, tmpDir } from '../helpers/paths.js';
 
 const SET = 'paddleseg-bisenetv2-n19';
@@ -15,7 +15,7 @@ const cli = (...args: string[]) => runCli(args, { cwd: work });
 
 beforeAll(() => {
   work = tmpDir('bisenet-diff-cli-');
-  const clean = convertCheckpoint(CKPT, { to: 'onnx' }).bytes;
+  const clean = converted(CKPT, { to: 'onnx' }).bytes;
   fs.writeFileSync(path.join(work, 'clean.onnx'), clean);
   // A change an outsider makes with the onnx package: a conv's weight initializer, transposed.
   const faulted = plantOnnx(clean, 'weight-transposed');

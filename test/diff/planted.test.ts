@@ -6,10 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { diffModels, type DiffReport } from '../../src/diff/index.js';
 import type { NdArray } from '../../src/util/ndarray.js';
 import { FAULTS, plantOnnx, plantTfjs, SITES, type Fault } from '../helpers/plant.js';
+import { converted } from '../helpers/models.js';
 import { fixture, tmpDir } from '../helpers/paths.js';
 import { randomArray } from '../helpers/tfjs-traps.js';
 
@@ -19,11 +19,11 @@ const input: NdArray = randomArray([1, 3, 64, 96], 12, -2, 2);
 
 beforeAll(() => {
   work = tmpDir('bisenet-diff-');
-  fs.writeFileSync(path.join(work, 'clean.onnx'), convertCheckpoint(CKPT, { to: 'onnx' }).bytes);
+  fs.writeFileSync(path.join(work, 'clean.onnx'), converted(CKPT, { to: 'onnx' }).bytes);
   for (const to of ['tfjs-graph', 'tfjs-layers'] as const) {
     const dir = path.join(work, to);
     fs.mkdirSync(dir);
-    for (const [f, d] of convertCheckpoint(CKPT, { to }).files!) fs.writeFileSync(path.join(dir, f), d);
+    for (const [f, d] of converted(CKPT, { to }).files!) fs.writeFileSync(path.join(dir, f), d);
   }
 }, 180_000);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });

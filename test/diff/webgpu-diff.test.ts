@@ -7,11 +7,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { diffModels } from '../../src/diff/index.js';
 import { readNpy } from '../../src/checkpoint/npy.js';
 import { openAdapter } from '../../src/runtime/webgpu.js';
 import { isBisenetError } from '../../src/util/errors.js';
+import { converted } from '../helpers/models.js';
 import { fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
@@ -21,7 +21,7 @@ let noAdapter = '';
 beforeAll(async () => {
   work = tmpDir('bisenet-webgpu-diff-');
   try { adapter = (await openAdapter('auto')).label; } catch (e) { noAdapter = isBisenetError(e) ? e.message : String(e); }
-  fs.writeFileSync(path.join(work, 'model.onnx'), convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
+  fs.writeFileSync(path.join(work, 'model.onnx'), converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
 }, 120_000);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 

@@ -7,13 +7,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, readNpy, readNpyShape } from '../../src/checkpoint/npy.js';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { bisenetv2 } from '../../src/models/bisenetv2.js';
 import { interpret } from '../../src/reference/interpreter.js';
 import { encodePng } from '../../src/segment/image.js';
 import { BisenetError } from '../../src/util/errors.js';
 import { LIMITS, setLimit } from '../../src/util/limits.js';
 import { bisenet, oneErrorLine, runCli } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
@@ -23,7 +23,7 @@ const ck = fixture(UPSTREAM, 'model.pth');
 beforeAll(async () => {
   work = tmpDir('bisenet-bounds-');
   model = path.join(work, 'm.onnx');
-  fs.writeFileSync(model, convertCheckpoint(ck, { to: 'onnx' }).bytes);
+  fs.writeFileSync(model, converted(ck, { to: 'onnx' }).bytes);
   fs.writeFileSync(path.join(work, 'big.npy'), encodeNpy({ dtype: 'float32', shape: [1, 3, 512, 1024], data: new Float32Array(3 * 512 * 1024) }));
   fs.writeFileSync(path.join(work, 'a.png'), await encodePng(new Uint8Array(64 * 64 * 3).fill(80), 64, 64, 3));
 }, 120_000);

@@ -8,13 +8,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/checkpoint/npy.js';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { runBench } from '../../src/bench/index.js';
 import { referenceMiou } from '../../src/eval/index.js';
 import { BisenetError } from '../../src/util/errors.js';
 import { writeDirAtomic } from '../../src/util/fs.js';
 import { manifestCheckpoint } from '../../src/verify/golden.js';
 import { bisenet, oneErrorLine } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
@@ -22,7 +22,7 @@ let model: string;
 beforeAll(() => {
   work = tmpDir('bisenet-hostile-files-');
   model = path.join(work, 'm.onnx');
-  fs.writeFileSync(model, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
+  fs.writeFileSync(model, converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
 }, 120_000);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 
@@ -64,7 +64,7 @@ describe('5. files that are not plain files', () => {
   }, 180_000);
   it('tfjs shards: a link out of the model directory, a FIFO, and a shard listed twice are refused', () => {
     const dir = path.join(work, 'tfjs');
-    writeDirAtomic(dir, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' }).files!);
+    writeDirAtomic(dir, converted(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' }).files!);
     const x = path.join(work, 'x.npy');
     fs.writeFileSync(x, encodeNpy({ dtype: 'float32', shape: [1, 3, 32, 32], data: new Float32Array(3072) }));
     const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));

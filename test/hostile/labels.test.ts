@@ -7,10 +7,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { decodeLabelMap, encodePng } from '../../src/segment/image.js';
 import { BisenetError } from '../../src/util/errors.js';
 import { runCli } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
@@ -129,7 +129,7 @@ describe('eval through the CLI', () => {
   beforeAll(async () => {
     work = tmpDir('bisenet-labels-');
     model = path.join(work, 'm.onnx');
-    fs.writeFileSync(model, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
+    fs.writeFileSync(model, converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
     fs.mkdirSync(path.join(work, 'set', 'images'), { recursive: true });
     fs.mkdirSync(path.join(work, 'set', 'labels'));
     fs.writeFileSync(path.join(work, 'set', 'images', 'a.png'), await encodePng(new Uint8Array(64 * 64 * 3).fill(90), 64, 64, 3));

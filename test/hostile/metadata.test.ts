@@ -7,12 +7,12 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { recordedFrom } from '../../src/model-file/index.js';
 import { validatePalette, validatePreprocessing } from '../../src/model-file/presets.js';
 import { BisenetError } from '../../src/util/errors.js';
 import { bisenet, oneErrorLine } from '../helpers/cli.js';
 import { PNG_SIGNATURE, pngChunk } from '../helpers/images.js';
+import { converted } from '../helpers/models.js';
 import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
@@ -20,7 +20,7 @@ let model: string;
 beforeAll(() => {
   work = tmpDir('bisenet-hostile-metadata-');
   model = path.join(work, 'm.onnx');
-  fs.writeFileSync(model, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
+  fs.writeFileSync(model, converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
 }, 120_000);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 

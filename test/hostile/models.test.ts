@@ -9,10 +9,10 @@ import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/checkpoint/npy.js';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { runBench } from '../../src/bench/index.js';
 import { writeDirAtomic } from '../../src/util/fs.js';
 import { bisenet, oneErrorLine } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
@@ -20,7 +20,7 @@ let model: string;
 beforeAll(() => {
   work = tmpDir('bisenet-hostile-models-');
   model = path.join(work, 'm.onnx');
-  fs.writeFileSync(model, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
+  fs.writeFileSync(model, converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
 }, 120_000);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 
@@ -30,7 +30,7 @@ describe('6. models as inputs', () => {
     fs.writeFileSync(x, encodeNpy({ dtype: 'float32', shape: [1, 3, 32, 32], data: new Float32Array(3072) }));
     // tfjs layers model: one UpSampling2D asks for 500×500.
     const dir = path.join(work, 'amp-tfjs');
-    writeDirAtomic(dir, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-layers' }).files!);
+    writeDirAtomic(dir, converted(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-layers' }).files!);
     const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
     const ups = (mj.modelTopology.config.layers as { class_name: string; config: { size: number[] } }[]).find((l) => l.class_name === 'UpSampling2D')!;
     ups.config.size = [500, 500];
@@ -49,7 +49,7 @@ describe('6. models as inputs', () => {
     }
     // tfjs graph model: the constants that size tensors live in the weights (a resize factor, a Pad's paddings).
     const gdir = path.join(work, 'amp-graph');
-    writeDirAtomic(gdir, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' }).files!);
+    writeDirAtomic(gdir, converted(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' }).files!);
     const gj = JSON.parse(fs.readFileSync(path.join(gdir, 'model.json'), 'utf8'));
     const setInt32 = (pattern: RegExp, values: (n: number) => number[]): string => {
       const group = gj.weightsManifest[0] as { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] };
@@ -100,8 +100,8 @@ describe('6. models as inputs', () => {
       edit(j);
       fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(j));
     };
-    const layers = convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-layers' }).files!;
-    const graph = convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' }).files!;
+    const layers = converted(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-layers' }).files!;
+    const graph = converted(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' }).files!;
     const dir = path.join(work, 'wiring');
     const cases: [string, Map<string, Uint8Array>, (j: Json) => void, RegExp][] = [
       ['layers: a cycle', layers, (j) => { const L = j.modelTopology.config.layers; L[1].inbound_nodes = [[[L[2].name, 0, 0, {}]]]; }, /form a cycle/],

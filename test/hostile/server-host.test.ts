@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { hostAllowed } from '../../src/runtime/web-server.js';
 import { startServe } from '../../src/serve/index.js';
+import { converted } from '../helpers/models.js';
 import { fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
@@ -19,7 +19,7 @@ let port: number;
 beforeAll(async () => {
   work = tmpDir('bisenet-host-');
   const model = path.join(work, 'm.onnx');
-  fs.writeFileSync(model, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
+  fs.writeFileSync(model, converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
   server = await startServe(model, { golden: golden(UPSTREAM) });
   port = Number(new URL(server.url).port);
 }, 120_000);

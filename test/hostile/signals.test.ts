@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { findChromium } from '../../src/runtime/chromium.js';
 import { runCli } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
@@ -17,7 +17,7 @@ let model: string;
 beforeAll(() => {
   work = tmpDir('bisenet-signals-');
   model = path.join(work, 'm.onnx');
-  fs.writeFileSync(model, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
+  fs.writeFileSync(model, converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
 }, 120_000);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
 

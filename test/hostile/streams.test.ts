@@ -7,13 +7,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { encodePng } from '../../src/segment/image.js';
 import { Progress } from '../../src/segment/progress.js';
 import { escapeStreamText, escapeText, render } from '../../src/util/render.js';
 import { PickleWriter, torchTensor } from '../fuzz-lib/pickle-writer.js';
 import { makeZip } from '../fuzz-lib/zip-writer.js';
 import { bisenet, oneErrorLine, runCli } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
@@ -22,7 +22,7 @@ let png: Buffer;
 beforeAll(async () => {
   work = tmpDir('bisenet-streams-');
   model = path.join(work, 'm.onnx');
-  fs.writeFileSync(model, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
+  fs.writeFileSync(model, converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
   png = await encodePng(new Uint8Array(64 * 64 * 3).fill(100), 64, 64, 3);
 }, 120_000);
 afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });

@@ -6,6 +6,7 @@ import { convertCheckpoint, readCalibration } from '../../src/convert/index.js';
 import { CACHE_HEADER, calibrationCache, float32Hex, onnxTensorNames, parseCalibrationCache } from '../../src/emit/tensorrt.js';
 import { evaluate } from '../../src/eval/index.js';
 import { bisenet } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { fixture, ROOT, tmpDir } from '../helpers/paths.js';
 
 const { onnx } = onnxProto;
@@ -198,7 +199,7 @@ describe('precision options: bad input is one line, exit 2, nothing written', ()
 describe('verify and eval hold a model to its recorded precision\'s class', () => {
   it('verify: an fp16 model gets max|Δ| ≤ 0.01 × max|ref| and 99.9 % labels; --min-agreement still overrides', () => {
     const file = path.join(work, 'u16.onnx');
-    fs.writeFileSync(file, convertCheckpoint(fixture('coincheung-bisenetv2-n19', 'model.pth'), { to: 'onnx', precision: 'fp16' }).bytes);
+    fs.writeFileSync(file, converted(fixture('coincheung-bisenetv2-n19', 'model.pth'), { to: 'onnx', precision: 'fp16' }).bytes);
     const golden = path.join(ROOT, 'golden', 'coincheung-bisenetv2-n19');
     const r = bisenet('verify', file, '--golden', golden);
     expect(r.stdout).toMatch(/fp16 model: held to the fp16 class \(max\|Δ\| ≤ 0\.01 × max\|ref\|, label agreement ≥ 99\.9 %\)/);
@@ -210,7 +211,7 @@ describe('verify and eval hold a model to its recorded precision\'s class', () =
 
   it('eval: an int8 model is held to ≥ 99 % label agreement with --labels-dir, and ±0.5 mIoU with --compare-to', () => {
     const file = path.join(work, 'int8-eval.onnx');
-    fs.writeFileSync(file, convertCheckpoint(TRAINED, { to: 'onnx', labels: true, precision: 'int8', calibration: CALIB }).bytes);
+    fs.writeFileSync(file, converted(TRAINED, { to: 'onnx', labels: true, precision: 'int8', calibration: CALIB }).bytes);
     const r = bisenet('eval', file, '--data', VAL, '--labels-dir', PT_LABELS, '--limit', '2', '--quiet', '--compare-to', '100');
     expect(r.stdout).toMatch(/label agreement with .*: 99\.\d\d %, at least 99 % \(int8 model\): ok/);
     expect(r.stdout).toMatch(/allowed ±0\.5 \(int8 model\)/);
@@ -222,7 +223,7 @@ describe('verify and eval hold a model to its recorded precision\'s class', () =
   }, 60_000);
 
   it('a recorded precision outside fp32, fp16, int8 is refused', () => {
-    const m = decode(convertCheckpoint(TRAINED, { to: 'onnx' }).bytes);
+    const m = decode(converted(TRAINED, { to: 'onnx' }).bytes);
     m.metadataProps!.push({ key: 'precision', value: 'int4' });
     const file = path.join(work, 'int4.onnx');
     fs.writeFileSync(file, onnx.ModelProto.encode(m).finish());

@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import type { Calibration } from '../../src/emit/calibration.js';
 import { bisenet } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { fixture, ROOT, tmpDir } from '../helpers/paths.js';
 
 const TRAINED = fixture('trained-synthetic-n19', 'model.pth');
@@ -20,7 +20,7 @@ const metadata = (file: string): Record<string, string> =>
  * int8 input saturates and the masks collapse; the search must single it out.
  */
 function brokenCalibration(): { broken: string; victimInput: string } {
-  const g = onnxProto.onnx.ModelProto.decode(convertCheckpoint(TRAINED, { to: 'onnx' }).bytes).graph!;
+  const g = onnxProto.onnx.ModelProto.decode(converted(TRAINED, { to: 'onnx' }).bytes).graph!;
   const victimInput = g.node!.find((n) => n.name === 'head.conv.conv')!.input![0]!;
   const c = JSON.parse(fs.readFileSync(CALIB, 'utf8')) as Calibration;
   const t = c.tensors[victimInput]!;

@@ -9,12 +9,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { TOLERANCES } from '../../src/verify/tolerance.js';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { acquireBrowser, CHROMIUM_MISSING, findChromium, releaseBrowser } from '../../src/runtime/chromium.js';
 import { loadRunner, RUNTIMES } from '../../src/runtime/index.js';
 import { isBisenetError } from '../../src/util/errors.js';
 import { verifyGolden, type VerifyReport } from '../../src/verify/index.js';
 import { runCli } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 import { FULL_TIER } from '../helpers/tier.js';
 
@@ -27,14 +27,14 @@ const BROWSER_TIMEOUT = 600_000;
 beforeAll(async () => {
   work = tmpDir('bisenet-chromium-');
   for (const to of ['onnx', 'tfjs-layers', 'tfjs-graph'] as const) {
-    const c = convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to });
+    const c = converted(fixture(UPSTREAM, 'model.pth'), { to });
     if (c.files) {
       fs.mkdirSync(path.join(work, to));
       for (const [f, data] of c.files) fs.writeFileSync(path.join(work, to, f), data);
     } else fs.writeFileSync(path.join(work, 'model.onnx'), c.bytes);
   }
   // TFLite: the golden input's size, fixed when converting.
-  fs.writeFileSync(path.join(work, 'model.tflite'), convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tflite', labels: true, shapes: '1x3x96x160' }).bytes);
+  fs.writeFileSync(path.join(work, 'model.tflite'), converted(fixture(UPSTREAM, 'model.pth'), { to: 'tflite', labels: true, shapes: '1x3x96x160' }).bytes);
   try { chromium = findChromium(); } catch (e) { missing = String(e); }
   if (!chromium) { missing ||= CHROMIUM_MISSING; console.warn(`Chromium tests skipped: ${missing}`); return; }
   // One browser for every runner in this file (runners share the process's browser while it is held).

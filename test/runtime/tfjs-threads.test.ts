@@ -7,16 +7,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, readNpy } from '../../src/checkpoint/npy.js';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { platformHasWasmThreads } from '../../src/runtime/tfjs-wasm-threads.js';
 import { writeDirAtomic } from '../../src/util/fs.js';
 import { runCli } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
 beforeAll(() => {
   work = tmpDir('bisenet-threads-');
-  writeDirAtomic(path.join(work, 'graph'), convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' }).files!);
+  writeDirAtomic(path.join(work, 'graph'), converted(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' }).files!);
   const data = Float32Array.from({ length: 3 * 64 * 64 }, (_, i) => Math.sin(i * 0.37));
   fs.writeFileSync(path.join(work, 'x.npy'), encodeNpy({ dtype: 'float32', shape: [1, 3, 64, 64], data }));
 });

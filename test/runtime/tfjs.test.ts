@@ -3,7 +3,6 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../src/checkpoint/npy.js';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { emitOnnx } from '../../src/emit/onnx.js';
 import type { Quantization } from '../../src/emit/tfjs-common.js';
 import { emitTfjsGraph } from '../../src/emit/tfjs-graph.js';
@@ -14,6 +13,7 @@ import { fileSystemHandler, toNchw, toNhwc } from '../../src/runtime/tfjs.js';
 import type { NdArray } from '../../src/util/ndarray.js';
 import { DEFAULT_TOLERANCE, verifyGolden, type OutputStats } from '../../src/verify/index.js';
 import { bisenet } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { fixture, golden, goldenSets, tmpDir, UPSTREAM } from '../helpers/paths.js';
 import { maxAbsDiff, randomArray, randomWeights } from '../helpers/tfjs-traps.js';
 
@@ -29,7 +29,7 @@ function writeModel(name: string, files: Map<string, Uint8Array>): string {
 }
 
 function convertTo(name: string, ckpt: string, to: 'tfjs-layers' | 'tfjs-graph', o: { aux?: boolean; labels?: boolean; quantize?: Quantization } = {}): string {
-  return writeModel(name, convertCheckpoint(ckpt, { to, ...o }).files!);
+  return writeModel(name, converted(ckpt, { to, ...o }).files!);
 }
 
 async function verify(model: string, runtime: string, goldenDir: string, minAgreement = DEFAULT_TOLERANCE.minAgreement) {

@@ -8,7 +8,6 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { KNOWN_FAILURES } from '../../src/doctor/index.js';
 import { GPU_TOLERANCE } from '../../src/verify/tolerance.js';
-import { convertCheckpoint } from '../../src/convert/index.js';
 import { groupedConvRepro } from '../../src/emit/repro.js';
 import { loadRunner } from '../../src/runtime/index.js';
 import { openAdapter, parseDeviceSpec } from '../../src/runtime/webgpu.js';
@@ -16,6 +15,7 @@ import { isBisenetError } from '../../src/util/errors.js';
 import type { NdArray } from '../../src/util/ndarray.js';
 import { verifyGolden } from '../../src/verify/index.js';
 import { runCli } from '../helpers/cli.js';
+import { converted } from '../helpers/models.js';
 import { fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
@@ -37,11 +37,11 @@ beforeAll(async () => {
     noAdapter = isBisenetError(e) ? e.message : String(e);
     console.warn(`WebGPU tests skipped: ${noAdapter}`);
   }
-  const onnx = convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' });
+  const onnx = converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' });
   fs.writeFileSync(path.join(work, 'model.onnx'), onnx.bytes);
-  const dw = convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx', groupedConv: 'depthwise' });
+  const dw = converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx', groupedConv: 'depthwise' });
   fs.writeFileSync(path.join(work, 'depthwise.onnx'), dw.bytes);
-  const g = convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' });
+  const g = converted(fixture(UPSTREAM, 'model.pth'), { to: 'tfjs-graph' });
   fs.mkdirSync(path.join(work, 'graph'));
   for (const [f, data] of g.files!) fs.writeFileSync(path.join(work, 'graph', f), data);
 }, SLOW);
@@ -129,7 +129,7 @@ describe('ort-webgpu keeps data on the GPU between calls', { timeout: SLOW }, ()
   it('reads back only the outputs fetched, the same labels as a full read-back, and reports upload, compute and read-back', async (ctx) => {
     needAdapter(ctx);
     const file = path.join(work, 'labels.onnx');
-    fs.writeFileSync(file, convertCheckpoint(fixture(UPSTREAM, 'model.pth'), { to: 'onnx', labels: true }).bytes);
+    fs.writeFileSync(file, converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx', labels: true }).bytes);
     const runner = await loadRunner(file, 'ort-webgpu');
     try {
       const shape = [1, 3, 64, 96];
