@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
@@ -35,6 +36,16 @@ class WebGpuFirst extends BaseSequencer {
   }
 }
 
+const ROOT = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * Mesa keeps the shaders lavapipe compiled in ~/.cache, which a machine made afresh for each session (this one)
+ * loses between runs: the WebGPU tests then spend ≈ 70 s of CPU compiling the same shaders again. Beside the
+ * checkout (ignored with node_modules) the cache lasts as long as the install; where MESA_SHADER_CACHE_DIR is
+ * set, it is used as set. Cached or compiled, the shaders are the same: nothing a test checks changes.
+ */
+const MESA_SHADER_CACHE_DIR = process.env.MESA_SHADER_CACHE_DIR ?? path.join(ROOT, 'node_modules', '.cache', 'mesa-shader-cache');
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
@@ -47,5 +58,6 @@ export default defineConfig({
     sequence: { sequencer: WebGpuFirst },
     // The run's converted models, made once and shared by the files (test/helpers/models.ts).
     globalSetup: ['test/helpers/models-setup.ts'],
+    env: { MESA_SHADER_CACHE_DIR },
   },
 });
