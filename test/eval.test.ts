@@ -170,6 +170,10 @@ describe('bisenet eval', () => {
     for (const [dir, pattern] of cases) {
       await expect(evaluate(onnx, dir, { progress: { quiet: true } }), dir).rejects.toThrow(pattern);
     }
+    // Labels from another directory (--labels-dir) are named as given, not as <dir>/labels.
+    const elsewhere = set('elsewhere', { 'x.png': lab });
+    expect(() => listLabelledSet(cases[1]![0], path.join(base, 'nowhere'))).toThrow(`labels directory not found: ${path.join(base, 'nowhere')} (--labels-dir)`);
+    expect(() => listLabelledSet(cases[1]![0], elsewhere)).toThrow(`have no label (expected ${elsewhere}${path.sep}a.png)`);
     // The same through the CLI: exit 2, one line, no JSON.
     const r = runCli(['eval', onnx, '--data', cases[1]![0], '--json', json], { cwd: ROOT });
     expect(r.status).toBe(2);

@@ -29,9 +29,10 @@ function stemWithout(file: string, suffixes: string[]): string {
   return s ? stem.slice(0, -s.length) : stem;
 }
 
-function listDir(dir: string, what: string, keep: (name: string) => boolean): string[] {
+/** The files of `dir` that `keep` takes; `missing` is the message for a directory that is not there. */
+function listDir(dir: string, missing: string, keep: (name: string) => boolean): string[] {
   const st = fs.statSync(dir, { throwIfNoEntry: false });
-  if (!st?.isDirectory()) fail('usage', `${dir}: no ${what} directory here; ${LAYOUT}`);
+  if (!st?.isDirectory()) fail('usage', missing);
   const names = fs.readdirSync(dir).filter((n) => !n.startsWith('.') && keep(n)).sort();
   if (names.length > MAX_INPUTS) fail('usage', `${dir}: more than ${MAX_INPUTS} files`);
   return names;
@@ -42,8 +43,11 @@ export function listLabelledSet(dir: string, labelsDir = path.join(dir, 'labels'
   const st = fs.statSync(dir, { throwIfNoEntry: false });
   if (!st) fail('io', `labelled set not found: ${dir}`);
   if (!st.isDirectory()) fail('usage', `${dir}: not a directory; ${LAYOUT}`);
-  const images = listDir(path.join(dir, 'images'), 'images/', (n) => IMAGE_EXTS.includes(path.extname(n).toLowerCase()));
-  const labels = listDir(labelsDir, 'labels/', (n) => path.extname(n).toLowerCase() === '.png');
+  // Labels from elsewhere (eval --labels-dir) are named as given; the set's own as the layout names them.
+  const ownLabels = path.resolve(labelsDir) === path.resolve(dir, 'labels');
+  const images = listDir(path.join(dir, 'images'), `${dir}: no images/ directory here; ${LAYOUT}`, (n) => IMAGE_EXTS.includes(path.extname(n).toLowerCase()));
+  const labels = listDir(labelsDir, ownLabels ? `${dir}: no labels/ directory here; ${LAYOUT}` : `labels directory not found: ${labelsDir} (--labels-dir)`,
+    (n) => path.extname(n).toLowerCase() === '.png');
   if (images.length === 0) fail('usage', `${path.join(dir, 'images')}: no .png or .jpg images; ${LAYOUT}`);
   const byStem = new Map<string, string>();
   for (const l of labels) {
@@ -63,7 +67,7 @@ export function listLabelledSet(dir: string, labelsDir = path.join(dir, 'labels'
     byStem.delete(s);
     pairs.push({ stem: s, image: path.join(dir, 'images', im), label: path.join(labelsDir, l) });
   }
-  if (missing.length) fail('usage', `${path.join(dir, 'images', missing[0]!)}${missing.length > 1 ? ` and ${missing.length - 1} more images` : ''} have no label (expected labels/${stemWithout(missing[0]!, IMAGE_SUFFIXES)}.png); ${LAYOUT}`);
+  if (missing.length) fail('usage', `${path.join(dir, 'images', missing[0]!)}${missing.length > 1 ? ` and ${missing.length - 1} more images` : ''} have no label (expected ${ownLabels ? 'labels/' : `${labelsDir}${path.sep}`}${stemWithout(missing[0]!, IMAGE_SUFFIXES)}.png); ${LAYOUT}`);
   if (byStem.size) {
     const extra = [...byStem.values()];
     fail('usage', `${path.join(labelsDir, extra[0]!)}${extra.length > 1 ? ` and ${extra.length - 1} more labels` : ''} have no image; ${LAYOUT}`);
