@@ -75,8 +75,14 @@ function precisionList(v: string): string[] {
 
 const FAMILIES: Family[] = ['coincheung', 'mmseg', 'paddleseg'];
 
-/** One option's definition: its flags, help, and choices or parser. */
-export interface Definition { flags: string; help: string; choices?: readonly string[]; parse?: (value: string) => unknown }
+/**
+ * One option's definition: its flags, help, and choices or parser. `uses`: where commands use the option
+ * differently, what it means in each (a command's help shows its own line; `help` is the line for the others).
+ */
+export interface Definition { flags: string; help: string; uses?: Readonly<Record<string, string>>; choices?: readonly string[]; parse?: (value: string) => unknown }
+
+/** The help a command shows for a definition: its own use where the definition names one, else the common line. */
+export const helpFor = (d: Definition, command: string): string => d.uses?.[command] ?? d.help;
 
 /**
  * Every option that more than one command takes, defined once: the same flags, help, choices and parser in
@@ -84,31 +90,77 @@ export interface Definition { flags: string; help: string; choices?: readonly st
  * A command adds one with `shared(cmd, name)`; an option only one command takes is written in that command.
  */
 export const SHARED = {
-  out: { flags: '--out <path>', help: 'where to write the result: the model for convert and quantize (an .onnx or .tflite file; a directory for tfjs and tensorrt), the ranges (calib.json) for calibrate, the first output (logits, .npy) for infer, one image\'s mask (.png) for segment' },
+  out: { flags: '--out <path>', help: 'where to write the result', uses: {
+    convert: 'the model: an .onnx or .tflite file, a directory for tfjs and tensorrt',
+    quantize: 'the model: an .onnx or .tflite file, a directory for tensorrt',
+    calibrate: 'the ranges, calib.json',
+    infer: 'the first output (logits), .npy',
+    segment: 'one image\'s mask (.png)',
+  } },
   json: { flags: '--json [file]', help: 'the report as JSON: printed instead of the text, or written to file beside it' },
   force: { flags: '--force', help: 'replace the files the command writes (its outputs, the --json and --junit files) if they exist' },
   quiet: { flags: '--quiet', help: 'no progress output' },
-  golden: { flags: '--golden <dir>', help: 'golden set: a directory with input.npy and reference outputs (or subdirectories of such); verify compares with it, diff takes its inputs, doctor runs it on every runtime (default: golden/coincheung-bisenetv2-n19 in a clone), serve\'s page checks the device with it' },
-  checkpoint: { flags: '--checkpoint <file>', help: 'a checkpoint (.pth, .safetensors, .pdparams): for verify --layers and doctor, the golden set\'s (default: the one its manifest names); for bench, the model to time, converted in memory to what each runtime loads' },
-  data: { flags: '--data <dir>', help: 'images: a labelled set, <dir>/images/*.png|jpg and <dir>/labels/<same name>.png (8-bit class indices, 255 = ignore), which eval needs; calibrate also takes a folder of .png/.jpg (not the images you evaluate on)' },
-  input: { flags: '--input <x.npy>', help: 'input, N×3×H×W float32, H and W multiples of 32 (diff\'s default: a deterministic 1×3×96×160)' },
+  golden: { flags: '--golden <dir>', help: 'golden set: a directory with input.npy and reference outputs (or subdirectories of such)', uses: {
+    verify: 'golden set to compare with: a directory with input.npy and reference outputs (or subdirectories of such)',
+    diff: 'golden set whose inputs are fed to both models',
+    doctor: 'golden set run on every runtime (default: golden/coincheung-bisenetv2-n19 in a clone; without one, doctor only lists the runtimes)',
+    serve: 'golden set the page checks this device with',
+  } },
+  checkpoint: { flags: '--checkpoint <file>', help: 'a checkpoint (.pth, .safetensors, .pdparams)', uses: {
+    verify: 'with --layers: the golden set\'s checkpoint (default: the one its manifest names)',
+    doctor: 'the golden set\'s checkpoint (default: from its manifest)',
+    bench: 'the model to time (.pth, .safetensors, .pdparams), converted in memory to what each runtime loads',
+  } },
+  data: { flags: '--data <dir>', help: 'images', uses: {
+    eval: 'labelled set: <dir>/images/*.png|jpg and <dir>/labels/<same name>.png (8-bit class indices, 255 = ignore)',
+    calibrate: 'calibration images: a folder of .png/.jpg, or a labelled set (its images/); not the images you evaluate on',
+  } },
+  input: { flags: '--input <x.npy>', help: 'input, N×3×H×W float32, H and W multiples of 32', uses: {
+    diff: 'input fed to both models, N×3×H×W float32, H and W multiples of 32 (default: a deterministic 1×3×96×160)',
+  } },
   limit: { flags: '--limit <n>', help: 'only the first n images (sorted by name)', parse: intOption('--limit', 1, 10_000_000) },
-  aux: { flags: '--aux', help: 'the four booster heads too (aux2, aux3, aux4, aux5_4): convert adds them as outputs; infer writes those the model has beside --out (<out>.aux2.npy …)' },
-  labels: { flags: '--labels', help: 'a "labels" output too, the argmax over classes (int64): convert and quantize add it to the model; infer writes it (or the argmax of the logits) to <out>.labels.npy' },
-  layers: { flags: '--layers [names]', help: 'compare intermediate tensors: all (bare, or all), or these IR names, comma-separated; verify compares them with the reference interpreter on the golden set\'s checkpoint, diff compares A\'s with B\'s (default: all)' },
-  tolerance: { flags: '--tolerance <rel>', help: 'largest |Δ| allowed, relative to max |reference|: diff, per tensor against max |A| of that tensor; verify, default the runtime\'s (1e-4 for CPU and wasm, 1e-3 for GPU and WebGL)', parse: floatOption('--tolerance') },
-  minAgreement: { flags: '--min-agreement <share>', help: 'least share of agreeing argmax labels: verify, default the runtime\'s (0.9999 for CPU and wasm, 0.999 for GPU and WebGL); eval, with --labels-dir of a reference model, default 0.999 for models converted --precision fp16, 0.99 for int8, none for float32', parse: floatOption('--min-agreement') },
-  maxMiouDrop: { flags: '--max-miou-drop <points>', help: 'largest mIoU drop allowed, in points: eval, |mIoU − --compare-to| (default 0.1; 0.5 for models converted --precision int8); quantize, int8 against float32 (default 0.5)', parse: floatOption('--max-miou-drop') },
+  aux: { flags: '--aux', help: 'the four booster heads too (aux2, aux3, aux4, aux5_4)', uses: {
+    convert: 'the four booster heads as outputs too (aux2, aux3, aux4, aux5_4)',
+    infer: 'write the booster heads the model has beside --out (<out>.aux2.npy …)',
+  } },
+  labels: { flags: '--labels', help: 'a "labels" output too, the argmax over classes (int64)', uses: {
+    convert: 'add a "labels" output, the argmax over classes (int64)',
+    quantize: 'add a "labels" output, the argmax over classes (int64)',
+    infer: 'write the labels (the model\'s output, or the argmax of the logits) to <out>.labels.npy',
+  } },
+  layers: { flags: '--layers [names]', help: 'compare intermediate tensors: all (bare, or all), or these IR names, comma-separated', uses: {
+    verify: 'also compare intermediate tensors with the reference interpreter on the golden set\'s checkpoint: all (bare, or all), or these IR names, comma-separated',
+    diff: 'the tensors to compare, A\'s with B\'s: all (default), or these IR names, comma-separated',
+  } },
+  tolerance: { flags: '--tolerance <rel>', help: 'largest |Δ| allowed, relative to max |reference|', uses: {
+    verify: 'largest |Δ| allowed, relative to max |reference| (default: the runtime\'s, 1e-4 for CPU and wasm, 1e-3 for GPU and WebGL)',
+    diff: 'largest |Δ| allowed per tensor, relative to max |A| of that tensor',
+  }, parse: floatOption('--tolerance') },
+  minAgreement: { flags: '--min-agreement <share>', help: 'least share of agreeing argmax labels', uses: {
+    verify: 'least share of agreeing argmax labels (default: the runtime\'s, 0.9999 for CPU and wasm, 0.999 for GPU and WebGL)',
+    eval: 'with --labels-dir of a reference model\'s predictions: least pixel agreement (default 0.999 for models converted --precision fp16, 0.99 for int8, none for float32)',
+  }, parse: floatOption('--min-agreement') },
+  maxMiouDrop: { flags: '--max-miou-drop <points>', help: 'largest mIoU drop allowed, in points', uses: {
+    eval: 'largest |mIoU − --compare-to| allowed, in points (default 0.1; 0.5 for models converted --precision int8)',
+    quantize: 'largest mIoU drop of int8 against float32, in points (default 0.5)',
+  }, parse: floatOption('--max-miou-drop') },
   to: { flags: '--to <target>', help: 'target format (see "Targets" below)', choices: TARGET_IDS },
   shapes: { flags: '--shapes <NxCxHxW[:opt:max]>', help: 'tensorrt: input size (static), or min:opt:max sizes for an optimization profile; tflite: the one input size (default 1x3x512x1024)' },
   calibration: { flags: '--calibration <calib.json>', help: 'int8: tensor ranges from bisenet calibrate' },
   statistic: { flags: '--statistic <s>', help: 'int8: which calibrated threshold sets activation scales (default entropy, as TensorRT\'s entropy calibrator)', choices: STATISTIC_IDS },
   keepFloat: { flags: '--keep-float <patterns>', help: 'int8: conv layers kept in float, comma-separated names or * patterns (e.g. head.classifier.conv,detail.*)' },
   qdqOutputs: { flags: '--qdq-outputs', help: 'int8, onnx: also quantize conv outputs, the form onnxruntime runs with integer kernels (TensorRT wants inputs only)' },
-  family: { flags: '--family <family>', help: 'checkpoint family (default: detected from the keys); for a model that records no preprocessing, the preset\'s family', choices: FAMILIES },
-  dataset: { flags: '--dataset <name>', help: 'preprocessing preset: convert records it in the model (default: from the class count; none records none); the commands that run a model use it for checkpoints and models that record none', choices: [...DATASETS, 'none'] },
+  family: { flags: '--family <family>', help: 'the preset\'s family, for a model that records no preprocessing (a checkpoint\'s is detected from its keys)', uses: {
+    convert: 'checkpoint family (default: detected from the keys)',
+  }, choices: FAMILIES },
+  dataset: { flags: '--dataset <name>', help: 'preprocessing preset for a checkpoint, or for a model that records none', uses: {
+    convert: 'preprocessing preset recorded in the model (default: from the class count; none records none)',
+  }, choices: [...DATASETS, 'none'] },
   runtime: { flags: '--runtime <id>', help: 'runtime (default: ort-cpu for .onnx and checkpoints, tfjs-wasm for tfjs models; see "Runtimes" below)', parse: runtimeId },
-  runtimes: { flags: '--runtimes <ids>', help: 'comma-separated runtimes (see "Runtimes" below); default: doctor, all; bench, ort-cpu and tfjs-wasm, those that load the model', parse: runtimeList('--runtimes') },
+  runtimes: { flags: '--runtimes <ids>', help: 'comma-separated runtimes (see "Runtimes" below)', uses: {
+    doctor: 'comma-separated runtimes to check (default: all; see "Runtimes" below)',
+    bench: 'comma-separated runtimes to time (default: ort-cpu and tfjs-wasm, those that load the model; see "Runtimes" below)',
+  }, parse: runtimeList('--runtimes') },
   threads: { flags: '--threads <n>', help: 'CPU threads', parse: intOption('--threads', 1, 1024) },
   device: { flags: '--device <adapter>', help: 'WebGPU runtimes: auto (default), gpu, software, part of an adapter name (H100, llvmpipe), or vulkan|opengles[:NAME]' },
   tfjsFlags: { flags: '--tfjs-flags <KEY=VALUE,…>', help: 'browser tfjs runtimes: TensorFlow.js flags set before the backend starts, e.g. WEBGL_FORCE_F16_TEXTURES=true,WEBGL_PACK=false', parse: tfjsFlags },
@@ -119,8 +171,8 @@ export type SharedName = keyof typeof SHARED;
 /** How one command takes a shared option: required, or with a default of its own. */
 export interface Use { mandatory?: boolean; default?: unknown }
 
-function build(d: Definition, use: Use = {}): Option {
-  const o = new Option(d.flags, d.help);
+function build(d: Definition, command: string, use: Use = {}): Option {
+  const o = new Option(d.flags, helpFor(d, command));
   if (d.choices) o.choices(d.choices);
   if (d.parse) o.argParser(d.parse);
   if (use.default !== undefined) o.default(use.default);
@@ -130,7 +182,7 @@ function build(d: Definition, use: Use = {}): Option {
 
 /** Adds shared options to a command, by name, or [name, use] for a required one or one with a default. */
 export function shared(cmd: Command, ...names: (SharedName | [SharedName, Use])[]): Command {
-  for (const n of names) cmd.addOption(typeof n === 'string' ? build(SHARED[n]) : build(SHARED[n[0]], n[1]));
+  for (const n of names) cmd.addOption(typeof n === 'string' ? build(SHARED[n], cmd.name()) : build(SHARED[n[0]], cmd.name(), n[1]));
   return cmd;
 }
 
@@ -148,7 +200,7 @@ export function renamedOption(cmd: Command, old: string, now: SharedName | Defin
   RENAMED.add(alias);
   if (d.parse) alias.argParser(d.parse);
   cmd.addOption(alias);
-  const target = build(d);
+  const target = build(d, cmd.name());
   return cmd.hook('preAction', (_c, action) => {
     const v = action.getOptionValue(alias.attributeName());
     if (v === undefined) return;

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Command, Option } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
-import { isRenamed, PRECISION_IDS, SHARED } from '../../src/cli/options.js';
+import { helpFor, isRenamed, PRECISION_IDS, SHARED, type Definition } from '../../src/cli/options.js';
 import { RUNTIME_IDS } from '../../src/runtime/catalog.js';
 import { TARGET_IDS, TARGETS } from '../../src/emit/targets.js';
 import { runCli } from '../helpers/cli.js';
@@ -27,9 +27,9 @@ function optionsByFlag(program: Command, o: { renamed?: boolean } = {}): Map<str
   return by;
 }
 
-/** What makes two options one definition: flags (so the argument's shape), help, choices, parser. */
+/** What makes two options one definition: flags (so the argument's shape), choices, parser (the help is checked against the definition). */
 const shape = (o: Option) => ({
-  flags: o.flags, description: o.description, choices: o.argChoices ?? null, required: o.required, optional: o.optional,
+  flags: o.flags, choices: o.argChoices ?? null, required: o.required, optional: o.optional,
   variadic: o.variadic, negate: o.negate, parser: o.parseArg?.toString() ?? null,
 });
 
@@ -65,6 +65,19 @@ describe('one definition per option', () => {
       for (const u of uses.slice(1)) expect(shape(u.option), `${flag} in ${u.command} differs from ${uses[0]!.command}`).toEqual(first);
       expect(sharedFlags.has(first.flags), `${flag} (${uses.map((u) => u.command).join(', ')}) is not a SHARED definition`).toBe(true);
     }
+  });
+
+  it('each command shows a shared option\'s help for its own use, and a definition\'s uses name only commands that take it', () => {
+    const defs = new Map<string, Definition>(Object.values(SHARED).map((d: Definition) => [d.flags, d]));
+    for (const [flag, uses] of by) {
+      const d = defs.get(uses[0]!.option.flags);
+      if (!d) continue;
+      for (const u of uses) expect(u.option.description, `${u.command} ${flag}`).toBe(helpFor(d, u.command));
+      for (const c of Object.keys(d.uses ?? {})) expect(uses.map((u) => u.command), `${flag}'s use in ${c}`).toContain(c);
+    }
+    // A use of its own where the commands differ: segment's --out is a mask, convert's a model.
+    expect(program.commands.find((c) => c.name() === 'segment')!.options.find((o) => o.long === '--out')!.description).toMatch(/mask/);
+    expect(program.commands.find((c) => c.name() === 'convert')!.options.find((o) => o.long === '--out')!.description).toMatch(/model/);
   });
 
   it('no option flag is written in two places in src/cli/, and the scan sees every option the program has', () => {
