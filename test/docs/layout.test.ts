@@ -59,3 +59,31 @@ describe('the docs name files that exist', () => {
     expect(missing).toEqual([]);
   });
 });
+
+describe('the command lines in README.md and docs/ are the CLI as it is', () => {
+  it('each names a command and only options that command (or bisenet itself) takes', () => {
+    const program = buildProgram();
+    const globals = new Set(program.options.map((o) => o.long).filter(Boolean) as string[]);
+    const pages = ['README.md', ...fs.readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const problems: string[] = [];
+    let checked = 0;
+    for (const page of pages) {
+      let inCode = false;
+      for (const line of fs.readFileSync(page, 'utf8').split('\n')) {
+        if (/^\s*```/.test(line)) { inCode = !inCode; continue; }
+        const m = inCode ? /^\s*(?:\$ )?(?:npx |bin\/)?bisenet ((?:-[^\s]+ (?:[^\s-][^\s]* )?)*)([a-z]+)\b(.*)$/.exec(line) : null;
+        if (!m) continue;
+        const cmd = program.commands.find((c) => c.name() === m[2]);
+        if (!cmd) { problems.push(`${page}: "${line.trim()}": no command ${m[2]}`); continue; }
+        const own = new Set(cmd.options.filter((o) => !o.hidden).map((o) => o.long).filter(Boolean) as string[]);
+        const args = m[3]!.replace(/\s#\s.*$/, '');
+        for (const [, flag] of args.matchAll(/(?:^|[\s[|])(--[a-z][\w-]*)/g)) {
+          if (!own.has(flag!) && !globals.has(flag!) && flag !== '--help') problems.push(`${page}: "${line.trim()}": ${m[2]} has no ${flag}`);
+        }
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(50);
+    expect(problems).toEqual([]);
+  });
+});
