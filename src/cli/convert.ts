@@ -6,7 +6,8 @@ import { TARGETS, type Target } from '../emit/targets.js';
 import type { Quantization } from '../emit/tfjs-common.js';
 import type { Family } from '../models/bisenetv2.js';
 import { fail } from '../util/errors.js';
-import { modelMetadataFor, type Dataset } from '../model-file/presets.js';
+import { checkModelOutName } from './options.js';
+import type { Dataset } from '../model-file/presets.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { checkOutputs } from '../util/outputs.js';
 import { escapeText } from '../util/render.js';
@@ -35,8 +36,7 @@ function checkReplaceableDir(dir: string): void {
 
 export function convertCommand(file: string, o: Opts): void {
   const t0 = performance.now();
-  if (o.to === 'onnx' && !o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: an ONNX model's file name must end in .onnx`);
-  if (o.to === 'tflite' && !o.out.toLowerCase().endsWith('.tflite')) fail('usage', `--out ${o.out}: a TFLite model's file name must end in .tflite`);
+  checkModelOutName(o.to, o.out);
   const isDir = TARGETS[o.to].directory;
   const jsonFile = typeof o.json === 'string' ? o.json : null;
   // The model and its --json summary: one check (never an input, two outputs never one path, exists → --force).
@@ -68,8 +68,8 @@ export function convertCommand(file: string, o: Opts): void {
       ...(c.files && o.to !== 'tensorrt' ? { weights: o.quantize ?? 'float32' } : {}),
       // What a consumer reads: an index output is the in-graph argmax (int64 in ONNX, int32 in tfjs and TensorRT).
       outputs: c.graph.outputs.map((x) => ({ name: x.name, kind: x.dtype === 'index' ? 'labels' : 'scores', channels: x.channels })),
-      // What the model records for its consumers (the same call the conversion made).
-      ...recordedSummary(modelMetadataFor(c.ported.family, c.ported.numClasses, o.dataset)),
+      // What the model records for its consumers.
+      ...recordedSummary(c.metadata),
       nonfinite: c.ported.nonfinite.length,
       ms: Number(ms),
     };

@@ -5,9 +5,10 @@
  */
 import { type Command, CommanderError, Option } from 'commander';
 import { RUNTIME_IDS, runtimeHelp } from '../runtime/catalog.js';
-import { TARGET_IDS } from '../emit/targets.js';
+import { TARGET_IDS, TARGETS, type Target } from '../emit/targets.js';
 import { DATASETS } from '../model-file/presets.js';
 import type { Family } from '../models/bisenetv2.js';
+import { fail } from '../util/errors.js';
 
 /** --precision and --statistic choices (the emitters' lists, which the CLI's entry may not import: it loads no emitter). */
 export const PRECISION_IDS = ['fp32', 'fp16', 'int8'];
@@ -261,6 +262,12 @@ export const quietOption = (cmd: Command): Command => shared(cmd, 'quiet');
 
 /** The int8 choices convert and quantize share: which ranges set activation scales, layers kept in float, and the QDQ form. */
 export const int8Options = (cmd: Command): Command => shared(cmd, 'calibration', 'statistic', 'keepFloat', 'qdqOutputs');
+
+/** `--out` of convert and quantize: a file target's name must end as its target's files do (model.onnx, model.tflite). */
+export function checkModelOutName(to: Target, out: string): void {
+  const file = (TARGETS[to] as { file?: { extension: string; what: string } }).file;
+  if (file && !out.toLowerCase().endsWith(file.extension)) fail('usage', `--out ${out}: ${file.what}'s file name must end in ${file.extension}`);
+}
 
 /** `--json [file]`: the file it names (null when bare or absent). */
 export const jsonFile = (json: string | boolean | undefined): string | null => (typeof json === 'string' ? json : null);

@@ -4,6 +4,7 @@ import type { Statistic } from '../emit/calibration.js';
 import { TARGETS } from '../emit/targets.js';
 import { quantizeSearch } from '../quant/sensitivity.js';
 import { fail } from '../util/errors.js';
+import { checkModelOutName } from './options.js';
 import * as fs from 'node:fs';
 import { userTmpDir } from '../util/temp.js';
 import { trackTemp, untrackTemp, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
@@ -22,8 +23,7 @@ const f2 = (v: number): string => v.toFixed(2);
 /** `bisenet quantize`: int8 with the most damaging layers kept in float until eval's mIoU is within the bound; exit 1 if no mix reaches it. */
 export async function quantizeCommand(checkpoint: string, opts: Opts): Promise<void> {
   const o = { ...opts, maxMiouDrop: opts.maxMiouDrop ?? INT8_MIOU_DROP };
-  if (o.to === 'onnx' && !o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: an ONNX model's file name must end in .onnx`);
-  if (o.to === 'tflite' && !o.out.toLowerCase().endsWith('.tflite')) fail('usage', `--out ${o.out}: a TFLite model's file name must end in .tflite`);
+  checkModelOutName(o.to, o.out);
   if (o.qdqOutputs && o.to !== 'onnx') fail('usage', '--qdq-outputs applies to --to onnx only (TensorRT wants conv inputs quantized only)');
   if (TARGETS[o.to].directory && o.out.toLowerCase().endsWith('.onnx')) fail('usage', `--out ${o.out}: a ${o.to} model is a directory; name the directory`);
   checkOutputs([{ path: o.out, what: '--out', dir: TARGETS[o.to].directory }], [checkpoint, o.calibrationData, o.evalData, o.calibration], Boolean(o.force));

@@ -41,6 +41,8 @@ export interface TargetInfo {
   directory: boolean;
   /** The model file: the file itself (`null`), or its name inside the directory. */
   main: string | null;
+  /** A file target: the ending its name must have, and what the file is called in messages. */
+  file?: { extension: string; what: string };
   /** Options that mean something for this target; any other given is refused. */
   options: EmitOption[];
 }
@@ -50,7 +52,7 @@ const tfjsOptions: EmitOption[] = ['quantize', 'shardBytes', 'expose'];
 export const TARGETS = {
   onnx: {
     description: 'one .onnx file (opset 13–21), for onnxruntime and anything that reads ONNX',
-    directory: false, main: null, options: ['opset', 'groupedConv', 'expose', 'precision', 'calibration', 'statistic', 'keepFloat', 'qdqOutputs'],
+    directory: false, main: null, file: { extension: '.onnx', what: 'an ONNX model' }, options: ['opset', 'groupedConv', 'expose', 'precision', 'calibration', 'statistic', 'keepFloat', 'qdqOutputs'],
   },
   'tfjs-layers': {
     description: 'TensorFlow.js layers model: a directory with model.json and weight shards (needs registerBisenetLayers)',
@@ -66,7 +68,7 @@ export const TARGETS = {
   },
   tflite: {
     description: 'one .tflite file (LiteRT), builtin ops, NHWC, input size fixed by --shapes (default 1x3x512x1024)',
-    directory: false, main: null, options: ['shapes', 'quantize', 'expose', 'precision', 'calibration', 'statistic', 'keepFloat'],
+    directory: false, main: null, file: { extension: '.tflite', what: 'a TFLite model' }, options: ['shapes', 'quantize', 'expose', 'precision', 'calibration', 'statistic', 'keepFloat'],
   },
 } satisfies Record<string, TargetInfo>;
 
