@@ -101,6 +101,11 @@ export interface Converted {
   files?: Map<string, Uint8Array>;
 }
 
+/** What a model converted in memory records, as a model file's metadata would say it (segment, eval and serve read it). */
+export function recordedOf(c: Converted): Record<string, unknown> {
+  return { ...c.graph.metadata, ...c.metadata, num_classes: c.ported.numClasses };
+}
+
 /** `--quantize applies to the tfjs-layers and tfjs-graph targets only`, from the target table. */
 function notApplicable(option: EmitOption): never {
   const where = TARGET_IDS.filter((t) => (TARGETS[t].options as EmitOption[]).includes(option));

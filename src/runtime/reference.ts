@@ -12,7 +12,6 @@ import type { NdArray } from '../util/ndarray.js';
 import type { Runner, RunnerOptions, RuntimeInfo } from './types.js';
 
 /** File names a checkpoint goes by: the model-file room's (kept here for library users). */
-export { CHECKPOINT_EXTENSIONS, isCheckpointPath } from '../model-file/kind.js';
 
 /** A checkpoint ported with its booster heads when it has them, and the IR it runs. */
 export function referenceModel(file: string): { ported: Ported; graph: Graph } {

@@ -7,7 +7,7 @@
 export type { RgbImage } from './image.js';
 export { decodeImage, decodeLabelMap, probeImage, type ImageSource } from './image.js';
 export { resizeBilinearPlanes, imageToInput, processingSize, FrameRunner, type Labels, type StageTimes } from './frame.js';
-export { modelPreprocessing, paletteFor, openModel, type ModelInfo, type SegModel, type OpenOptions as SegmentOptions } from './model.js';
+export { paletteFor, openModel, type ModelInfo, type SegModel, type OpenOptions as SegmentOptions } from './model.js';
 export { segmentImage, segmentMany, encodeSegmentation, encodeMask, encodeOverlay, classShares, type Segmentation, type SegmentManyOptions, type SegmentManySummary } from './run.js';
 export { expandInputs } from './inputs.js';
 

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Family } from '../models/bisenetv2.js';
 import { CITYSCAPES_PALETTE, preprocessingFor, type Dataset, type Preprocessing } from '../model-file/presets.js';
 import { defaultRuntimeFor, loadRunner, requirePackages, runtimeById, type Runner, type RunnerOptions } from '../runtime/index.js';
-import { modelKind, readModelFile, readRecordedMetadata, recordedFrom, runnerInput, type RecordedMetadata } from '../model-file/index.js';
+import { modelKind, readModelFile, recordedFrom, runnerInput, type RecordedMetadata } from '../model-file/index.js';
 import { fail } from '../util/errors.js';
 import { indexPalette } from '../util/palette.js';
 import { formatBytes } from '../util/limits.js';
@@ -38,17 +38,6 @@ export interface SegModel {
   label: string;
 }
 
-/** Whether `p` is given as a checkpoint rather than a converted model (the model-file room's kind: its bytes, else its name). */
-export function isCheckpointPath(p: string): boolean {
-  return modelKind(p) === 'checkpoint';
-}
-
-/** The preprocessing recorded in a model we exported (kept for library users; `openModel` does the same). */
-export function modelPreprocessing(modelPath: string): { pre: Preprocessing | null; palette: number[][] | null } {
-  const info = readRecordedMetadata(modelPath);
-  return { pre: info.pre, palette: info.palette };
-}
-
 /** A palette for any class count: the dataset's where known, else PASCAL VOC's bit-interleaved colour map. */
 export function paletteFor(numClasses: number, known: number[][] | null): number[][] {
   if (known && known.length >= numClasses) return known;
@@ -69,14 +58,14 @@ export async function openModel(modelPath: string, opts: OpenOptions = {}): Prom
   let modelBytes = 0;
   const st = fs.statSync(modelPath, { throwIfNoEntry: false });
   if (!st) fail('io', `model not found: ${modelPath}`);
-  if (st.isFile() && isCheckpointPath(modelPath)) {
+  if (st.isFile() && modelKind(modelPath) === 'checkpoint') {
     const rt = opts.runtime ? runtimeById(opts.runtime) : defaultRuntimeFor('model.onnx');
     // The reference interpreter (float64 loops) is for diff and verify --layers at golden sizes, not for images.
     if (rt.model === 'checkpoint') fail('usage', `runtime ${rt.id} is for bisenet diff and verify --layers; segment and eval take a model runtime (default: ort-cpu)`);
     if (!rt.inMemory) fail('usage', `runtime ${rt.id} loads model files only; convert ${modelPath} first (bisenet convert --to ${rt.model}), then pass the model`);
     requirePackages(rt);
     // Imported here: only checkpoints need the converter.
-    const { convertCheckpoint } = await import('../convert/index.js');
+    const { convertCheckpoint, recordedOf } = await import('../convert/index.js');
     const c = convertCheckpoint(modelPath, { to: rt.model, labels: true, family: opts.family, dataset: opts.dataset, inMemory: modelPath });
     label = `${path.basename(modelPath)} (converted in memory to ${rt.model})`;
     const files = c.files ?? new Map([['model.onnx', c.bytes]]);
@@ -84,9 +73,7 @@ export async function openModel(modelPath: string, opts: OpenOptions = {}): Prom
     // Before the runtime loads it: a checkpoint of many classes is small on disk (zeros deflate) but not in memory.
     checkRunMemory(label, modelLoadBytes(modelBytes) + modelRunBytes(1, 64, 64, c.ported.numClasses), `loading the model (${c.ported.numClasses} classes, ${formatBytes(modelBytes)} of weights)`);
     runner = await rt.load(label, { ...opts, files });
-    const meta: Record<string, unknown> = { ...c.graph.metadata, ...c.metadata };
-    meta.num_classes = c.ported.numClasses;
-    info = recordedFrom(meta, `${label}: metadata`);
+    info = recordedFrom(recordedOf(c), `${label}: metadata`);
   } else {
     // Read and decoded once (src/model-file): the runtime loads these bytes (ONNX: checks this decode; tfjs: this
     // model.json; TFLite: this checked file) instead of reading the file again.

@@ -9,11 +9,11 @@ import * as path from 'node:path';
 import { TOLERANCES } from '../verify/tolerance.js';
 import { modelKind, readModelFile, readRecordedMetadata, recordedFrom, runnerInput, type RecordedMetadata } from '../model-file/index.js';
 import type { Family } from '../models/bisenetv2.js';
-import { CITYSCAPES_PALETTE, modelMetadataFor, preprocessingFor, type Dataset } from '../model-file/presets.js';
+import { CITYSCAPES_PALETTE, preprocessingFor, type Dataset } from '../model-file/presets.js';
 import { CHROMIUM_RUNTIMES_BY_BACKEND, modelRoutes } from '../runtime/chromium.js';
 import { installLine, isInstalled, missingPackages } from '../runtime/packages.js';
 import { ORT_WEBGPU_SCRIPT, pageHtml, startWebServer, TFJS_SCRIPTS, type Blob } from '../runtime/web-server.js';
-import { isCheckpointPath, paletteFor } from '../segment/model.js';
+import { paletteFor } from '../segment/model.js';
 import { fail } from '../util/errors.js';
 import type { Backend } from '../web/engine.js';
 import type { NdArray } from '../util/ndarray.js';
@@ -71,17 +71,15 @@ function pageScripts(kind: PageKind, installed: (pkg: string) => boolean): strin
 async function pageModel(modelPath: string, o: ServeOptions): Promise<{ url: string; kind: PageKind; routes: Map<string, () => Blob>; info: RecordedMetadata; label: string }> {
   const st = fs.statSync(modelPath, { throwIfNoEntry: false });
   if (!st) fail('io', `model not found: ${modelPath}`);
-  if (st!.isFile() && isCheckpointPath(modelPath)) {
+  if (st!.isFile() && modelKind(modelPath) === 'checkpoint') {
     // Imported here: only checkpoints need the converter. tfjs-layers: the format every page backend loads,
     // with the tfjs packages a default install has (tfjs wasm).
-    const { convertCheckpoint } = await import('../convert/index.js');
+    const { convertCheckpoint, recordedOf } = await import('../convert/index.js');
     const c = convertCheckpoint(modelPath, { to: 'tfjs-layers', family: o.family, dataset: o.dataset, inMemory: modelPath });
     const label = `${path.basename(modelPath)} (converted in memory to tfjs-layers)`;
-    const meta: Record<string, unknown> = { ...c.graph.metadata, ...modelMetadataFor(c.ported.family, c.ported.numClasses, o.dataset) };
-    meta.num_classes = c.ported.numClasses;
     const routes = new Map<string, () => Blob>();
     for (const [name, bytes] of c.files!) routes.set(`/model/${name}`, () => ({ bytes, type: name.endsWith('.json') ? 'application/json' : 'application/octet-stream' }));
-    return { url: '/model/model.json', kind: 'tfjs', routes, info: recordedFrom(meta, `${label}: metadata`), label };
+    return { url: '/model/model.json', kind: 'tfjs', routes, info: recordedFrom(recordedOf(c), `${label}: metadata`), label };
   }
   // Read once (src/model-file): its metadata, and the bytes (with the ONNX decode, the parsed model.json, the checked
   // .tflite) the page's routes are served from.
