@@ -9,8 +9,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { convertCheckpoint, type ConvertOptions } from '../../src/convert/index.js';
+import { fixture, tmpDir, UPSTREAM } from './paths.js';
 
 declare module 'vitest' {
   export interface ProvidedContext { modelCache: string }
@@ -51,4 +52,19 @@ export function converted(checkpoint: string, options: ConvertOptions): CachedMo
   fs.writeFileSync(tmp, c.bytes);
   fs.renameSync(tmp, `${entry}.bin`);
   return { bytes: c.bytes };
+}
+
+/**
+ * A test file's own folder (`prefix…` under the temporary folder, removed after the file) holding the upstream
+ * checkpoint as ONNX, `m.onnx`: what the hostile-input files start from. `ready` gets both before the first test.
+ */
+export function upstreamOnnxFolder(prefix: string, ready: (work: string, model: string) => void): void {
+  let work = '';
+  beforeAll(() => {
+    work = tmpDir(prefix);
+    const model = path.join(work, 'm.onnx');
+    fs.writeFileSync(model, converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
+    ready(work, model);
+  }, 120_000);
+  afterAll(() => { if (work) fs.rmSync(work, { recursive: true, force: true }); });
 }

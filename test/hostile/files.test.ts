@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/checkpoint/npy.js';
 import { runBench } from '../../src/bench/index.js';
 import { referenceMiou } from '../../src/eval/index.js';
@@ -14,17 +14,12 @@ import { BisenetError } from '../../src/util/errors.js';
 import { writeDirAtomic } from '../../src/util/fs.js';
 import { manifestCheckpoint } from '../../src/verify/golden.js';
 import { bisenet, oneErrorLine } from '../helpers/cli.js';
-import { converted } from '../helpers/models.js';
-import { fixture, golden, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { converted, upstreamOnnxFolder } from '../helpers/models.js';
+import { fixture, golden, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
 let model: string;
-beforeAll(() => {
-  work = tmpDir('bisenet-hostile-files-');
-  model = path.join(work, 'm.onnx');
-  fs.writeFileSync(model, converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
-}, 120_000);
-afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
+upstreamOnnxFolder('bisenet-hostile-files-', (dir, m) => { work = dir; model = m; });
 
 describe('5. files that are not plain files', () => {
   it('refuses a FIFO and a link to /dev/zero as a checkpoint, and a dangling link, with exit 2', () => {

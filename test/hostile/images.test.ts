@@ -6,21 +6,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkPng } from '../../src/util/png-check.js';
 import { bisenet, oneErrorLine } from '../helpers/cli.js';
 import { PNG_SIGNATURE, pngChunk } from '../helpers/images.js';
-import { converted } from '../helpers/models.js';
-import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { upstreamOnnxFolder } from '../helpers/models.js';
 
 let work: string;
 let model: string;
-beforeAll(() => {
-  work = tmpDir('bisenet-hostile-images-');
-  model = path.join(work, 'm.onnx');
-  fs.writeFileSync(model, converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
-}, 120_000);
-afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
+upstreamOnnxFolder('bisenet-hostile-images-', (dir, m) => { work = dir; model = m; });
 
 describe('6. images as inputs', () => {
   const sig = PNG_SIGNATURE;

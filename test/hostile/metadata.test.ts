@@ -6,23 +6,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import onnxProto from 'onnx-proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { recordedFrom } from '../../src/model-file/index.js';
 import { validatePalette, validatePreprocessing } from '../../src/model-file/presets.js';
 import { BisenetError } from '../../src/util/errors.js';
 import { bisenet, oneErrorLine } from '../helpers/cli.js';
 import { PNG_SIGNATURE, pngChunk } from '../helpers/images.js';
-import { converted } from '../helpers/models.js';
-import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { upstreamOnnxFolder } from '../helpers/models.js';
 
 let work: string;
 let model: string;
-beforeAll(() => {
-  work = tmpDir('bisenet-hostile-metadata-');
-  model = path.join(work, 'm.onnx');
-  fs.writeFileSync(model, converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
-}, 120_000);
-afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
+upstreamOnnxFolder('bisenet-hostile-metadata-', (dir, m) => { work = dir; model = m; });
 
 describe('7. recorded metadata is validated', () => {
   it('refuses preprocessing that is empty, lacks mean, or asks for a huge size multiple; palettes of numbers', () => {

@@ -7,22 +7,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import onnxProto from 'onnx-proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeNpy } from '../../src/checkpoint/npy.js';
 import { runBench } from '../../src/bench/index.js';
 import { writeDirAtomic } from '../../src/util/fs.js';
 import { bisenet, oneErrorLine } from '../helpers/cli.js';
-import { converted } from '../helpers/models.js';
-import { fixture, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { converted, upstreamOnnxFolder } from '../helpers/models.js';
+import { fixture, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
 let model: string;
-beforeAll(() => {
-  work = tmpDir('bisenet-hostile-models-');
-  model = path.join(work, 'm.onnx');
-  fs.writeFileSync(model, converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
-}, 120_000);
-afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
+upstreamOnnxFolder('bisenet-hostile-models-', (dir, m) => { work = dir; model = m; });
 
 describe('6. models as inputs', () => {
   it('models whose constants multiply a tensor (UpSampling2D 500×500, an ONNX Tile) are refused before they run, in Node and before a browser starts', () => {

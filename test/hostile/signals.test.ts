@@ -6,20 +6,15 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findChromium } from '../../src/runtime/chromium.js';
 import { runCli } from '../helpers/cli.js';
-import { converted } from '../helpers/models.js';
-import { BIN, fixture, golden, ROOT, tmpDir, UPSTREAM } from '../helpers/paths.js';
+import { upstreamOnnxFolder } from '../helpers/models.js';
+import { BIN, fixture, golden, ROOT, UPSTREAM } from '../helpers/paths.js';
 
 let work: string;
 let model: string;
-beforeAll(() => {
-  work = tmpDir('bisenet-signals-');
-  model = path.join(work, 'm.onnx');
-  fs.writeFileSync(model, converted(fixture(UPSTREAM, 'model.pth'), { to: 'onnx' }).bytes);
-}, 120_000);
-afterAll(() => { fs.rmSync(work, { recursive: true, force: true }); });
+upstreamOnnxFolder('bisenet-signals-', (dir, m) => { work = dir; model = m; });
 
 /** A TMPDIR of its own (optionally with a long path), to see what a command leaves in it. */
 function freshTmp(long = false): string {
