@@ -1,5 +1,5 @@
 import { encodeNpy, readNpy, readNpyShape } from '../checkpoint/npy.js';
-import { checkModelInput, inferArrays } from '../infer/index.js';
+import { checkModelInput, inferArrays, modelCost } from '../infer/index.js';
 import { fail } from '../util/errors.js';
 import { LIMITS } from '../util/limits.js';
 import { writeFilesAtomic } from '../util/fs.js';
@@ -18,9 +18,10 @@ export async function inferCommand(model: string, o: Opts): Promise<void> {
   checkOutputs([{ path: o.out, what: '--out' }, ...(o.labels ? [{ path: sibling(o.out, 'labels'), what: '--labels' }] : []),
     ...(o.aux ? AUX_OUTPUTS.map((a) => ({ path: sibling(o.out, a), what: `--aux (${a})` })) : [])], inputs, Boolean(o.force));
   // The header first: an input the model cannot take, or larger than a run may take, is refused before its data is read.
-  checkModelInput(readNpyShape(o.input), o.input, model);
+  const cost = modelCost(model);
+  checkModelInput(readNpyShape(o.input), o.input, cost);
   const input = readNpy(o.input, LIMITS.modelMemory);
-  const outputs = await inferArrays(model, input, { runtime: o.runtime, threads: o.threads, device: o.device, flags: o.tfjsFlags });
+  const outputs = await inferArrays(model, input, { runtime: o.runtime, threads: o.threads, device: o.device, flags: o.tfjsFlags, cost });
   const names = Object.keys(outputs);
   const first = outputs.logits ?? outputs[names[0]!]!;
   const files = new Map<string, NdArray>([[o.out, first]]);

@@ -1,6 +1,7 @@
 import { toleranceForModel } from '../verify/tolerance.js';
 import { type ModelFile, recordedFile } from '../model-file/index.js';
 import { checkModelInput } from '../infer/index.js';
+import { modelFileBytes, UNKNOWN_CLASSES } from '../model-file/memory.js';
 import { loadRunner } from '../runtime/index.js';
 import { writeFilesAtomic } from '../util/fs.js';
 import { checkOutputs, modelInputs } from '../util/outputs.js';
@@ -63,7 +64,9 @@ export async function verifyCommand(model: string, o: Opts): Promise<void> {
       say(`${precision} model: held to the ${precision} class (max|Δ| ≤ ${own.rel} × max|ref|, label agreement ≥ ${(100 * own.minAgreement).toFixed(1)} %) unless --tolerance/--min-agreement say otherwise\n`);
     }
     const tol = { rel: o.tolerance ?? own.rel, minAgreement: o.minAgreement ?? own.minAgreement };
-    const report = await verifyGolden(runner, model, o.golden, tol, (x, label) => checkModelInput(x, label, model));
+    // The run budget from the file read above, once: not a read of the whole model for every golden case.
+    const cost = { bytes: modelFileBytes(model), classes: file?.metadata.numClasses ?? UNKNOWN_CLASSES };
+    const report = await verifyGolden(runner, model, o.golden, tol, (x, label) => checkModelInput(x, label, cost));
     say(`${formatReport(report)}\n`);
     for (const line of provenanceNotes(file, report)) say(`${line}\n`);
     if (json) reports.set(json, `${reportJson(report)}\n`);

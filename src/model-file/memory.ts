@@ -20,8 +20,16 @@ export function modelRunBytes(batch: number, h: number, w: number, classes: numb
 }
 
 /** The class count a model records, or UNKNOWN_CLASSES when it records none (or nothing usable). */
-export function recordedClasses(modelPath: string): number {
+function recordedClasses(modelPath: string): number {
   try { return readRecordedMetadata(modelPath).numClasses ?? UNKNOWN_CLASSES; } catch { return UNKNOWN_CLASSES; }
+}
+
+/** What a run's budget needs of a model: its bytes as stored and the class count it records. */
+export interface ModelCost { bytes: number; classes: number }
+
+/** A model file's cost, read once per command (reading it reads the whole model: never once per input). */
+export function modelCost(modelPath: string): ModelCost {
+  return { bytes: modelFileBytes(modelPath), classes: recordedClasses(modelPath) };
 }
 
 /**
